@@ -1,0 +1,54 @@
+# irqlab — every target is a verb.  The first use of any target creates .venv
+# at the repository root and installs the project (and the native block hook)
+# into it; nothing else has to be installed by hand.
+
+PYTHON3 ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.irqlab-installed
+
+# Which kernel configuration and scenario `run-guest` and `debug` use.
+MODEL    ?= ithread
+SCENARIO ?= hello
+CPUS     ?= 1
+TRACE    ?=
+
+.PHONY: all install test run-guest debug kernels bench bless check-bugs clean
+
+all: run-guest
+
+$(STAMP): pyproject.toml
+	$(PYTHON3) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+# The C block hook (emulator/native/); without a compiler the emulator falls
+# back to its pure-Python path and says so.
+install: $(STAMP)
+	$(PY) -m emulator.native build
+
+test: install
+	$(PY) -m pytest -q -n 2
+
+run-guest: install
+	$(PY) -m guest_kernel run --model $(MODEL) --scenario $(SCENARIO) --cpus $(CPUS) $(if $(TRACE),--trace $(TRACE))
+
+debug: install
+	$(PY) -m guest_kernel debug --model $(MODEL) --scenario $(SCENARIO) --cpus $(CPUS)
+
+kernels: install
+	$(PY) -m guest_kernel build-all -o build
+
+bench: install
+	$(PY) -m emulator.bench
+
+bless: install
+	$(PY) -m tests.golden.bless
+
+check-bugs: install
+	$(PY) -m emulator.checks bugs
+
+clean:
+	rm -rf build .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
