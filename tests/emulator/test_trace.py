@@ -1,0 +1,105 @@
+"""The trace's event model, writer and reader (emulator/trace.py)."""
+
+import io
+import json
+
+import pytest
+
+from emulator.clock import Clock
+from emulator.trace import (Fanout, Recent, TraceError, TraceWriter, dumps,
+                            format_event, make_event, open_writer, read_events)
+
+
+def test_every_line_starts_with_t_cpu_ev_then_the_kinds_declared_fields():
+    line = dumps(make_event("lock.acquire", 7, 0,
+                            {"zzz": 1, "owner_running": True, "owner": "lwp 3", "lock": "m1"}))
+    assert line == ('{"t":7,"cpu":0,"ev":"lock.acquire","lock":"m1","owner":"lwp 3",'
+                    '"owner_running":true,"zzz":1}')
+
+
+def test_field_order_does_not_depend_on_the_order_fields_were_given():
+    a = dumps(make_event("stack.switch", 1, 0, {"to": "lwp 1", "from": "boot"}))
+    b = dumps(make_event("stack.switch", 1, 0, {"from": "boot", "to": "lwp 1"}))
+    assert a == b
+    assert a.index('"from"') < a.index('"to"')
+
+
+def test_a_float_field_is_refused_so_runs_stay_byte_identical():
+    with pytest.raises(TypeError, match="float"):
+        dumps(make_event("irq.raise", 1, 0, {"line": 1.5}))
+
+
+def test_a_dict_in_any_key_order_is_normalised_before_writing():
+    assert dumps({"ev": "irq.raise", "line": 3, "cpu": 0, "t": 9}) == \
+        '{"t":9,"cpu":0,"ev":"irq.raise","line":3}'
+
+
+def test_writer_stamps_time_from_the_clock_and_reader_gives_events_back(tmp_path):
+    clock = Clock()
+    path = tmp_path / "t.jsonl"
+    w = open_writer(path, clock)
+    clock.now = 100
+    w.emit("irq.raise", 0, line=4)
+    w.emit("intr.enter", 0, t=105, vector=0x24, line=4)
+    w.close()
+    w.close()   # idempotent
+    evs = list(read_events(path))
+    assert evs == [{"t": 100, "cpu": 0, "ev": "irq.raise", "line": 4},
+                   {"t": 105, "cpu": 0, "ev": "intr.enter", "vector": 36, "line": 4}]
+    assert w.count == 2
+
+
+def test_gzip_traces_are_written_and_read_transparently(tmp_path):
+    path = tmp_path / "t.jsonl.gz"
+    with TraceWriter(path) as w:
+        w.emit("pic.mask", 0, t=1, line=2)
+    assert path.read_bytes()[:2] == b"\x1f\x8b"
+    assert list(read_events(path))[0]["line"] == 2
+
+
+def test_a_malformed_line_is_reported_with_its_line_number(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"t":1,"cpu":0,"ev":"x"}\n{oops\n')
+    with pytest.raises(TraceError, match=r"bad.jsonl:2: not a JSON line"):
+        list(read_events(path))
+
+
+def test_an_event_without_its_head_keys_is_refused(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"t":1,"ev":"x"}\n')
+    with pytest.raises(TraceError, match="needs t, cpu and ev"):
+        list(read_events(path))
+
+
+def test_a_missing_trace_file_is_one_line_error(tmp_path):
+    with pytest.raises(TraceError, match="cannot read trace"):
+        list(read_events(tmp_path / "nope.jsonl"))
+
+
+def test_recent_keeps_only_the_last_n_events():
+    r = Recent(3)
+    for i in range(10):
+        r({"t": i, "cpu": 0, "ev": "x"})
+    assert [e["t"] for e in r.tail()] == [7, 8, 9]
+    assert [e["t"] for e in r.tail(2)] == [8, 9]
+
+
+def test_fanout_hands_each_event_to_every_consumer_in_order():
+    seen = []
+    f = Fanout([lambda e: seen.append(("a", e["t"])), lambda e: seen.append(("b", e["t"]))])
+    f({"t": 1, "cpu": 0, "ev": "x"})
+    assert seen == [("a", 1), ("b", 1)]
+
+
+def test_format_event_is_one_readable_line():
+    s = format_event({"t": 5, "cpu": 1, "ev": "stack.switch", "from": "lwp 3",
+                      "to": "ithread 1", "esp": 0x1000})
+    assert s == "t=5 cpu1 stack.switch from='lwp 3' to='ithread 1' esp=0x1000"
+
+
+def test_writer_to_a_file_object_does_not_close_it():
+    buf = io.StringIO()
+    w = TraceWriter(buf)
+    w.emit("irq.lower", 0, t=3, line=1)
+    w.close()
+    assert json.loads(buf.getvalue()) == {"t": 3, "cpu": 0, "ev": "irq.lower", "line": 1}
