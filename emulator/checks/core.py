@@ -1,0 +1,281 @@
+"""The checker framework: rules over the event stream and the machine state.
+
+Contract
+--------
+``Checker(rules, ctx)`` is an event consumer (``checker(ev)``).  For each
+event it hands every enabled rule the event and the ``State`` *as it was
+just before the event* (``rule.on(ev, state, ctx)``), then updates the state.
+A rule returns ``None`` or a list of ``Violation``; the checker stamps each
+with the last events (``Recent``), emits a ``check.violation`` event through
+``emit`` (so it lands in the trace) and keeps it.  ``finish()`` gives every
+rule a last look (``rule.finish``: liveness, lines left masked) and returns
+the violations.
+
+``ctx`` is the window on the live machine (``MachineContext`` in
+emulator/observe, or a fake in tests): ``backtrace(cpu)`` (symbolised frames,
+innermost first), ``interrupts_enabled(cpu)``, ``esp(cpu)``,
+``stack_region(owner)`` -> (lo, hi) or None.  Every method may answer None
+when it does not know; rules then stay silent rather than guess.
+
+Rules that need the kernel's symbols (``needs_kernel``) are switched off,
+once and with a note, when the image does not carry them; so a plain
+multiboot program runs unchanged and nothing fires on it falsely.
+
+Threads are named as the trace names owners: ``lwp 3``, ``ithread 1``.  The
+thread doing an operation is the event's ``by`` field, or else the thread
+current on the event's CPU (from ``lwp.switch``).
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional
+
+from emulator.trace import Recent, format_event
+
+
+# ------------------------------------------------------------------- results
+@dataclass
+class Violation:
+    rule: str
+    message: str                      # one line: what broke, naming lock/LWP
+    t: int = 0
+    cpu: int = 0
+    fields: dict = field(default_factory=dict)     # lock=, lwp=, line= ...
+    paths: list = field(default_factory=list)      # [(title, [frame lines])]
+    events: list = field(default_factory=list)     # events leading up to it
+
+    def report(self) -> str:
+        """The multi-line report printed on stderr."""
+        out = [f"checks: {self.rule} violated at t={self.t} cpu{self.cpu}: {self.message}"]
+        for title, frames in self.paths:
+            out.append(f"  {title}:")
+            if not frames:
+                out.append("    (no backtrace)")
+            for i, fr in enumerate(frames):
+                out.append(f"    #{i} {fr}")
+        if self.events:
+            out.append(f"  the {len(self.events)} events before it:")
+            for ev in self.events:
+                out.append("    " + format_event(ev))
+        return "\n".join(out)
+
+
+class Rule:
+    """One rule.  Subclasses set name/title/explanation and override ``on``."""
+
+    name = "rule"
+    title = ""
+    explanation = ""
+    needs_kernel = True
+
+    def on(self, ev: dict, st: "State", ctx) -> Optional[list]:
+        return None
+
+    def finish(self, st: "State", ctx) -> Optional[list]:
+        return None
+
+
+# --------------------------------------------------------------------- state
+def schedulable(name) -> bool:
+    """Whether an owner is a thread the scheduler owes CPU time: LWPs and
+    interrupt threads, not the boot context or an idle LWP."""
+    return isinstance(name, str) and name.startswith(("lwp ", "ithread ", "softint "))
+
+
+@dataclass
+class Frame:
+    vector: Optional[int]
+    line: Optional[int]
+    t: int
+
+
+@dataclass
+class Held:
+    lock: str
+    kind: Optional[str]
+    t: int
+    bt: list
+
+
+class State:
+    """What the event stream says the kernel is doing, kept by the checker."""
+
+    def __init__(self) -> None:
+        self.t = 0
+        self.current: dict = {}           # cpu -> thread name
+        self.stack_owner: dict = {}       # cpu -> stack owner name
+        self.frames: dict = collections.defaultdict(list)   # thread/('cpu',c) -> [Frame]
+        self.held: dict = collections.defaultdict(list)     # thread -> [Held]
+        self.owner_of: dict = {}          # lock -> thread
+        self.pinned: dict = {}            # lwp -> pinner
+        self.biglock: dict = collections.defaultdict(int)   # thread -> depth
+        self.ipl: dict = {}               # cpu -> ipl
+        self.masked: set = set()          # PIC lines masked (IMR)
+        self.asleep: dict = {}            # thread -> (t, why) while sleeping/blocked
+        self.runnable: dict = {}          # thread -> since t (runnable, not running)
+        self.running: dict = {}           # thread -> cpu
+
+    # helpers the rules use --------------------------------------------
+    def actor(self, ev: dict) -> Optional[str]:
+        return ev.get("by") or self.current.get(ev["cpu"])
+
+    def frames_of(self, cpu: int) -> list:
+        cur = self.current.get(cpu)
+        return self.frames[cur if cur is not None else ("cpu", cpu)]
+
+    def in_hard_interrupt(self, cpu: int) -> bool:
+        """True when the CPU runs an interrupt frame of its current thread,
+        i.e. a handler in interrupt context rather than as a thread."""
+        return bool(self.frames_of(cpu))
+
+    # update after the rules looked -------------------------------------
+    def update(self, ev: dict, bt: Optional[list] = None) -> None:
+        kind = ev["ev"]
+        cpu = ev["cpu"]
+        t = ev["t"]
+        self.t = t
+        if kind == "lwp.switch":
+            old, new = ev.get("from"), ev.get("to")
+            if old is not None:
+                self.running.pop(old, None)
+                if old not in self.asleep and schedulable(old):
+                    self.runnable[old] = t
+            if new is not None:
+                self.running[new] = cpu
+                self.runnable.pop(new, None)
+                self.asleep.pop(new, None)
+            # frames the CPU ran with no thread known move to the new one
+            anon = self.frames.pop(("cpu", cpu), None)
+            if anon and new is not None:
+                self.frames[new][:0] = anon
+            self.current[cpu] = new
+        elif kind == "stack.switch":
+            self.stack_owner[cpu] = ev.get("to")
+        elif kind == "intr.enter":
+            self.frames_of(cpu).append(Frame(ev.get("vector"), ev.get("line"), t))
+        elif kind == "intr.exit":
+            fr = self.frames_of(cpu)
+            if fr:
+                fr.pop()
+        elif kind == "lock.acquire":
+            who = self.actor(ev)
+            lock = ev.get("lock")
+            self.owner_of[lock] = who
+            self.held[who].append(Held(lock, ev.get("kind"), t, bt or []))
+        elif kind == "lock.release":
+            who = self.actor(ev)
+            lock = ev.get("lock")
+            owner = self.owner_of.pop(lock, None)
+            for name in (owner, who):
+                hs = self.held.get(name)
+                if hs:
+                    for i in range(len(hs) - 1, -1, -1):
+                        if hs[i].lock == lock:
+                            del hs[i]
+                            break
+        elif kind in ("lock.block", "lwp.sleep", "ithread.block"):
+            who = ev.get("ithread") if kind == "ithread.block" else None
+            who = who or (ev.get("lwp") if kind == "lwp.sleep" else None) or self.actor(ev)
+            if who is not None:
+                self.asleep[who] = (t, kind)
+                self.runnable.pop(who, None)
+        elif kind in ("lwp.wakeup", "lock.wakeup"):
+            who = ev.get("lwp")
+            if who is not None and who not in self.running:
+                self.asleep.pop(who, None)
+                if schedulable(who):
+                    self.runnable.setdefault(who, t)
+        elif kind == "lwp.pin":
+            self.pinned[ev.get("lwp")] = self.actor(ev)
+        elif kind == "lwp.unpin":
+            self.pinned.pop(ev.get("lwp"), None)
+        elif kind in ("biglock.acquire", "biglock.release"):
+            who = ev.get("lwp") or self.actor(ev)
+            self.biglock[who] = ev.get("depth", 0)
+        elif kind == "ipl.change":
+            self.ipl[cpu] = ev.get("ipl")
+        elif kind == "pic.mask":
+            self.masked.add(ev.get("line"))
+        elif kind == "pic.unmask":
+            self.masked.discard(ev.get("line"))
+
+
+# ------------------------------------------------------------------- checker
+class NullContext:
+    """A machine window that knows nothing (synthetic streams, tests)."""
+
+    def backtrace(self, cpu):
+        return None
+
+    def interrupts_enabled(self, cpu):
+        return None
+
+    def esp(self, cpu):
+        return None
+
+    def stack_region(self, owner):
+        return None
+
+
+class Checker:
+    """Runs the rules over a stream of events (a consumer: ``checker(ev)``)."""
+
+    def __init__(self, rules: Iterable[Rule], ctx=None, kernel: bool = True,
+                 emit: Optional[Callable[..., None]] = None, context: int = 12,
+                 report: Optional[Callable[[str], None]] = None) -> None:
+        self.rules = list(rules)
+        self.ctx = ctx if ctx is not None else NullContext()
+        self.state = State()
+        self.recent = Recent(context)
+        self.emit = emit
+        self.report = report
+        self.violations: list = []
+        self.notes: list = []
+        self.enabled = [r for r in self.rules if kernel or not r.needs_kernel]
+        off = [r.name for r in self.rules if r not in self.enabled]
+        if off:
+            self.notes.append(
+                f"checks: {len(off)} of {len(self.rules)} rules off, the image carries "
+                f"no kernel symbols: {', '.join(off)}")
+        self.finished = False
+
+    def __call__(self, ev: dict) -> None:
+        if ev["ev"] == "check.violation":
+            self.recent(ev)
+            return
+        found = []
+        for rule in self.enabled:
+            got = rule.on(ev, self.state, self.ctx)
+            if got:
+                found.extend(got)
+        bt = self.ctx.backtrace(ev["cpu"]) if ev["ev"] == "lock.acquire" else None
+        self.state.update(ev, bt)
+        self.recent(ev)
+        for v in found:
+            self._record(v, ev["t"], ev["cpu"])
+
+    def _record(self, v: Violation, t: int, cpu: int) -> None:
+        if not v.t:
+            v.t, v.cpu = t, cpu
+        v.events = self.recent.tail()
+        self.violations.append(v)
+        if self.emit is not None:
+            self.emit("check.violation", v.cpu, t=v.t, rule=v.rule, message=v.message,
+                      **{k: val for k, val in v.fields.items() if k not in ("rule", "message")})
+        if self.report is not None:
+            self.report(v.report())
+
+    def finish(self) -> list:
+        if not self.finished:
+            self.finished = True
+            for rule in self.enabled:
+                for v in rule.finish(self.state, self.ctx) or ():
+                    self._record(v, self.state.t, v.cpu)
+        return self.violations
+
+    def summary_line(self) -> str:
+        n = len(self.violations)
+        # always "violations": scripts read this line
+        return f"checks: {len(self.rules)} rules, {n} violations"
