@@ -273,3 +273,29 @@ class Fanout:
     def __call__(self, ev: dict) -> None:
         for c in self.consumers:
             c(ev)
+
+
+class TraceSink:
+    """Stamps events with virtual time and hands them to one consumer.
+
+    ``emit(kind, cpu, **fields)`` is the machine's and the observer's way in;
+    calling the sink as ``sink(kind, **fields)`` (a device's ``self.trace``)
+    emits on ``fields['cpu']`` or CPU 0.  ``consumer`` is typically a
+    ``Fanout`` of a ``TraceWriter`` and the checkers; with none, events are
+    dropped, so tracing off costs one call.
+    """
+
+    def __init__(self, clock, consumer: Optional[Callable[[dict], None]] = None) -> None:
+        self.clock = clock
+        self.consumer = consumer
+
+    def emit(self, kind: str, cpu: int = 0, t: Optional[int] = None, **fields) -> Optional[dict]:
+        if self.consumer is None:
+            return None
+        ev = make_event(kind, self.clock.now if t is None else t, cpu, fields)
+        self.consumer(ev)
+        return ev
+
+    def __call__(self, kind: str, **fields) -> Optional[dict]:
+        cpu = fields.pop("cpu", 0)
+        return self.emit(kind, cpu, **fields)

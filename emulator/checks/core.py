@@ -78,6 +78,9 @@ class Rule:
 
 
 # --------------------------------------------------------------------- state
+THREAD_STACKS = ("lwp ", "ithread ", "softint ", "idle ")
+
+
 def schedulable(name) -> bool:
     """Whether an owner is a thread the scheduler owes CPU time: LWPs and
     interrupt threads, not the boot context or an idle LWP."""
@@ -152,7 +155,12 @@ class State:
                 self.frames[new][:0] = anon
             self.current[cpu] = new
         elif kind == "stack.switch":
-            self.stack_owner[cpu] = ev.get("to")
+            to = ev.get("to")
+            self.stack_owner[cpu] = to
+            # a thread's own stack means that thread runs (an interrupt thread
+            # borrowing a CPU shows up here first); interrupt stacks do not
+            if isinstance(to, str) and to.startswith(THREAD_STACKS):
+                self.current[cpu] = to
         elif kind == "intr.enter":
             self.frames_of(cpu).append(Frame(ev.get("vector"), ev.get("line"), t))
         elif kind == "intr.exit":
