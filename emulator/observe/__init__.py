@@ -1,0 +1,114 @@
+"""The observer: what the kernel is doing, read from the machine itself.
+
+Contract
+--------
+``attach(machine, trace_path=None, checks=True, report=None) -> Session``
+is the one call ``python -m emulator run`` (and the debugger, and tests)
+make after building the machine and before running it:
+
+- it scans the image's code with capstone (emulator/observe/scan.py) for
+  ``iret`` sites, ESP loads and call-return addresses, and hooks them;
+- it names stacks by their owner (emulator/observe/stacks.py) from the
+  kernel's exported constants, and turns the kernel's ``obs_`` labels into
+  events (emulator/observe/kernel.py) when the image is irqlab's kernel;
+- every event — the devices' ``irq.*``/``pic.*``, the observer's ``intr.*``
+  and ``stack.switch``, the kernel's ``lwp.*``/``lock.*``/... — goes,
+  stamped with virtual time and CPU, to the trace file (streaming JSON
+  Lines, emulator/trace.py) when ``trace_path`` is given, and to the
+  checkers (emulator/checks) when ``checks`` is true;
+- a violation is reported on stderr (``report``, default ``sys.stderr``) as
+  it happens, with backtraces and the events before it.
+
+``session.finish() -> (violation_count, summary_line)`` runs the rules'
+end-of-run checks, closes the trace and returns the line to print last on
+stderr (``checks: 12 rules, 0 violations``).  ``session.exit_status(status)``
+is 120 when any rule fired, else ``status``.  ``session.events`` (a
+``Recent``) holds the last events for the debugger.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+from emulator.checks import Checker, all_rules
+from emulator.observe.context import MachineContext
+from emulator.observe.kernel import KernelModel
+from emulator.observe.observer import Observer
+from emulator.observe.scan import scan_code
+from emulator.observe.stacks import StackMap
+from emulator.observe.symbols import Symbols
+from emulator.observe.view import MachineView
+from emulator.trace import Fanout, Recent, TraceSink, open_writer
+
+VIOLATION_STATUS = 120
+
+
+class Session:
+    def __init__(self, machine, trace_path=None, checks: bool = True,
+                 report=None, limits: Optional[dict] = None) -> None:
+        self.machine = machine
+        self.view = MachineView(machine)
+        self.symbols = Symbols(self.view.symbols())
+        self.report_stream = report if report is not None else sys.stderr
+        self.kernel = KernelModel.detect(self.view, self.symbols)
+        self.stacks = StackMap(self.symbols,
+                               resolver=self.kernel.resolve_stack if self.kernel else None)
+        if self.kernel:
+            self.kernel.add_static_stacks(self.stacks)
+        code, base = self.view.code()
+        self.codemap = scan_code(code, base, self.symbols.lines())
+        self.fanout = Fanout()
+        self.writer = open_writer(trace_path) if trace_path else None
+        if self.writer is not None:
+            self.fanout.add(self.writer.write)
+        self.events = Recent(64)
+        self.fanout.add(self.events)
+        self.sink = TraceSink(self.view.clock(), self.fanout)
+        self.ctx = MachineContext(self.view, self.symbols, self.stacks, self.codemap)
+        self.checker: Optional[Checker] = None
+        if checks:
+            self.checker = Checker(all_rules(**(limits or {})), self.ctx,
+                                   kernel=self.kernel is not None, emit=self.sink.emit,
+                                   report=self._report)
+            self.fanout.add(self.checker)
+            for note in self.checker.notes:
+                self._report(note)
+        self.observer = Observer(self.view, self.sink, self.symbols, self.stacks, self.codemap)
+        self.view.set_trace(self.sink)
+        self.observer.install()
+        if self.kernel:
+            self.kernel.install(self.observer, self.sink)
+        self.observer.start()
+        self.finished: Optional[tuple] = None
+
+    def _report(self, text: str) -> None:
+        self.report_stream.write(text.rstrip("\n") + "\n")
+        self.report_stream.flush()
+
+    @property
+    def violations(self) -> list:
+        return self.checker.violations if self.checker is not None else []
+
+    def finish(self) -> tuple:
+        if self.finished is None:
+            if self.checker is not None:
+                self.checker.finish()
+                line = self.checker.summary_line()
+            else:
+                line = "checks: off"
+            if self.writer is not None:
+                self.writer.close()
+            self.finished = (len(self.violations), line)
+        return self.finished
+
+    def exit_status(self, status: int) -> int:
+        count, _ = self.finish()
+        return VIOLATION_STATUS if count else status
+
+
+def attach(machine, trace_path=None, checks: bool = True, report=None,
+           limits: Optional[dict] = None) -> Session:
+    """Observe ``machine``: trace to ``trace_path`` and run the checkers."""
+    return Session(machine, trace_path=trace_path, checks=checks, report=report,
+                   limits=limits)

@@ -1,0 +1,108 @@
+"""The observer: what the CPU does with interrupts and stacks, as trace events.
+
+Contract
+--------
+``Observer(view, sink, symbols, stacks, codemap)`` turns the machine's own
+state into events on ``sink`` (``emit(kind, cpu, **fields)``), reading only
+registers and memory, never the guest's console:
+
+- ``intr.enter`` (vector, line, kind, eip, owner) from the machine's
+  interrupt-delivery listener, after the frame is pushed; ``line`` is the
+  PIC input the vector belongs to (None for exceptions and software
+  interrupts). The frame is remembered on the *stack it was pushed on*.
+- ``intr.exit`` (vector, line, eip, owner, if) at every ``iret`` site found
+  by the scan, before it executes, for the newest frame open on the current
+  stack (an ``iret`` with no frame open there, e.g. one that starts a new
+  thread, emits nothing).  ``if`` is EFLAGS.IF at the ``iret`` (1 = enabled),
+  which the interrupt-nesting rule reads.
+- ``stack.switch`` (from, to, esp, eip) at the instruction after each ESP
+  load, when the owner of the stack ESP points into changed.
+
+``install()`` hooks those addresses; hooks cost nothing between hits.  Kernel
+events (``obs_`` labels) are added by emulator/observe/kernel.py through
+``hook_label``.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Callable, Optional
+
+EFLAGS_IF = 1 << 9
+
+
+class Observer:
+    def __init__(self, view, sink, symbols, stacks, codemap) -> None:
+        self.view = view
+        self.sink = sink
+        self.symbols = symbols
+        self.stacks = stacks
+        self.codemap = codemap
+        self.owner: dict = {}     # cpu -> stack owner name
+        self.frames: dict = collections.defaultdict(list)   # stack owner -> [(vector, line)]
+        self.after_event: Optional[Callable[[int], None]] = None
+
+    # ------------------------------------------------------------- install
+    def install(self) -> None:
+        for addr in sorted(self.codemap.iret):
+            self.view.add_exec_hook(addr, self._on_iret)
+        for addr in sorted(set(self.codemap.esp_loads.values())):
+            self.view.add_exec_hook(addr, self._on_esp)
+        self.view.on_interrupt(self._on_interrupt)
+
+    def start(self) -> None:
+        """Name each CPU's initial stack (after the image is loaded)."""
+        for cpu in range(self.view.ncpus()):
+            esp = self.view.reg(cpu, "esp")
+            self.owner[cpu] = self._name(esp)
+
+    # ---------------------------------------------------------------- names
+    def _name(self, esp: int) -> Optional[str]:
+        name = self.stacks.owner(esp)
+        if name is None and len(self.stacks):
+            return "?"          # the kernel names its stacks; this one is none of them
+        return name
+
+    def current_owner(self, cpu: int) -> Optional[str]:
+        return self.owner.get(cpu)
+
+    # ---------------------------------------------------------------- hooks
+    def _on_interrupt(self, cpu: int, vector: int, kind: str, eip_from: int,
+                      error_code: Optional[int] = None) -> None:
+        esp = self.view.reg(cpu, "esp")
+        owner = self._refresh(cpu, esp)
+        line = self.view.line_of_vector(vector) if kind in ("irq", "external", "hw") else None
+        self.frames[owner].append((vector, line))
+        fields = {"vector": vector, "line": line, "kind": kind, "eip": eip_from,
+                  "owner": owner}
+        if error_code is not None:
+            fields["error_code"] = error_code
+        self.sink.emit("intr.enter", cpu, **fields)
+
+    def _on_iret(self, machine, cpu) -> None:
+        cpu = self.view.cpu_index(cpu)
+        esp = self.view.reg(cpu, "esp")
+        owner = self._refresh(cpu, esp)
+        frames = self.frames.get(owner)
+        if not frames:
+            return
+        vector, line = frames.pop()
+        eflags = self.view.reg(cpu, "eflags")
+        self.sink.emit("intr.exit", cpu, vector=vector, line=line,
+                       eip=self.view.reg(cpu, "eip"), owner=owner,
+                       **{"if": 1 if eflags & EFLAGS_IF else 0})
+
+    def _on_esp(self, machine, cpu) -> None:
+        cpu = self.view.cpu_index(cpu)
+        self._refresh(cpu, self.view.reg(cpu, "esp"))
+
+    def _refresh(self, cpu: int, esp: int) -> Optional[str]:
+        """The owner of ESP's stack; a change is a ``stack.switch`` event."""
+        name = self._name(esp)
+        old = self.owner.get(cpu)
+        if name != old:
+            self.owner[cpu] = name
+            if name is not None or old is not None:
+                self.sink.emit("stack.switch", cpu, **{"from": old, "to": name, "esp": esp,
+                                                       "eip": self.view.reg(cpu, "eip")})
+        return name

@@ -1,0 +1,115 @@
+"""The only place the observer touches the machine's API.
+
+Contract
+--------
+``MachineView(machine)`` offers the observer, the checkers' context and the
+kernel model what they need, in their terms: ``ncpus()``, ``cpu_index(c)``
+(hooks may hand a CPU object or its index), ``reg(cpu, 'esp'|'eip'|
+'eflags'|'eax'...)``, ``mem_read(addr, n)`` (None when unmapped),
+``read_u32(addr)``, ``add_exec_hook(addr, fn(machine, cpu))``,
+``on_interrupt(fn(cpu, vector, kind, eip_from, error_code))``,
+``set_trace(sink)`` (the devices' and the machine's events go to the
+observer's sink), ``clock()``, ``symbols()``, ``code()`` -> (bytes, base)
+of the loaded image, and ``line_of_vector(vector)`` (the PIC input a vector
+belongs to, from the PICs' programmed vector bases).  Keeping these in one
+file means a change in the machine's API is a change here only.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from unicorn import UcError
+from unicorn import x86_const as R
+
+_REGS = {"eax": R.UC_X86_REG_EAX, "ebx": R.UC_X86_REG_EBX, "ecx": R.UC_X86_REG_ECX,
+         "edx": R.UC_X86_REG_EDX, "esi": R.UC_X86_REG_ESI, "edi": R.UC_X86_REG_EDI,
+         "ebp": R.UC_X86_REG_EBP, "esp": R.UC_X86_REG_ESP, "eip": R.UC_X86_REG_EIP,
+         "eflags": R.UC_X86_REG_EFLAGS}
+
+
+class MachineView:
+    def __init__(self, machine) -> None:
+        self.m = machine
+
+    # CPUs -------------------------------------------------------------------
+    def ncpus(self) -> int:
+        return len(self.m.cpus)
+
+    def cpu_index(self, cpu) -> int:
+        if isinstance(cpu, int):
+            return cpu
+        for attr in ("index", "id", "cpu_index"):
+            v = getattr(cpu, attr, None)
+            if isinstance(v, int):
+                return v
+        return list(self.m.cpus).index(cpu)
+
+    def _uc(self, cpu: int):
+        c = self.m.cpus[cpu]
+        return getattr(c, "uc", None) or getattr(c, "engine", None) or c
+
+    def reg(self, cpu: int, name: str) -> int:
+        return self._uc(cpu).reg_read(_REGS[name])
+
+    # memory -----------------------------------------------------------------
+    def mem_read(self, addr: int, n: int) -> Optional[bytes]:
+        try:
+            return bytes(self.m.mem_read(addr, n))
+        except (UcError, ValueError, IndexError):
+            return None
+
+    def read_u32(self, addr: int) -> Optional[int]:
+        b = self.mem_read(addr, 4)
+        return None if b is None or len(b) < 4 else int.from_bytes(b, "little")
+
+    # hooks and events -------------------------------------------------------
+    def add_exec_hook(self, addr: int, fn) -> None:
+        self.m.add_exec_hook(addr, fn)
+
+    def on_interrupt(self, fn) -> None:
+        hooks = self.m.on_interrupt
+        if callable(hooks) and not isinstance(hooks, list):
+            hooks(fn)
+        else:
+            hooks.append(fn)
+
+    def set_trace(self, sink) -> None:
+        self.m.trace = sink
+
+    def clock(self):
+        return self.m.clock
+
+    def symbols(self):
+        return getattr(self.m, "symbols", None)
+
+    def code(self) -> tuple:
+        img = getattr(self.m, "image", None)
+        base = getattr(img, "load_addr", None) or getattr(img, "base", None)
+        end = getattr(img, "load_end", None) or getattr(img, "end", None)
+        if isinstance(base, int) and isinstance(end, int) and end > base:
+            data = self.mem_read(base, end - base)
+            if data is not None:
+                return data, base
+        data = getattr(img, "data", None) or getattr(img, "code", None)
+        if isinstance(data, (bytes, bytearray)) and isinstance(base, int):
+            return bytes(data), base
+        return b"", 0
+
+    # the PICs ---------------------------------------------------------------
+    def line_of_vector(self, vector: int) -> Optional[int]:
+        pic = self._pic()
+        if pic is None:
+            return None
+        for attr, first in (("master", 0), ("slave", 8)):
+            chip = getattr(pic, attr, None)
+            base = getattr(chip, "vector_base", None) if chip is not None else None
+            if isinstance(base, int) and base <= vector < base + 8:
+                return first + vector - base
+        return None
+
+    def _pic(self):
+        devs = getattr(self.m, "devices", None)
+        if isinstance(devs, dict):
+            return devs.get("pic")
+        return getattr(self.m, "pic", None)
