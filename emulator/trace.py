@@ -188,7 +188,7 @@ class TraceWriter:
 
     __call__ = write
 
-    def emit(self, kind: str, cpu: int = 0, t: Optional[int] = None, **fields) -> dict:
+    def emit(self, kind: str, cpu: int = 0, /, t: Optional[int] = None, **fields) -> dict:
         if t is None:
             t = self.clock.now if self.clock is not None else 0
         ev = make_event(kind, t, cpu, fields)
@@ -289,7 +289,7 @@ class TraceSink:
         self.clock = clock
         self.consumer = consumer
 
-    def emit(self, kind: str, cpu: int = 0, t: Optional[int] = None, **fields) -> Optional[dict]:
+    def emit(self, kind: str, cpu: int = 0, /, t: Optional[int] = None, **fields) -> Optional[dict]:
         if self.consumer is None:
             return None
         ev = make_event(kind, self.clock.now if t is None else t, cpu, fields)

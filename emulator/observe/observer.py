@@ -53,8 +53,8 @@ class Observer:
     def start(self) -> None:
         """Name each CPU's initial stack (after the image is loaded)."""
         for cpu in range(self.view.ncpus()):
-            esp = self.view.reg(cpu, "esp")
-            self.owner[cpu] = self._name(esp)
+            # where the loader left ESP may be no stack the kernel names yet
+            self.owner[cpu] = self.stacks.owner(self.view.reg(cpu, "esp"))
 
     # ---------------------------------------------------------------- names
     def _name(self, esp: int) -> Optional[str]:
