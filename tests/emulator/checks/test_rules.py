@@ -379,3 +379,18 @@ def test_every_rule_has_a_distinct_name_and_an_explanation():
     rules = all_rules()
     assert len({r.name for r in rules}) == 12
     assert all(len(r.explanation) > 200 and r.title for r in rules)
+
+
+def test_rules_md_explains_every_rule_with_its_own_text():
+    import pathlib
+    import emulator.checks
+    text = (pathlib.Path(emulator.checks.__file__).parent / "RULES.md").read_text()
+    for r in all_rules():
+        assert f"**`{r.name}`**" in text and r.explanation in text
+
+
+def test_the_rules_command_lists_twelve_rules(capsys):
+    from emulator.checks.__main__ import main
+    assert main(["rules"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 12 and "lock-order" in out[4]
