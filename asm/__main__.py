@@ -1,0 +1,6 @@
+"""python -m asm build ... (see asm/cli.py)."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

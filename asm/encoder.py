@@ -1,0 +1,249 @@
+"""One x86 instruction statement -> bytes, through keystone, quirks hidden.
+
+prepare(stmt) parses the statement once (prefix, mnemonic, operands, the
+symbols it names); encode(stmt, lookup, addr) builds the operand text with
+every symbol replaced by its value and asks keystone (Intel syntax, never
+AT&T) for the bytes, caching by (text, address).  The keystone 0.9.2
+quirks (see ../shared/KEYSTONE.md) are fixed here, each so the result is
+the encoding GAS gives in 32-bit code (Intel SDM vol. 2):
+
+  lgdt/lidt/sgdt/sidt m    keystone adds 0x66 (a 24-bit base): dropped -> 0F 01 /2 /3 /0 /1
+  jmp/call SEL:label       keystone fails: emitted as EA/9A cd(offset) cw(selector)
+  push label               keystone fails: emitted as 68 id
+  mov Sreg, r16 / m16      keystone adds 0x66: dropped -> 8E /r
+  push/pop ds|es|ss|cs     keystone adds 0x66 (a 16-bit push!): dropped -> 1E 1F 06 07 16 17 0E
+  iret pushf popf          keystone gives the 16-bit forms (66 CF ...): iretd pushfd popfd
+  lret retn xlat movsd     spelled retf ret xlatb and A5 (keystone rejects them)
+  jmp short X              keystone rejects 'short': dropped, the result must be 2 bytes
+  jmp|call far [m], fword ptr [m]   -> ljmp/lcall [m] (FF /5, FF /3)
+  offset X                 'offset' dropped (keystone rejects it; `mov eax, X` is the address)
+  [ ... without ]          keystone silently accepts it: an error here
+
+Every encoding is decoded again with capstone (roundtrip_length) so that a
+length mismatch is caught at the source line.
+"""
+
+from __future__ import annotations
+
+import re
+
+from capstone import CS_ARCH_X86, CS_MODE_16, CS_MODE_32, Cs
+from keystone import (KS_ARCH_X86, KS_ERR_ASM_MNEMONICFAIL, KS_MODE_16, KS_MODE_32, Ks,
+                      KsError)
+
+from . import expr as X
+
+REGISTERS = set("""
+al ah ax eax bl bh bx ebx cl ch cx ecx dl dh dx edx si esi di edi sp esp bp ebp
+sil dil spl bpl cs ds es fs gs ss ip eip flags eflags
+cr0 cr1 cr2 cr3 cr4 cr5 cr6 cr7 cr8 dr0 dr1 dr2 dr3 dr4 dr5 dr6 dr7 tr3 tr4 tr5 tr6 tr7
+st st0 st1 st2 st3 st4 st5 st6 st7 mm0 mm1 mm2 mm3 mm4 mm5 mm6 mm7
+xmm0 xmm1 xmm2 xmm3 xmm4 xmm5 xmm6 xmm7 ymm0 ymm1 ymm2 ymm3 ymm4 ymm5 ymm6 ymm7
+""".split())
+KEYWORDS = set("byte word dword fword qword tbyte tword oword xmmword ymmword ptr near far short".split())
+PREFIXES = {"rep", "repe", "repz", "repne", "repnz", "lock", "data16", "addr16"}
+SEGREGS = {"cs", "ds", "es", "fs", "gs", "ss"}
+RELATIVE = {"call", "loop", "loope", "loopz", "loopne", "loopnz", "jecxz", "jcxz", "xbegin"}
+ALIASES32 = {"iret": "iretd", "pushf": "pushfd", "popf": "popfd", "lret": "retf",
+             "retn": "ret", "xlat": "xlatb"}
+FIXED32 = {"movsd": b"\xa5"}          # string movsd without operands (keystone: SSE)
+STRIP66 = {"lgdt", "lidt", "sgdt", "sidt"}
+LEGACY_PREFIX = {0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3}
+
+TOKEN = re.compile(r"""'(?:\\x[0-9a-fA-F]{1,2}|\\[0-7]{1,3}|\\.|[^\\'])'|\d[\w]*|[A-Za-z_.@][\w.@]*|\$""")
+FAR = re.compile(r"^\s*(?:far\s+)?([^\[\]:]+?)\s*:\s*([^\[\]:]+?)\s*$", re.I)
+
+
+class EncodeError(Exception):
+    """message; .where is 'mnemonic' or 'operands' (where the caret goes)."""
+
+    def __init__(self, message: str, where: str = "operands"):
+        super().__init__(message)
+        self.where = where
+
+
+class Insn:
+    """A parsed instruction statement (built once)."""
+
+    __slots__ = ("prefix", "mnemonic", "ops", "ops_off", "mn_off", "template", "refs",
+                 "kind", "exprs", "relative", "short", "fixed")
+
+
+def fmt(v: int) -> str:
+    return f"0x{v:x}" if v >= 0 else f"(-0x{-v:x})"
+
+
+class Encoder:
+    """keystone + capstone, one of each per mode, created on first use."""
+
+    def __init__(self):
+        self._ks = {}
+        self._cs = {}
+        self.cache: dict = {}
+        self.calls = 0
+
+    def ks(self, mode: int) -> Ks:
+        if mode not in self._ks:
+            self._ks[mode] = Ks(KS_ARCH_X86, KS_MODE_32 if mode == 32 else KS_MODE_16)
+        return self._ks[mode]
+
+    def cs(self, mode: int) -> Cs:
+        if mode not in self._cs:
+            self._cs[mode] = Cs(CS_ARCH_X86, CS_MODE_32 if mode == 32 else CS_MODE_16)
+        return self._cs[mode]
+
+    # ----- parsing (once per statement) ------------------------------------
+    def prepare(self, text: str, mode: int) -> Insn:
+        ins = Insn()
+        words = re.match(r"\s*(\S+)", text)
+        pos = words.end()
+        mnemonic = words.group(1).lower()
+        ins.mn_off = words.start(1)
+        prefix = ""
+        while mnemonic in PREFIXES:
+            m = re.match(r"\s*(\S+)", text[pos:])
+            if not m:
+                break
+            prefix += mnemonic + " "
+            ins.mn_off = pos + m.start(1)
+            mnemonic = m.group(1).lower()
+            pos += m.end()
+        ops = text[pos:]
+        lead = len(ops) - len(ops.lstrip())
+        ins.ops_off = pos + lead
+        ops = ops.strip()
+        ins.prefix, ins.mnemonic, ins.ops = prefix, mnemonic, ops
+        ins.kind, ins.exprs, ins.short, ins.fixed = "ks", [], False, None
+        if ops.count("[") != ops.count("]"):
+            raise EncodeError("unbalanced brackets in operand")
+        low = ops.lower()
+        if mode == 32:
+            mnemonic = ALIASES32.get(mnemonic, mnemonic)
+            if mnemonic in FIXED32 and not ops:
+                ins.fixed = FIXED32[mnemonic]
+        ins.mnemonic = mnemonic
+        if mnemonic in ("jmp", "call", "ljmp", "lcall") and "[" in ops:
+            m = re.match(r"(far\s+|fword\s+ptr\s+|far\s+fword\s+ptr\s+)(.*)$", ops, re.I)
+            if m or mnemonic in ("ljmp", "lcall"):
+                ins.mnemonic = "ljmp" if mnemonic in ("jmp", "ljmp") else "lcall"
+                ops = m.group(2) if m else ops
+                ins.ops = ops
+        elif mnemonic in ("jmp", "call", "ljmp", "lcall") and ":" in ops:
+            m = FAR.match(ops)
+            if m and m.group(1).strip().lower() not in SEGREGS:
+                ins.kind = "far"
+                ins.exprs = [X.parse(m.group(1)), X.parse(m.group(2))]
+                ins.mnemonic = "jmp" if mnemonic in ("jmp", "ljmp") else "call"
+        if re.match(r"short\s", low) and (mnemonic == "jmp" or mnemonic.startswith("j")):
+            ins.short = True
+            ops = ops[5:].lstrip()
+            ins.ops = ops
+        # template: text pieces and symbol references
+        template, refs, last = [], [], 0
+        for m in TOKEN.finditer(ops):
+            tok = m.group()
+            c = tok[0]
+            if c == "'":
+                template.append(ops[last:m.start()])
+                template.append(str(X.char_value(tok)))
+            elif c.isdigit():
+                continue
+            else:
+                low_tok = tok.lower()
+                if low_tok in REGISTERS or low_tok in KEYWORDS:
+                    continue
+                template.append(ops[last:m.start()])
+                if low_tok == "offset":
+                    template.append("")
+                elif tok in (".", "$"):
+                    template.append(("here",))
+                else:
+                    template.append(("sym", tok, m.start()))
+                    refs.append((tok, m.start()))
+            last = m.end()
+        template.append(ops[last:])
+        ins.template = [t for t in template if t != ""]
+        ins.refs = refs
+        ins.relative = mnemonic.startswith("j") or mnemonic in RELATIVE
+        if (ins.kind == "ks" and mnemonic == "push" and "[" not in ops
+                and any(isinstance(t, tuple) for t in ins.template)):
+            try:
+                ins.exprs = [X.parse(ops.replace("offset", " "))]
+                ins.kind = "push"
+            except X.ExprError:
+                pass
+        return ins
+
+    # ----- encoding (every pass) ----------------------------------------------
+    def encode(self, ins: Insn, lookup, addr: int, mode: int) -> bytes:
+        if ins.fixed is not None:
+            return ins.fixed
+        if ins.kind == "far":
+            sel = ins.exprs[0].eval(lookup, addr)
+            off = ins.exprs[1].eval(lookup, addr)
+            opcode = b"\xea" if ins.mnemonic == "jmp" else b"\x9a"
+            width = 4 if mode == 32 else 2
+            if not 0 <= sel <= 0xFFFF:
+                raise EncodeError(f"segment selector {sel:#x} does not fit in 16 bits")
+            return opcode + (off & (1 << 8 * width) - 1).to_bytes(width, "little") + sel.to_bytes(2, "little")
+        if ins.kind == "push":
+            v = ins.exprs[0].eval(lookup, addr)
+            width = 4 if mode == 32 else 2
+            if not -(1 << (8 * width - 1)) <= v < (1 << 8 * width):
+                raise EncodeError(f"value {v:#x} does not fit in {8 * width} bits")
+            return b"\x68" + (v & (1 << 8 * width) - 1).to_bytes(width, "little")
+        parts = []
+        for t in ins.template:
+            if type(t) is str:
+                parts.append(t)
+            elif t[0] == "here":
+                parts.append(fmt(addr))
+            else:
+                parts.append(fmt(lookup(t[1])))
+        ops = "".join(parts)
+        text = f"{ins.prefix}{ins.mnemonic} {ops}" if ops else ins.prefix + ins.mnemonic
+        key = (text, addr if ins.relative else 0, mode)
+        out = self.cache.get(key)
+        if out is None:
+            out = self._keystone(text, addr, mode, ins)
+            self.cache[key] = out
+        if ins.short and len(out) != 2:
+            raise EncodeError("short jump target is out of range (-128..127 bytes)")
+        return out
+
+    def _keystone(self, text, addr, mode, ins) -> bytes:
+        self.calls += 1
+        try:
+            data, _count = self.ks(mode).asm(text, addr, as_bytes=True)
+        except KsError as e:
+            if e.errno == KS_ERR_ASM_MNEMONICFAIL:
+                raise EncodeError(f"unknown mnemonic '{ins.mnemonic}'", "mnemonic")
+            msg = str(e).split(" (KS_ERR")[0]
+            raise EncodeError(f"{msg.lower()} for '{ins.mnemonic}'" + (f": {ins.ops}" if ins.ops else ""))
+        if not data:
+            raise EncodeError(f"keystone produced no code for '{text}'", "mnemonic")
+        if mode == 32 and data[0] in LEGACY_PREFIX and self._strip66(ins):
+            i = 0
+            while i < len(data) and data[i] in LEGACY_PREFIX:
+                i += 1
+            data = bytes(b for b in data[:i] if b != 0x66) + data[i:]
+        return data
+
+    @staticmethod
+    def _strip66(ins) -> bool:
+        mn = ins.mnemonic
+        if mn in STRIP66:
+            return True
+        low = ins.ops.lower().replace(" ", "")
+        if mn == "mov":
+            first = low.split(",")[0]
+            return first in SEGREGS
+        if mn in ("push", "pop"):
+            return low in ("ds", "es", "ss", "cs")
+        return False
+
+    def roundtrip_length(self, data: bytes, addr: int, mode: int) -> int:
+        """Length capstone decodes for the first instruction of data (0: none)."""
+        for insn in self.cs(mode).disasm(data, addr, 1):
+            return insn.size
+        return 0

@@ -1,0 +1,637 @@
+"""Source reading: includes, comments, conditionals, macros -> statements.
+
+read_sources(paths | texts, include_dirs, defines) turns assembly text into a
+flat list of Stmt, one per statement, each knowing its file, line, column
+and source line (for errors, the listing and the line table) and its
+section (.text/.data/.bss) and code size (.code32/.code16).
+
+Handled here, before any layout: `.include "f"` (relative to the including
+file, then each -I directory; missing or recursive includes are errors),
+`#` and `/* */` comments, `;` statement separators, labels (`name:` and
+numeric `1:`), `.if/.elif/.else/.endif/.ifdef/.ifndef` (on -D definitions
+and on `.equ` constants known at that point), `.macro/.endm` (with
+`\\arg`, defaults `arg=val`, `\\@` expansion counter), `.rept/.endr`,
+`.irp/.endr`, and `.error "msg"`.  Numeric local labels (`1:`, `1b`,
+`1f`) are renamed to unique internal names ("@1.<n>").  Directives that
+lay out bytes are parsed into Stmt here and evaluated in asm.assembler.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from . import expr as X
+from .errors import AsmError, suggest
+
+
+@dataclass
+class Loc:
+    file: str          # path as shown to the user
+    line: int
+    src: str           # the whole physical source line
+    note: str | None = None   # "in macro 'm' used at f:12"
+
+    def error(self, message: str, col: int = 1) -> AsmError:
+        return AsmError(message, self.file, self.line, col, self.src, self.note)
+
+
+@dataclass
+class Stmt:
+    kind: str          # label const insn data bytes align fill space
+    loc: Loc
+    col: int           # column (1-based) of the statement in loc.src
+    text: str          # the statement text (after the label, if any)
+    section: str = "text"
+    mode: int = 32
+    name: str = ""             # label / const name
+    redefinable: bool = False  # .set / '='
+    exprs: list = field(default_factory=list)   # [(Expr, col)]
+    width: int = 0             # data item size
+    data: bytes = b""          # .ascii bytes
+    extra: dict = field(default_factory=dict)
+    # filled by the assembler
+    addr: int = 0
+    size: int = 0
+    out: bytes = b""
+
+
+LABEL = re.compile(r"\s*([A-Za-z_.@][\w.@$]*|\d+)\s*:(?!:)")
+IDENT = re.compile(r"[A-Za-z_.@][\w.@]*$")
+WORD = re.compile(r"\s*([.A-Za-z_][\w.]*)")
+LOCALREF = re.compile(r"(?<![\w.@$'\\])(\d+)([bf])(?![\w.@])")
+ASSIGN = re.compile(r"\s*([A-Za-z_.@][\w.@]*)\s*=(?!=)\s*")
+
+DATA_WIDTH = {".byte": 1, ".short": 2, ".word": 2, ".hword": 2, ".value": 2,
+              ".2byte": 2, ".long": 4, ".int": 4, ".4byte": 4, ".quad": 8,
+              ".8byte": 8}
+SECTIONS = {".text": "text", ".data": "data", ".rodata": "data", ".bss": "bss"}
+IGNORED = {".global", ".globl", ".extern", ".type", ".size", ".file", ".ident",
+           ".intel_syntax", ".arch", ".local", ".weak", ".hidden", ".p2alignw",
+           ".cfi_startproc", ".cfi_endproc", ".loc", ".func", ".endfunc"}
+COND_OPEN = {".if", ".ifdef", ".ifndef"}
+
+
+def strip_comment(line: str, in_block: bool) -> tuple[str, bool]:
+    """Blank out comments (keeping columns); returns (text, still in /* */)."""
+    out = []
+    i, n, quote = 0, len(line), None
+    while i < n:
+        c = line[i]
+        if in_block:
+            if line.startswith("*/", i):
+                in_block = False
+                out.append("  ")
+                i += 2
+            else:
+                out.append(" ")
+                i += 1
+            continue
+        if quote:
+            out.append(c)
+            if c == "\\" and i + 1 < n:
+                out.append(line[i + 1])
+                i += 2
+                continue
+            if c == quote:
+                quote = None
+            i += 1
+            continue
+        if c == '"':
+            quote = c
+        elif c == "'" and re.match(r"'(\\x[0-9a-fA-F]{1,2}|\\[0-7]{1,3}|\\.|[^\\'])'", line[i:]):
+            quote = c
+        elif c == "#":
+            break
+        elif line.startswith("/*", i):
+            in_block = True
+            out.append("  ")
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out), in_block
+
+
+def split_top(text: str, sep: str, base: int = 0):
+    """Split at `sep` outside quotes, brackets and parentheses.
+
+    Returns [(piece, column offset of the piece's first non-blank)]."""
+    parts, depth, quote, start = [], 0, None, 0
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 2
+                continue
+            if c == quote:
+                quote = None
+        elif c == '"' or (c == "'" and re.match(r"'(\\x[0-9a-fA-F]{1,2}|\\[0-7]{1,3}|\\.|[^\\'])'", text[i:])):
+            quote = c
+        elif c in "([":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif c == sep and depth <= 0:
+            parts.append((text[start:i], start))
+            start = i + 1
+        i += 1
+    parts.append((text[start:], start))
+    out = []
+    for piece, off in parts:
+        lead = len(piece) - len(piece.lstrip())
+        out.append((piece.strip(), base + off + lead))
+    return out
+
+
+def parse_string(lit: str, loc: Loc, col: int) -> bytes:
+    if len(lit) < 2 or lit[0] != '"' or lit[-1] != '"':
+        raise loc.error("expected a string in double quotes", col)
+    body, out, i = lit[1:-1], bytearray(), 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\" and i + 1 < len(body):
+            e = body[i + 1]
+            if e == "x":
+                m = re.match(r"[0-9a-fA-F]{1,2}", body[i + 2:])
+                if not m:
+                    raise loc.error("bad \\x escape", col + i + 1)
+                out.append(int(m.group(), 16))
+                i += 2 + len(m.group())
+                continue
+            if e in "01234567":
+                m = re.match(r"[0-7]{1,3}", body[i + 1:])
+                out.append(int(m.group(), 8) & 0xFF)
+                i += 1 + len(m.group())
+                continue
+            out.append(X.ESCAPES.get(e, ord(e)))
+            i += 2
+            continue
+        out += c.encode("latin-1", errors="replace")
+        i += 1
+    return bytes(out)
+
+
+@dataclass
+class Macro:
+    name: str
+    params: list          # [(name, default or None)]
+    body: list            # [(Loc, col, text)]
+    loc: Loc
+
+
+class Reader:
+    """One reading of a program; .stmts holds the result."""
+
+    MAX_DEPTH = 64
+
+    def __init__(self, include_dirs=(), defines=None):
+        self.include_dirs = [str(d) for d in include_dirs]
+        self.defines = dict(defines or {})
+        self.stmts: list[Stmt] = []
+        self.sources: dict[str, str] = {}          # shown path -> absolute path
+        self.section = "text"
+        self.mode = 32
+        self.macros: dict[str, Macro] = {}
+        self.values: dict[str, int] = dict(self.defines)   # known before layout
+        self.late: set[str] = set()                # consts/labels known only at layout
+        self.defined: dict[str, Loc] = {}          # every label/const name
+        self.cond: list = []      # stack of [taking, any_taken, loc, col, seen_else]
+        self.collect = None       # active .macro/.rept/.irp collector
+        self.include_stack: list[str] = []
+        self.expansions = 0
+        self.labels: set[str] = set()
+        self.local_count: dict[str, int] = {}
+        self._stack: list = []
+
+    # ----- input -------------------------------------------------------
+    def read_file(self, path: str, loc: Loc | None = None, col: int = 1):
+        absolute = os.path.abspath(path)
+        if absolute in self.include_stack:
+            chain = " -> ".join(os.path.basename(p) for p in self.include_stack + [absolute])
+            raise (loc.error(f"recursive include of '{path}' ({chain})", col) if loc
+                   else AsmError(f"recursive include of '{path}'", path))
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError as e:
+            msg = f"cannot read '{path}': {e.strerror}"
+            raise loc.error(msg, col) if loc else AsmError(msg, path)
+        shown = os.path.normpath(path)
+        self.sources[shown] = absolute
+        self.include_stack.append(absolute)
+        self.read_text(text, shown)
+        self.include_stack.pop()
+
+    def read_text(self, text: str, filename: str):
+        self.sources.setdefault(filename, os.path.abspath(filename) if os.path.exists(filename) else filename)
+        in_block = False
+        for number, raw in enumerate(text.splitlines(), 1):
+            line, in_block = strip_comment(raw, in_block)
+            if not line.strip():
+                continue
+            loc = Loc(filename, number, raw)
+            for piece, off in split_top(line, ";"):
+                if piece:
+                    self.statement(loc, off + 1, piece)
+
+    def finish(self):
+        if self.collect is not None:
+            kind, loc, col = self.collect["kind"], self.collect["loc"], self.collect["col"]
+            end = ".endm" if kind == ".macro" else ".endr"
+            raise loc.error(f"unterminated {kind} (no {end} before the end of input)", col)
+        if self.cond:
+            loc, col = self.cond[-1][2], self.cond[-1][3]
+            raise loc.error("unterminated .if (no .endif before the end of input)", col)
+        check_names(self)
+
+    # ----- one statement ------------------------------------------------
+    def statement(self, loc: Loc, col: int, text: str):
+        if self.collect is not None:
+            self.collect_line(loc, col, text)
+            return
+        word_m = WORD.match(text)
+        word = word_m.group(1).lower() if word_m else ""
+        if self.conditional(word, loc, col, text):
+            return
+        if self.cond and not self.cond[-1][0]:
+            return
+        if "b" in text or "f" in text:
+            text = self.local_refs(text)
+        # labels
+        while True:
+            m = LABEL.match(text)
+            if not m or (m.group(1).lower() in SEGREGS and "[" in text):
+                break
+            self.label(m.group(1), loc, col + m.start(1))
+            col += m.end()
+            rest = text[m.end():]
+            lead = len(rest) - len(rest.lstrip())
+            col += lead
+            text = rest.strip()
+            if not text:
+                return
+        m = ASSIGN.match(text)
+        if m:
+            self.constant(m.group(1), text[m.end():], loc, col + m.start(1), col + m.end(), True)
+            return
+        word_m = WORD.match(text)
+        word = word_m.group(1) if word_m else ""
+        if word.startswith("."):
+            self.directive(word.lower(), text[word_m.end():], loc, col, col + word_m.end())
+            return
+        if word in self.macros:
+            self.expand(self.macros[word], text[word_m.end():], loc, col + word_m.end())
+            return
+        self.stmts.append(Stmt("insn", loc, col, text, self.section, self.mode))
+
+    def local_refs(self, text):
+        """Rewrite `Nb`/`Nf` (outside strings) to the internal label names."""
+        def fix(m):
+            n, d = m.group(1), m.group(2)
+            k = self.local_count.get(n, 0)
+            if d == "b":
+                return f"@{n}.{k - 1}" if k else f"@{n}.none"
+            return f"@{n}.{k}"
+        if '"' not in text and "'" not in text:
+            return LOCALREF.sub(fix, text)
+        out, last = [], 0
+        for m in re.finditer(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'', text):
+            out.append(LOCALREF.sub(fix, text[last:m.start()]))
+            out.append(m.group())
+            last = m.end()
+        out.append(LOCALREF.sub(fix, text[last:]))
+        return "".join(out)
+
+    def conditional(self, word, loc, col, text) -> bool:
+        if word not in COND_OPEN and word not in (".elif", ".else", ".endif"):
+            return False
+        rest = text[len(text) - len(text.lstrip()) + len(word):]
+        argcol = col + len(text) - len(text.lstrip()) + len(word)
+        lead = len(rest) - len(rest.lstrip())
+        argcol += lead
+        rest = rest.strip()
+        outer = all(c[0] for c in self.cond)
+        if word in COND_OPEN:
+            take = outer and self.truth(word, rest, loc, argcol)
+            self.cond.append([take, take, loc, col, False])
+            return True
+        if not self.cond:
+            raise loc.error(f"{word} without .if", col)
+        top = self.cond[-1]
+        if top[4]:
+            raise loc.error(f"{word} after .else", col)
+        if word == ".endif":
+            self.cond.pop()
+        elif word == ".else":
+            top[0] = outer and not top[1]
+            top[1] = top[1] or top[0]
+            top[4] = True
+        else:  # .elif
+            take = outer and not top[1] and self.truth(".if", rest, loc, argcol)
+            top[0] = take
+            top[1] = top[1] or take
+        return True
+
+    def truth(self, word, rest, loc, col) -> bool:
+        if word in (".ifdef", ".ifndef"):
+            if not IDENT.match(rest):
+                raise loc.error(f"{word} needs a symbol name", col)
+            known = rest in self.values or rest in self.defined
+            return known if word == ".ifdef" else not known
+        return self.pp_eval(rest, loc, col, ".if") != 0
+
+    def pp_eval(self, text, loc, col, what) -> int:
+        try:
+            e = X.parse(text)
+        except X.ExprError as err:
+            raise loc.error(str(err), col + err.offset)
+
+        def lookup(name):
+            if name in self.values:
+                return self.values[name]
+            if name in self.late or name in self.defined:
+                raise loc.error(f"{what} needs a value known before layout, but '{name}' "
+                                "depends on a label address", col + text.find(name))
+            if name.startswith("@"):
+                raise KeyError(name)
+            raise loc.error(f"undefined symbol '{name}' in {what}"
+                            + suggest(name, list(self.values) + list(self.defined)),
+                            col + max(0, text.find(name)))
+        try:
+            return e.eval(lookup, 0)
+        except X.ExprError as err:
+            raise loc.error(str(err), col + err.offset)
+        except KeyError as err:
+            raise loc.error(f"undefined symbol {err}", col)
+
+    # ----- definitions ----------------------------------------------------
+    def label(self, name, loc, col):
+        if name.isdigit():
+            k = self.local_count.get(name, 0)
+            self.local_count[name] = k + 1
+            self.stmts.append(Stmt("label", loc, col, name + ":", self.section, self.mode,
+                                   name=f"@{name}.{k}", extra={"numeric": True}))
+            return
+        self.define(name, loc, col)
+        self.labels.add(name)
+        self.late.add(name)
+        self.values.pop(name, None)
+        self.stmts.append(Stmt("label", loc, col, name + ":", self.section, self.mode, name=name))
+
+    def define(self, name, loc, col):
+        if name in self.defines:
+            raise loc.error(f"'{name}' is already defined on the command line (-D {name})", col)
+        prev = self.defined.get(name)
+        if prev is not None:
+            raise loc.error(f"duplicate definition of '{name}' (first defined at {prev.file}:{prev.line})", col)
+        self.defined[name] = loc
+
+    def constant(self, name, rest, loc, namecol, argcol, redefinable):
+        if not IDENT.match(name):
+            raise loc.error(f"bad symbol name '{name}'", namecol)
+        if name in self.defined and not redefinable:
+            prev = self.defined[name]
+            raise loc.error(f"duplicate definition of '{name}' (first defined at {prev.file}:{prev.line})", namecol)
+        if name in self.defined and redefinable and name in self.labels:
+            raise loc.error(f"'{name}' is a label and cannot be redefined", namecol)
+        if name in self.defines:
+            raise loc.error(f"'{name}' is already defined on the command line (-D {name})", namecol)
+        self.defined.setdefault(name, loc)
+        try:
+            e = X.parse(rest)
+        except X.ExprError as err:
+            raise loc.error(str(err), argcol + err.offset)
+        st = Stmt("const", loc, namecol, f"{name} = {rest}", self.section, self.mode, name=name,
+                  redefinable=redefinable, exprs=[(e, argcol)])
+        self.stmts.append(st)
+        # Value now, if it needs no label: then .if can use it.
+        if not e.uses_here and all(n in self.values for n in e.names):
+            try:
+                self.values[name] = e.eval(self.values.__getitem__, 0)
+                self.late.discard(name)
+                return
+            except X.ExprError:
+                pass
+        self.values.pop(name, None)
+        self.late.add(name)
+
+    # ----- directives -------------------------------------------------------
+    def directive(self, d, rest, loc, col, argcol):
+        lead = len(rest) - len(rest.lstrip())
+        argcol += lead
+        rest = rest.strip()
+        sect = SECTIONS.get(d)
+        if sect:
+            self.section = sect
+            return
+        if d == ".section":
+            name = split_top(rest, ",")[0][0].split()[0] if rest else ""
+            for prefix, s in (( ".text", "text"), (".rodata", "data"), (".data", "data"), (".bss", "bss")):
+                if name == prefix or name.startswith(prefix + "."):
+                    self.section = s
+                    return
+            raise loc.error(f"unknown section '{name}' (use .text, .data, .rodata or .bss)", argcol)
+        if d in (".code32", ".code16"):
+            self.mode = 32 if d == ".code32" else 16
+            return
+        if d == ".att_syntax":
+            raise loc.error("AT&T syntax is not supported (keystone's AT&T mode corrupts "
+                            "later decimal numbers); write Intel syntax", col)
+        if d in IGNORED:
+            return
+        if d == ".include":
+            self.include(rest, loc, argcol)
+            return
+        if d in (".equ", ".set", ".equiv"):
+            parts = split_top(rest, ",", argcol)
+            if len(parts) != 2 or not parts[0][0]:
+                raise loc.error(f"{d} needs NAME, VALUE", argcol)
+            (name, ncol), (val, vcol) = parts
+            self.constant(name, val, loc, ncol, vcol, d == ".set")
+            return
+        if d in (".macro",):
+            self.start_macro(rest, loc, col, argcol)
+            return
+        if d in (".rept", ".irp", ".irpc"):
+            self.collect = {"kind": d, "loc": loc, "col": col, "arg": rest, "argcol": argcol,
+                            "body": [], "depth": 0}
+            return
+        if d in (".endm", ".endr"):
+            raise loc.error(f"{d} without a matching {'.macro' if d == '.endm' else '.rept/.irp'}", col)
+        if d in (".error", ".err"):
+            msg = parse_string(rest, loc, argcol).decode("latin-1") if rest else ".error directive"
+            raise loc.error(msg, col)
+        if d in (".print", ".warning"):
+            return
+        self.layout_directive(d, rest, loc, col, argcol)
+
+    def layout_directive(self, d, rest, loc, col, argcol):
+        def exprs(min_n, max_n):
+            parts = split_top(rest, ",", argcol) if rest else []
+            if not (min_n <= len(parts) <= max_n):
+                want = f"{min_n}" if min_n == max_n else f"{min_n} to {max_n}"
+                raise loc.error(f"{d} takes {want} argument(s), got {len(parts)}", argcol)
+            out = []
+            for text, c in parts:
+                if not text:
+                    raise loc.error(f"empty argument to {d}", c)
+                try:
+                    out.append((X.parse(text), c))
+                except X.ExprError as err:
+                    raise loc.error(str(err), c + err.offset)
+            return out
+
+        st = Stmt("data", loc, col, f"{d} {rest}".strip(), self.section, self.mode)
+        if d in DATA_WIDTH:
+            st.width = DATA_WIDTH[d]
+            st.exprs = exprs(1, 10 ** 6)
+        elif d in (".ascii", ".asciz", ".string"):
+            st.kind = "bytes"
+            data = b""
+            for text, c in split_top(rest, ",", argcol):
+                data += parse_string(text, loc, c) + (b"\0" if d != ".ascii" else b"")
+            st.data = data
+        elif d in (".align", ".balign", ".p2align"):
+            st.kind = "align"
+            st.exprs = exprs(1, 3)
+            st.extra["p2"] = d == ".p2align"
+        elif d == ".fill":
+            st.kind = "fill"
+            st.exprs = exprs(1, 3)
+        elif d in (".space", ".skip", ".zero"):
+            st.kind = "space"
+            st.exprs = exprs(1, 1 if d == ".zero" else 2)
+        else:
+            raise loc.error(f"unknown directive '{d}'", col)
+        self.stmts.append(st)
+
+    def include(self, rest, loc, col):
+        name = parse_string(rest, loc, col).decode("utf-8", errors="replace")
+        here = os.path.dirname(loc.file) if loc.file and not loc.file.startswith("<") else "."
+        candidates = [os.path.join(here, name)] + [os.path.join(d, name) for d in self.include_dirs]
+        if os.path.isabs(name):
+            candidates = [name]
+        for path in candidates:
+            if os.path.isfile(path):
+                self.read_file(path, loc, col)
+                return
+        where = ", ".join(os.path.normpath(os.path.dirname(p) or ".") for p in candidates)
+        raise loc.error(f"include file '{name}' not found (looked in {where})", col)
+
+    # ----- macros and repetition ----------------------------------------
+    def start_macro(self, rest, loc, col, argcol):
+        m = re.match(r"([A-Za-z_.][\w.]*)\s*,?\s*(.*)$", rest)
+        if not m:
+            raise loc.error(".macro needs a name", argcol)
+        name, params_text = m.group(1), m.group(2)
+        params = []
+        for p, pc in (split_top(params_text, ",") if params_text.strip() else []):
+            for q in (p.split() if "=" not in p else [p]):
+                pname, _, default = q.partition("=")
+                pname = pname.strip().split(":")[0]
+                if not IDENT.match(pname):
+                    raise loc.error(f"bad macro parameter '{pname}'", argcol)
+                params.append((pname, default.strip() if _ else None))
+        self.collect = {"kind": ".macro", "loc": loc, "col": col, "name": name, "params": params,
+                        "body": [], "depth": 0}
+
+    def collect_line(self, loc, col, text):
+        c = self.collect
+        w = WORD.match(text)
+        word = w.group(1).lower() if w else ""
+        opens = (".macro",) if c["kind"] == ".macro" else (".rept", ".irp", ".irpc")
+        closes = ".endm" if c["kind"] == ".macro" else ".endr"
+        if word in opens:
+            c["depth"] += 1
+        elif word == closes or (c["kind"] == ".macro" and word == ".endmacro"):
+            if c["depth"] == 0:
+                self.collect = None
+                self.end_collect(c)
+                return
+            c["depth"] -= 1
+        c["body"].append((loc, col, text))
+
+    def end_collect(self, c):
+        if c["kind"] == ".macro":
+            self.macros[c["name"]] = Macro(c["name"], c["params"], c["body"], c["loc"])
+            return
+        loc, argcol = c["loc"], c["argcol"]
+        if c["kind"] == ".rept":
+            n = self.pp_eval(c["arg"], loc, argcol, ".rept")
+            for _ in range(n):
+                self.replay(c["body"], {}, loc, ".rept")
+            return
+        parts = split_top(c["arg"], ",", argcol)
+        var = parts[0][0]
+        if not IDENT.match(var):
+            raise loc.error(f"{c['kind']} needs a parameter name", argcol)
+        items = [p for p, _ in parts[1:]]
+        if c["kind"] == ".irpc":
+            items = list("".join(items))
+        for item in items:
+            self.replay(c["body"], {var: item}, loc, c["kind"])
+
+    def expand(self, macro: Macro, rest, loc, col):
+        args = split_top(rest, ",", col) if rest.strip() else []
+        if len(args) > len(macro.params):
+            raise loc.error(f"macro '{macro.name}' takes {len(macro.params)} argument(s), got {len(args)}", col)
+        binding = {}
+        for i, (pname, default) in enumerate(macro.params):
+            if i < len(args) and args[i][0] != "":
+                binding[pname] = args[i][0]
+            elif default is not None:
+                binding[pname] = default
+            else:
+                raise loc.error(f"macro '{macro.name}' is missing argument '{pname}'", col)
+        self.replay(macro.body, binding, loc, f"macro '{macro.name}'")
+
+    def replay(self, body, binding, use_loc, what):
+        self.expansions += 1
+        if len(self.include_stack) + self._depth() > self.MAX_DEPTH:
+            raise use_loc.error(f"{what} expands too deeply (recursive macro?)")
+        counter = str(self.expansions)
+        names = sorted(binding, key=len, reverse=True)
+        pattern = re.compile(r"\\(" + "|".join(re.escape(n) for n in names) + r")(?![\w])|\\@|\\\(\)") \
+            if names else re.compile(r"\\@|\\\(\)")
+
+        def sub(m):
+            if m.group(0) == "\\@":
+                return counter
+            if m.group(0) == "\\()":
+                return ""
+            return binding[m.group(1)]
+        note = f"in {what} used at {use_loc.file}:{use_loc.line}"
+        self._stack.append(what)
+        try:
+            for loc, col, text in body:
+                new_loc = Loc(loc.file, loc.line, loc.src, note if loc.note is None else loc.note + "; " + note)
+                self.statement(new_loc, col, pattern.sub(sub, text))
+        finally:
+            self._stack.pop()
+
+    def _depth(self):
+        return len(self._stack)
+
+
+SEGREGS = {"cs", "ds", "es", "fs", "gs", "ss"}
+
+
+def check_names(reader: Reader):
+    """Every symbol an expression uses must be defined somewhere."""
+    known = set(reader.defined) | set(reader.defines) | {s.name for s in reader.stmts if s.kind == "label"}
+    for s in reader.stmts:
+        for e, c in s.exprs:
+            for name in e.names:
+                if name not in known:
+                    off = max(0, e.text.find(name))
+                    if name.startswith("@"):
+                        n, k = name[1:].split(".")
+                        where = "before" if k == "none" else "after"
+                        raise s.loc.error(f"no local label '{n}:' {where} this point "
+                                          f"(for '{n}{where[0]}')", c)
+                    raise s.loc.error(f"undefined symbol '{name}'"
+                                      + suggest(name, [k for k in known if not k.startswith("@")]),
+                                      c + off)
