@@ -67,7 +67,7 @@ class Layout:
             try:
                 s.extra["insn"] = self.enc.prepare(s.text, s.mode)
             except EncodeError as e:
-                raise s.loc.error(str(e), s.col)
+                raise s.loc.error(str(e), s.col + (e.offset or 0))
             except X.ExprError as e:
                 raise s.loc.error(str(e), s.col)
             ins = s.extra["insn"]

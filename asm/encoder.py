@@ -47,6 +47,8 @@ RELATIVE = {"call", "loop", "loope", "loopz", "loopne", "loopnz", "jecxz", "jcxz
 ALIASES32 = {"iret": "iretd", "pushf": "pushfd", "popf": "popfd", "lret": "retf",
              "retn": "ret", "xlat": "xlatb"}
 FIXED32 = {"movsd": b"\xa5"}          # string movsd without operands (keystone: SSE)
+PREFIX_BYTES = {"rep": 0xF3, "repe": 0xF3, "repz": 0xF3, "repne": 0xF2, "repnz": 0xF2,
+                "lock": 0xF0, "data16": 0x66, "addr16": 0x67}
 STRIP66 = {"lgdt", "lidt", "sgdt", "sidt"}
 LEGACY_PREFIX = {0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3}
 
@@ -57,9 +59,10 @@ FAR = re.compile(r"^\s*(?:far\s+)?([^\[\]:]+?)\s*:\s*([^\[\]:]+?)\s*$", re.I)
 class EncodeError(Exception):
     """message; .where is 'mnemonic' or 'operands' (where the caret goes)."""
 
-    def __init__(self, message: str, where: str = "operands"):
+    def __init__(self, message: str, where: str = "operands", offset: int | None = None):
         super().__init__(message)
         self.where = where
+        self.offset = offset      # column offset in the statement, when known
 
 
 class Insn:
@@ -115,12 +118,12 @@ class Encoder:
         ins.prefix, ins.mnemonic, ins.ops = prefix, mnemonic, ops
         ins.kind, ins.exprs, ins.short, ins.fixed = "ks", [], False, None
         if ops.count("[") != ops.count("]"):
-            raise EncodeError("unbalanced brackets in operand")
+            raise EncodeError("unbalanced brackets in operand", offset=ins.ops_off)
         low = ops.lower()
         if mode == 32:
             mnemonic = ALIASES32.get(mnemonic, mnemonic)
             if mnemonic in FIXED32 and not ops:
-                ins.fixed = FIXED32[mnemonic]
+                ins.fixed = bytes(PREFIX_BYTES[p] for p in prefix.split()) + FIXED32[mnemonic]
         ins.mnemonic = mnemonic
         if mnemonic in ("jmp", "call", "ljmp", "lcall") and "[" in ops:
             m = re.match(r"(far\s+|fword\s+ptr\s+|far\s+fword\s+ptr\s+)(.*)$", ops, re.I)
