@@ -175,7 +175,7 @@ class Image:
             "base": self.base,
             "entry": self.entry,
             "symbols": [dict(name=s.name, value=s.value, kind=s.kind, file=s.file, line=s.line)
-                        for s in sorted(self.symbols.values(), key=lambda s: (s.value, s.name))],
+                        for s in self.symbols.values()],   # definition order
             "lines": [[a, f, l] for a, f, l in self.lines.entries()],
             "sources": dict(self.sources),
         }

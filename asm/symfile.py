@@ -1,0 +1,159 @@
+"""Reading an image's symbols back: the emulator, observer and debugger use this.
+
+load_symbols(image_path) -> SymbolTable, from (in order of preference)
+  1. IMAGE's stem + ".sym.json" beside it (kernel.bin and kernel.elf both
+     read kernel.sym.json), format "irqlab-sym-1":
+       {"format", "base", "entry",
+        "symbols": [{"name", "value", "kind": "label"|"const", "file", "line"}],
+        "lines": [[addr, "file", line], ...],  "sources": {"file": "absolute path"}}
+  2. the ELF .symtab, if the image is an ELF (labels: symbols in a section;
+     constants: SHN_ABS; no line table),
+  3. nothing: an empty table (every lookup answers "0x...").
+
+SymbolTable: addr(name) (KeyError naming close matches), get(name),
+symbolize(addr) -> "name+0xoff" (nearest label at or below; constants never)
+or "0x...", line_of(addr) -> (file, line) | None, source_line(file, line),
+names(), constants() -> {name: value}.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+import json
+import os
+import struct
+
+from .image import SYM_FORMAT, LineTable, Symbol
+
+
+class SymbolTable:
+    def __init__(self, symbols=(), lines=(), sources=None, base=None, entry=None):
+        self.symbols: dict[str, Symbol] = {s.name: s for s in symbols}
+        self.base, self.entry = base, entry
+        self.sources = dict(sources or {})
+        # Stable sort: of labels at one address, the last defined names it.
+        labels = sorted((s for s in self.symbols.values() if s.kind == "label"),
+                        key=lambda s: s.value)
+        self._label_addrs = [s.value for s in labels]
+        self._label_names = [s.name for s in labels]
+        # lines: [(addr, file, line)]; each row covers up to the next row's address.
+        rows = sorted(lines)
+        sized = []
+        for i, (a, f, l) in enumerate(rows):
+            nxt = rows[i + 1][0] if i + 1 < len(rows) else a + 16
+            sized.append((a, max(1, nxt - a), f, l))
+        self.lines = LineTable(sized)
+        self._text_cache: dict[str, list[str] | None] = {}
+
+    def __len__(self):
+        return len(self.symbols)
+
+    def __contains__(self, name):
+        return name in self.symbols
+
+    def addr(self, name: str) -> int:
+        s = self.symbols.get(name)
+        if s is None:
+            close = difflib.get_close_matches(name, list(self.symbols), n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise KeyError(f"no symbol '{name}'{hint}")
+        return s.value
+
+    def get(self, name: str):
+        return self.symbols.get(name)
+
+    def names(self):
+        return list(self.symbols)
+
+    def constants(self) -> dict:
+        return {s.name: s.value for s in self.symbols.values() if s.kind == "const"}
+
+    def symbolize(self, addr: int) -> str:
+        i = bisect.bisect_right(self._label_addrs, addr) - 1
+        if i < 0:
+            return f"{addr:#x}"
+        base = self._label_addrs[i]
+        name = self._label_names[i]
+        off = addr - base
+        return f"{name}+{off:#x}" if off else name
+
+    def line_of(self, addr: int):
+        return self.lines.lookup(addr)
+
+    def source_line(self, file: str, line: int):
+        if file not in self._text_cache:
+            path = self.sources.get(file, file)
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    self._text_cache[file] = f.read().splitlines()
+            except OSError:
+                self._text_cache[file] = None
+        text = self._text_cache[file]
+        if text is None or not 1 <= line <= len(text):
+            return None
+        return text[line - 1]
+
+
+def sym_path(image_path) -> str:
+    image_path = str(image_path)
+    stem, _ext = os.path.splitext(image_path)
+    return stem + ".sym.json"
+
+
+def load_symbols(image_path) -> SymbolTable:
+    path = sym_path(image_path)
+    if os.path.isfile(path):
+        return from_symfile(path)
+    try:
+        with open(image_path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return SymbolTable()
+    if data[:4] == b"\x7fELF":
+        return from_elf(data)
+    return SymbolTable()
+
+
+def from_symfile(path) -> SymbolTable:
+    with open(path, encoding="utf-8") as f:
+        d = json.load(f)
+    if d.get("format") != SYM_FORMAT:
+        raise ValueError(f"{path}: not an {SYM_FORMAT} symbol file")
+    syms = [Symbol(s["name"], s["value"], s["kind"], s.get("file", ""), s.get("line", 0))
+            for s in d.get("symbols", [])]
+    lines = [(a, f, l) for a, f, l in d.get("lines", [])]
+    return SymbolTable(syms, lines, d.get("sources"), d.get("base"), d.get("entry"))
+
+
+def from_image(image) -> SymbolTable:
+    """A SymbolTable straight from an asm.Image (no files)."""
+    d = image.symfile()
+    syms = [Symbol(s["name"], s["value"], s["kind"], s["file"], s["line"]) for s in d["symbols"]]
+    return SymbolTable(syms, [tuple(r) for r in d["lines"]], d["sources"], d["base"], d["entry"])
+
+
+def from_elf(data: bytes) -> SymbolTable:
+    if data[4] != 1 or data[5] != 1:
+        return SymbolTable()
+    (shoff,) = struct.unpack_from("<I", data, 32)
+    shentsize, shnum, _shstrndx = struct.unpack_from("<HHH", data, 46)
+    entry = struct.unpack_from("<I", data, 24)[0]
+    sections = [struct.unpack_from("<10I", data, shoff + i * shentsize) for i in range(shnum)]
+    syms = []
+    for sh in sections:
+        if sh[1] != 2:      # SHT_SYMTAB
+            continue
+        strtab = sections[sh[6]]
+        str_off = strtab[4]
+        for off in range(sh[4] + 16, sh[4] + sh[5], 16):
+            name_off, value, _size, info, _other, shndx = struct.unpack_from("<IIIBBH", data, off)
+            if info & 0xF in (3, 4):    # STT_SECTION, STT_FILE
+                continue
+            end = data.index(b"\0", str_off + name_off)
+            name = data[str_off + name_off:end].decode("utf-8", "replace")
+            if not name:
+                continue
+            kind = "const" if shndx == 0xFFF1 else "label"
+            syms.append(Symbol(name, value, kind, "", 0))
+    return SymbolTable(syms, (), None, None, entry)
