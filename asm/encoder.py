@@ -171,7 +171,7 @@ class Encoder:
         if (ins.kind == "ks" and mnemonic == "push" and "[" not in ops
                 and any(isinstance(t, tuple) for t in ins.template)):
             try:
-                ins.exprs = [X.parse(ops.replace("offset", " "))]
+                ins.exprs = [X.parse(re.sub(r"(?i)\boffset\b", " ", ops))]
                 ins.kind = "push"
             except X.ExprError:
                 pass
