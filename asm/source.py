@@ -258,8 +258,6 @@ class Reader:
             return
         if self.cond and not self.cond[-1][0]:
             return
-        if "b" in text or "f" in text:
-            text = self.local_refs(text)
         # labels
         while True:
             m = LABEL.match(text)
@@ -273,6 +271,8 @@ class Reader:
             text = rest.strip()
             if not text:
                 return
+        if "b" in text or "f" in text:
+            text = self.local_refs(text)
         m = ASSIGN.match(text)
         if m:
             self.constant(m.group(1), text[m.end():], loc, col + m.start(1), col + m.end(), True)
