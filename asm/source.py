@@ -321,6 +321,7 @@ class Reader:
         if not self.cond:
             raise loc.error(f"{word} without .if", col)
         top = self.cond[-1]
+        outer = all(c[0] for c in self.cond[:-1])
         if top[4] and word != ".endif":
             raise loc.error(f"{word} after .else", col)
         if word == ".endif":
