@@ -240,3 +240,7 @@ class Layout:
                 raise s.loc.error(
                     f"round-trip check failed: emitted {len(s.out)} bytes ({s.out.hex(' ')}) but "
                     f"capstone decodes {n} at {s.addr:#x}", s.col)
+            ins = s.extra["insn"]
+            problem = self.enc.check_immediates(ins, s.out, s.addr, s.mode, self.lookup)
+            if problem:
+                raise s.loc.error(problem, s.col + ins.ops_off)

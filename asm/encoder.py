@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 
 from capstone import CS_ARCH_X86, CS_MODE_16, CS_MODE_32, Cs
+from capstone.x86 import X86_OP_IMM
 from keystone import (KS_ARCH_X86, KS_ERR_ASM_MNEMONICFAIL, KS_MODE_16, KS_MODE_32, Ks,
                       KsError)
 
@@ -56,6 +57,11 @@ TOKEN = re.compile(r"""'(?:\\x[0-9a-fA-F]{1,2}|\\[0-7]{1,3}|\\.|[^\\'])'|\d[\w]*
 FAR = re.compile(r"^\s*(?:far\s+)?([^\[\]:]+?)\s*:\s*([^\[\]:]+?)\s*$", re.I)
 
 
+def _split_operands(ops: str):
+    from .source import split_top
+    return split_top(ops, ",")
+
+
 class EncodeError(Exception):
     """message; .where is 'mnemonic' or 'operands' (where the caret goes)."""
 
@@ -69,7 +75,7 @@ class Insn:
     """A parsed instruction statement (built once)."""
 
     __slots__ = ("prefix", "mnemonic", "ops", "ops_off", "mn_off", "template", "refs",
-                 "kind", "exprs", "relative", "short", "fixed")
+                 "kind", "exprs", "relative", "short", "fixed", "imm_checks")
 
 
 def fmt(v: int) -> str:
@@ -168,6 +174,7 @@ class Encoder:
         ins.template = [t for t in template if t != ""]
         ins.refs = refs
         ins.relative = mnemonic.startswith("j") or mnemonic in RELATIVE
+        ins.imm_checks = self._immediates(ops) if ins.kind == "ks" and not ins.relative else []
         if (ins.kind == "ks" and mnemonic == "push" and "[" not in ops
                 and any(isinstance(t, tuple) for t in ins.template)):
             try:
@@ -176,6 +183,27 @@ class Encoder:
             except X.ExprError:
                 pass
         return ins
+
+    @staticmethod
+    def _immediates(ops: str):
+        """[(operand index, Expr)] for operands that are plain expressions.
+
+        keystone truncates an immediate that does not fit (`mov al, 0x100`
+        gives B0 00); these are checked against capstone's reading."""
+        if not ops:
+            return []
+        out = []
+        for i, (text, _col) in enumerate(_split_operands(ops)):
+            if not text or "[" in text or ":" in text:
+                continue
+            words = [m.group().lower() for m in TOKEN.finditer(text) if m.group()[0] not in "'0123456789"]
+            if any(w in REGISTERS or w in KEYWORDS for w in words):
+                continue
+            try:
+                out.append((i, X.parse(re.sub(r"(?i)\boffset\b", " ", text))))
+            except X.ExprError:
+                continue
+        return out
 
     # ----- encoding (every pass) ----------------------------------------------
     def encode(self, ins: Insn, lookup, addr: int, mode: int) -> bytes:
@@ -244,6 +272,36 @@ class Encoder:
         if mn in ("push", "pop"):
             return low in ("ds", "es", "ss", "cs")
         return False
+
+    def check_immediates(self, ins: Insn, data: bytes, addr: int, mode: int, lookup) -> str | None:
+        """None if every plain-expression operand was encoded with its value."""
+        if not ins.imm_checks:
+            return None
+        key = ("detail", mode)
+        if key not in self._cs:
+            cs = Cs(CS_ARCH_X86, CS_MODE_32 if mode == 32 else CS_MODE_16)
+            cs.detail = True
+            self._cs[key] = cs
+        decoded = next(self._cs[key].disasm(data, addr, 1), None)
+        if decoded is None:
+            return None
+        operands = decoded.operands
+        if len(operands) != len(_split_operands(ins.ops)):
+            return None
+        for index, e in ins.imm_checks:
+            op = operands[index]
+            if op.type != X86_OP_IMM:
+                continue
+            try:
+                v = e.eval(lookup, addr)
+            except (X.ExprError, KeyError):
+                continue
+            bits = 8 * op.size
+            if not -(1 << (bits - 1)) <= v < (1 << bits):
+                return f"value {v:#x} does not fit in the {bits}-bit immediate of '{ins.mnemonic}'"
+            if (op.imm - v) % (1 << bits):
+                return f"keystone encoded {op.imm:#x} for {v:#x} in '{ins.mnemonic}'"
+        return None
 
     def roundtrip_length(self, data: bytes, addr: int, mode: int) -> int:
         """Length capstone decodes for the first instruction of data (0: none)."""

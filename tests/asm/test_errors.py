@@ -147,3 +147,18 @@ def test_round_trip_mismatch_fails_naming_the_source_line(monkeypatch):
     monkeypatch.setattr(enc, "cache", {})
     e = error_of("_start: nop\n  cpuid\n")
     assert e.line == 2 and e.col == 3 and "round-trip" in e.message and "capstone decodes 2" in e.message
+
+
+@pytest.mark.parametrize("src,bits", [("mov al, 0x100", 8), ("mov ax, 0x12345", 16),
+                                      ("mov byte ptr [eax], 0x1ff", 8), ("mov al, BIG", 8)])
+def test_immediate_too_large_is_an_error_not_truncated(src, bits):
+    # keystone alone encodes `mov al, 0x100` as B0 00.
+    e = error_of(f".equ BIG, 300\n_start: {src}\n")
+    assert f"does not fit in the {bits}-bit immediate" in e.message and e.col == 13
+
+
+@pytest.mark.parametrize("src,expected", [("mov al, -1", "b0ff"), ("mov al, 0xff", "b0ff"),
+                                          ("push 0xff", "68ff000000"), ("mov eax, -1", "b8ffffffff"),
+                                          ("add eax, 0xff", "05ff000000")])
+def test_immediates_that_fit_are_accepted(src, expected):
+    assert build(f"_start: {src}\nend:\n").flat()[32:32 + len(expected) // 2].hex() == expected
