@@ -28,7 +28,12 @@ class Symbols:
         return cls(None)
 
     def __bool__(self) -> bool:
-        return self.table is not None
+        if self.table is None:
+            return False
+        try:
+            return len(self.table) > 0
+        except TypeError:
+            return True
 
     def addr(self, name: str) -> Optional[int]:
         if self.table is None:
@@ -46,7 +51,9 @@ class Symbols:
             s = self.table.symbolize(addr)
         except (KeyError, LookupError, ValueError):
             return None
-        return s or None
+        if not s or s.startswith("0x"):     # asm.symfile's answer for "no label"
+            return None
+        return s
 
     def line_of(self, addr: int) -> Optional[str]:
         if self.table is None or not hasattr(self.table, "line_of"):
@@ -91,6 +98,9 @@ class Symbols:
     def lines(self) -> list:
         """Addresses the line table knows (instruction starts), if it says."""
         t = self.table
+        lt = getattr(t, "lines", None)
+        if hasattr(lt, "entries"):
+            return [row[0] for row in lt.entries()]
         for name in ("addresses", "line_addresses"):
             f = getattr(t, name, None)
             if callable(f):
