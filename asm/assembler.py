@@ -120,7 +120,7 @@ class Layout:
         for sect in SECTION_ORDER:
             if sect != "text":
                 addr = align_up(addr, 16)
-            start = addr
+            start = self.section_start = addr
             for s in self.stmts[sect]:
                 s.addr = addr
                 self.here = addr
@@ -207,6 +207,16 @@ class Layout:
             if s.section == "bss":
                 self.zero_bss(s, s.out)
                 s.out = b""
+            return n
+        if k == "org":
+            target = self.section_start + self.value(s, *s.exprs[0], addr)
+            fill = self.value(s, *s.exprs[1], addr) if len(s.exprs) > 1 else 0
+            if target < addr and not self.stand_in:
+                raise s.loc.error(f".org {target - self.section_start:#x} would move backwards "
+                                  f"(already at offset {addr - self.section_start:#x} of .{s.section})",
+                                  s.exprs[0][1])
+            n = max(0, target - addr)
+            s.out = bytes([fill & 0xFF]) * n if s.section != "bss" else b""
             return n
         raise s.loc.error(f"internal: unknown statement kind {k}", s.col)
 

@@ -505,22 +505,51 @@ class Reader:
         elif d in (".space", ".skip", ".zero"):
             st.kind = "space"
             st.exprs = exprs(1, 1 if d == ".zero" else 2)
+        elif d == ".org":
+            st.kind = "org"
+            st.exprs = exprs(1, 2)
+        elif d == ".incbin":
+            parts = split_top(rest, ",", argcol)
+            name = parse_string(parts[0][0], loc, parts[0][1]).decode("utf-8", errors="replace")
+            path = self.find_file(name, loc, parts[0][1])
+            with open(path, "rb") as f:
+                data = f.read()
+            nums = [self.pp_eval(t, loc, c, ".incbin") for t, c in parts[1:3]]
+            skip = nums[0] if nums else 0
+            count = nums[1] if len(nums) > 1 else len(data) - skip
+            st.kind, st.data = "bytes", data[skip:skip + count]
+        elif d in (".lcomm", ".comm"):
+            parts = split_top(rest, ",", argcol)
+            if len(parts) not in (2, 3) or not IDENT.match(parts[0][0]):
+                raise loc.error(f"{d} needs NAME, SIZE[, ALIGN]", argcol)
+            saved = self.section
+            self.section = "bss"
+            if len(parts) == 3:
+                self.layout_directive(".balign", parts[2][0], loc, col, parts[2][1])
+            self.label(parts[0][0], loc, parts[0][1])
+            self.layout_directive(".space", parts[1][0], loc, col, parts[1][1])
+            self.section = saved
+            return
         else:
             raise loc.error(f"unknown directive '{d}'", col)
         self.stmts.append(st)
 
     def include(self, rest, loc, col):
         name = parse_string(rest, loc, col).decode("utf-8", errors="replace")
+        self.read_file(self.find_file(name, loc, col), loc, col)
+
+    def find_file(self, name, loc, col) -> str:
+        """`name` relative to the including file, then each -I directory."""
         here = os.path.dirname(loc.file) if loc.file and not loc.file.startswith("<") else "."
         candidates = [os.path.join(here, name)] + [os.path.join(d, name) for d in self.include_dirs]
         if os.path.isabs(name):
             candidates = [name]
         for path in candidates:
             if os.path.isfile(path):
-                self.read_file(path, loc, col)
-                return
+                return path
         where = ", ".join(os.path.normpath(os.path.dirname(p) or ".") for p in candidates)
-        raise loc.error(f"include file '{name}' not found (looked in {where})", col)
+        what = "include file" if loc.src.lstrip().lower().startswith(".include") else "file"
+        raise loc.error(f"{what} '{name}' not found (looked in {where})", col)
 
     # ----- macros and repetition ----------------------------------------
     def start_macro(self, rest, loc, col, argcol):

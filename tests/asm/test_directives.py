@@ -219,3 +219,25 @@ def test_forward_branches_grow_to_near_when_the_target_is_far():
 def test_error_directive_stops_the_build():
     with pytest.raises(asm.AsmError, match="pick a model"):
         build('.ifndef MODEL\n.error "pick a model"\n.endif\n')
+
+
+def test_org_moves_forward_from_the_section_start_and_never_back():
+    img = build("_start: nop\n.org 0x10, 0xcc\nat16: nop\n")
+    assert img.symbols["at16"].value == img.text_start + 0x10
+    assert mem(img, img.entry, 2) == b"\x90\xcc"
+    with pytest.raises(asm.AsmError, match="backwards"):
+        build("_start: .space 8\n.org 4\n")
+
+
+def test_lcomm_reserves_aligned_space_in_bss_from_any_section():
+    img = build("_start: mov eax, [counter]\n.lcomm counter, 4\n.lcomm table, 64, 64\nafter: nop\n")
+    assert img.bss_start <= img.symbols["counter"].value < img.bss_end
+    assert img.symbols["table"].value % 64 == 0 and img.bss_end == img.symbols["table"].value + 64
+    assert img.symbols["after"].value < img.data_start          # .text continues after .lcomm
+
+
+def test_incbin_includes_file_bytes(tmp_path):
+    (tmp_path / "blob.bin").write_bytes(b"ABCDEFGH")
+    (tmp_path / "m.S").write_text('_start: nop\nb: .incbin "blob.bin", 2, 3\ne:\n')
+    img = asm.assemble([tmp_path / "m.S"])
+    assert between(img, "b", "e") == b"CDE"
