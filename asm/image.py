@@ -25,6 +25,8 @@ import os
 import struct
 from typing import NamedTuple
 
+from .dwarf import debug_sections
+
 MB_MAGIC = 0x1BADB002
 MB_PAGE_ALIGN, MB_MEMORY_INFO, MB_AOUT_KLUDGE = 1 << 0, 1 << 1, 1 << 16
 SYM_FORMAT = "irqlab-sym-1"
@@ -126,15 +128,22 @@ class Image:
             info = (1 << 4) | stt                     # STB_GLOBAL
             symtab += struct.pack("<IIIBBH", name_off, sym.value & 0xFFFFFFFF, 0, info, 0, shndx)
 
-        off_seg = ELF_SEGMENT_OFFSET
-        off_symtab = align(off_seg + len(seg), 4)
-        off_strtab = off_symtab + len(symtab)
-        names = {n: sname(n) for n in (".multiboot", ".text", ".data", ".bss", ".symtab",
-                                        ".strtab", ".shstrtab")}
-        off_shstr = off_strtab + len(strtab)
-        off_sh = align(off_shstr + len(shstr), 4)
         text_end = self._section_end("text")
         data_end = self.load_end
+        rows = [(st.addr, st.loc.file, st.loc.line) for st in self._statements
+                if st.kind == "insn" and st.size]
+        first = next(iter(self.sources), "")
+        debug = debug_sections(rows, self.sources, self.text_start, text_end,
+                               self.sources.get(first, first))
+        # Non-loaded sections after the segment: (name, type, data, link, info, align, entsize)
+        extra = [(".symtab", 2, bytes(symtab), 6, 1, 4, 16), (".strtab", 3, bytes(strtab), 0, 0, 1, 0)]
+        extra += [(n, 1, d, 0, 0, 1, 0) for n, d in debug.items()]
+        names = {n: sname(n) for n in (".multiboot", ".text", ".data", ".bss")}
+        names.update({e[0]: sname(e[0]) for e in extra})
+        names[".shstrtab"] = sname(".shstrtab")
+        extra.append((".shstrtab", 3, bytes(shstr), 0, 0, 1, 0))
+
+        off_seg = ELF_SEGMENT_OFFSET
         W, A, X = 1, 2, 4
         sh = [bytes(40)]
 
@@ -148,18 +157,23 @@ class Image:
                 data_end - self.data_start, alignment=16)
         section(".bss", 8, A | W, self.bss_start, off_seg + len(seg),
                 self.bss_end - self.bss_start, alignment=16)
-        section(".symtab", 2, 0, 0, off_symtab, len(symtab), link=6, info=1, alignment=4, entsize=16)
-        section(".strtab", 3, 0, 0, off_strtab, len(strtab))
-        section(".shstrtab", 3, 0, 0, off_shstr, len(shstr))
+        tail = bytearray()
+        tail_off = align(off_seg + len(seg), 4)
+        for name, typ, data, link, info, alignment, entsize in extra:
+            pad = (-(tail_off + len(tail))) % alignment
+            tail += bytes(pad)
+            section(name, typ, 0, 0, tail_off + len(tail), len(data), link, info, alignment, entsize)
+            tail += data
+        off_sh = align(tail_off + len(tail), 4)
 
         ehdr = struct.pack("<16sHHIIIIIHHHHHH",
                            b"\x7fELF\x01\x01\x01" + bytes(9), 2, 3, 1, self.entry, 52, off_sh, 0,
-                           52, 32, 1, 40, len(sh), 7)
+                           52, 32, 1, 40, len(sh), len(sh) - 1)
         phdr = struct.pack("<8I", 1, off_seg, self.base, self.base, len(seg),
                            self.bss_end - self.base, 7, 0x1000)
         out = bytearray(ehdr + phdr)
         out += bytes(off_seg - len(out)) + seg
-        out += bytes(off_symtab - len(out)) + symtab + strtab + shstr
+        out += bytes(tail_off - len(out)) + tail
         out += bytes(off_sh - len(out)) + b"".join(sh)
         return bytes(out)
 

@@ -201,3 +201,19 @@ def test_gdb_resolves_a_label_from_the_elf(tmp_path):
                            "-ex", "info address KERNEL_CS"], capture_output=True, text=True, timeout=60)
     assert f'Symbol "puts" is at {img.symbols["puts"].value:#x}' in proc.stdout
     assert 'Symbol "KERNEL_CS" is at 0x8' in proc.stdout
+
+
+def test_gdb_maps_addresses_to_source_lines_through_the_elf_line_table(tmp_path):
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        if os.environ.get("CI"):
+            pytest.fail("gdb is not installed")
+        pytest.skip("gdb is not installed")
+    img = asm.assemble([HELLO])
+    path = tmp_path / "hello.elf"
+    path.write_bytes(img.elf())
+    puts = img.symbols["puts"].value
+    file, line = img.lines.lookup(puts)
+    proc = subprocess.run([gdb, "-batch", "-nx", str(path), "-ex", f"info line *{puts:#x}"],
+                          capture_output=True, text=True, timeout=60)
+    assert f'Line {line} of "{HELLO}"' in proc.stdout
