@@ -35,8 +35,9 @@ def test_same_bytes_as_gnu_as_for_kernel_instructions_branches_and_data(tmp_path
     expected = gas_bytes(tmp_path)
     # Text starts at 0x100020 here and at 0 in GNU as's object: the .align 16
     # lands on the same offsets because 0x100020 is itself 16-aligned.
-    img = asm.assemble_text(f'_start:\n.include "{DATA}"\n', str(tmp_path / "mine.S"))
-    mine = img.flat()[32:]
+    img = asm.assemble_text(f'_start:\n.include "{DATA}"\n_end:\n', str(tmp_path / "mine.S"))
+    size = img.symbols["_end"].value - img.text_start
+    mine = img.flat()[32:32 + size]
     if mine != expected:
         from capstone import CS_ARCH_X86, CS_MODE_32, Cs
         cs = Cs(CS_ARCH_X86, CS_MODE_32)
