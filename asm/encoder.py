@@ -62,6 +62,34 @@ def _split_operands(ops: str):
     return split_top(ops, ",")
 
 
+def _template(ops: str, base: int):
+    """Text pieces of one operand, with ("sym", name, off) / ("here",) holes."""
+    template, refs, last = [], [], 0
+    for m in TOKEN.finditer(ops):
+        tok = m.group()
+        c = tok[0]
+        if c == "'":
+            template.append(ops[last:m.start()])
+            template.append(str(X.char_value(tok)))
+        elif c.isdigit():
+            continue
+        else:
+            low_tok = tok.lower()
+            if low_tok in REGISTERS or low_tok in KEYWORDS:
+                continue
+            template.append(ops[last:m.start()])
+            if low_tok == "offset":
+                template.append("")
+            elif tok in (".", "$"):
+                template.append(("here",))
+            else:
+                template.append(("sym", tok, base + m.start()))
+                refs.append((tok, base + m.start()))
+        last = m.end()
+    template.append(ops[last:])
+    return template, refs
+
+
 class EncodeError(Exception):
     """message; .where is 'mnemonic' or 'operands' (where the caret goes)."""
 
@@ -145,43 +173,32 @@ class Encoder:
                 ins.mnemonic = "jmp" if mnemonic in ("jmp", "ljmp") else "call"
         if re.match(r"short\s", low) and (mnemonic == "jmp" or mnemonic.startswith("j")):
             ins.short = True
-            ops = ops[5:].lstrip()
+            rest = ops[5:]
+            ins.ops_off += len(ops) - len(rest.lstrip())
+            ops = rest.lstrip()
             ins.ops = ops
-        # template: text pieces and symbol references
-        template, refs, last = [], [], 0
-        for m in TOKEN.finditer(ops):
-            tok = m.group()
-            c = tok[0]
-            if c == "'":
-                template.append(ops[last:m.start()])
-                template.append(str(X.char_value(tok)))
-            elif c.isdigit():
-                continue
+        ins.relative = mnemonic.startswith("j") or mnemonic in RELATIVE
+        # Operands that are plain expressions are evaluated here (C precedence,
+        # every operator of asm.expr) and handed to keystone as numbers; the
+        # others keep their text with each symbol replaced by its value.
+        pure = dict(self._immediates(ops)) if ins.kind == "ks" else {}
+        template, refs = [], []
+        for i, (text, off) in enumerate(_split_operands(ops) if ops else []):
+            if i:
+                template.append(", ")
+            if i in pure:
+                template.append(("expr", pure[i]))
+                refs += [(n, off + max(0, text.find(n))) for n in pure[i].names]
             else:
-                low_tok = tok.lower()
-                if low_tok in REGISTERS or low_tok in KEYWORDS:
-                    continue
-                template.append(ops[last:m.start()])
-                if low_tok == "offset":
-                    template.append("")
-                elif tok in (".", "$"):
-                    template.append(("here",))
-                else:
-                    template.append(("sym", tok, m.start()))
-                    refs.append((tok, m.start()))
-            last = m.end()
-        template.append(ops[last:])
+                t, r = _template(text, off)
+                template += t
+                refs += r
         ins.template = [t for t in template if t != ""]
         ins.refs = refs
-        ins.relative = mnemonic.startswith("j") or mnemonic in RELATIVE
-        ins.imm_checks = self._immediates(ops) if ins.kind == "ks" and not ins.relative else []
-        if (ins.kind == "ks" and mnemonic == "push" and "[" not in ops
-                and any(isinstance(t, tuple) for t in ins.template)):
-            try:
-                ins.exprs = [X.parse(re.sub(r"(?i)\boffset\b", " ", ops))]
-                ins.kind = "push"
-            except X.ExprError:
-                pass
+        ins.imm_checks = list(pure.items()) if not ins.relative else []
+        if ins.kind == "ks" and mnemonic == "push" and 0 in pure and (pure[0].names or pure[0].uses_here):
+            ins.exprs = [pure[0]]
+            ins.kind = "push"
         return ins
 
     @staticmethod
@@ -227,6 +244,8 @@ class Encoder:
         for t in ins.template:
             if type(t) is str:
                 parts.append(t)
+            elif t[0] == "expr":
+                parts.append(fmt(t[1].eval(lookup, addr)))
             elif t[0] == "here":
                 parts.append(fmt(addr))
             else:

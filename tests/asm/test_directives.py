@@ -241,3 +241,13 @@ def test_incbin_includes_file_bytes(tmp_path):
     (tmp_path / "m.S").write_text('_start: nop\nb: .incbin "blob.bin", 2, 3\ne:\n')
     img = asm.assemble([tmp_path / "m.S"])
     assert between(img, "b", "e") == b"CDE"
+
+
+def test_instruction_operands_use_the_same_expression_rules_as_data():
+    img = build(".equ N, 10\n_start: mov eax, N % 4 + (N > 5)\nend:\n.data\nd: .long N % 4 + (N > 5)\n")
+    assert mem(img, img.entry, 5) == b"\xb8\x03\x00\x00\x00"
+    assert mem(img, img.symbols["d"].value, 4) == (3).to_bytes(4, "little")
+
+
+def test_negative_constants_inside_memory_operands():
+    assert code(".equ OFF, -8\nmov eax, [ebp + OFF]") == b"\x8b\x45\xf8"
