@@ -51,6 +51,7 @@ FIXED32 = {"movsd": b"\xa5"}          # string movsd without operands (keystone:
 PREFIX_BYTES = {"rep": 0xF3, "repe": 0xF3, "repz": 0xF3, "repne": 0xF2, "repnz": 0xF2,
                 "lock": 0xF0, "data16": 0x66, "addr16": 0x67}
 STRIP66 = {"lgdt", "lidt", "sgdt", "sidt"}
+CACHE_LIMIT = 200_000
 LEGACY_PREFIX = {0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3}
 
 TOKEN = re.compile(r"""'(?:\\x[0-9a-fA-F]{1,2}|\\[0-7]{1,3}|\\.|[^\\'])'|\d[\w]*|[A-Za-z_.@][\w.@]*|\$""")
@@ -256,6 +257,8 @@ class Encoder:
         out = self.cache.get(key)
         if out is None:
             out = self._keystone(text, addr, mode, ins)
+            if len(self.cache) >= CACHE_LIMIT:     # many images in one process
+                self.cache.clear()
             self.cache[key] = out
         if ins.short and len(out) != 2:
             raise EncodeError("short jump target is out of range (-128..127 bytes)")
