@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 
 from capstone import CS_ARCH_X86, CS_MODE_16, CS_MODE_32, Cs
-from capstone.x86 import X86_OP_IMM
+from capstone.x86 import X86_OP_IMM, X86_OP_MEM
 from keystone import (KS_ARCH_X86, KS_ERR_ASM_MNEMONICFAIL, KS_MODE_16, KS_MODE_32, Ks,
                       KsError)
 
@@ -52,6 +52,7 @@ PREFIX_BYTES = {"rep": 0xF3, "repe": 0xF3, "repz": 0xF3, "repne": 0xF2, "repnz":
                 "lock": 0xF0, "data16": 0x66, "addr16": 0x67}
 STRIP66 = {"lgdt", "lidt", "sgdt", "sidt"}
 CACHE_LIMIT = 200_000
+ADDRESS_REGS = set("eax ebx ecx edx esi edi esp ebp ax bx cx dx si di sp bp".split())
 LEGACY_PREFIX = {0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3}
 
 TOKEN = re.compile(r"""'(?:\\x[0-9a-fA-F]{1,2}|\\[0-7]{1,3}|\\.|[^\\'])'|\d[\w]*|[A-Za-z_.@][\w.@]*|\$""")
@@ -104,7 +105,7 @@ class Insn:
     """A parsed instruction statement (built once)."""
 
     __slots__ = ("prefix", "mnemonic", "ops", "ops_off", "mn_off", "template", "refs",
-                 "kind", "exprs", "relative", "short", "fixed", "imm_checks")
+                 "kind", "exprs", "relative", "short", "fixed", "imm_checks", "mem_checks")
 
 
 def fmt(v: int) -> str:
@@ -154,6 +155,8 @@ class Encoder:
         ins.kind, ins.exprs, ins.short, ins.fixed = "ks", [], False, None
         if ops.count("[") != ops.count("]"):
             raise EncodeError("unbalanced brackets in operand", offset=ins.ops_off)
+        if ops.count("(") != ops.count(")"):
+            raise EncodeError("unbalanced parentheses in operand", offset=ins.ops_off)
         low = ops.lower()
         if mode == 32:
             mnemonic = ALIASES32.get(mnemonic, mnemonic)
@@ -197,6 +200,13 @@ class Encoder:
         ins.template = [t for t in template if t != ""]
         ins.refs = refs
         ins.imm_checks = list(pure.items()) if not ins.relative else []
+        ins.mem_checks = []
+        if ins.kind == "ks" and "[" in ops:
+            for i, (text, _off) in enumerate(_split_operands(ops)):
+                inside = text[text.find("[") + 1:text.rfind("]")] if "[" in text else None
+                if inside is not None:
+                    regs = {m.group().lower() for m in TOKEN.finditer(inside)} & ADDRESS_REGS
+                    ins.mem_checks.append((i, regs))
         if ins.kind == "ks" and mnemonic == "push" and 0 in pure and (pure[0].names or pure[0].uses_here):
             ins.exprs = [pure[0]]
             ins.kind = "push"
@@ -246,7 +256,10 @@ class Encoder:
             if type(t) is str:
                 parts.append(t)
             elif t[0] == "expr":
-                parts.append(fmt(t[1].eval(lookup, addr)))
+                v = t[1].eval(lookup, addr)
+                if not -(1 << 31) <= v < (1 << 32):
+                    raise EncodeError(f"value {v:#x} does not fit in 32 bits")
+                parts.append(fmt(v))
             elif t[0] == "here":
                 parts.append(fmt(addr))
             else:
@@ -296,8 +309,10 @@ class Encoder:
         return False
 
     def check_immediates(self, ins: Insn, data: bytes, addr: int, mode: int, lookup) -> str | None:
-        """None if every plain-expression operand was encoded with its value."""
-        if not ins.imm_checks:
+        """None if every plain-expression operand was encoded with its value
+        and every memory operand uses the registers written (keystone drops
+        ESP used as an index: `[ebx+esp]` becomes [ebx], `[esp*1]` [0])."""
+        if not ins.imm_checks and not ins.mem_checks:
             return None
         key = ("detail", mode)
         if key not in self._cs:
@@ -310,6 +325,16 @@ class Encoder:
         operands = decoded.operands
         if len(operands) != len(_split_operands(ins.ops)):
             return None
+        for index, regs in ins.mem_checks:
+            op = operands[index]
+            if op.type != X86_OP_MEM:
+                continue
+            used = {decoded.reg_name(r) for r in (op.mem.base, op.mem.index) if r}
+            if used != regs:
+                hint = " (esp cannot be an index register: write it first, unscaled)" \
+                    if "esp" in regs else ""
+                return (f"keystone encoded the memory operand with {sorted(used) or 'no'} registers "
+                        f"instead of {sorted(regs)}{hint}")
         for index, e in ins.imm_checks:
             op = operands[index]
             if op.type != X86_OP_IMM:

@@ -162,3 +162,19 @@ def test_immediate_too_large_is_an_error_not_truncated(src, bits):
                                           ("add eax, 0xff", "05ff000000")])
 def test_immediates_that_fit_are_accepted(src, expected):
     assert build(f"_start: {src}\nend:\n").flat()[32:32 + len(expected) // 2].hex() == expected
+
+
+@pytest.mark.parametrize("operand", ["[esp*2]", "[esp*1]", "[ebx+esp]"])
+def test_esp_as_index_register_is_an_error_not_silently_dropped(operand):
+    # keystone encodes [ebx+esp] as [ebx] and [esp*1] as [0].
+    e = error_of(f"_start: mov eax, {operand}\n")
+    assert "esp cannot be an index register" in e.message
+
+
+def test_esp_as_base_register_is_fine():
+    assert build("_start: mov eax, [esp+ebx]\nmov eax, [esp + 4]\n").flat()[32:39].hex() == "8b041c8b442404"
+
+
+def test_unbalanced_parentheses_and_oversized_values_are_errors():
+    assert "parentheses" in error_of("_start: mov eax, ((1)\n").message
+    assert "does not fit in 32 bits" in error_of("_start: mov ebx, 1 << 40\n").message
