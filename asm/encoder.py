@@ -19,8 +19,11 @@ the encoding GAS gives in 32-bit code (Intel SDM vol. 2):
   offset X                 'offset' dropped (keystone rejects it; `mov eax, X` is the address)
   [ ... without ]          keystone silently accepts it: an error here
 
-Every encoding is decoded again with capstone (roundtrip_length) so that a
-length mismatch is caught at the source line.
+Every encoding is decoded again with capstone: the length must match
+(roundtrip_length), plain-expression operands must come back with their
+value (keystone truncates `mov al, 0x100` to B0 00) and memory operands with
+the registers written (keystone turns `[ebx+esp]` into [ebx] and `[esp*1]`
+into [0]) -- check_immediates.
 """
 
 from __future__ import annotations
