@@ -244,10 +244,18 @@ class Encoder:
             sel = ins.exprs[0].eval(lookup, addr)
             off = ins.exprs[1].eval(lookup, addr)
             opcode = b"\xea" if ins.mnemonic == "jmp" else b"\x9a"
-            width = 4 if mode == 32 else 2
             if not 0 <= sel <= 0xFFFF:
                 raise EncodeError(f"segment selector {sel:#x} does not fit in 16 bits")
-            return opcode + (off & (1 << 8 * width) - 1).to_bytes(width, "little") + sel.to_bytes(2, "little")
+            if not 0 <= off < 1 << 32:
+                raise EncodeError(f"far target {off:#x} does not fit in 32 bits")
+            if mode == 16 and off > 0xFFFF:
+                # From real mode into a 32-bit segment (an AP trampoline):
+                # operand-size prefix, ptr16:32 (SDM JMP: 66 EA cd cw in 16-bit code).
+                opcode = b"\x66" + opcode
+                width = 4
+            else:
+                width = 4 if mode == 32 else 2
+            return opcode + off.to_bytes(width, "little") + sel.to_bytes(2, "little")
         if ins.kind == "push":
             v = ins.exprs[0].eval(lookup, addr)
             width = 4 if mode == 32 else 2

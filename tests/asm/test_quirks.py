@@ -153,3 +153,12 @@ def test_branches_to_labels_are_pc_relative(src, expected):
     img = build(f"_start: {src}\nnop\ntarget: nop\n")
     n = len(bytes.fromhex(expected))
     assert mem(img, img.entry, n).hex() == expected
+
+
+def test_far_jump_from_16_bit_code_to_a_high_label_uses_a_32_bit_offset():
+    # An AP trampoline: .code16 ... jmp 0x08:prot32 with prot32 above 64 KiB
+    # must be 66 EA cd cw (ptr16:32), not a truncated ptr16:16.
+    img = build("_start: nop\n.code16\nreal: jmp 0x08:prot32\nlow: jmp 0x08:0x1234\n.code32\nprot32: nop\n")
+    prot32 = img.symbols["prot32"].value
+    assert mem(img, img.symbols["real"].value, 8) == b"\x66\xea" + prot32.to_bytes(4, "little") + b"\x08\x00"
+    assert mem(img, img.symbols["low"].value, 5) == b"\xea\x34\x12\x08\x00"
