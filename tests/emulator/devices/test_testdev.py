@@ -1,0 +1,57 @@
+"""irqlab's test device: the register map in its module docstring."""
+
+from emulator.devices.testdev import FIFO_DEPTH, TestDevice
+
+DATA, STATUS, CONTROL, COUNT, OVERFLOW = 0x510, 0x514, 0x515, 0x516, 0x517
+
+
+def test_line_is_asserted_only_while_fifo_nonempty_and_enabled():
+    dev = TestDevice()
+    dev.push(7)
+    assert dev.irq.level == 0                       # interrupt disabled after reset
+    dev.io_write(CONTROL, 1, 1)
+    assert dev.irq.level == 1
+    assert dev.io_read(DATA, 4) == 7
+    assert dev.irq.level == 0                       # FIFO empty: line falls
+
+
+def test_status_bits_report_nonempty_line_and_overflow():
+    dev = TestDevice()
+    assert dev.io_read(STATUS, 1) == 0
+    dev.io_write(CONTROL, 1, 1)
+    dev.push(1)
+    assert dev.io_read(STATUS, 1) == 0x03
+
+
+def test_data_pops_in_fifo_order_and_reads_zero_when_empty():
+    dev = TestDevice()
+    for v in (0xDEADBEEF, 2, 3):
+        dev.push(v)
+    assert dev.io_read(COUNT, 1) == 3
+    assert [dev.io_read(DATA, 4) for _ in range(4)] == [0xDEADBEEF, 2, 3, 0]
+    assert dev.popped == 3
+
+
+def test_push_into_a_full_fifo_is_dropped_and_counted():
+    dev = TestDevice()
+    assert all(dev.push(i) for i in range(FIFO_DEPTH))
+    assert dev.push(99) is False
+    assert dev.overflow == 1
+    assert dev.io_read(OVERFLOW, 1) == 1
+    assert dev.io_read(STATUS, 1) & 0x04
+    assert dev.io_read(COUNT, 1) == FIFO_DEPTH
+
+
+def test_control_flush_empties_fifo_and_clears_overflow():
+    dev = TestDevice()
+    for i in range(FIFO_DEPTH + 3):
+        dev.push(i)
+    dev.io_write(CONTROL, 1, 0x81)
+    assert dev.io_read(COUNT, 1) == 0
+    assert dev.io_read(OVERFLOW, 1) == 0
+    assert dev.io_read(CONTROL, 1) == 0x01
+
+
+def test_irq_number_defaults_to_5_and_is_a_constructor_argument():
+    assert TestDevice().irq_number == 5
+    assert TestDevice(irq=11).irq_number == 11
