@@ -1,0 +1,66 @@
+# rtc.S — probe the MC146818 RTC: registers A, B, D, register C cleared on
+# read, the periodic flag and IRQ 8 at the slave PIC, the time bytes in BCD.
+# IF stays 0.  Only what does not depend on the date is printed: QEMU's RTC
+# starts at the host's date, irqlab's at a fixed epoch.
+        .include "probe.inc"
+
+        .equ RTC_INDEX, 0x70
+        .equ RTC_DATA, 0x71
+
+.macro RTC_READ index
+        mov al, \index
+        out RTC_INDEX, al
+        in al, RTC_DATA
+.endm
+
+.macro RTC_WRITE index, value
+        mov al, \index
+        out RTC_INDEX, al
+        mov al, \value
+        out RTC_DATA, al
+.endm
+
+        .text
+main:
+        RTC_WRITE 0x0b, 0x02         # 24 hour, BCD, no interrupts
+        RTC_READ 0x0b
+        SHOW b
+        RTC_WRITE 0x0a, 0x26         # 32.768 kHz time base, 1024 Hz rate
+        RTC_READ 0x0a
+        and al, 0x7f                 # UIP depends on the moment
+        SHOW a
+        RTC_READ 0x0d
+        SHOW d
+        RTC_WRITE 0x0a, 0x20         # no periodic rate
+        RTC_READ 0x0c                # clear whatever is pending
+        RTC_READ 0x0c
+        SHOW c_clear
+
+        # periodic interrupt at 8192 Hz (122 us)
+        RTC_WRITE 0x0a, 0x23
+        RTC_WRITE 0x0b, 0x42         # PIE
+        mov ecx, 500000
+        call delay
+        call pic_irr_s
+        and al, 0x01                 # IRQ 8 latched (masked) at the slave
+        SHOW irr8
+        RTC_READ 0x0c
+        and al, 0xc0                 # IRQF and PF
+        SHOW c_pf
+        RTC_WRITE 0x0b, 0x02
+        RTC_WRITE 0x0a, 0x26
+
+        # the seconds byte is BCD below 0x60
+        RTC_READ 0x00
+        mov bl, al
+        and bl, 0x0f
+        cmp bl, 9
+        ja not_bcd
+        cmp al, 0x60
+        jae not_bcd
+        SAY sec_bcd_ok
+        call newline
+        jmp done
+not_bcd:
+        SHOW sec_not_bcd
+        jmp done
