@@ -2,9 +2,14 @@
 
 Each expected output below is derived from the SDM / 82093AA datasheet (the
 probe's header comment says why each line is what it is), not copied from a
-run.  The QEMU half runs now; the irqlab half needs the machine's
-``python -m emulator run IMAGE --cpus N`` and skips with that reason until
-the command line offers ``--cpus``.
+run.  Three runs per probe:
+
+* QEMU (the reference);
+* minimachine.py, a small Unicorn test double wired with irqlab's devices and
+  emulator/smp.py: it checks the APIC models and the SMP plumbing on a real
+  CPU before the machine core supports several CPUs;
+* irqlab itself, ``python -m emulator run IMAGE --cpus N``, which skips with
+  that reason until the command line offers ``--cpus``.
 """
 
 from __future__ import annotations
@@ -102,6 +107,15 @@ def test_probe_on_qemu_prints_what_the_sdm_predicts(name, defines, cpus, expecte
     result = run_qemu(build(name, defines, tmp_path), smp=cpus, timeout=60)
     assert result.console == expected
     assert result.status == 0
+
+
+@pytest.mark.parametrize("name,defines,cpus,expected", CASES, ids=IDS)
+def test_probe_on_the_minimachine_with_irqlabs_apic_models(name, defines, cpus, expected):
+    from tests.probes.apic.minimachine import MiniMachine
+
+    console, status = MiniMachine(_image_bytes(name, tuple(sorted(defines.items()))), cpus).run()
+    assert console == expected
+    assert status == 0
 
 
 @lru_cache(maxsize=1)
