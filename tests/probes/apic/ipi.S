@@ -9,11 +9,14 @@
 # cpu0; all-excluding-self -> cpu1; all-including-self -> both; logical 0x02
 # -> cpu1; logical 0x03 -> both; lowest priority to logical 0x03 -> exactly
 # one CPU (irqlab's documented choice and QEMU's: the lowest APIC ID, cpu0);
-# NMI -> cpu1's NMI handler, not its IDT vector.
+# then both switch to the cluster model (DFR 0x0; LDR cluster 1, members
+# bit 0 = BSP, bit 1 = AP): logical 0x12 -> cpu1, 0x13 -> both, 0x23 (cluster
+# 2) -> nobody; NMI -> cpu1's NMI handler, not its IDT vector.
 
         .include "lib.S"
         .equ FENCE_VECTOR, 0x30
-        .equ TEST_VECTOR, 0x40       # test vectors 0x40..0x46
+        .equ TEST_VECTOR, 0x40       # test vectors 0x40..0x49
+        .equ CLUSTER_VECTOR, 0x32    # asks the AP to switch to the cluster model
         .equ LDR_BSP, 0x01
         .equ LDR_AP, 0x02
 
@@ -22,10 +25,11 @@ main:
         call lapic_enable
         mov dword ptr [LAPIC_DFR], 0xffffffff
         mov dword ptr [LAPIC_LDR], LDR_BSP << 24
-        .irp n, 0, 1, 2, 3, 4, 5, 6
+        .irp n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
         SET_GATE TEST_VECTOR + \n, ipi_\n
         .endr
         SET_GATE FENCE_VECTOR, fence_handler
+        SET_GATE CLUSTER_VECTOR, cluster_handler
         SET_GATE 2, nmi_handler
         mov dword ptr [ap_main], ap_serve
         mov eax, 1
@@ -48,6 +52,21 @@ main:
         mov eax, ICR_LOGICAL | (TEST_VECTOR + 5)
         call step
         mov eax, ICR_LOGICAL | 0x100 | (TEST_VECTOR + 6)   # lowest priority
+        call step
+        mov edx, 1 << 24             # the AP switches itself (its handler)
+        mov eax, CLUSTER_VECTOR
+        call send_ipi
+        call fence
+        mov dword ptr [LAPIC_DFR], 0x0fffffff
+        mov dword ptr [LAPIC_LDR], 0x11 << 24
+        mov edx, 0x12 << 24
+        mov eax, ICR_LOGICAL | (TEST_VECTOR + 7)
+        call step
+        mov edx, 0x13 << 24
+        mov eax, ICR_LOGICAL | (TEST_VECTOR + 8)
+        call step
+        mov edx, 0x23 << 24
+        mov eax, ICR_LOGICAL | (TEST_VECTOR + 9)
         call step
         mov edx, 1 << 24
         mov eax, ICR_NMI             # NMI beats the fence's maskable interrupt
@@ -101,7 +120,7 @@ ap_serve:
 1:      hlt
         jmp 1b
 
-        .irp n, 0, 1, 2, 3, 4, 5, 6
+        .irp n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
 ipi_\n:
         push eax
         mov eax, \n
@@ -128,6 +147,13 @@ fence_handler:
         xor eax, eax
         call wake
         pop eax
+        iret
+
+# cluster_handler (AP): cluster model, cluster 1, member bit 1.
+cluster_handler:
+        mov dword ptr [LAPIC_DFR], 0x0fffffff
+        mov dword ptr [LAPIC_LDR], 0x12 << 24
+        mov dword ptr [LAPIC_EOI], 0
         iret
 
 nmi_handler:

@@ -44,6 +44,9 @@ vector 43: cpu0 1 cpu1 1
 vector 44: cpu0 0 cpu1 1
 vector 45: cpu0 1 cpu1 1
 vector 46: cpu0 1 cpu1 0
+vector 47: cpu0 0 cpu1 1
+vector 48: cpu0 1 cpu1 1
+vector 49: cpu0 0 cpu1 0
 nmi: cpu1 1
 """
 
