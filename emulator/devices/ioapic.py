@@ -218,6 +218,19 @@ class IoApic(Device):
                 "level": bool(e & RTE_LEVEL), "masked": bool(e & RTE_MASKED),
                 "input": self.pin_level[pin]}
 
+    def dump(self) -> list[str]:
+        """Every redirection entry decoded, for the debugger's ``info ioapic``."""
+        lines = [f"ioapic id {self.id} version {self.version | ((IOAPIC_PINS - 1) << 16):#010x} "
+                 f"ioregsel {self.ioregsel:#04x} irr {self.irr:#08x}"]
+        for pin in range(IOAPIC_PINS):
+            e = self.entry(pin)
+            lines.append(f"pin {pin:2} {self.redtbl[pin]:#018x} vector {e['vector']:#04x} "
+                         f"{e['mode']:<7} {'logical' if e['logical'] else 'physical'} dest {e['dest']:#04x} "
+                         f"{'level' if e['level'] else 'edge '}{' low' if e['active_low'] else ''}"
+                         f"{' remote-irr' if e['remote_irr'] else ''}{' masked' if e['masked'] else ''}"
+                         f" input {e['input']}")
+        return lines
+
     def describe(self) -> str:
         live = [p for p in range(IOAPIC_PINS) if not self.redtbl[p] & RTE_MASKED]
         parts = []

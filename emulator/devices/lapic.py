@@ -561,3 +561,35 @@ class LocalApic(Device):
     def vectors(self, bits: int) -> list[int]:
         """The vectors set in a 256-bit register, highest first (for the debugger)."""
         return [v for v in range(255, -1, -1) if bits >> v & 1]
+
+    def dump(self) -> list[str]:
+        """Every register decoded, for the debugger's ``info lapic`` (as QEMU's monitor)."""
+        def vecs(bits):
+            return " ".join(f"{v:#04x}" for v in self.vectors(bits)) or "-"
+
+        lines = [f"apic id {self.id} ({'BSP' if self.bsp else 'AP'}), version {LAPIC_VERSION | ((LVT_COUNT - 1) << 16):#010x}, "
+                 f"base {self.apicbase:#010x}, svr {self.svr:#05x} "
+                 f"({'enabled' if self.software_enabled else 'disabled'}, spurious {self.svr & 0xFF:#04x})",
+                 f"tpr {self.tpr:#04x}  ppr {self.ppr():#04x}  ldr {self.ldr:#04x}  "
+                 f"dfr {'flat' if self.dfr_model == 0xF else 'cluster' if self.dfr_model == 0 else self.dfr_model}  "
+                 f"esr {self.esr:#04x} (pending {self.esr_pending:#04x})",
+                 f"isr {vecs(self.isr)}", f"irr {vecs(self.irr)}", f"tmr {vecs(self.tmr)}",
+                 f"icr {self.icr_hi:#010x}:{self.icr_lo:#010x}"]
+        for i, name in enumerate(LVT_NAMES):
+            lvt = self.lvt[i]
+            extra = ""
+            if i == LVT_TIMER:
+                extra = " periodic" if lvt & LVT_TIMER_PERIODIC else " one-shot"
+            elif i in (LVT_LINT0, LVT_LINT1):
+                extra = " level" if lvt & LVT_LEVEL else " edge"
+            lines.append(f"lvt {name:<7} {lvt:#010x} {DM_NAMES.get((lvt >> 8) & 7, '?'):<7} "
+                         f"vector {lvt & 0xFF:#04x}{extra}{' masked' if lvt & LVT_MASKED else ''}")
+        timer = "stopped" if self.next_time is None else f"next at {ns_to_insn(self.next_time)}"
+        lines.append(f"timer initial {self.initial_count} current {self.current_count()} "
+                     f"divide {1 << self.count_shift} ({timer})")
+        pending = [name for name, flag in (("nmi", self.nmi_pending), ("init", self.init_pending),
+                                           ("sipi", self.sipi_pending),
+                                           ("wait-for-sipi", self.wait_for_sipi)) if flag]
+        lines.append(f"inputs lint0 {self.lint0_level} lint1 {self.lint1_level}; "
+                     f"pending {' '.join(pending) or '-'}")
+        return lines

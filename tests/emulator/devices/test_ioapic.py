@@ -227,3 +227,12 @@ def test_describe_lists_unmasked_pins():
     route(io, 2, 0x30)
     route(io, 9, LEVEL | 0x39)
     assert io.describe() == "ioapic id=0 ver=0x20 irr=0x000000 unmasked=[2->0x30E 9->0x39L]"
+
+
+def test_dump_has_a_header_and_one_line_per_pin_for_info_ioapic():
+    io, _ = machine()
+    route(io, 8, LEVEL | 0x38, dest=1)
+    lines = io.dump()
+    assert lines[0].startswith("ioapic id 0 version 0x00170020") and len(lines) == 1 + IOAPIC_PINS
+    assert "vector 0x38" in lines[9] and "level" in lines[9] and "dest 0x01" in lines[9]
+    assert "masked" in lines[1]

@@ -446,3 +446,16 @@ def test_describe_is_one_line():
     line = apic.describe()
     assert "\n" not in line and "irr=0x44" in line and "id=0" in line
     assert apic.vectors(apic.irr) == [0x44]
+
+
+def test_dump_decodes_every_register_for_info_lapic():
+    apic = make(apic_id=1)
+    w(apic, REG_LVT_TIMER, PERIODIC | 0x40)
+    w(apic, REG_TIMER_ICR, 500)
+    apic.set_irq(0x51, True)
+    lines = apic.dump()
+    assert lines[0].startswith("apic id 1 (AP), version 0x00050014")
+    assert "irr 0x51" in lines and "tmr 0x51" in lines
+    assert any(line.startswith("lvt timer") and "periodic" in line and "vector 0x40" in line
+               for line in lines)
+    assert any(line.startswith("timer initial 500") for line in lines)
