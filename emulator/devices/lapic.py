@@ -46,7 +46,9 @@ Choices (SDM silent or QEMU differs):
   interrupt fires when ``initial + 1`` ticks have elapsed.  Periodic: the
   period is ``initial + 1`` ticks and current count = initial - (ticks mod
   period).  A divide-configuration write does not re-arm a running timer
-  (QEMU).  TSC-deadline mode is not modelled.
+  (QEMU).  After reset the DCR reads 0 (divide by 2) but the timer counts
+  undivided until the DCR is written (QEMU's count_shift starts at 0).
+  TSC-deadline mode is not modelled.
 * A software-disabled APIC (SVR bit 8 clear, the reset state) still passes
   the PIC's ExtINT through an unmasked LINT0 and still latches vectors into
   the IRR, but delivers none of them (QEMU; the SDM would force LVT masks).
