@@ -25,6 +25,7 @@ import asm
 from tests.qemu import run_qemu
 
 HERE = Path(__file__).resolve().parent
+MAX_INSTRUCTIONS = 100_000_000     # the ioapic probe idles ~7 M of virtual time
 ROOT = HERE.parents[2]
 
 AP_START = {
@@ -138,7 +139,8 @@ def test_probe_on_irqlab_prints_the_same(name, defines, cpus, expected, tmp_path
     if reason:
         pytest.skip(reason)
     image = build(name, defines, tmp_path)
-    proc = subprocess.run([sys.executable, "-m", "emulator", "run", image, "--cpus", str(cpus)],
+    proc = subprocess.run([sys.executable, "-m", "emulator", "run", image, "--cpus", str(cpus),
+                           "--max-instructions", str(MAX_INSTRUCTIONS)],
                           cwd=ROOT, capture_output=True, timeout=300)
     assert proc.stdout.decode("latin-1") == expected, proc.stderr.decode("latin-1")[-2000:]
     assert proc.returncode == 0
