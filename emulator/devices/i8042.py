@@ -37,6 +37,7 @@ from typing import Callable, Optional
 
 from emulator.clock import Clock
 from emulator.devices.base import Device, IrqLine
+from emulator.devices.wire import drive
 
 KBD_DATA, KBD_STATUS = 0x60, 0x64
 
@@ -114,13 +115,16 @@ class Kbc(Device):
             self._queue(0x55)
         elif cmd == 0xAD:
             self.mode |= MODE_DISABLE_KBD
+            self._update()
         elif cmd == 0xAE:
             self.mode &= ~MODE_DISABLE_KBD
+            self._update()
         elif cmd == 0xD0:
             self._queue(self.outport)
         elif cmd == 0xFE or (0xF0 <= cmd <= 0xFF and not cmd & 1):
             self.on_reset()                          # pulse output bit 0: CPU reset
-        self._update()
+        # the lines are updated where QEMU updates them: when a byte is
+        # queued and when the keyboard is disabled or enabled
 
     def _data(self, value: int) -> None:
         cmd, self.pending_cmd = self.pending_cmd, 0
@@ -158,8 +162,8 @@ class Kbc(Device):
         kbd = bool(full and not self.obuf_aux and self.mode & MODE_KBD_INT
                    and not self.mode & MODE_DISABLE_KBD)
         mouse = bool(full and self.obuf_aux and self.mode & MODE_MOUSE_INT)
-        self.irq1.set(int(kbd))
-        self.irq12.set(int(mouse))
+        drive(self.irq1, int(kbd))             # both, every update (QEMU)
+        drive(self.irq12, int(mouse))
 
 
 I8042 = Kbc       # the name the brief uses for this module's device

@@ -35,6 +35,7 @@ from typing import Optional
 
 from emulator.clock import Clock, NS_PER_SECOND, insn_to_ns, muldiv, ns_to_insn
 from emulator.devices.base import Device, IrqLine
+from emulator.devices.wire import drive
 
 PIT_FREQ = 1_193_182           # input clock, Hz
 PIT_PORT = 0x40                # counter 0; 0x41, 0x42 counters 1, 2
@@ -281,5 +282,5 @@ class Pit(Device):
         if c.index != 0:
             return
         c.next_transition_ns = c.next_transition(ns)
-        self.irq.set(c.get_out(ns))
+        drive(self.irq, c.get_out(ns))         # every time, as qemu_set_irq
 

@@ -86,6 +86,7 @@ class Pic8259:
     single_mode: int = 0          # ICW1 SNGL
     icw3: int = 0                 # ICW3 as written (cascade wiring is fixed)
     elcr: int = 0                 # PIIX ELCR: 1 = level-triggered
+    pins: int = 0                 # the IR input levels now
 
     def init_reset(self) -> None:
         """The state ICW1 sets.  ELCR is not reset (it is not the 8259A's)."""
@@ -156,7 +157,7 @@ class PicPair(Device):
             chip.irr = 0
             chip.init_reset()
         self._slave_out = 0
-        self._update()
+        self._update(self.slave)
 
     def describe(self) -> str:
         m, s = self.master, self.slave
@@ -230,6 +231,9 @@ class PicPair(Device):
         if port in (ELCR1, ELCR2):
             chip = self.master if port == ELCR1 else self.slave
             chip.elcr = value & chip.elcr_mask
+            # a level-triggered IRR bit is the input level (PIIX4 12.6)
+            chip.irr = (chip.irr & ~chip.elcr) | (chip.pins & chip.elcr)
+            self._update(chip)
             return
         chip = self.master if port in (MASTER_CMD, MASTER_DATA) else self.slave
         if port & 1 == 0:
@@ -250,7 +254,7 @@ class PicPair(Device):
             chip.init_state = 1
             chip.init4 = value & ICW1_IC4
             chip.single_mode = 1 if value & ICW1_SNGL else 0
-            self._update()
+            self._update(chip)
         elif value & OCW3_SEL:
             if value & 0x04:                  # P: poll
                 chip.poll = 1
@@ -258,7 +262,7 @@ class PicPair(Device):
                 chip.read_reg_select = value & 1
             if value & 0x40:                  # ESMM: SMM selects
                 chip.special_mask = (value >> 5) & 1
-                self._update()
+                self._update(chip)
         else:
             self._write_ocw2(chip, value)
 
@@ -275,7 +279,7 @@ class PicPair(Device):
                 if cmd == 5:
                     chip.priority_add = (irq + 1) & 7
                 self.trace("pic.eoi", line=self._base(chip) + irq)
-                self._update()
+                self._update(chip)
         elif cmd in (3, 7):                   # specific EOI (7: and rotate)
             irq = value & 7
             if chip.isr & (1 << irq):
@@ -283,10 +287,10 @@ class PicPair(Device):
             chip.isr &= ~(1 << irq)
             if cmd == 7:
                 chip.priority_add = (irq + 1) & 7
-            self._update()
+            self._update(chip)
         elif cmd == 6:                        # set priority: L becomes lowest
             chip.priority_add = (value + 1) & 7
-            self._update()
+            self._update(chip)
         # cmd 2: no operation
 
     def _write_data(self, chip: Pic8259, value: int) -> None:
@@ -294,7 +298,7 @@ class PicPair(Device):
         state = chip.init_state
         if state == 0:
             self._set_imr(chip, value)
-            self._update()
+            self._update(chip)
         elif state == 1:                      # ICW2: vector base
             chip.irq_base = value & 0xF8
             chip.init_state = (3 if chip.init4 else 0) if chip.single_mode else 2
@@ -316,8 +320,15 @@ class PicPair(Device):
         chip.imr = value
 
     def _set_input(self, chip: Pic8259, irq: int, level: int) -> None:
-        """An input pin of ``chip`` changes (QEMU's pic_set_irq)."""
+        """An input pin of ``chip`` is driven (QEMU's pic_set_irq)."""
+        self._latch(chip, irq, level)
+        self._update(chip)
+
+    @staticmethod
+    def _latch(chip: Pic8259, irq: int, level: int) -> None:
+        """IRR and the edge detector for one input driven to ``level``."""
         bit = 1 << irq
+        chip.pins = (chip.pins | bit) if level else (chip.pins & ~bit)
         if chip.elcr & bit:                   # level-triggered: IRR follows the pin
             if level:
                 chip.irr |= bit
@@ -332,7 +343,6 @@ class PicPair(Device):
                 chip.last_irr |= bit
             else:
                 chip.last_irr &= ~bit
-        self._update()
 
     def _intack(self, chip: Pic8259, irq: int) -> None:
         """What INTA (or a poll) does to ``chip`` for line ``irq``."""
@@ -345,15 +355,17 @@ class PicPair(Device):
             chip.isr |= bit
         if not chip.elcr & bit:               # a level request stays while the pin is high
             chip.irr &= ~bit
-        self._update()
+        self._update(chip)
 
-    def _update(self) -> None:
-        """Recompute both INT outputs.  Called after every change."""
-        slave_out = 1 if self.slave.pending() >= 0 else 0
-        if slave_out != self._slave_out:
-            self._slave_out = slave_out
-            self._set_input(self.master, CASCADE_IRQ, slave_out)  # recurses once
-            return
+    def _update(self, chip: Pic8259) -> None:
+        """Recompute INT after a change to ``chip``.  Called after every change.
+
+        As in QEMU, every update of the slave drives master input 2 with the
+        slave's INT, changed or not: an edge is latched again if the master's
+        edge detector was reset (ICW1) while the slave kept INT high."""
+        if chip is self.slave:
+            self._slave_out = 1 if self.slave.pending() >= 0 else 0
+            self._latch(self.master, CASCADE_IRQ, self._slave_out)
         intr = 1 if self.master.pending() >= 0 else 0
         if intr != self._intr:
             self._intr = intr

@@ -43,6 +43,7 @@ from typing import Callable, Optional
 
 from emulator.clock import Clock, NS_PER_SECOND, insn_to_ns, ns_to_insn
 from emulator.devices.base import Device, IrqLine
+from emulator.devices.wire import drive
 
 COM1 = 0x3F8
 FIFO_SIZE = 16
@@ -335,4 +336,4 @@ class Uart(Device):
             ident = IIR_NO_INT
         self.iir = ident | (self.iir & 0xF0)
         gate = self.mcr & MCR_OUT2 and not self.mcr & MCR_LOOP
-        self.irq.set(1 if ident != IIR_NO_INT and gate else 0)
+        drive(self.irq, 1 if ident != IIR_NO_INT and gate else 0)   # as QEMU, every update

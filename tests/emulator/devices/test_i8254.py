@@ -15,11 +15,23 @@ def ns_for(ticks):
     return muldiv(ticks, 1_000_000_000, PIT_FREQ)
 
 
+def changes(record, start=0):
+    """A sink that records the level only when it changes (the PIT, like
+    QEMU's, re-drives IRQ0 at every timer event, changed or not)."""
+    state = {"level": start}
+
+    def sink(level):
+        if level != state["level"]:
+            state["level"] = level
+            record(level)
+    return sink
+
+
 def make():
     clock = Clock()
     pit = Pit(clock)
     levels = []
-    pit.irq.sink = levels.append
+    pit.irq.sink = changes(levels.append)
     return pit, clock, levels
 
 
@@ -83,7 +95,7 @@ def test_mode0_counter_reads_count_down_from_loaded_value():
 
 def rise_times(pit, clock, until):
     times = []
-    pit.irq.sink = lambda level: times.append((clock.now, level))
+    pit.irq.sink = changes(lambda level: times.append((clock.now, level)), pit.irq.level)
     run_to(pit, clock, until)
     return times
 
@@ -224,3 +236,12 @@ def test_deadlines_match_qemu_rounding_for_1khz_tick():
     # QEMU schedules the rise at muldiv(k*1193 + 1, 1e9, PIT_FREQ): the last ns
     # before k*1193 + 1 clocks, at which k*1193 clocks have elapsed
     assert rises == [ns_for(k * 1193 + 1) for k in (1, 2, 3)]
+
+
+def test_irq0_is_driven_at_every_timer_event_even_unchanged_as_qemu_set_irq():
+    pit, clock, _ = make()
+    calls = []
+    pit.irq.sink = calls.append
+    program(pit, 0, 0, 100)
+    run_to(pit, clock, ns_for(100) + 1)
+    assert calls == [0, 0, 1]        # at the load, at the rounded deadline, at the count

@@ -350,3 +350,39 @@ def test_reset_clears_elcr_and_masks():
 def test_set_irq_rejects_lines_outside_0_to_15():
     with pytest.raises(ValueError):
         PicPair().set_irq(16, 1)
+
+
+def test_elcr_write_makes_a_level_irr_bit_follow_the_input_at_once():
+    pic = make()
+    edge(pic, 4)                                  # IRR4 latched, input now low
+    pic.io_write(0x4D0, 1, 0x10)                  # IRQ4 level-triggered
+    assert pic.io_read(M_CMD, 1) & 0x10 == 0      # level low: no request
+    pic.set_irq(4, 1)
+    pic.io_write(0x4D0, 1, 0x00)
+    pic.io_write(0x4D0, 1, 0x10)
+    assert pic.io_read(M_CMD, 1) & 0x10           # level high: requested
+
+
+def test_repeated_raise_after_icw1_latches_a_new_edge_as_qemu():
+    # QEMU's ICW1 forgets the input levels (last_irr = 0), and its devices
+    # re-drive their lines on every update; irqlab's PIC does the same.
+    pic = make()
+    pic.set_irq(3, 1)
+    pic.acknowledge()
+    pic.io_write(M_CMD, 1, EOI)
+    for value in (0x11, 0x20, 0x04, 0x01):        # re-initialise the master
+        pic.io_write(M_CMD if value == 0x11 else M_DATA, 1, value)
+    assert pic.io_read(M_CMD, 1) & 0x08 == 0      # ICW1 cleared the edge request
+    pic.set_irq(3, 1)                             # the device updates its line
+    assert pic.io_read(M_CMD, 1) & 0x08
+
+
+def test_every_slave_update_redrives_the_master_cascade_input():
+    pic = make()
+    edge(pic, 9)                                  # slave INT high, master IR2 latched
+    for value in (0x11, 0x20, 0x04, 0x01):        # master re-initialised: IRR2 lost
+        pic.io_write(M_CMD if value == 0x11 else M_DATA, 1, value)
+    assert pic.io_read(M_CMD, 1) & 0x04 == 0
+    pic.io_write(S_DATA, 1, 0x00)                 # any slave update re-drives IR2
+    assert pic.io_read(M_CMD, 1) & 0x04
+    assert pic.acknowledge() == 0x29

@@ -4,10 +4,7 @@
 # 0xD2 for IRQ 1 and 0xD3 for IRQ 12, the UART's THRE interrupt with OUT2
 # for IRQ 4, PIT counter 0 for IRQ 0) and are taken with the poll command.
         .include "probe.inc"
-
-        .equ KBD_DATA, 0x60
-        .equ KBD_CMD, 0x64
-        .equ COM1, 0x3f8
+        .include "lines.inc"
 
         .text
 main:
@@ -189,92 +186,10 @@ main:
         out PIC2_DATA, al
         jmp done
 
-# poll_m / poll_s: OCW3 poll on the master / slave; AL = the answer
-poll_m:
-        mov al, OCW3_POLL
-        out PIC1_CMD, al
-        in al, PIC1_CMD
-        ret
-poll_s:
-        mov al, OCW3_POLL
-        out PIC2_CMD, al
-        in al, PIC2_CMD
-        ret
-
 # poll_rot: poll, print it, then rotate on non-specific EOI (OCW2 0xA0)
 poll_rot:
         call poll_m
         SHOW poll_rot
         mov al, 0xa0
         out PIC1_CMD, al
-        ret
-
-kbd_drain:
-        in al, KBD_CMD
-        test al, 1
-        jz kbd_drained
-        in al, KBD_DATA
-        jmp kbd_drain
-kbd_drained:
-        ret
-
-# kbd_prep: empty the output buffer, command byte 0x03 (INT and INT2 on)
-kbd_prep:
-        call kbd_drain
-        mov al, 0x60
-        out KBD_CMD, al
-        mov al, 0x03
-        out KBD_DATA, al
-        ret
-
-# irq1_up: the controller puts a byte in its buffer as if the keyboard sent it
-irq1_up:
-        mov al, 0xd2
-        out KBD_CMD, al
-        mov al, 0x5a
-        out KBD_DATA, al
-        ret
-irq1_down:
-        in al, KBD_DATA
-        ret
-
-# uart_prep: COM1 with OUT2 (the PC's interrupt enable), no interrupts yet
-uart_prep:
-        mov dx, COM1 + 3
-        mov al, 0x03
-        out dx, al
-        mov dx, COM1 + 2
-        xor al, al
-        out dx, al
-        mov dx, COM1 + 1
-        out dx, al
-        mov dx, COM1 + 4
-        mov al, 0x08
-        out dx, al
-        ret
-
-# irq4_up: enable the THRE interrupt (THR is empty, so IRQ4 rises)
-irq4_up:
-        mov dx, COM1 + 1
-        mov al, 0x02
-        out dx, al
-        ret
-irq4_down:
-        mov dx, COM1 + 1
-        xor al, al
-        out dx, al
-        ret
-
-# irq0_pulse: reload counter 0 (mode 0, count 1): OUT falls, rises 838 ns later
-irq0_pulse:
-        mov al, 0x30
-        out PIT_CTRL, al
-        mov al, 1
-        out PIT_CH0, al
-        xor al, al
-        out PIT_CH0, al
-        push ecx
-        mov ecx, 5000
-        call delay
-        pop ecx
         ret
