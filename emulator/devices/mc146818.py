@@ -24,8 +24,9 @@ from 244 us before an update), alarm with "don't care" bytes 0xC0-0xFF.
 Flags PF, AF and UF are set whatever the enable bits (datasheet); IRQF and
 the IRQ line are (PF and PIE) or (AF and AIE) or (UF and UIE).  QEMU 7.2 sets
 PF only while PIE is set; a guest that polls PF with PIE=0 differs there.
-Timers run only when an enabled flag can raise the line; otherwise the flags
-are brought up to date when register C is read (same result, no events).
+Timers run only when an enabled flag can raise the line (then at every
+period or second, as QEMU's timers, which re-raise the line each time);
+otherwise the flags are brought up to date when register C is read.
 
 Simplifications: the update cycle is instantaneous at the second boundary
 (the time bytes show the new second as soon as UIP falls); daylight-saving
@@ -41,6 +42,7 @@ from typing import Optional
 
 from emulator.clock import Clock, NS_PER_SECOND, insn_to_ns, ns_to_insn
 from emulator.devices.base import Device, IrqLine
+from emulator.devices.wire import drive
 
 RTC_INDEX, RTC_DATA = 0x70, 0x71
 RTC_FREQ = 32768
@@ -111,7 +113,7 @@ class Rtc(Device):
         self._catch_up(self.clock.ns())
         self.cmos[REG_B] &= ~(REG_B_PIE | REG_B_AIE | REG_B_UIE | REG_B_SQWE) & 0xFF
         self.cmos[REG_C] = 0
-        self._update_irq()
+        self._update_irq(event=True)
 
     def describe(self) -> str:
         c = self.cmos
@@ -127,7 +129,7 @@ class Rtc(Device):
         b = self.cmos[REG_B]
         best = None
         period = periodic_period(self.cmos[REG_A] & 0x0F)
-        if b & REG_B_PIE and period and not self.cmos[REG_C] & REG_C_PF:
+        if b & REG_B_PIE and period:
             k = self._ticks(self.last_ns) // period + 1
             best = self.phase_ns + -(-k * period * NS_PER_SECOND // RTC_FREQ)
         if b & (REG_B_UIE | REG_B_AIE) and not b & REG_B_SET:
@@ -137,8 +139,8 @@ class Rtc(Device):
         return None if best is None else ns_to_insn(best)
 
     def advance(self, now: int) -> None:
-        self._catch_up(insn_to_ns(now))
-        self._update_irq()
+        if self._catch_up(insn_to_ns(now)):
+            self._update_irq(event=True)
 
     # -- port I/O ------------------------------------------------------------
     def io_read(self, port: int, size: int) -> int:
@@ -153,7 +155,7 @@ class Rtc(Device):
         if i == REG_C:
             ret = self.cmos[REG_C]
             self.cmos[REG_C] = 0                  # all flags clear when read
-            self._update_irq()
+            self._update_irq(event=True)          # QEMU lowers the line on every read
             return ret
         if i == REG_D:
             return REG_D_VRT                      # valid RAM and time
@@ -178,7 +180,7 @@ class Rtc(Device):
             if value & REG_B_SET:
                 value &= ~REG_B_UIE               # SET clears UIE (datasheet)
             self.cmos[REG_B] = value
-            self._update_irq()
+            self._update_irq(event=True)          # QEMU raises or lowers at every write
         elif i in (REG_C, REG_D):
             pass                                  # read-only
         else:
@@ -199,18 +201,24 @@ class Rtc(Device):
         into = (ns - self.phase_ns) % NS_PER_SECOND
         return into >= NS_PER_SECOND - UIP_HOLD_NS
 
-    def _catch_up(self, ns: int) -> None:
-        """Set PF, UF, AF and advance the time for everything up to ``ns``."""
+    def _catch_up(self, ns: int) -> bool:
+        """Set PF, UF, AF and advance the time for everything up to ``ns``.
+        True if a flag whose interrupt is enabled was set (an interrupt event)."""
         last, self.last_ns = self.last_ns, max(self.last_ns, ns)
         if ns <= last or not self._running():
-            return
+            return False
+        before = self.cmos[REG_C]
         period = periodic_period(self.cmos[REG_A] & 0x0F)
+        ticked = 0
         if period and self._ticks(ns) // period > self._ticks(last) // period:
             self.cmos[REG_C] |= REG_C_PF
+            ticked |= REG_C_PF
         seconds = ((ns - self.phase_ns) // NS_PER_SECOND
                    - (last - self.phase_ns) // NS_PER_SECOND)
         if seconds > 0 and not self.cmos[REG_B] & REG_B_SET:
             self._tick_seconds(seconds)
+            ticked |= REG_C_UF | ((self.cmos[REG_C] & ~before) & REG_C_AF)
+        return bool(ticked & self.cmos[REG_B] & 0x70)
 
     def _tick_seconds(self, n: int) -> None:
         """``n`` update cycles: the time advances, UF is set, AF if matched."""
@@ -279,8 +287,10 @@ class Rtc(Device):
                  (HOURS_ALARM, self._encode_hour(dt.hour)))
         return all(c[a] >= 0xC0 or c[a] == v for a, v in pairs)
 
-    def _update_irq(self) -> None:
-        """IRQF and the IRQ 8 wire from the flags and their enables."""
+    def _update_irq(self, event: bool = False) -> None:
+        """IRQF and the IRQ 8 wire from the flags and their enables.  At an
+        ``event`` (an enabled flag set, register C read, register B written)
+        the wire is driven even if unchanged, as QEMU's raise/lower calls."""
         b, c = self.cmos[REG_B], self.cmos[REG_C]
         irqf = ((c & REG_C_PF and b & REG_B_PIE) or (c & REG_C_AF and b & REG_B_AIE)
                 or (c & REG_C_UF and b & REG_B_UIE))
@@ -288,4 +298,7 @@ class Rtc(Device):
             self.cmos[REG_C] |= REG_C_IRQF
         else:
             self.cmos[REG_C] &= ~REG_C_IRQF & 0xFF
-        self.irq.set(1 if irqf else 0)
+        if event:
+            drive(self.irq, 1 if irqf else 0)
+        else:
+            self.irq.set(1 if irqf else 0)

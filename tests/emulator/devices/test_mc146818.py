@@ -11,8 +11,13 @@ SEC = 1_000_000_000
 def make(**kw):
     clock = Clock()
     rtc = Rtc(clock, **kw)
-    levels = []
-    rtc.irq.sink = levels.append
+    levels = []                                    # the wire's changes (edges)
+
+    def sink(level):
+        if not levels or levels[-1] != level:
+            if levels or level:
+                levels.append(level)
+    rtc.irq.sink = sink
     rtc.levels = levels
     return rtc, clock
 
@@ -192,3 +197,12 @@ def test_reset_clears_interrupt_enables_and_flags_but_keeps_time_and_ram():
     assert rd(rtc, 0x40) == 0x11
     assert rd(rtc, 0) == 2
     assert rd(rtc, 12) == 0
+
+
+def test_periodic_event_re_raises_the_line_every_period_as_qemu():
+    rtc, clock = make()
+    calls = []
+    wr(rtc, 11, 0x42)
+    rtc.irq.sink = calls.append
+    run_to(rtc, clock, 3 * (SEC // 1024) + SEC // 2048)
+    assert calls == [1, 1, 1]                      # one raise per period, IRQF still set
