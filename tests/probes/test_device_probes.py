@@ -539,3 +539,81 @@ def test_random_pit_program_on_the_device_models_matches_qemu(seed, tmp_path):
     assert len(set(expected.console.splitlines())) > 3        # the counters moved
     assert console == expected.console, _first_difference(console, expected.console)
     assert status == 0
+
+
+# -- random UART programs ----------------------------------------------------------
+
+def random_uart_program(seed: int, n_ops: int = 150) -> str:
+    """A probe that drives COM1 at random, mostly in loopback (so bytes come
+    back), printing every register it reads.  It leaves out what irqlab
+    models after the datasheet where QEMU does not: the MSR delta bits in
+    loopback and the modem status interrupt (IER bit 3)."""
+    import random
+
+    rng = random.Random(seed)
+    body = ['        .include "probe.inc"', "        .text", "main:"]
+
+    def emit(*insns):
+        body.extend("        " + i for i in insns)
+
+    def out(reg, value):
+        emit(f"mov dx, {0x3F8 + reg:#x}", f"mov al, {value:#x}", "out dx, al")
+
+    def show(reg, mask=0xFF):
+        emit(f"mov dx, {0x3F8 + reg:#x}", "in al, dx")
+        if mask != 0xFF:
+            emit(f"and al, {mask:#x}")
+        emit("call hex8", "call newline")
+
+    out(1, 0)
+    out(3, 0x80)
+    out(0, 1)
+    out(1, 0)
+    out(3, 0x03)
+    out(2, 0x07)
+    out(2, 0x00)
+    out(4, 0x10)
+    for _ in range(n_ops):
+        op = rng.choices(("thr", "ier", "fcr", "lcr", "mcr", "read", "msr", "delay", "dl"),
+                         (5, 2, 2, 1, 1, 6, 1, 2, 0.5))[0]
+        if op == "thr":
+            out(0, rng.randrange(256))
+        elif op == "ier":
+            out(1, rng.randrange(8))
+        elif op == "fcr":
+            out(2, rng.choice((0x00, 0x01, 0x07, 0x41, 0x81, 0xC1, 0x03, 0x05, 0x47)))
+        elif op == "lcr":
+            out(3, rng.choice((0x03, 0x07, 0x1B, 0x03, 0x83)))
+        elif op == "mcr":
+            out(4, rng.choice((0x10, 0x18, 0x1B, 0x1F, 0x10, 0x08, 0x0B)))
+        elif op == "read":
+            show(rng.choice((0, 0, 1, 2, 2, 3, 4, 5, 5, 7)))
+        elif op == "msr":
+            show(6, 0xF0)
+        elif op == "dl":
+            out(3, 0x80)
+            out(0, rng.choice((1, 2)))
+            out(3, 0x03)
+        else:
+            emit(f"mov ecx, {rng.choice((10, 1000, 30000, 100000, 400000))}", "call delay")
+    out(1, 0)
+    out(4, 0)
+    out(2, 0)
+    out(3, 0x03)
+    emit("jmp done")
+    return "\n".join(body) + "\n"
+
+
+@pytest.mark.parametrize("seed", range(1, int(__import__("os").environ.get("IRQLAB_RANDOM_UART", "8")) + 1))
+def test_random_uart_program_on_the_device_models_matches_qemu(seed, tmp_path):
+    src = tmp_path / f"random_uart_{seed}.S"
+    src.write_text(random_uart_program(seed))
+    image = asm.assemble([src], include_dirs=[HERE]).flat()
+    path = tmp_path / f"random_uart_{seed}.bin"
+    path.write_bytes(image)
+    expected = run_qemu(str(path), timeout=60)
+    console, status = run_on_device_models(image)
+    assert expected.status == 0
+    assert len(set(expected.console.splitlines())) > 3
+    assert console == expected.console, _first_difference(console, expected.console)
+    assert status == 0
