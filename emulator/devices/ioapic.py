@@ -9,9 +9,14 @@ QEMU's hw/intc/ioapic.c (7.2) is the reference where the datasheet is silent.
 Contract:
 
 * ``set_irq(pin, level)`` drives input ``pin`` (1 asserted).  An edge entry
-  delivers on a rising edge while unmasked (a masked edge is lost, as the
+  delivers on every assertion while unmasked (a masked edge is lost, as the
   datasheet and QEMU say); a level entry delivers while the input is
-  asserted and Remote IRR is clear, then sets Remote IRR.
+  asserted and Remote IRR is clear, then sets Remote IRR.  "Every
+  assertion" is QEMU's ioapic_set_irq, which has no edge detector: a
+  device that re-drives a line already high (emulator/devices/wire.py
+  ``drive``, at the points where QEMU calls qemu_set_irq) interrupts again,
+  as it does on QEMU; lines driven with ``IrqLine.set`` only report changes,
+  so for them this is the rising edge.
 * ``eoi(vector)`` (from ``ApicBus.eoi_broadcast``, or the EOI register of a
   version 0x20 IO APIC) clears Remote IRR of every level entry with that
   vector and re-delivers if its input is still asserted.
@@ -104,7 +109,7 @@ class IoApic(Device):
         if not 0 <= pin < IOAPIC_PINS:
             return
         level = 1 if level else 0
-        old, self.pin_level[pin] = self.pin_level[pin], level
+        self.pin_level[pin] = level
         entry, bit = self.redtbl[pin], 1 << pin
         if entry & RTE_LEVEL:
             if level:
@@ -113,7 +118,7 @@ class IoApic(Device):
                     self._service()
             else:
                 self.irr &= ~bit
-        elif level and not old and not entry & RTE_MASKED:
+        elif level and not entry & RTE_MASKED:
             self.irr |= bit
             self._service()
 

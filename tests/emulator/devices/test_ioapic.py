@@ -98,18 +98,39 @@ def test_isa_irq0_is_pin_2_and_other_irqs_map_one_to_one():
         isa_irq_to_pin(16)
 
 
-def test_edge_entry_delivers_once_per_rising_edge():
+def test_edge_entry_delivers_on_each_assertion():
     """82093AA 3.2.4: an edge-sensitive pin sends one message per edge."""
     io, apics = machine()
     route(io, 2, 0x30, dest=1)
     io.set_irq(2, 1)
     assert apics[1].irr == 1 << 0x30 and apics[0].irr == 0
     assert serve(apics[1]) == 0x30
-    io.set_irq(2, 1)                         # still high: no new edge
-    assert apics[1].irr == 0
     io.set_irq(2, 0)
+    assert apics[1].irr == 0
     io.set_irq(2, 1)
     assert apics[1].irr == 1 << 0x30
+
+
+def test_a_device_re_driving_a_high_line_interrupts_again_as_on_qemu():
+    """QEMU ioapic_set_irq has no edge detector: each qemu_set_irq(1) on an edge pin delivers."""
+    io, apics = machine()
+    route(io, 8, 0x38)
+    io.set_irq(8, 1)
+    assert serve(apics[0]) == 0x38
+    io.set_irq(8, 1)                         # wire.drive: same level, told again
+    assert apics[0].irr == 1 << 0x38
+
+
+def test_isa_lines_report_changes_only_so_a_steady_line_is_one_edge():
+    """IrqLine.set calls its sink only on a change: through it an edge pin sees rising edges."""
+    from emulator.devices.base import IrqLine
+    io, apics = machine()
+    route(io, 3, 0x33)
+    line = IrqLine(lambda level: io.set_irq(3, level))
+    line.set(1)
+    assert serve(apics[0]) == 0x33
+    line.set(1)
+    assert apics[0].irr == 0
 
 
 def test_an_edge_that_arrives_while_masked_is_lost():

@@ -7,13 +7,18 @@
 #   pit irq0 -> pin 2 -> cpu0: 3 interrupts
 #   pit irq0 -> pin 2 -> cpu1: 3 interrupts, cpu0 3
 #   rtc: remote irr 1 in handler, 2 deliveries, remote irr 0
+#   rtc edge, register c unread: 3 interrupts
 # (version 0x20 and 24 entries as QEMU's IO APIC; every entry starts masked;
 # the PIT goes edge to physical APIC 0, then the same pin re-routed to APIC 1;
 # the RTC goes level to APIC 0.)
 # The RTC entry is level-triggered: the first handler EOIs without reading
 # register C, so IRQ8 is still asserted and the EOI broadcast (SDM 10.8.5)
 # clears Remote IRR and re-delivers at once; the second reads C (deasserts)
-# and the interrupt stops.
+# and the interrupt stops.  Last, the RTC on an edge entry with register C
+# never read: IRQ8 stays high, yet the RTC re-asserts it every period and
+# QEMU's IO APIC, which has no edge detector, delivers each time (a real
+# 82093AA would see one edge); irqlab's devices re-drive their lines where
+# QEMU's do, and its IO APIC follows QEMU.
 
         .include "lib.S"
         .equ PIT_VECTOR, 0x30
@@ -126,7 +131,57 @@ main:
         and eax, 1
         call putdec
         call newline
+
+        # the RTC again, pin 8 edge, register C never read by the handler
+        mov byte ptr [cpu_done], 0
+        SET_GATE RTC_VECTOR, rtc_edge_handler
+        mov ecx, 8
+        mov eax, RTC_VECTOR
+        xor edx, edx
+        call route
+        mov al, RTC_PIE
+        call rtc_set_b
+        mov esi, cpu_done
+        call wait_flag
+        PUTS msg_rtc_edge
+        mov eax, [rtc_edges]
+        call putdec
+        PUTS msg_interrupts
         ret
+
+# rtc_set_b: register B := (B & ~RTC_PIE) | AL.
+rtc_set_b:
+        push eax
+        mov ah, al
+        mov al, RTC_REG_B
+        out CMOS_INDEX, al
+        in al, CMOS_DATA
+        and al, ~RTC_PIE & 0xff
+        or ah, al
+        mov al, RTC_REG_B
+        out CMOS_INDEX, al
+        mov al, ah
+        out CMOS_DATA, al
+        pop eax
+        ret
+
+# rtc_edge_handler: count; the third stops the RTC, masks pin 8, wakes main.
+rtc_edge_handler:
+        pushad
+        inc dword ptr [rtc_edges]
+        cmp dword ptr [rtc_edges], 3
+        jne 1f
+        xor al, al
+        call rtc_set_b
+        mov al, RTC_REG_C
+        out CMOS_INDEX, al
+        in al, CMOS_DATA
+        mov ecx, 8
+        call mask_pin
+        mov byte ptr [cpu_done], 1
+1:      mov dword ptr [LAPIC_EOI], 0
+        popad
+        iret
 
 # ioapic_read: EAX = IO APIC register EAX.
 ioapic_read:
@@ -217,6 +272,7 @@ rtc_handler:
 ticks:           .long 0, 0
 rtc_count:       .long 0
 remote_irr_seen: .long 0
+rtc_edges:       .long 0
 cpu_done:        .byte 0
 msg_version:     .asciz "ioapic version "
 msg_entries:     .asciz " entries "
@@ -228,3 +284,4 @@ msg_cpu0:        .asciz " interrupts, cpu0 "
 msg_rtc:         .asciz "rtc: remote irr "
 msg_rtc2:        .asciz " in handler, "
 msg_rtc3:        .asciz " deliveries, remote irr "
+msg_rtc_edge:    .asciz "rtc edge, register c unread: "

@@ -79,6 +79,7 @@ ioapic version 00170020 entries 24, pin 2 at start 00010000
 pit irq0 -> pin 2 -> cpu0: 3 interrupts
 pit irq0 -> pin 2 -> cpu1: 3 interrupts, cpu0 3
 rtc: remote irr 1 in handler, 2 deliveries, remote irr 0
+rtc edge, register c unread: 3 interrupts
 """
 
 # (probe, -D defines, CPUs, expected console)
