@@ -82,6 +82,12 @@ rtc: remote irr 1 in handler, 2 deliveries, remote irr 0
 rtc edge, register c unread: 3 interrupts
 """
 
+EXTINT = """\
+extint with tpr f0: 3 interrupts, vector 20, lapic isr 00000000
+lint0 masked: 0 interrupts
+apic software-disabled: 3 interrupts
+"""
+
 # (probe, -D defines, CPUs, expected console)
 CASES = [
     ("ap_start", {"NCPUS": 2}, 2, AP_START[2]),
@@ -89,6 +95,7 @@ CASES = [
     ("ipi", {}, 2, IPI),
     ("lapic_priority", {}, 1, PRIORITY),
     ("lapic_timer", {}, 1, TIMER),
+    ("lapic_extint", {}, 1, EXTINT),
     ("ioapic", {}, 2, IOAPIC),
 ]
 IDS = [f"{name}-smp{cpus}" for name, _, cpus, _ in CASES]
