@@ -122,6 +122,19 @@ class Rtc(Device):
                 f"b={c[REG_B]:02x} c={c[REG_C]:02x} index={self.index:02x} "
                 f"nmi_masked={self.nmi_masked} irq={self.irq.level}")
 
+    def set_memory_size(self, ram_bytes: int) -> None:
+        """Fill the CMOS memory-size bytes as a PC BIOS setup (and QEMU's
+        pc_cmos_init) does: 0x15/0x16 base memory in KiB (at most 640),
+        0x17/0x18 and 0x30/0x31 memory above 1 MiB in KiB (at most 65535),
+        0x34/0x35 memory above 16 MiB in 64 KiB blocks.  Survives reset."""
+        kib, mib = 1024, 1024 * 1024
+        base = min(ram_bytes // kib, 640)
+        ext = min(max(ram_bytes - mib, 0) // kib, 0xFFFF)
+        high = min(max(ram_bytes - 16 * mib, 0) // (64 * kib), 0xFFFF)
+        for lo, value in ((0x15, base), (0x17, ext), (0x30, ext), (0x34, high)):
+            self.cmos[lo] = value & 0xFF
+            self.cmos[lo + 1] = value >> 8
+
     # -- time ---------------------------------------------------------------
     def next_deadline(self) -> Optional[int]:
         if not self._running():

@@ -162,13 +162,14 @@ b 02
 a 26
 d 80
 c_clear 00
-irr8 01
 c_pf c0
+irr8 01
 sec_bcd_ok
 """
 # Why: B and A read back what was written (UIP masked off); D has VRT (80);
-# C is cleared by reading it; at 8192 Hz with PIE, 500 us sets PF and IRQF
-# (c0) and raises IRQ 8 at the slave (01); seconds are BCD in 24-hour mode.
+# C is cleared by reading it; at 8192 Hz with PIE a period sets PF and IRQF
+# (c0) and raises IRQ 8, which stays latched in the slave's IRR (01) after
+# the read of C lowers the line; seconds are BCD in 24-hour mode.
 
 KBC = """\
 status 01
@@ -188,7 +189,15 @@ data a5
 # (21), IRQ 12 (slave IRR bit 4; IR2 stays low at the master because the
 # slave's lines are masked, so master IRR still shows the old IRQ 1 edge).
 
-CASES = {"pic": PIC, "pit": PIT, "uart": UART, "rtc": RTC, "kbc": KBC}
+CMOS = """\
+base 80 02
+ext 00 7c 00 7c
+high 00 01
+"""
+# Why: with 32 MiB (tests/qemu.py runs -m 32, irqlab --mem 32): 640 KiB base
+# memory (0x0280), 31744 KiB above 1 MiB (0x7c00), 256 blocks above 16 MiB.
+
+CASES = {"pic": PIC, "pit": PIT, "uart": UART, "rtc": RTC, "kbc": KBC, "cmos": CMOS}
 
 _RANGE = re.compile(r"^(.*) \{([0-9a-f]+)\.\.([0-9a-f]+)\}$")
 
@@ -261,6 +270,7 @@ def run_on_device_models(image: bytes, max_insns: int = 5_000_000):
 
     clock = Clock()
     pic, pit, uart, rtc, kbc = PicPair(clock), Pit(clock), Uart(clock), Rtc(clock), Kbc(clock)
+    rtc.set_memory_size(32 << 20)                  # tests/qemu.py runs -m 32
     con, ext, tdev = DebugCon(clock), DebugExit(clock), TestDevice(clock)
     for line, wire in ((0, pit.irq), (1, kbc.irq1), (4, uart.irq), (5, tdev.irq),
                        (8, rtc.irq), (12, kbc.irq12)):
@@ -359,7 +369,7 @@ def test_probe_on_irqlab_prints_exactly_what_qemu_prints(name, tmp_path):
     if reason:
         pytest.skip(reason)
     image = build(name, tmp_path)
-    proc = subprocess.run([sys.executable, "-m", "emulator", "run", image,
+    proc = subprocess.run([sys.executable, "-m", "emulator", "run", image, "--mem", "32",
                            "--max-instructions", "20000000"],
                           cwd=ROOT, capture_output=True, timeout=300)
     console = proc.stdout.decode("latin-1")

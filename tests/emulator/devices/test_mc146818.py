@@ -206,3 +206,13 @@ def test_periodic_event_re_raises_the_line_every_period_as_qemu():
     rtc.irq.sink = calls.append
     run_to(rtc, clock, 3 * (SEC // 1024) + SEC // 2048)
     assert calls == [1, 1, 1]                      # one raise per period, IRQF still set
+
+
+def test_memory_size_bytes_follow_the_pc_bios_layout():
+    rtc, _ = make()
+    rtc.set_memory_size(32 << 20)
+    assert [rd(rtc, i) for i in (0x15, 0x16, 0x17, 0x18, 0x30, 0x31, 0x34, 0x35)] == [
+        0x80, 0x02,            # 640 KiB base memory
+        0x00, 0x7C,            # 31 MiB = 31744 KiB above 1 MiB
+        0x00, 0x7C,
+        0x00, 0x01]            # 16 MiB above 16 MiB = 256 blocks of 64 KiB
