@@ -18,12 +18,17 @@ Timers: ``next_deadline()`` is the virtual time (instructions) of counter
 Reference: Intel 8254 datasheet (order 231164): control word format (fig.
 6), counter latch command (p. 7), read-back command (figs. 9-11), modes 0-5
 (pp. 10-14), read/write operations (LSB, MSB, LSB then MSB).  Where the
-datasheet leaves room, QEMU's model is followed, including its
-simplifications: modes 2 and 4/5 drive OUT high for one input clock at the
-terminal count (a pulse the PIC sees as an edge), mode 3 rounds odd counts,
-GATE is ignored in modes 0 and 4 and a rising GATE restarts modes 1, 2, 3
-and 5, the read-back status has no NULL COUNT bit, BCD counting is recorded
-but counts in binary.  After reset every counter is in mode 3 with count
+datasheet leaves room — and, for IRQ 0's timing, even where it does not,
+so that guests see the same edges as on ``qemu -icount shift=0`` — QEMU's
+model is followed, including its simplifications: in mode 2 OUT is high
+from the terminal count until one clock before the next (the datasheet's
+one-clock low pulse, inverted: the PIC sees one rising edge per period,
+at the same instant); modes 4/5 drive OUT high for one clock at the
+terminal count; mode 1 OUT is high while counting (the datasheet has it
+low); mode 3 rounds odd counts; GATE is ignored in modes 0 and 4 and a
+rising GATE restarts modes 1, 2, 3 and 5; the control word alone does not
+change OUT; the read-back status has no NULL COUNT bit; BCD counting is
+recorded but counts in binary.  After reset every counter is in mode 3 with count
 0x10000 (so counter 0 interrupts at 18.2 Hz), counters 0 and 1 gated on,
 counter 2 gated off.
 """
