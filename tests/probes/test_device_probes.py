@@ -627,3 +627,64 @@ def test_random_uart_program_on_the_device_models_matches_qemu(seed, tmp_path):
     assert len(set(expected.console.splitlines())) > 3
     assert console == expected.console, _first_difference(console, expected.console)
     assert status == 0
+
+
+# -- random i8042 programs -----------------------------------------------------------
+
+def random_kbc_program(seed: int, n_ops: int = 80) -> str:
+    """A probe that drives the i8042 at random (commands that answer, 0xD2/0xD3,
+    the command byte, reads) and prints the data, OBF/MOBF and IRQ 1/12 in
+    the PICs' IRR (all lines masked; the PICs are re-initialised after
+    each look so every edge is fresh)."""
+    import random
+
+    rng = random.Random(seed)
+    body = ['        .include "probe.inc"', "        .text", "main:"]
+
+    def emit(*insns):
+        body.extend("        " + i for i in insns)
+
+    def show(*insns):
+        emit(*insns, "call hex8", "call newline")
+
+    # a known start: buffer drained, command byte 0x03, last byte read 0x03
+    emit(*["in al, 0x60"] * 4)
+    emit("mov al, 0x60", "out 0x64, al", "mov al, 0x03", "out 0x60, al",
+         "mov al, 0x20", "out 0x64, al", "in al, 0x60", "call init_pics")
+    ops = ("cmd", "d2", "d3", "read", "status", "irr", "mode")
+    for _ in range(n_ops):
+        op = rng.choices(ops, (3, 2, 2, 4, 2, 2, 1))[0]
+        if op == "cmd":
+            cmd = rng.choice((0x20, 0xAA, 0xAB, 0xA9, 0xAD, 0xAE, 0xA7, 0xA8, 0xD0))
+            emit(f"mov al, {cmd:#x}", "out 0x64, al")
+        elif op in ("d2", "d3"):
+            emit(f"mov al, 0x{op}", "out 0x64, al", f"mov al, {rng.randrange(256):#x}",
+                 "out 0x60, al")
+        elif op == "read":
+            show("in al, 0x60")
+        elif op == "status":
+            show("in al, 0x64", "and al, 0x21")
+        elif op == "irr":
+            emit("call pic_irr_m", "and al, 0x02", "call hex8")
+            show("call pic_irr_s", "and al, 0x10")
+            emit("call init_pics")
+        else:
+            mode = rng.choice((0x00, 0x01, 0x02, 0x03, 0x13, 0x23, 0x43))
+            emit("mov al, 0x60", "out 0x64, al", f"mov al, {mode:#x}", "out 0x60, al")
+    emit("jmp done")
+    return "\n".join(body) + "\n"
+
+
+@pytest.mark.parametrize("seed", range(1, int(__import__("os").environ.get("IRQLAB_RANDOM_KBC", "10")) + 1))
+def test_random_kbc_program_on_the_device_models_matches_qemu(seed, tmp_path):
+    src = tmp_path / f"random_kbc_{seed}.S"
+    src.write_text(random_kbc_program(seed))
+    image = asm.assemble([src], include_dirs=[HERE]).flat()
+    path = tmp_path / f"random_kbc_{seed}.bin"
+    path.write_bytes(image)
+    expected = run_qemu(str(path), timeout=60)
+    console, status = run_on_device_models(image)
+    assert expected.status == 0
+    assert len(set(expected.console.splitlines())) > 3
+    assert console == expected.console, _first_difference(console, expected.console)
+    assert status == 0

@@ -76,3 +76,21 @@ def test_pulse_reset_calls_on_reset():
     kbc.on_reset = lambda: calls.append(1)
     kbc.io_write(0x64, 1, 0xFE)
     assert calls == [1]
+
+
+def test_a_newer_controller_byte_replaces_an_unread_one_as_qemu():
+    kbc = make()
+    kbc.io_write(0x64, 1, 0xD2)
+    kbc.io_write(0x60, 1, 0x42)
+    kbc.io_write(0x64, 1, 0xD3)
+    kbc.io_write(0x60, 1, 0xF2)
+    assert kbc.io_read(0x64, 1) & 0x21 == 0x01   # the full buffer is not changed ...
+    assert kbc.io_read(0x60, 1) == 0xF2           # ... but its value is read late
+    assert kbc.io_read(0x64, 1) & 0x01 == 0
+
+
+def test_output_port_mirrors_obf_in_bit_4():
+    kbc = make()
+    kbc.io_write(0x64, 1, 0xAA)
+    kbc.io_write(0x64, 1, 0xD0)
+    assert kbc.io_read(0x60, 1) == 0xDF
