@@ -23,11 +23,20 @@ edge/level triggered mode (p. 17); Intel 82371AB PIIX4 datasheet §12.6
 Where the datasheet leaves room the model follows QEMU's hw/intc/i8259.c,
 the reference machine: one ``_update`` function recomputes the INT output
 after every change; edge detection uses a ``last_irr`` copy of the input
-levels; a level-triggered request is not cleared by INTA (it stays in IRR
-while the input is high, so it is delivered again after EOI); a poll or INTA
-with nothing requesting returns IRQ 7 without setting ISR; the master's
-cascade input is edge-triggered, so a slave whose output stays high while a
-second request arrives does not make a new request at the master.
+levels, which ICW1 clears (so a device that re-drives a line still high
+after ICW1 makes a new request, as on QEMU, whose devices re-drive their
+lines on every update: see wire.py); every update of the slave re-drives
+the master's cascade input the same way; a level-triggered request is not
+cleared by INTA (it stays in IRR while the input is high, so it is
+delivered again after EOI); a poll or INTA with nothing requesting returns
+IRQ 7 without setting ISR; the master's cascade input is edge-triggered.
+
+Two places follow the chip rather than QEMU 7.2: a level-triggered IRR bit
+is the input level at once when ELCR is written (QEMU waits for the
+device's next update of its line), and a change of special mask mode acts
+on INT at once (QEMU waits for the chip's next update: a guest that sets
+SMM before it writes IMR sees the same on both).  600 random PIC programs
+print the same on QEMU and on these models (tests/probes).
 
 Trace events: ``irq.raise``/``irq.lower`` (``line``) on input changes,
 ``pic.ack`` (``line``, ``vector``) on INTA and on a successful poll,
