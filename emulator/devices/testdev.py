@@ -25,7 +25,11 @@ Register map (base 0x510, 8 ports)::
 
 Writes to read-only registers are ignored; reads of 0x511-0x513 return 0.
 A driver's loop: ``while STATUS & 1: packet = DATA``; it may read COUNT
-first to take a batch.  ``reset()`` empties the FIFO, clears OVERFLOW and
+first to take a batch.  The line is a level: with IRQ 5 edge-triggered at the
+PIC (ELCR bit clear, the default) a handler must drain the FIFO before its
+EOI, or a packet pushed meanwhile makes no new edge and waits; with the ELCR
+bit set (level) the PIC requests again after EOI while packets remain.
+There is no QEMU counterpart: the device exists for irqlab's scenarios.  ``reset()`` empties the FIFO, clears OVERFLOW and
 CONTROL and lowers the line; nothing survives.
 """
 
