@@ -55,3 +55,39 @@ def test_control_flush_empties_fifo_and_clears_overflow():
 def test_irq_number_defaults_to_5_and_is_a_constructor_argument():
     assert TestDevice().irq_number == 5
     assert TestDevice(irq=11).irq_number == 11
+
+
+def _wired():
+    from emulator.devices.i8259 import PicPair
+    pic = PicPair()
+    for cmd, data, base, icw3 in ((0x20, 0x21, 0x20, 0x04), (0xA0, 0xA1, 0x28, 0x02)):
+        for port, value in ((cmd, 0x11), (data, base), (data, icw3), (data, 0x01)):
+            pic.io_write(port, 1, value)
+    dev = TestDevice()
+    dev.irq.sink = lambda level: pic.set_irq(dev.irq_number, level)
+    dev.io_write(CONTROL, 1, 1)
+    return pic, dev
+
+
+def test_edge_triggered_pic_sees_no_new_edge_for_a_packet_pushed_before_the_drain():
+    pic, dev = _wired()
+    dev.push(1)
+    assert pic.acknowledge() == 0x25
+    dev.push(2)                                     # line already high: no edge
+    pic.io_write(0x20, 1, 0x20)
+    assert pic.intr_level() == 0
+    dev.io_read(DATA, 4)
+    dev.io_read(DATA, 4)                            # drained: line falls
+    dev.push(3)                                     # a fresh edge
+    assert pic.intr_level() == 1
+
+
+def test_level_triggered_pic_requests_again_after_eoi_while_packets_remain():
+    pic, dev = _wired()
+    pic.io_write(0x4D0, 1, 0x20)                    # IRQ 5 level
+    dev.push(1)
+    dev.push(2)
+    assert pic.acknowledge() == 0x25
+    dev.io_read(DATA, 4)                            # one taken, one left
+    pic.io_write(0x20, 1, 0x20)
+    assert pic.intr_level() == 1
