@@ -238,8 +238,8 @@ def build(name: str, tmp_path: Path) -> str:
     return str(out)
 
 
-@lru_cache(maxsize=None)
 def qemu_result(name: str, path: str):
+    """The probe ``name`` (built at ``path``) on QEMU."""
     return run_qemu(path, timeout=60)
 
 
