@@ -365,8 +365,8 @@ def test_probe_on_the_device_models_prints_exactly_what_qemu_prints(name, tmp_pa
 @lru_cache(maxsize=1)
 def _irqlab_reason() -> str | None:
     """None if `python -m emulator run` exists, else why the test skips."""
-    if not (ROOT / "emulator" / "machine.py").exists():
-        return "irqlab has no machine yet (emulator/machine.py)"
+    if not (ROOT / "emulator" / "__main__.py").exists():
+        return "irqlab has no command line yet (emulator/__main__.py)"
     proc = subprocess.run([sys.executable, "-m", "emulator", "run", "--help"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     if proc.returncode != 0:
