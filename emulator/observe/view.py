@@ -103,13 +103,19 @@ class MachineView:
             return None
         for attr, first in (("master", 0), ("slave", 8)):
             chip = getattr(pic, attr, None)
-            base = getattr(chip, "vector_base", None) if chip is not None else None
+            base = getattr(chip, "irq_base", None) if chip is not None else None
             if isinstance(base, int) and base <= vector < base + 8:
                 return first + vector - base
         return None
 
     def _pic(self):
+        pic = getattr(self.m, "pic", None)
+        if pic is not None:
+            return pic
         devs = getattr(self.m, "devices", None)
         if isinstance(devs, dict):
             return devs.get("pic")
-        return getattr(self.m, "pic", None)
+        for d in devs or ():
+            if getattr(d, "name", None) == "pic":
+                return d
+        return None

@@ -134,3 +134,15 @@ def test_a_session_can_run_without_checks_or_trace():
     m.step(5)
     assert s.finish() == (0, "checks: off")
     assert [e["ev"] for e in s.events.tail()] == []
+
+
+def test_a_vector_maps_to_its_pic_line_through_the_programmed_bases():
+    from emulator.devices.i8259 import PicPair
+    m = FakeMachine("nop\n")
+    pic = PicPair()
+    pic.master.irq_base, pic.slave.irq_base = 0x20, 0x28
+    m.devices = [pic]
+    v = MachineView(m)
+    assert v.line_of_vector(0x25) == 5
+    assert v.line_of_vector(0x2C) == 12
+    assert v.line_of_vector(0x0D) is None
