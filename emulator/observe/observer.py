@@ -29,6 +29,8 @@ import collections
 from typing import Callable, Optional
 
 EFLAGS_IF = 1 << 9
+# delivery kinds that never come from a PIC input, whatever their vector
+NOT_A_LINE = ("exception", "fault", "trap", "abort", "int", "software", "soft", "nmi")
 
 
 class Observer:
@@ -71,7 +73,7 @@ class Observer:
                       error_code: Optional[int] = None) -> None:
         esp = self.view.reg(cpu, "esp")
         owner = self._refresh(cpu, esp)
-        line = self.view.line_of_vector(vector) if kind in ("irq", "external", "hw") else None
+        line = None if kind in NOT_A_LINE else self.view.line_of_vector(vector)
         self.frames[owner].append((vector, line))
         fields = {"vector": vector, "line": line, "kind": kind, "eip": eip_from,
                   "owner": owner}
