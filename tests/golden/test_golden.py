@@ -1,0 +1,61 @@
+"""Guest traces against their goldens (make bless rewrites them, nothing else).
+
+Each blessed (model, scenario) is rerun; a mismatch fails with the output of
+``trace diff``.  Every correct configuration must run with zero violations.
+Running the same scenario twice gives identical traces.
+"""
+
+import os
+
+import pytest
+
+from emulator.checks.runs import kernel_available, run_config
+from emulator.trace import read_events
+from emulator.trace_cli import diff_events
+from tests.golden import golden
+
+OK, WHY = kernel_available()
+needs_kernel = pytest.mark.skipif(not OK, reason=WHY)
+INDEX = golden.load_index()
+
+
+def blessed():
+    return sorted(INDEX) or ["(none blessed)"]
+
+
+@needs_kernel
+@pytest.mark.parametrize("pair", blessed())
+def test_scenario_trace_matches_its_golden_with_zero_violations(pair, tmp_path):
+    if pair not in INDEX:
+        pytest.skip("no goldens yet: run make bless")
+    model, scenario = pair.split("/", 1)
+    trace = str(tmp_path / "trace.jsonl")
+    r = run_config(model, scenario, trace_path=trace)
+    assert r.violations == [], r.stderr
+    assert r.summary_line() == "checks: 12 rules, 0 violations", r.stderr
+    form = INDEX[pair]["form"]
+    same, text = diff_events(golden.golden_events(model, scenario),
+                             golden.form_events(read_events(trace), form),
+                             names=(f"golden {pair}", "this run"))
+    if not same:
+        pytest.fail(f"{pair} differs from its golden (make bless if intended):\n{text}",
+                    pytrace=False)
+
+
+def test_every_pair_the_kernel_runs_has_a_golden():
+    if not OK or not INDEX:
+        pytest.skip(WHY or "no goldens yet: run make bless")
+    missing = [f"{m}/{s}" for m, s in golden.matrix() if f"{m}/{s}" not in INDEX]
+    assert missing == []
+    for pair in INDEX:
+        assert os.path.exists(golden.path(*pair.split("/", 1))), pair
+
+
+@needs_kernel
+def test_the_same_scenario_twice_gives_identical_traces(tmp_path):
+    a, b = str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")
+    ra = run_config("ithread", "ithread_block", trace_path=a)
+    rb = run_config("ithread", "ithread_block", trace_path=b)
+    assert ra.status == rb.status and ra.stdout == rb.stdout
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        assert fa.read() == fb.read()

@@ -1,0 +1,28 @@
+"""The golden files' form, without running a guest."""
+
+import gzip
+
+from emulator.trace import parse_lines
+from tests.golden import golden
+
+EVS = [{"t": 1, "cpu": 0, "ev": "irq.raise", "line": 0},
+       {"t": 2, "cpu": 0, "ev": "lwp.switch", "from": "lwp 1", "to": "lwp 2"},
+       {"t": 3, "cpu": 0, "ev": "stack.switch", "from": "lwp 1", "to": "lwp 2"}]
+
+
+def test_encoding_is_byte_identical_every_time():
+    assert golden.encode(EVS) == golden.encode(list(EVS))
+
+
+def test_the_encoded_golden_reads_back_as_the_same_events():
+    text = gzip.decompress(golden.encode(EVS)).decode("ascii").splitlines()
+    assert list(parse_lines(text)) == EVS
+
+
+def test_the_filtered_form_keeps_the_kernels_events_and_drops_pic_noise():
+    assert [e["ev"] for e in golden.form_events(EVS, "filtered")] == ["lwp.switch"]
+    assert list(golden.form_events(EVS, "full")) == EVS
+
+
+def test_golden_paths_are_per_model_and_scenario():
+    assert golden.path("ithread", "storm").endswith("tests/golden/ithread/storm.jsonl.gz")
