@@ -92,15 +92,19 @@ def _check_value(kind: str, name: str, value: Any) -> None:
 
 
 def make_event(kind: str, t: int, cpu: int, fields: dict) -> dict:
-    """An event dict with the keys in serialisation order."""
+    """An event dict with the keys in serialisation order (floats refused)."""
     ev = {"t": t, "cpu": cpu, "ev": kind}
     order = KINDS.get(kind, ())
     for name in order:
         if name in fields:
             ev[name] = fields[name]
-    for name in sorted(fields):
-        if name not in ev:
-            ev[name] = fields[name]
+    if len(ev) - 3 != len(fields):
+        for name in sorted(fields):
+            if name not in ev:
+                ev[name] = fields[name]
+    for name, value in fields.items():
+        if value.__class__ is float:
+            _check_value(kind, name, value)
     return ev
 
 
@@ -110,12 +114,13 @@ def dumps(ev: dict) -> str:
     The event's own key order is kept when it starts with t, cpu, ev (as
     ``make_event`` builds it); otherwise it is normalised first.
     """
-    keys = list(ev)
-    if keys[:3] != ["t", "cpu", "ev"]:
+    if list(ev)[:3] != ["t", "cpu", "ev"]:
         fields = {k: v for k, v in ev.items() if k not in HEAD}
         ev = make_event(ev["ev"], ev["t"], ev["cpu"], fields)
-    for k, v in ev.items():
-        _check_value(ev["ev"], k, v)
+    else:
+        for k, v in ev.items():
+            if v.__class__ is float:
+                _check_value(ev["ev"], k, v)
     return _dumps(ev)
 
 
