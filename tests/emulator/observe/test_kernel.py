@@ -1,0 +1,78 @@
+"""The kernel model: obs_ labels become events, LWPs and locks get names,
+stacks come from the LWP table — on a stand-in machine and memory laid out
+as the exported constants say."""
+
+import io
+
+from asm.image import Symbol
+from asm.symfile import SymbolTable
+from emulator.observe import attach
+from emulator.observe.kernel import KernelModel
+from emulator.observe.symbols import Symbols
+from emulator.observe.view import MachineView
+from tests.emulator.observe.fakemachine import BASE, FakeMachine
+
+PROGRAM = """
+    mov esp, 0x7f00
+    mov eax, 0x50000
+    mov ebx, 1
+    nop
+    nop
+"""
+OBS = BASE + 15          # the first nop: eax = the mutex, ebx = its kind (spin)
+
+CPU_INFO, LWP_TABLE, MUTEX = 0x40000, 0x41000, 0x50000
+
+
+def consts(**kv):
+    return [Symbol(k, v, "const", "k.S", 1) for k, v in kv.items()]
+
+
+def machine():
+    syms = SymbolTable(
+        [Symbol("start", BASE, "label", "k.S", 1), Symbol("obs_lock_acquire", OBS, "label", "k.S", 2),
+         Symbol("cpu_info", CPU_INFO, "label", "k.S", 3), Symbol("lwp_table", LWP_TABLE, "label", "k.S", 4),
+         Symbol("sc_lock", MUTEX, "label", "k.S", 5)]
+        + consts(LWP_ID=0, LWP_FLAGS=4, LWP_STACK=8, KSTACK_SIZE=0x1000, LWP_SIZE=16,
+                 MAXLWP=2, LW_ITHREAD=1, LW_IDLE=2, MTX_OWNER=0, CPU_INFO_SIZE=64,
+                 CI_CURLWP=0, CI_IPL=4))
+    m = FakeMachine(PROGRAM)
+    m.symbols = syms
+    w = m.uc.mem_write
+    w(CPU_INFO, (LWP_TABLE + 16).to_bytes(4, "little"))            # curlwp = slot 1
+    w(LWP_TABLE, (3).to_bytes(4, "little") + (1).to_bytes(4, "little")
+      + (0x6000).to_bytes(4, "little"))                           # ithread 3, stack 0x6000
+    w(LWP_TABLE + 16, (4).to_bytes(4, "little") + (0).to_bytes(4, "little")
+      + (0x7000).to_bytes(4, "little"))                           # lwp 4, stack 0x7000
+    return m
+
+
+def test_an_image_without_obs_labels_is_not_the_kernel():
+    m = FakeMachine("nop\n")
+    m.symbols = SymbolTable([Symbol("start", BASE, "label", "a.S", 1)])
+    assert KernelModel.detect(MachineView(m), Symbols(m.symbols)) is None
+
+
+def test_lwps_are_named_by_id_and_kind_and_locks_by_their_symbol():
+    m = machine()
+    k = KernelModel.detect(MachineView(m), Symbols(m.symbols))
+    assert k.lwp_name(LWP_TABLE) == "ithread 3"
+    assert k.lwp_name(LWP_TABLE + 16) == "lwp 4"
+    assert k.lock_name(MUTEX) == "sc_lock"
+
+
+def test_an_obs_label_becomes_an_event_and_lwp_stacks_are_named(tmp_path):
+    from emulator.trace import read_events
+    m = machine()
+    err = io.StringIO()
+    s = attach(m, trace_path=tmp_path / "t.jsonl", report=err)
+    assert s.kernel is not None and "rules off" not in err.getvalue()
+    assert s.stacks.region("lwp 4") == (0x7000, 0x8000)
+    m.step(5)
+    assert s.finish() == (0, "checks: 12 rules, 0 violations")
+    evs = list(read_events(tmp_path / "t.jsonl"))
+    sw = [e for e in evs if e["ev"] == "stack.switch"]
+    assert sw and sw[0]["to"] == "lwp 4"
+    acq = [e for e in evs if e["ev"] == "lock.acquire"]
+    assert acq == [{"t": 3, "cpu": 0, "ev": "lock.acquire", "lock": "sc_lock", "owner": "lwp 4",
+                    "owner_running": True, "kind": "spin", "by": "lwp 4"}]
