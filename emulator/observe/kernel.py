@@ -34,23 +34,28 @@ from typing import Optional
 
 # exported constants (structure offsets, flags, table geometry)
 CONST = {
-    "lwp_id": "LWP_ID",             # offset of the LWP id in struct lwp
-    "lwp_flags": "LWP_FLAGS",       # offset of its flags word
-    "lwp_stack": "LWP_STACK",       # offset: lowest address of its kernel stack
-    "lwp_stack_size": "LWP_STACK_SIZE",   # offset of the stack size, or
-    "stack_size": "KSTACK_SIZE",    # one size for every LWP stack
-    "lwp_state": "LWP_STATE",
-    "lwp_size": "LWP_SIZE",         # sizeof(struct lwp)
-    "nlwp": "MAXLWP",               # LWP slots in lwp_table
-    "flag_ithread": "LW_ITHREAD",
-    "flag_idle": "LW_IDLE",
-    "state_running": "LSRUN_ONPROC",
+    "lwp_id": "L_ID",               # offset of the LWP id in struct lwp
+    "lwp_flags": "L_FLAGS",         # offset of its flags word
+    "lwp_stack_lo": "L_STACK_LO",   # offsets: bounds of its kernel stack
+    "lwp_stack_hi": "L_STACK_HI",
+    "lwp_state": "L_STATE",
+    "lwp_size": "L_SIZE",           # sizeof(struct lwp)
+    "nlwp": "NLWP",                 # LWP slots in lwp_table
+    "flag_ithread": "LF_ITHREAD",
+    "flag_irqthread": "LF_IRQTHREAD",
+    "flag_softint": "LF_SOFTINT",
+    "flag_idle": "LF_IDLE",
+    "state_running": "LSONPROC",
     "mtx_owner": "MTX_OWNER",       # offset of the owner word in a mutex
-    "mtx_owner_mask": "MTX_OWNER_MASK",
-    "cpu_size": "CPU_INFO_SIZE",
-    "cpu_curlwp": "CI_CURLWP",
-    "cpu_intrstack": "CI_INTRSTACK",    # offset: top of the CPU's interrupt stack
-    "intrstack_size": "INTRSTACK_SIZE",
+    "mtx_kind": "MTX_KIND",
+    "mtx_name": "MTX_NAME",
+    "mtx_waiters_bit": "MUTEX_BIT_WAITERS",
+    "mutex_spin": "MUTEX_SPIN",
+    "cpu_size": "C_SIZE",
+    "cpu_curlwp": "C_CURLWP",
+    "cpu_ipl": "C_IPL",
+    "cpu_intrstack_lo": "C_INTRSTACK_LO",
+    "cpu_intrstack_hi": "C_INTRSTACK_HI",
 }
 DATA = {"lwp_table": "lwp_table", "cpu_info": "cpu_info",
         "boot_stack": "boot_stack", "boot_stack_top": "boot_stack_top"}
@@ -71,14 +76,14 @@ LABELS = {
     "obs_handler_enter": ("handler.enter", {"line": ("int", "eax"), "by": ("cur",)}),
     "obs_handler_exit": ("handler.exit", {"line": ("int", "eax"), "by": ("cur",)}),
     "obs_lock_acquire": ("lock.acquire", {"lock": ("lock", "eax"), "owner": ("cur",),
-                                          "owner_running": ("true",), "kind": ("kind", "ebx"),
+                                          "owner_running": ("true",), "kind": ("kind", "eax"),
                                           "by": ("cur",)}),
     "obs_lock_release": ("lock.release", {"lock": ("lock", "eax"), "owner": ("owner", "eax"),
                                           "owner_running": ("running", "eax"),
-                                          "kind": ("kind", "ebx"), "by": ("cur",)}),
+                                          "kind": ("kind", "eax"), "by": ("cur",)}),
     "obs_lock_contend": ("lock.contend", {"lock": ("lock", "eax"), "owner": ("owner", "eax"),
                                           "owner_running": ("running", "eax"),
-                                          "kind": ("kind", "ebx"), "by": ("cur",)}),
+                                          "kind": ("kind", "eax"), "by": ("cur",)}),
     "obs_lock_spin": ("lock.spin", {"lock": ("lock", "eax"), "owner": ("owner", "eax"),
                                     "owner_running": ("running", "eax"), "by": ("cur",)}),
     "obs_lock_block": ("lock.block", {"lock": ("lock", "eax"), "owner": ("owner", "eax"),
@@ -93,8 +98,6 @@ LABELS = {
     "obs_softint_run": ("softint.run", {"softint": ("int", "eax"), "by": ("cur",)}),
     "obs_ipl_change": ("ipl.change", {"ipl": ("int", "eax"), "by": ("cur",)}),
 }
-LOCK_KINDS = {0: "adaptive", 1: "spin"}
-IPL_VAR = "CI_IPL"      # offset of the IPL in per-CPU data
 
 
 class KernelModel:
@@ -106,7 +109,7 @@ class KernelModel:
         self.labels = labels            # label -> address present in this image
         self.c = {k: symbols.const(v) for k, v in CONST.items()}
         self.d = {k: symbols.addr(v) for k, v in DATA.items()}
-        self.ipl_off = symbols.const(IPL_VAR)
+        self.ipl_off = self.c["cpu_ipl"]
         self.sink = None
 
     @classmethod
@@ -135,8 +138,10 @@ class KernelModel:
         flags = flags or 0
         if c["flag_idle"] and flags & c["flag_idle"]:
             return f"idle cpu{self._idle_cpu(ptr)}"
-        if c["flag_ithread"] and flags & c["flag_ithread"]:
+        if flags & ((c["flag_ithread"] or 0) | (c["flag_irqthread"] or 0)):
             return f"ithread {lid}"
+        if c["flag_softint"] and flags & c["flag_softint"]:
+            return f"softint {lid}"
         return f"lwp {lid}"
 
     def _idle_cpu(self, ptr: int) -> int:
@@ -158,15 +163,31 @@ class KernelModel:
 
     def lock_name(self, addr: int) -> str:
         s = self.symbols.symbolize(addr)
-        return s if s else f"lock@{addr:#x}"
+        if s and "+" not in s:
+            return s
+        off = self.c["mtx_name"]
+        ptr = self.view.read_u32(addr + off) if off is not None else None
+        text = self.view.mem_read(ptr, 32) if ptr else None
+        if text:
+            name = text.split(b"\0", 1)[0].decode("ascii", "replace")
+            if name:
+                return name
+        return s or f"lock@{addr:#x}"
+
+    def lock_kind(self, addr: int) -> Optional[str]:
+        off = self.c["mtx_kind"]
+        v = self.view.read_u32(addr + off) if off is not None else None
+        if v is None:
+            return None
+        return "spin" if v == self.c["mutex_spin"] else "adaptive"
 
     def mutex_owner(self, addr: int) -> Optional[int]:
         off = self.c["mtx_owner"]
         if off is None:
             return None
         v = self.view.read_u32(addr + off)
-        mask = self.c["mtx_owner_mask"]
-        return v & mask if v is not None and mask else v
+        bit = self.c["mtx_waiters_bit"] or 0
+        return v & ~bit if v is not None else None
 
     def running(self, lwp_ptr: Optional[int]) -> bool:
         return bool(lwp_ptr) and any(self.cpu_lwp(c) == lwp_ptr
@@ -177,39 +198,49 @@ class KernelModel:
         lo, hi = self.d["boot_stack"], self.d["boot_stack_top"]
         if lo is not None and hi is not None:
             stacks.add(lo, hi, "boot")
-        off, size = self.c["cpu_intrstack"], self.c["intrstack_size"]
-        if off is not None and size:
-            for cpu in range(self.view.ncpus()):
-                b = self.cpu_base(cpu)
-                top = self.view.read_u32(b + off) if b is not None else None
-                if top:
-                    stacks.add(top - size, top, f"intr cpu{cpu}")
+        self._scan_cpus(stacks)
         self._scan_lwps(stacks)
+
+    def _scan_cpus(self, stacks) -> bool:
+        lo_off, hi_off = self.c["cpu_intrstack_lo"], self.c["cpu_intrstack_hi"]
+        found = False
+        if lo_off is None or hi_off is None:
+            return False
+        for cpu in range(self.view.ncpus()):
+            b = self.cpu_base(cpu)
+            if b is None:
+                continue
+            lo, hi = self.view.read_u32(b + lo_off), self.view.read_u32(b + hi_off)
+            name = f"intr cpu{cpu}"
+            if lo and hi and hi > lo and stacks.region(name) != (lo, hi):
+                stacks.add(lo, hi, name)
+                found = True
+        return found
 
     def _scan_lwps(self, stacks) -> bool:
         table, n, size = self.d["lwp_table"], self.c["nlwp"], self.c["lwp_size"]
-        off = self.c["lwp_stack"]
-        if table is None or not n or not size or off is None:
+        lo_off, hi_off = self.c["lwp_stack_lo"], self.c["lwp_stack_hi"]
+        if table is None or not n or not size or lo_off is None or hi_off is None:
             return False
         found = False
         for i in range(n):
             ptr = table + i * size
-            base = self.view.read_u32(ptr + off)
-            if not base:
-                continue
-            ssize = (self.view.read_u32(ptr + self.c["lwp_stack_size"])
-                     if self.c["lwp_stack_size"] is not None else self.c["stack_size"])
-            if not ssize:
+            lo, hi = self.view.read_u32(ptr + lo_off), self.view.read_u32(ptr + hi_off)
+            if not lo or not hi or hi <= lo:
                 continue
             name = self.lwp_name(ptr)
-            if stacks.region(name) != (base, base + ssize):
-                stacks.add(base, base + ssize, name)
+            if stacks.region(name) != (lo, hi):
+                stacks.add(lo, hi, name)
                 found = True
         return found
 
     def resolve_stack(self, esp: int) -> bool:
         """On a miss, reread the LWP table (an LWP may have been created)."""
-        return self._scan_lwps(self._stacks) if getattr(self, "_stacks", None) else False
+        st = getattr(self, "_stacks", None)
+        if st is None:
+            return False
+        a = self._scan_cpus(st)
+        return self._scan_lwps(st) or a
 
     # ------------------------------------------------------------------ hooks
     def install(self, observer, sink) -> None:
@@ -249,7 +280,7 @@ class KernelModel:
             elif how == "true":
                 out[name] = True
             elif how == "kind":
-                out[name] = LOCK_KINDS.get(val, str(val))
+                out[name] = self.lock_kind(val)
             elif how == "ipl":
                 b = self.cpu_base(cpu)
                 if b is not None and self.ipl_off is not None:

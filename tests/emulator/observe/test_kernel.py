@@ -15,7 +15,7 @@ from tests.emulator.observe.fakemachine import BASE, FakeMachine
 PROGRAM = """
     mov esp, 0x7f00
     mov eax, 0x50000
-    mov ebx, 1
+    mov ebx, 0
     nop
     nop
 """
@@ -33,17 +33,18 @@ def machine():
         [Symbol("start", BASE, "label", "k.S", 1), Symbol("obs_lock_acquire", OBS, "label", "k.S", 2),
          Symbol("cpu_info", CPU_INFO, "label", "k.S", 3), Symbol("lwp_table", LWP_TABLE, "label", "k.S", 4),
          Symbol("sc_lock", MUTEX, "label", "k.S", 5)]
-        + consts(LWP_ID=0, LWP_FLAGS=4, LWP_STACK=8, KSTACK_SIZE=0x1000, LWP_SIZE=16,
-                 MAXLWP=2, LW_ITHREAD=1, LW_IDLE=2, MTX_OWNER=0, CPU_INFO_SIZE=64,
-                 CI_CURLWP=0, CI_IPL=4))
+        + consts(L_ID=0, L_FLAGS=4, L_STACK_LO=8, L_STACK_HI=12, L_SIZE=16,
+                 NLWP=2, LF_ITHREAD=2, LF_IDLE=1, MTX_OWNER=0, MTX_KIND=4, MUTEX_SPIN=2,
+                 MUTEX_BIT_WAITERS=1, C_SIZE=64, C_CURLWP=8, C_IPL=12))
     m = FakeMachine(PROGRAM)
     m.symbols = syms
     w = m.uc.mem_write
-    w(CPU_INFO, (LWP_TABLE + 16).to_bytes(4, "little"))            # curlwp = slot 1
-    w(LWP_TABLE, (3).to_bytes(4, "little") + (1).to_bytes(4, "little")
-      + (0x6000).to_bytes(4, "little"))                           # ithread 3, stack 0x6000
-    w(LWP_TABLE + 16, (4).to_bytes(4, "little") + (0).to_bytes(4, "little")
-      + (0x7000).to_bytes(4, "little"))                           # lwp 4, stack 0x7000
+    def u32(*vals):
+        return b"".join(v.to_bytes(4, "little") for v in vals)
+    w(CPU_INFO + 8, u32(LWP_TABLE + 16))                          # curlwp = slot 1
+    w(LWP_TABLE, u32(3, 2, 0x6000, 0x7000))                       # ithread 3
+    w(LWP_TABLE + 16, u32(4, 0, 0x7000, 0x8000))                  # lwp 4
+    w(MUTEX, u32(0, 2))                                           # free spin mutex
     return m
 
 
