@@ -42,6 +42,10 @@ KINDS: dict[str, tuple[str, ...]] = {
     "pic.eoi": ("line",),
     "pic.mask": ("line",),
     "pic.unmask": ("line",),
+    # the kernel holding a line masked for its handler thread (pic_hold /
+    # pic_release); ``held`` is whether it is still held after the release
+    "pic.hold": ("line",),
+    "pic.release": ("line", "held"),
     # CPU (emitted by the machine's delivery and the observer's iret hooks)
     "intr.enter": ("vector", "line", "kind", "eip", "owner"),
     "intr.exit": ("vector", "line", "eip", "owner"),

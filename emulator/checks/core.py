@@ -116,6 +116,8 @@ class State:
         self.biglock: dict = collections.defaultdict(int)   # thread -> depth
         self.ipl: dict = {}               # cpu -> ipl
         self.masked: set = set()          # PIC lines masked (IMR)
+        self.held_lines: set = set()      # lines the kernel holds masked for a handler
+        self.hold_seen = False            # the kernel reports holds (pic.hold)
         self.asleep: dict = {}            # thread -> (t, why) while sleeping/blocked
         self.runnable: dict = {}          # thread -> since t (runnable, not running)
         self.running: dict = {}           # thread -> cpu
@@ -204,6 +206,12 @@ class State:
             self.biglock[who] = ev.get("depth", 0)
         elif kind == "ipl.change":
             self.ipl[cpu] = ev.get("ipl")
+        elif kind == "pic.hold":
+            self.hold_seen = True
+            self.held_lines.add(ev.get("line"))
+        elif kind == "pic.release":
+            if not ev.get("held"):
+                self.held_lines.discard(ev.get("line"))
         elif kind == "pic.mask":
             self.masked.add(ev.get("line"))
         elif kind == "pic.unmask":

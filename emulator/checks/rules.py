@@ -379,16 +379,23 @@ class MaskedWhileHandlerBlocked(Rule):
         "When an interrupt thread blocks, its line must stay masked at the "
         "PIC, or the device interrupts again and the next interrupt finds "
         "the handler busy; once the handler finishes, the line must be "
-        "unmasked, or the device is never heard from again. The rule fires "
-        "when a line is not masked at `ithread.block`, when it is unmasked "
-        "before `ithread.done`, and when it is still masked `limit` "
-        "instructions after `ithread.done` (or at the end of the run).")
+        "unmasked, or the device is never heard from again. The kernel holds "
+        "a line masked for its handler (`pic.hold`) apart from the IPL's "
+        "masks. The rule fires when a line is neither held nor masked at "
+        "`ithread.block`, when it is unmasked before `ithread.done`, when "
+        "the kernel's release leaves the line held (`pic.release` with "
+        "`held`), and when a line is still held `limit` instructions after "
+        "`ithread.done` (or at the end of the run).")
 
     def __init__(self, limit: int = 2_000_000) -> None:
         self.limit = limit
         self.blocked: dict = {}     # line -> (ithread, t)
         self.done: dict = {}        # line -> (ithread, t)
         self.reported: set = set()
+
+    @staticmethod
+    def _masked(st: State, line) -> bool:
+        return line in st.held_lines if st.hold_seen else line in st.masked
 
     def on(self, ev, st, ctx):
         kind = ev["ev"]
@@ -398,7 +405,7 @@ class MaskedWhileHandlerBlocked(Rule):
             who = ev.get("ithread") or st.actor(ev)
             self.blocked[line] = (who, ev["t"])
             self.done.pop(line, None)
-            if line not in st.masked:
+            if line not in st.masked and line not in st.held_lines:
                 out.append(Violation(self.name,
                                      f"irq {line} is not masked while its handler {who} blocks",
                                      fields={"line": line, "ithread": who},
@@ -410,17 +417,27 @@ class MaskedWhileHandlerBlocked(Rule):
                                  f"(since t={t})",
                                  fields={"line": line, "ithread": who},
                                  paths=[("unmasking", _bt(ctx, ev["cpu"]))]))
+        elif kind == "pic.release" and ev.get("held") and ("held", line) not in self.reported:
+            self.reported.add(("held", line))
+            who = st.actor(ev)
+            self.done.pop(line, None)
+            out.append(Violation(self.name,
+                                 f"irq {line} left masked: {who} released it after its "
+                                 "handler finished, but the line is still held",
+                                 fields={"line": line, "ithread": who},
+                                 paths=[(f"{who} releasing", _bt(ctx, ev["cpu"]))]))
         elif kind == "ithread.done":
             who = ev.get("ithread") or st.actor(ev)
             self.blocked.pop(line, None)
-            if line in st.masked:
+            if self._masked(st, line) or st.hold_seen:
                 self.done[line] = (who, ev["t"])
-        elif kind == "pic.unmask":
+        elif kind in ("pic.unmask", "pic.release"):
             self.done.pop(line, None)
         for n, (who, t) in list(self.done.items()):
             if ev["t"] - t > self.limit:
                 del self.done[n]
-                out.append(self._left_masked(n, who, t, ev["t"]))
+                if self._masked(st, n):
+                    out.append(self._left_masked(n, who, t, ev["t"]))
         return out or None
 
     def _left_masked(self, line, who, t, now):
@@ -432,7 +449,7 @@ class MaskedWhileHandlerBlocked(Rule):
     def finish(self, st, ctx):
         out = []
         for n, (who, t) in self.done.items():
-            if n in st.masked:
+            if self._masked(st, n):
                 out.append(self._left_masked(n, who, t, st.t))
         return out
 

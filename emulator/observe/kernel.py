@@ -54,10 +54,11 @@ CONST = {
     "cpu_size": "C_SIZE",
     "cpu_curlwp": "C_CURLWP",
     "cpu_ipl": "C_IPL",
+    "cpu_heldmask": "C_HELDMASK",
     "cpu_intrstack_lo": "C_INTRSTACK_LO",
     "cpu_intrstack_hi": "C_INTRSTACK_HI",
 }
-DATA = {"lwp_table": "lwp_table", "cpu_info": "cpu_info",
+DATA = {"lwp_table": "lwp_table", "cpu_info": "cpu0",
         "boot_stack": "boot_stack", "boot_stack_top": "boot_stack_top"}
 
 # obs_ label -> (trace kind, {field: reader}); extra fixed fields under "_"
@@ -96,6 +97,8 @@ LABELS = {
     "obs_biglock_release": ("biglock.release", {"depth": ("int", "eax"), "lwp": ("cur",)}),
     "obs_softint_schedule": ("softint.schedule", {"softint": ("int", "eax"), "by": ("cur",)}),
     "obs_softint_run": ("softint.run", {"softint": ("int", "eax"), "by": ("cur",)}),
+    "obs_pic_hold": ("pic.hold", {"line": ("int", "ebx")}),
+    "obs_pic_release": ("pic.release", {"line": ("int", "ebx"), "held": ("heldbit", "ebx")}),
     "obs_ipl_change": ("ipl.change", {"ipl": ("int", "eax"), "by": ("cur",)}),
 }
 
@@ -277,6 +280,10 @@ class KernelModel:
                 out[name] = self.running(self.mutex_owner(val))
             elif how == "cur":
                 out[name] = self.lwp_name(self.cpu_lwp(cpu) or 0)
+            elif how == "heldbit":
+                b, off = self.cpu_base(cpu), self.c["cpu_heldmask"]
+                mask = self.view.read_u32(b + off) if b is not None and off is not None else None
+                out[name] = None if mask is None else (mask >> val) & 1
             elif how == "true":
                 out[name] = True
             elif how == "kind":

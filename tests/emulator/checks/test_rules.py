@@ -394,3 +394,18 @@ def test_the_rules_command_lists_twelve_rules(capsys):
     assert main(["rules"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 12 and "lock-order" in out[4]
+
+
+def test_a_release_that_leaves_the_line_held_fires_line_masked():
+    vs = run(START + [E(5, "pic.hold", line=5), E(6, "pic.mask", line=5),
+                      E(9, "pic.release", line=5, held=1)])
+    assert rules_of(vs) == ["line-masked"] and vs[0].fields["line"] == 5
+    assert "still held" in vs[0].message
+
+
+def test_a_line_masked_by_the_ipl_after_its_release_is_not_left_masked():
+    vs = run(START + [E(5, "pic.hold", line=5), E(6, "pic.mask", line=5),
+                      E(7, "ithread.done", ithread="ithread 1", line=5),
+                      E(8, "pic.release", line=5, held=0),
+                      E(5000, "irq.raise", line=0)], masked=1000)
+    assert vs == []

@@ -31,7 +31,7 @@ def consts(**kv):
 def machine():
     syms = SymbolTable(
         [Symbol("start", BASE, "label", "k.S", 1), Symbol("obs_lock_acquire", OBS, "label", "k.S", 2),
-         Symbol("cpu_info", CPU_INFO, "label", "k.S", 3), Symbol("lwp_table", LWP_TABLE, "label", "k.S", 4),
+         Symbol("cpu0", CPU_INFO, "label", "k.S", 3), Symbol("lwp_table", LWP_TABLE, "label", "k.S", 4),
          Symbol("sc_lock", MUTEX, "label", "k.S", 5)]
         + consts(L_ID=0, L_FLAGS=4, L_STACK_LO=8, L_STACK_HI=12, L_SIZE=16,
                  NLWP=2, LF_ITHREAD=2, LF_IDLE=1, MTX_OWNER=0, MTX_KIND=4, MUTEX_SPIN=2,
