@@ -53,6 +53,7 @@ def assemble(paths, include_dirs=(), defines=None, base=DEFAULT_BASE, entry="_st
         paths = [paths]
     reader = _reader(include_dirs, defines)
     for p in paths:
+        reader.start_unit()
         reader.read_file(str(p))
     reader.finish()
     return _build(reader, base, entry)

@@ -205,6 +205,7 @@ class Reader:
         self.labels: set[str] = set()
         self.local_count: dict[str, int] = {}
         self._stack: list = []
+        self.equ_text: dict[str, str] = {}    # .equ name -> its expression text
 
     # ----- input -------------------------------------------------------
     def read_file(self, path: str, loc: Loc | None = None, col: int = 1):
@@ -224,6 +225,11 @@ class Reader:
         self.include_stack.append(absolute)
         self.read_text(text, shown)
         self.include_stack.pop()
+
+    def start_unit(self):
+        """A new top-level source file starts in .text, 32-bit, as with GAS."""
+        self.section = "text"
+        self.mode = 32
 
     def read_text(self, text: str, filename: str):
         self.sources.setdefault(filename, os.path.abspath(filename) if os.path.exists(filename) else filename)
@@ -393,7 +399,13 @@ class Reader:
     def constant(self, name, rest, loc, namecol, argcol, redefinable):
         if not IDENT.match(name):
             raise loc.error(f"bad symbol name '{name}'", namecol)
+        text = " ".join(rest.split())
         if name in self.defined and not redefinable:
+            # The same header included by several source files defines the
+            # same constants again (each file is its own unit for GAS):
+            # an identical .equ is accepted, a different one is an error.
+            if self.equ_text.get(name) == text and name not in self.labels:
+                return
             prev = self.defined[name]
             raise loc.error(f"duplicate definition of '{name}' (first defined at {prev.file}:{prev.line})", namecol)
         if name in self.defined and redefinable and name in self.labels:
@@ -401,6 +413,8 @@ class Reader:
         if name in self.defines:
             raise loc.error(f"'{name}' is already defined on the command line (-D {name})", namecol)
         self.defined.setdefault(name, loc)
+        if not redefinable:
+            self.equ_text[name] = text
         try:
             e = X.parse(rest)
         except X.ExprError as err:

@@ -251,3 +251,23 @@ def test_instruction_operands_use_the_same_expression_rules_as_data():
 
 def test_negative_constants_inside_memory_operands():
     assert code(".equ OFF, -8\nmov eax, [ebp + OFF]") == b"\x8b\x45\xf8"
+
+
+def test_a_header_included_by_several_source_files_may_repeat_its_equ(tmp_path):
+    (tmp_path / "k.inc").write_text(".equ KCODE, 0x08\n.equ SIZE, end_marker - _start\n")
+    (tmp_path / "a.S").write_text('.include "k.inc"\n_start: mov eax, KCODE\n')
+    (tmp_path / "b.S").write_text('.include "k.inc"\nf: mov eax, SIZE\nend_marker:\n')
+    img = asm.assemble([tmp_path / "a.S", tmp_path / "b.S"])
+    assert img.symbols["KCODE"].value == 8 and img.symbols["SIZE"].file.endswith("k.inc")
+
+
+def test_a_repeated_equ_with_another_value_is_still_an_error():
+    with pytest.raises(asm.AsmError, match="duplicate definition of 'A'"):
+        build(".equ A, 1\n.equ A, 2\n")
+
+
+def test_each_source_file_starts_in_text(tmp_path):
+    (tmp_path / "a.S").write_text("_start: nop\n.data\nd: .long 1\n")
+    (tmp_path / "b.S").write_text("f: ret\n")
+    img = asm.assemble([tmp_path / "a.S", tmp_path / "b.S"])
+    assert img.symbols["f"].value < img.data_start
