@@ -1,0 +1,75 @@
+"""irqlab's debugger: a gdb-like REPL and a GDB remote stub over the machine.
+
+    python -m emulator debug IMAGE [--append CMDLINE] [--inject SPEC ...]
+                                   [--gdb PORT] [--cpus N] [--mem MIB]
+                                   [--max-instructions N] [--no-observe] [-x FILE]
+
+``main(argv) -> int`` builds the machine (``Machine.from_image``), attaches
+the observer (threads, locks, stacks, trace, checks) unless --no-observe,
+and then either serves GDB's remote protocol on 127.0.0.1:PORT (gdbstub.py)
+or runs the REPL (repl.py) on stdin/stdout.  ``--max-instructions`` bounds
+every ``continue`` (tests and scripts); ``-x FILE`` runs commands first.
+
+Modules: control.py (stops, execution, going back), reverse.py (snapshots),
+expr.py (locations and expressions), views.py (what is shown), repl.py
+(the command table), gdbstub.py, target.py (the machine's API, in one place).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["main", "open_debugger"]
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="python -m emulator debug",
+                                description="Step-debug an irqlab guest.")
+    p.add_argument("image")
+    p.add_argument("--append", default="", help="the kernel command line")
+    p.add_argument("--inject", action="append", default=[], metavar="SPEC")
+    p.add_argument("--gdb", type=int, metavar="PORT", help="serve GDB's remote protocol")
+    p.add_argument("--cpus", type=int, default=1)
+    p.add_argument("--mem", type=int, default=None, metavar="MIB")
+    p.add_argument("--max-instructions", type=int, default=None, metavar="N",
+                   help="bound every continue to N instructions")
+    p.add_argument("--no-observe", action="store_true", help="do not attach the observer")
+    p.add_argument("-x", dest="script", metavar="FILE", help="run the commands in FILE first")
+    return p
+
+
+def open_debugger(image, append="", inject=(), cpus=1, mem=None, observe=True,
+                  max_run=None, report=None):
+    """Machine + observer + Debugger for IMAGE (what main and tests use)."""
+    from emulator.debugger.control import Debugger
+    from emulator.machine import Machine
+    kw = {"append": append, "cpus": cpus}
+    if mem is not None:
+        kw["mem_mib"] = mem
+    m = Machine.from_image(image, **kw)
+    for spec in inject:
+        m.inject(spec)
+    session = None
+    if observe:
+        from emulator.observe import attach
+        session = attach(m, trace_path=None, checks=True, report=report)
+    return Debugger(m, session=session, max_run=max_run)
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        dbg = open_debugger(args.image, args.append, args.inject, args.cpus, args.mem,
+                            not args.no_observe, args.max_instructions)
+    except (OSError, ValueError, KeyError) as e:
+        print(f"debug: {args.image}: {e}", file=sys.stderr)
+        return 2
+    if args.gdb is not None:
+        from emulator.debugger.gdbstub import GdbStub
+        return GdbStub(dbg, args.gdb, log=sys.stderr).serve()
+    from emulator.debugger.repl import Repl
+    repl = Repl(dbg)
+    if args.script:
+        repl.onecmd(f"source {args.script}")
+    return repl.loop()

@@ -1,0 +1,524 @@
+"""The debugger's engine: stops, execution control, going back, where we are.
+
+Contract
+--------
+``Debugger(machine, session=None, max_run=None)`` holds the breakpoints,
+watchpoints and catchpoints, and runs the machine until one of them (or
+Ctrl-C, or the guest's exit) stops it.  It knows nothing of text input: the
+REPL (repl.py) and the GDB stub (gdbstub.py) both drive it.
+
+Execution (each returns a ``Stop``: why we stopped, one line):
+  ``stepi(n)``, ``nexti(n)`` (over ``call``/``int`` and over interrupts
+  taken meanwhile), ``finish()``, ``cont()``, ``until(addr)``,
+  ``run_for(n)``, ``reverse_stepi(n)``, ``reverse_cont()``.
+A stop condition never fires at the address and time a command starts from
+(so ``continue`` from a breakpoint moves on).  Every forward run is bounded:
+by ``n`` or by ``max_run`` instructions (``None``: unbounded, Ctrl-C stops).
+
+Ctrl-C: ``interrupt()`` (the REPL's SIGINT handler, the stub's 0x03 byte)
+calls ``machine.stop()`` — KeyboardInterrupt cannot arrive inside Unicorn.
+
+Where: ``where()`` is the stop display (symbol+offset, file:line, the
+source line, the next instruction).  ``env`` evaluates expressions
+(expr.py) against the selected CPU ``cpu``.
+"""
+
+from __future__ import annotations
+
+import collections
+import signal
+import threading
+from dataclasses import dataclass, field
+from typing import Optional
+
+import capstone
+
+from emulator.debugger import expr as E
+from emulator.debugger.reverse import History
+from emulator.debugger.target import Target, TargetError
+
+CHUNK = 1_000_000     # a continue runs in chunks, so Ctrl-C and checks are seen
+
+
+class DebugError(Exception):
+    """A mistake the user made, or a thing that cannot be done: one line."""
+
+
+@dataclass
+class Stop:
+    kind: str                 # step, break, watch, catch, interrupted, exited, limit, error
+    text: str = ""
+    bp: object = None
+
+    def __str__(self):
+        return self.text
+
+
+@dataclass
+class Point:
+    num: int
+    kind: str                 # break, tbreak, watch, rwatch, catch
+    addr: Optional[int] = None
+    length: int = 0
+    cond: Optional[str] = None
+    what: str = ""            # for catch: "irq", "irq 5", "switch", "violation"
+    line: Optional[int] = None
+    enabled: bool = True
+    hits: int = 0
+    handle: object = None
+    extra: dict = field(default_factory=dict)
+
+
+class Env:
+    """What expressions see: registers of the selected CPU, symbols, memory."""
+
+    def __init__(self, dbg):
+        self.d = dbg
+
+    def reg(self, name):
+        return self.d.t.reg(name, self.d.cpu)
+
+    def symbol(self, name):
+        if self.d.syms is None:
+            raise KeyError(f"no symbol '{name}' (the image has no symbols)")
+        return self.d.syms.addr(name)
+
+    def read_u32(self, addr):
+        try:
+            return self.d.t.read_u32(addr)
+        except TargetError as e:
+            raise E.ExprError(str(e)) from None
+
+    def line_addr(self, file, line):
+        return self.d.line_addr(file, line)
+
+
+class Debugger:
+    def __init__(self, machine, session=None, max_run: Optional[int] = None,
+                 history_every: int = 200_000) -> None:
+        self.m = machine
+        self.t = Target(machine)
+        self.session = session
+        self.syms = self.t.symbols
+        self.cpu = 0
+        self.max_run = max_run
+        self.points: dict = {}
+        self.next_num = 1
+        self._hooked: dict = {}          # addr -> hook handle
+        self._internal: dict = {}        # addr -> [predicate]
+        self.mode = "idle"               # idle | run | replay | record
+        self.reason: Optional[Stop] = None
+        self.start = None                # (time, pc) the current command started at
+        self.recorded: list = []
+        self.intr_log = collections.deque(maxlen=512)
+        self.intr_seq = 0
+        self.history = History(self.t, every=history_every)
+        self.env = Env(self)
+        self.cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+        self.t.on_interrupt(self._on_interrupt)
+        self.exit_status = None
+        if session is not None:
+            session.fanout.add(self._on_event)
+        self.history.checkpoint(force=True)
+
+    # expressions and locations ---------------------------------------------
+    def eval(self, text: str) -> int:
+        try:
+            return E.evaluate(text, self.env)
+        except TargetError as e:
+            raise DebugError(str(e)) from None
+        except E.ExprError as e:
+            raise DebugError(str(e)) from None
+
+    def location(self, text: str) -> int:
+        try:
+            return E.location(text, self.env)
+        except (E.ExprError, TargetError) as e:
+            raise DebugError(str(e)) from None
+
+    def line_addr(self, file: str, line: int) -> int:
+        if self.syms is None:
+            raise KeyError("the image has no line table")
+        best = None
+        for a, f, ln in self.syms.lines.entries():
+            if ln == line and (f == file or f.endswith("/" + file)):
+                if best is None or a < best:
+                    best = a
+        if best is None:
+            raise KeyError(f"no code at {file}:{line}")
+        return best
+
+    def symbolize(self, addr: int) -> str:
+        return self.syms.symbolize(addr) if self.syms is not None else f"{addr:#x}"
+
+    def line_of(self, addr: int):
+        return self.syms.line_of(addr) if self.syms is not None else None
+
+    @property
+    def pc(self) -> int:
+        return self.t.reg("eip", self.cpu)
+
+    def reg(self, name: str) -> int:
+        return self.t.reg(name, self.cpu)
+
+    # decoding ---------------------------------------------------------------
+    def insn_at(self, addr: int):
+        try:
+            code = self.t.mem_read(addr, 16)
+        except TargetError:
+            return None
+        return next(self.cs.disasm(code, addr, 1), None)
+
+    def insn_text(self, addr: int) -> str:
+        i = self.insn_at(addr)
+        if i is None:
+            return f"{addr:#010x}: (cannot decode)"
+        op = f"{i.mnemonic} {i.op_str}".strip()
+        return f"{addr:#010x} <{self.symbolize(addr)}>: {op}"
+
+    def where(self) -> str:
+        pc = self.pc
+        head = self.symbolize(pc)
+        fl = self.line_of(pc)
+        lines = []
+        if fl:
+            lines.append(f"{head} ({fl[0]}:{fl[1]})")
+            src = self.syms.source_line(*fl)
+            if src is not None:
+                lines.append(f"{fl[1]}\t{src}")
+        else:
+            lines.append(head)
+        lines.append("=> " + self.insn_text(pc))
+        if self.t.ncpus > 1:
+            lines[0] = f"[cpu {self.cpu}] " + lines[0]
+        return "\n".join(lines)
+
+    # points -----------------------------------------------------------------
+    def add_point(self, kind, **kw) -> Point:
+        p = Point(self.next_num, kind, **kw)
+        self.next_num += 1
+        if kind in ("break", "tbreak"):
+            self._hook(p.addr)
+        elif kind in ("watch", "rwatch"):
+            add = self.t.add_write_watch if kind == "watch" else self.t.add_read_watch
+            try:
+                p.handle = add(p.addr, p.length, self._watch_fn(p))
+            except (AttributeError, TypeError) as e:
+                self.next_num -= 1
+                raise DebugError(f"this machine cannot watch memory: {e}") from None
+        self.points[p.num] = p
+        return p
+
+    def delete_point(self, num: int) -> None:
+        p = self.points.pop(num, None)
+        if p is None:
+            raise DebugError(f"no breakpoint number {num}")
+        if p.kind in ("watch", "rwatch") and p.handle is not None:
+            self.t.remove_watch(p.handle)
+
+    def _hook(self, addr: int) -> None:
+        if addr in self._hooked:
+            return
+        self._hooked[addr] = self.t.add_exec_hook(addr, lambda *a, _addr=addr: self._on_exec(_addr, a))
+
+    def _cpu_of(self, args) -> int:
+        for a in args:
+            if isinstance(a, int) and not isinstance(a, bool) and 0 <= a < self.t.ncpus:
+                return a
+            idx = getattr(a, "index", None)
+            if isinstance(idx, int):
+                return idx
+        return self.cpu
+
+    def _cond_ok(self, p: Point) -> bool:
+        if not p.cond:
+            return True
+        return bool(E.evaluate(p.cond, self.env))
+
+    def _on_exec(self, addr, args) -> None:
+        if self.mode in ("idle", "replay"):
+            return
+        cpu = self._cpu_of(args)
+        if self.mode == "record":
+            saved, self.cpu = self.cpu, cpu
+            try:
+                for p in self.points.values():
+                    if p.enabled and p.kind in ("break", "tbreak") and p.addr == addr and self._cond_ok(p):
+                        self.recorded.append((self.t.now, cpu, p))
+            except (E.ExprError, TargetError):
+                pass    # a condition that cannot be evaluated does not record a hit
+            finally:
+                self.cpu = saved
+            return
+        if self.reason is not None or (self.t.now, addr) == self.start:
+            return
+        saved, self.cpu = self.cpu, cpu
+        for pred in self._internal.get(addr, ()):
+            if pred():
+                self._stop(Stop("step"))
+                return
+        for p in list(self.points.values()):
+            if not (p.enabled and p.kind in ("break", "tbreak") and p.addr == addr):
+                continue
+            try:
+                ok = self._cond_ok(p)
+            except (E.ExprError, TargetError) as e:
+                self._stop(Stop("break", f"Breakpoint {p.num}: condition '{p.cond}' failed: {e}", p))
+                return
+            if ok:
+                p.hits += 1
+                name = "Temporary breakpoint" if p.kind == "tbreak" else "Breakpoint"
+                self._stop(Stop("break", f"{name} {p.num}, {self.symbolize(addr)}", p))
+                if p.kind == "tbreak":
+                    self.points.pop(p.num, None)
+                return
+        self.cpu = saved
+
+    def _watch_fn(self, p: Point):
+        def fn(*args):
+            if not p.enabled or self.mode in ("idle", "replay") or self.reason is not None:
+                return
+            if self.mode == "record":
+                self.recorded.append((self.t.now, self._cpu_of(args[:1]), p))
+                return
+            p.hits += 1
+            what = "Hardware watchpoint" if p.kind == "watch" else "Hardware read watchpoint"
+            self._stop(Stop("watch", f"{what} {p.num}: {p.addr:#x}:{p.length} "
+                                     f"({self.symbolize(p.addr)})", p))
+        return fn
+
+    def _on_interrupt(self, cpu, vector, kind, eip_from, error_code=None) -> None:
+        c = self._cpu_of((cpu,))
+        line = self.line_of_vector(vector)
+        esp = self.t.reg("esp", c)
+        self.intr_seq += 1
+        self.intr_log.append((self.t.now, c, vector, kind, eip_from, line, esp, self.intr_seq))
+        if self.mode != "run" or self.reason is not None:
+            return
+        for p in self.points.values():
+            if not (p.enabled and p.kind == "catch" and p.what.startswith("irq")):
+                continue
+            want = p.what.split()[1:] if len(p.what.split()) > 1 else None
+            if line is None or (want and int(want[0], 0) != line):
+                continue
+            p.hits += 1
+            self.cpu = c
+            self._stop(Stop("catch", f"Catchpoint {p.num} (irq {line}, vector {vector:#x}, "
+                                     f"from {self.symbolize(eip_from)})", p))
+            return
+
+    def _on_event(self, ev: dict) -> None:
+        if self.mode != "run" or self.reason is not None:
+            return
+        kind = ev.get("ev", "")
+        for p in self.points.values():
+            if not (p.enabled and p.kind == "catch"):
+                continue
+            if p.what == "switch" and kind == "lwp.switch":
+                text = f"Catchpoint {p.num} (switch {ev.get('from')} -> {ev.get('to')})"
+            elif p.what == "violation" and kind == "check.violation":
+                text = f"Catchpoint {p.num} (violation {ev.get('rule')}: {ev.get('message')})"
+            else:
+                continue
+            p.hits += 1
+            self._stop(Stop("catch", text, p))
+            return
+
+    def line_of_vector(self, vector: int):
+        pic = self.t.devices.get("pic") or getattr(self.m, "pic", None)
+        for attr, first in (("master", 0), ("slave", 8)):
+            chip = getattr(pic, attr, None)
+            base = getattr(chip, "irq_base", None)
+            if isinstance(base, int) and base <= vector < base + 8:
+                return first + vector - base
+        return None
+
+    # running ----------------------------------------------------------------
+    def _stop(self, reason: Stop) -> None:
+        self.reason = reason
+        self.t.stop()
+
+    def interrupt(self) -> None:
+        """Ctrl-C: stop a running command at the next instruction boundary."""
+        if self.mode == "run" and self.reason is None:
+            self.reason = Stop("interrupted", "Program received SIGINT (Ctrl-C).")
+            self.t.stop()
+
+    def _sigint(self, signum, frame) -> None:
+        self.interrupt()
+
+    def _exec(self, n: Optional[int], exact: bool, poll=None) -> Stop:
+        """Run forward up to n instructions (None: max_run / unbounded)."""
+        limit = n if n is not None else self.max_run
+        self.reason = None
+        self.start = (self.t.now, self.pc)
+        self.mode = "run"
+        old = None
+        if threading.current_thread() is threading.main_thread():
+            old = signal.signal(signal.SIGINT, self._sigint)
+        done = 0
+        try:
+            while self.reason is None and (limit is None or done < limit):
+                self.history.checkpoint()
+                chunk = min(self.history.due_in(), CHUNK)
+                if limit is not None:
+                    chunk = min(chunk, limit - done)
+                before = self.t.now
+                res = self.t.step(chunk) if exact else self.t.run(chunk)
+                done += self.t.now - before
+                self._check_result(res, self.t.now - before, chunk)
+                if poll is not None and self.reason is None and poll():
+                    self.reason = Stop("interrupted", "Program received SIGINT (Ctrl-C).")
+        finally:
+            self.mode = "idle"
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
+        if self.reason is None:
+            self.reason = Stop("limit" if n is None else "step",
+                               f"stopped after {done} instructions (limit)" if n is None else "")
+        return self.reason
+
+    def _check_result(self, res, ran: int, asked: int) -> None:
+        if self.reason is not None:
+            return
+        why = str(getattr(res, "reason", "") or "")
+        code = getattr(res, "exit_code", None)
+        if code is None:
+            code = getattr(res, "status", None)
+        if why in ("exit", "exited", "debugexit", "shutdown") or (code is not None and why not in
+                                                                   ("limit", "stop", "stopped", "")):
+            self.exit_status = code
+            self.reason = Stop("exited", f"The guest exited with status {code}.")
+        elif why in ("error", "fault", "triple_fault", "triple-fault", "halted", "halt", "deadlock"):
+            detail = getattr(res, "message", None) or getattr(res, "detail", None) or why
+            self.reason = Stop("exited", f"The machine stopped: {detail}.")
+        elif ran == 0:
+            self.reason = Stop("exited", f"The machine cannot go on ({why or 'no progress'}).")
+
+    def stepi(self, n: int = 1) -> Stop:
+        return self._exec(n, exact=True)
+
+    def run_for(self, n: int) -> Stop:
+        return self._exec(n, exact=True)
+
+    def cont(self, poll=None) -> Stop:
+        return self._exec(None, exact=False, poll=poll)
+
+    def _run_until(self, addr: int, pred, poll=None) -> Stop:
+        self._internal.setdefault(addr, []).append(pred)
+        self._hook(addr)
+        try:
+            return self._exec(None, exact=False, poll=poll)
+        finally:
+            lst = self._internal.get(addr, [])
+            if pred in lst:
+                lst.remove(pred)
+            if not lst:
+                self._internal.pop(addr, None)
+
+    def until(self, addr: int) -> Stop:
+        return self._run_until(addr, lambda: True)
+
+    def nexti(self, n: int = 1) -> Stop:
+        stop = Stop("step")
+        for _ in range(n):
+            stop = self._next_one()
+            if stop.kind != "step":
+                return stop
+        return stop
+
+    def _next_one(self) -> Stop:
+        for _attempt in range(64):
+            pc0, esp0 = self.pc, self.reg("esp")
+            insn = self.insn_at(pc0)
+            seen = self.intr_seq
+            stop = self._exec(1, exact=True)
+            if stop.kind != "step":
+                return stop
+            new = [e for e in self.intr_log if e[-1] > seen]
+            if insn is not None and insn.mnemonic in ("call", "int", "into", "int3", "lcall"):
+                ret = pc0 + insn.size
+                if self.pc != ret:
+                    return self._run_until(ret, lambda: self.reg("esp") >= esp0)
+                return stop
+            taken = [e for e in new if e[4] == pc0 or e[4] == self.pc]
+            if taken and self.pc != taken[0][4]:
+                back = taken[0][4]
+                stop = self._run_until(back, lambda: self.reg("esp") >= esp0)
+                if stop.kind != "step" or self.pc != pc0:
+                    return stop
+                continue      # the interrupt came before the instruction: do it now
+            return stop
+        return Stop("step")
+
+    def frames(self, limit: int = 64) -> list:
+        from emulator.debugger.views import unwind
+        return unwind(self, limit)
+
+    def finish(self) -> Stop:
+        fr = self.frames(2)
+        if len(fr) < 2 or fr[1].get("pc") is None:
+            raise DebugError("\"finish\" not meaningful in the outermost frame (no return address found)")
+        ret = fr[1]["pc"]
+        esp0 = self.reg("esp")
+        return self._run_until(ret, lambda: self.reg("esp") > esp0)
+
+    # going back ---------------------------------------------------------------
+    def _replay(self, n: int) -> None:
+        mode, self.mode = self.mode, "replay"
+        try:
+            left = n
+            while left > 0:
+                before = self.t.now
+                self.t.step(left)
+                ran = self.t.now - before
+                if ran <= 0:
+                    raise DebugError(f"replay stuck at t={self.t.now}")
+                left -= ran
+        finally:
+            self.mode = mode
+
+    def goto_time(self, t: int) -> None:
+        if t < 0:
+            raise DebugError("cannot go before the start of the run")
+        earliest = self.history.earliest()
+        if earliest is None or t < earliest:
+            raise DebugError(f"no history that far back (it starts at t={earliest})")
+        try:
+            self.history.goto(t, self._replay)
+        except ValueError as e:
+            raise DebugError(f"going back failed: {e}") from None
+
+    def reverse_stepi(self, n: int = 1) -> Stop:
+        self.goto_time(max(self.history.earliest(), self.t.now - n))
+        return Stop("step")
+
+    def reverse_cont(self) -> Stop:
+        now = self.t.now
+        for t0, t1 in self.history.segments_before(now):
+            self.recorded = []
+            self.goto_time(t0)
+            self.mode = "record"
+            try:
+                left = t1 - t0
+                while left > 0:
+                    before = self.t.now
+                    self.t.step(left)
+                    ran = self.t.now - before
+                    if ran <= 0:
+                        break
+                    left -= ran
+            finally:
+                self.mode = "idle"
+            hits = [h for h in self.recorded if h[0] < now]
+            if hits:
+                t, cpu, p = hits[-1]
+                self.goto_time(t)
+                self.cpu = cpu
+                return Stop("break", f"Breakpoint {p.num} (reverse), {self.symbolize(self.pc)}", p)
+        self.goto_time(self.history.earliest())
+        return Stop("step", "No more reverse-execution history.")
+
+    def changed(self) -> None:
+        """The user changed the machine by hand: the history forks here."""
+        self.history.changed()

@@ -1,0 +1,153 @@
+"""The only place the debugger touches the machine's API.
+
+Contract
+--------
+``Target(machine)`` gives the debugger, in its own terms: ``ncpus``,
+``reg(name, cpu)`` / ``set_reg(name, value, cpu)`` for the 32-bit, 16-bit
+and 8-bit x86 registers by name (``eax``, ``ax``, ``al``, ``eip``,
+``eflags``, ``cs``...), ``mem_read(addr, n)`` (``TargetError`` when
+unmapped), ``mem_write``, ``now`` (virtual time, instructions retired),
+``step(n)`` (exactly n instructions unless a hook stopped it),
+``run(n)`` (at most n), ``stop()``, exec hooks, watches, interrupt
+listeners, ``snapshot()``/``restore()``, ``devices``, ``symbols`` and
+``code_range`` (the loaded image's first and last address).
+
+A change in the machine's API is a change here only.
+"""
+
+from __future__ import annotations
+
+from unicorn import UcError
+from unicorn import x86_const as X
+
+
+class TargetError(Exception):
+    pass
+
+
+# gdb's i386 register order (the 'g' packet), then the rest we show.
+GDB_REGS = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
+            "eip", "eflags", "cs", "ss", "ds", "es", "fs", "gs"]
+_EXTRA = ["ax", "bx", "cx", "dx", "si", "di", "sp", "bp", "al", "ah", "bl", "bh",
+          "cl", "ch", "dl", "dh", "cr0", "cr2", "cr3", "cr4"]
+REG_IDS = {n: getattr(X, "UC_X86_REG_" + n.upper()) for n in GDB_REGS + _EXTRA}
+
+
+class Target:
+    def __init__(self, machine) -> None:
+        self.m = machine
+
+    # CPUs and registers -----------------------------------------------------
+    @property
+    def ncpus(self) -> int:
+        return len(self.m.cpus)
+
+    def _uc(self, cpu: int):
+        try:
+            c = self.m.cpus[cpu]
+        except IndexError:
+            raise TargetError(f"no CPU {cpu} (this machine has {self.ncpus})") from None
+        return getattr(c, "uc", None) or getattr(c, "engine", None) or c
+
+    def reg(self, name: str, cpu: int = 0) -> int:
+        rid = REG_IDS.get(name.lower())
+        if rid is None:
+            raise KeyError(name)
+        return self._uc(cpu).reg_read(rid)
+
+    def set_reg(self, name: str, value: int, cpu: int = 0) -> None:
+        rid = REG_IDS.get(name.lower())
+        if rid is None:
+            raise KeyError(name)
+        self._uc(cpu).reg_write(rid, value & 0xFFFFFFFF)
+
+    # memory -----------------------------------------------------------------
+    def mem_read(self, addr: int, n: int) -> bytes:
+        try:
+            data = bytes(self.m.mem_read(addr & 0xFFFFFFFF, n))
+        except (UcError, ValueError, IndexError, OverflowError) as e:
+            raise TargetError(f"cannot read {n} bytes at {addr:#x}: {e}") from None
+        if len(data) < n:
+            raise TargetError(f"cannot read {n} bytes at {addr:#x}: outside memory")
+        return data
+
+    def read_u32(self, addr: int) -> int:
+        return int.from_bytes(self.mem_read(addr, 4), "little")
+
+    def mem_write(self, addr: int, data: bytes) -> None:
+        try:
+            self.m.mem_write(addr & 0xFFFFFFFF, bytes(data))
+        except (UcError, ValueError, IndexError, OverflowError) as e:
+            raise TargetError(f"cannot write {len(data)} bytes at {addr:#x}: {e}") from None
+
+    # time and execution -----------------------------------------------------
+    @property
+    def now(self) -> int:
+        return self.m.clock.now
+
+    def step(self, n: int):
+        return self.m.step(n)
+
+    def run(self, n: int):
+        return self.m.run(max_instructions=n)
+
+    def stop(self) -> None:
+        self.m.stop()
+
+    # hooks ------------------------------------------------------------------
+    def add_exec_hook(self, addr: int, fn):
+        return self.m.add_exec_hook(addr, fn)
+
+    def remove_exec_hook(self, handle) -> None:
+        rm = getattr(self.m, "remove_exec_hook", None)
+        if rm is not None:
+            rm(handle)
+
+    def add_write_watch(self, addr: int, length: int, fn):
+        return self.m.add_write_watch(addr, length, fn)
+
+    def add_read_watch(self, addr: int, length: int, fn):
+        return self.m.add_read_watch(addr, length, fn)
+
+    def remove_watch(self, handle) -> None:
+        rm = getattr(self.m, "remove_watch", None)
+        if rm is not None:
+            rm(handle)
+
+    def on_interrupt(self, fn) -> None:
+        hooks = self.m.on_interrupt
+        if callable(hooks) and not isinstance(hooks, list):
+            hooks(fn)
+        else:
+            hooks.append(fn)
+
+    # state ------------------------------------------------------------------
+    def snapshot(self):
+        return self.m.snapshot()
+
+    def restore(self, snap) -> None:
+        self.m.restore(snap)
+
+    def inject(self, spec: str):
+        return self.m.inject(spec)
+
+    @property
+    def devices(self) -> dict:
+        d = getattr(self.m, "devices", None) or {}
+        return d if isinstance(d, dict) else {getattr(x, "name", str(i)): x for i, x in enumerate(d)}
+
+    @property
+    def symbols(self):
+        return getattr(self.m, "symbols", None)
+
+    @property
+    def code_range(self) -> tuple:
+        img = getattr(self.m, "image", None)
+        lo = getattr(img, "load_addr", None) or getattr(img, "base", None)
+        hi = getattr(img, "load_end", None) or getattr(img, "end", None)
+        if isinstance(lo, int) and isinstance(hi, int) and hi > lo:
+            return lo, hi
+        syms = self.symbols
+        if syms is not None and getattr(syms, "_label_addrs", None):
+            return syms._label_addrs[0], syms._label_addrs[-1] + 16
+        return 0, 0
