@@ -123,7 +123,7 @@ class _Parser:
             try:
                 return self.env.symbol(val)
             except KeyError as e:
-                raise ExprError(str(e).strip("'\"")) from None
+                raise ExprError(str(e.args[0]) if e.args else val) from None
         if kind == "op" and val == "(":
             v = self.binary(0)
             if self.take() != ("op", ")"):
@@ -163,5 +163,5 @@ def location(text: str, env) -> int:
         try:
             return env.line_addr(m.group(1), int(m.group(2)))
         except KeyError as e:
-            raise ExprError(str(e).strip("'\"")) from None
+            raise ExprError(str(e.args[0]) if e.args else text) from None
     return evaluate(text, env) & 0xFFFFFFFF

@@ -218,7 +218,7 @@ class GdbStub:
         if c == "D":
             self._clear_points()
             self.done = True
-            self.send("OK")
+            self.conn.sendall(frame("OK"))     # gdb hangs up: no ack to wait for
             return None
         if c == "k":
             self.done = True

@@ -190,8 +190,10 @@ class Repl:
                 self.last = line if name != "x" else "x"
         except Quit:
             raise
-        except (DebugError, TargetError, ValueError, KeyError) as e:
-            self.say(f"error: {str(e).strip(chr(39))}")
+        except KeyError as e:
+            self.say(f"error: {e.args[0] if e.args else e}")
+        except (DebugError, TargetError, ValueError) as e:
+            self.say(f"error: {e}")
         except Exception as e:   # noqa: BLE001 - no command may crash the REPL
             self.say(f"error: {name} failed: {type(e).__name__}: {e}")
 
@@ -258,8 +260,7 @@ class Repl:
             cond = cond.strip() or None
         addr = self.d.location(loc.strip())
         if cond:
-            from emulator.debugger import expr as E
-            E.tokenize(cond)
+            self.d.eval(cond)       # a condition that cannot be read is refused now
         p = self.d.add_point(kind, addr=addr, cond=cond)
         fl = self.d.line_of(addr)
         where = f": file {fl[0]}, line {fl[1]}" if fl else ""

@@ -1,0 +1,62 @@
+import io
+
+import pytest
+
+import asm
+from emulator.debugger.control import Debugger
+from emulator.debugger.repl import Repl
+
+LOOP = """\
+_start:
+        mov esp, 0x90000
+        mov ecx, 0
+again:
+        call bump
+        inc ecx
+        cmp ecx, 1000000
+        jne again
+done:
+        hlt
+        jmp done
+# bump: counter += 2
+bump:
+        mov eax, [counter]
+        add eax, 2
+        mov [counter], eax
+        ret
+        .data
+counter: .long 0
+"""
+
+
+def make_fake(text=LOOP, tmp_path=None):
+    from tests.emulator.debugger.fake import FakeMachine
+    img = asm.assemble_text(text, filename="loop.S")
+    return FakeMachine(img)
+
+
+def drive(dbg, commands: str) -> str:
+    out = io.StringIO()
+    Repl(dbg, stdin=io.StringIO(commands), stdout=out).loop()
+    return out.getvalue()
+
+
+@pytest.fixture
+def fake_dbg():
+    return Debugger(make_fake(), max_run=200_000, history_every=1000)
+
+
+def build_loop(tmp_path, text=LOOP, name="loop", **kw):
+    """Write the guest's source, assemble it from the file (so source lines
+    are found) and return (Debugger, paths)."""
+    src = tmp_path / f"{name}.S"
+    src.write_text(text)
+    img = asm.assemble([str(src)])
+    paths = {"bin": str(tmp_path / f"{name}.bin"), "elf": str(tmp_path / f"{name}.elf"),
+             "sym": str(tmp_path / f"{name}.sym.json"), "src": str(src)}
+    img.write(paths["bin"], elf=paths["elf"], sym=paths["sym"])
+    paths.update({n: s.value for n, s in img.symbols.items()})
+    from tests.emulator.debugger.fake import FakeMachine
+    dbg = Debugger(FakeMachine(img), max_run=kw.get("max_run", 500_000),
+                   history_every=kw.get("every", 1000))
+    return dbg, paths
