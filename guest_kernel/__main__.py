@@ -1,0 +1,110 @@
+"""Command line: build kernel configurations and run scenarios.
+
+    python -m guest_kernel build --model M [--intr-stack S] [--softint K] [--bug B] -o OUT
+    python -m guest_kernel build-all -o build
+    python -m guest_kernel run   --model M --scenario S [--cpus N] [--trace F] [--max-instructions N]
+    python -m guest_kernel debug --model M --scenario S [--cpus N]
+
+``run`` rebuilds build/<config>/ when a source is newer, then hands the ELF
+to ``python -m emulator run`` with ``--append scenario=S`` and the
+scenario's injections (guest_kernel/scenarios/S.inject: one --inject SPEC
+per non-comment line), passing the exit status through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from guest_kernel.build import BuildError, Config, bug_configs, build, correct_configs, is_stale, MODELS
+from guest_kernel.bugs import BUGS
+
+HERE = Path(__file__).resolve().parent
+SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak")
+
+
+def _config_args(p):
+    p.add_argument("--model", choices=MODELS, default="ithread")
+    p.add_argument("--intr-stack", choices=("shared", "separate"), default="shared")
+    p.add_argument("--softint", choices=("thread", "fast"), default="thread")
+    p.add_argument("--bug", choices=sorted(BUGS), default=None)
+
+
+def _config(a) -> Config:
+    return Config(a.model, a.intr_stack, a.softint, a.bug)
+
+
+def injections(scenario: str) -> list[str]:
+    """The --inject arguments a scenario carries (scenarios/NAME.inject)."""
+    f = HERE / "scenarios" / f"{scenario}.inject"
+    if not f.exists():
+        return []
+    out = []
+    for line in f.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            out += ["--inject", line]
+    return out
+
+
+def _emulator_cmd(verb, a, elf) -> list[str]:
+    cmd = [sys.executable, "-m", "emulator", verb, str(elf), "--append", f"scenario={a.scenario}"]
+    if getattr(a, "cpus", 1) and a.cpus != 1:
+        cmd += ["--cpus", str(a.cpus)]
+    if getattr(a, "trace", None):
+        cmd += ["--trace", a.trace]
+    if getattr(a, "max_instructions", None):
+        cmd += ["--max-instructions", str(a.max_instructions)]
+    return cmd + injections(a.scenario)
+
+
+def _run(verb, a) -> int:
+    cfg = _config(a)
+    out = Path(a.build_dir) / cfg.name
+    if is_stale(cfg, out):
+        build(cfg, out)
+    if importlib.util.find_spec("emulator.__main__") is None:
+        print(f"the emulator (python -m emulator {verb}) is not installed yet; "
+              f"the kernel is built at {out / 'kernel.elf'}", file=sys.stderr)
+        return 2
+    return subprocess.call(_emulator_cmd(verb, a, out / "kernel.elf"))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m guest_kernel", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="build one configuration")
+    _config_args(b)
+    b.add_argument("-o", "--out", required=True)
+    ba = sub.add_parser("build-all", help="every correct configuration and every --bug one")
+    ba.add_argument("-o", "--out", default="build")
+    for verb in ("run", "debug"):
+        r = sub.add_parser(verb, help=f"build if stale, then `python -m emulator {verb}`")
+        _config_args(r)
+        r.add_argument("--scenario", default="hello", choices=SCENARIOS)
+        r.add_argument("--cpus", type=int, default=1)
+        r.add_argument("--build-dir", default="build")
+        if verb == "run":
+            r.add_argument("--trace")
+            r.add_argument("--max-instructions", type=int)
+    a = ap.parse_args(argv)
+    try:
+        if a.cmd == "build":
+            print(build(_config(a), a.out))
+        elif a.cmd == "build-all":
+            for cfg in correct_configs() + bug_configs():
+                print(build(cfg, Path(a.out) / cfg.name))
+        else:
+            return _run(a.cmd, a)
+    except BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

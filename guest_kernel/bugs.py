@@ -1,0 +1,43 @@
+"""The planted bugs: which scenario exposes each and which rule must catch it.
+
+Contract
+--------
+``BUGS[name]`` is a ``Bug(model, scenario, rule, what)``: build with
+``python -m guest_kernel build --model MODEL --bug NAME``, run SCENARIO, and
+the checker rule RULE (emulator/checks/RULES.md) must fire.  `make
+check-bugs` (emulator.checks) reads this table.  Every bug kernel still boots
+and finishes its scenario; the guest does not report its own bug.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Bug(NamedTuple):
+    model: str
+    scenario: str
+    rule: str
+    what: str
+
+
+BUGS = {
+    "sleep_in_hardintr": Bug("classic", "ithread_block", "hardintr-block",
+                             "the classic testdev handler takes the adaptive td_lock in interrupt context"),
+    "spin_then_sleep": Bug("ithread", "biglock", "sleep-spin-ipl",
+                           "an LWP sleeps holding the spin mutex biglock_spin (IPL_VM)"),
+    "biglock_leak": Bug("ithread", "biglock", "biglock-sleep",
+                        "mi_switch forgets to drop (and retake) the big lock"),
+    "no_unmask": Bug("ithread", "ithread_block", "line-masked",
+                     "pic_release never unmasks: a finished interrupt thread leaves IRQ 5 masked"),
+    "resume_pinned": Bug("ithread", "ithread_block", "pinned-run",
+                         "a blocking interrupt LWP switches to its pinned LWP without unpinning it"),
+    "lock_order": Bug("ithread", "soak", "lock-order",
+                      "main takes soak_b then soak_a, the workers soak_a then soak_b"),
+    "irq_unsafe": Bug("classic", "ithread_block", "irq-safety",
+                      "td_stat (spin, taken by the hard handler) is declared at IPL_NONE"),
+    "stack_overflow": Bug("ithread", "ithread_block", "stack-bounds",
+                          "the testdev handler recurses past the bottom of its interrupt LWP's stack"),
+    "lost_wakeup": Bug("ithread", "ithread_block", "liveness",
+                       "main tests the done flag with interrupts on and sleeps after the wake-up came"),
+}

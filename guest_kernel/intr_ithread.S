@@ -1,0 +1,42 @@
+# intr_ithread.S — the ithread model: handlers run as interrupt LWPs.
+#
+# intr_entry: the stub pushed the vector and error code, IF=0.  Lines above
+# IPL_VM (no interrupt LWP) take the classic path (intr_hard).  Otherwise the
+# line is held masked at the PIC and acknowledged, and the line's interrupt
+# LWP borrows the interrupted LWP (lwp_borrow, pin.S): the interrupted LWP
+# is pinned, the handler runs on the interrupt LWP's stack as that LWP, at
+# the line's IPL, with IF=1.  If the handler returns, ithread_body unmasks
+# the line and the pinned LWP resumes here, no scheduler involved.  If it
+# blocks (a mutex held by an LWP that is not running), mi_switch converts it
+# into a full thread and resumes the pinned LWP here at once; the line stays
+# masked until the converted thread finishes the handler and unmasks it.
+        .include "kernel.inc"
+
+        .text
+intr_entry:
+        pushad
+        mov ebx, [esp + 32]
+        sub ebx, IRQ_BASE
+        mov eax, ebx
+        shl eax, 5
+        cmp dword ptr [ih_table + eax + IH_LWP], 0
+        je intr_hard                     # above IPL_VM: interrupt context
+        call pic_hold                    # the line stays masked until done
+        call pic_eoi
+obs_intr_enter_ithread:                  # EBX = line
+        mov eax, ebx
+        shl eax, 5
+        mov edi, [ih_table + eax + IH_LWP]
+        mov edx, [ih_table + eax + IH_IPL]
+        mov esi, ithread_body
+        call lwp_borrow                  # back here, pinned LWP current, IF=0
+obs_intr_exit_ithread:                   # EBX = line
+        jmp intr_return
+
+# ithread_body: EBX = line, as the interrupt LWP, IF=1
+ithread_body:
+        call intr_call_handler
+        cli
+        call pic_release                 # unmask: the handler is done
+obs_ithread_done:                        # EBX = line, the interrupt LWP is current
+        ret

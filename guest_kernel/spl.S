@@ -1,0 +1,70 @@
+# spl.S — interrupt priority levels mapped onto the PIC masks.
+#
+# IPL_NONE < SOFTCLOCK < SOFTBIO < SOFTNET < SOFTSERIAL < VM < SCHED < HIGH.
+# Each IRQ line is established at an IPL (intr.S); imask[ipl] masks every
+# line established at or below ipl, and every line with no handler.  Soft
+# levels mask no line: soft interrupts are kept out by their own check.
+#   splraise: EAX = new level; if above the current one, raise.  EAX = old.
+#   splx:     EAX = level to return to (exactly, up or down).
+#   set_ipl:  the same as splx, for callers that already run with IF=0.
+# IF is preserved; every other register is kept.  imask_recompute rebuilds
+# the table after an intr_establish.
+        .include "kernel.inc"
+
+        .text
+splraise:
+        pushf
+        cli
+        push ecx
+        mov ecx, [cpu0 + C_IPL]
+        cmp eax, ecx
+        jbe 1f                           # never lower here
+        mov [cpu0 + C_IPL], eax
+        call pic_apply
+1:      mov eax, ecx
+        pop ecx
+        popf
+        ret
+
+splx:
+        pushf
+        cli
+        call set_ipl
+        popf
+        ret
+
+set_ipl:
+        cmp eax, [cpu0 + C_IPL]
+        je 1f
+        mov [cpu0 + C_IPL], eax
+        push eax
+        call pic_apply
+        pop eax
+1:      ret
+
+# imask_recompute: imask[ipl] = lines with IPL <= ipl | lines with no handler
+imask_recompute:
+        pushad
+        xor edx, edx                     # EDX = ipl
+1:      xor eax, eax
+        xor ecx, ecx                     # ECX = line
+2:      mov ebx, ecx
+        shl ebx, 5                       # IH_SIZE = 32
+        cmp dword ptr [ih_table + ebx + IH_FUNC], 0
+        je 3f
+        cmp [ih_table + ebx + IH_IPL], edx
+        ja 4f
+3:      bts eax, ecx
+4:      inc ecx
+        cmp ecx, NIRQ
+        jb 2b
+        mov [imask + edx*4], eax
+        inc edx
+        cmp edx, NIPL
+        jb 1b
+        popad
+        ret
+
+        .data
+        .align 4
+imask:  .fill NIPL, 4, 0xffff

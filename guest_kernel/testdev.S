@@ -1,0 +1,113 @@
+# testdev.S — the irqlab test device driver (ports 0x510-0x517, IRQ 5).
+#
+# testdev_start(ESI = flags, IH_MPSAFE or 0): IRQ 5 at IPL_VM, FIFO flushed,
+#     interrupt enabled.
+# testdev_intr (the top half, any model): drains the FIFO into td_ring
+#     (the lock-free ring: it never blocks), then hands the rest on —
+#     classic: schedules the soft interrupt td_softint; ithread and threaded:
+#     it runs as a thread already, so it calls testdev_bottom itself.
+# testdev_bottom: under the adaptive mutex td_lock, takes every word out of
+#     the ring and counts it in td_received.  It may block on td_lock.
+        .include "kernel.inc"
+
+        .equ TD_DATA, TESTDEV
+        .equ TD_STATUS, TESTDEV + 4
+        .equ TD_CONTROL, TESTDEV + 5
+        .equ TD_OVERFLOW, TESTDEV + 7
+        .equ TD_NONEMPTY, 0x01
+        .equ TD_IE, 0x01
+        .equ TD_FLUSH, 0x80
+
+        .text
+testdev_start:
+        mov ebx, TESTDEV_IRQ
+        mov eax, testdev_intr
+        xor edx, edx
+        mov ecx, IPL_VM
+        mov edi, name_td
+        call intr_establish
+.if MODEL == MODEL_CLASSIC
+        mov eax, IPL_SOFTNET
+        mov edx, testdev_bottom
+        xor ecx, ecx
+        mov ebx, name_tdsoft
+        call softint_establish
+        mov [td_softint], eax
+.endif
+        mov dx, TD_CONTROL
+        mov al, TD_FLUSH | TD_IE
+        out dx, al
+        ret
+
+testdev_intr:
+        push ebx
+        push edx
+        mov ebx, td_ring
+1:      mov dx, TD_STATUS
+        in al, dx
+        cmp al, 0xff                     # no device (QEMU): nothing to drain
+        je 2f
+        test al, TD_NONEMPTY
+        jz 2f
+        mov dx, TD_DATA
+        in eax, dx
+        call ring_put
+        jmp 1b
+2:      inc dword ptr [td_intr_count]
+.if BUG_SLEEP_IN_HARDINTR
+        mov ebx, td_lock                 # BUG: an adaptive mutex in hard context
+        call mutex_enter
+        call mutex_exit
+.endif
+.if MODEL == MODEL_CLASSIC
+        mov ebx, [td_softint]
+        call softint_schedule
+.else
+        call testdev_bottom
+.endif
+        pop edx
+        pop ebx
+        ret
+
+testdev_bottom:
+        push ebx
+        mov ebx, td_lock
+        call mutex_enter
+        mov ebx, td_ring
+1:      call ring_get
+        jc 2f
+        inc dword ptr [td_received]
+        add [td_sum], eax
+        jmp 1b
+2:      inc dword ptr [td_bottom_count]
+        mov ebx, td_lock
+        call mutex_exit
+        pop ebx
+        ret
+
+# testdev_overflow: EAX = packets the device dropped (0 without a device)
+testdev_overflow:
+        mov dx, TD_STATUS
+        in al, dx
+        cmp al, 0xff
+        je 1f
+        mov dx, TD_OVERFLOW
+        in al, dx
+        movzx eax, al
+        ret
+1:      xor eax, eax
+        ret
+
+        .data
+name_td:     .asciz "testdev"
+name_tdsoft: .asciz "testdev-soft"
+        MUTEX td_lock, MUTEX_ADAPTIVE, IPL_NONE
+        .align 4
+td_softint:      .long 0
+td_intr_count:   .long 0
+td_bottom_count: .long 0
+td_received:     .long 0
+td_sum:          .long 0
+        .bss
+        .align 16
+td_ring: .space RING_SIZE
