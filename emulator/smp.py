@@ -161,6 +161,16 @@ class ApicPlatform:
         if self.pic is not None:
             self.pic_output(self.pic.intr_level())
 
+    def save_state(self) -> dict:
+        """Every APIC's registers (for machine snapshots); the wiring is not state."""
+        return {"lapics": [a.save_state() for a in self.lapics],
+                "ioapic": self.ioapic.save_state()}
+
+    def load_state(self, state: dict) -> None:
+        for lapic, s in zip(self.lapics, state["lapics"]):
+            lapic.load_state(s)
+        self.ioapic.load_state(state["ioapic"])
+
     def firmware_handoff(self) -> None:
         """The BSP's LAPIC as SeaBIOS leaves it on QEMU (read back by a probe)."""
         bsp = self.lapics[0]
@@ -262,6 +272,14 @@ class RoundRobin:
 
     def start(self, cpu: int) -> None:
         self.state[cpu] = CpuState.RUNNING
+
+    def save_state(self) -> dict:
+        return {"state": list(self.state), "current": self.current, "used": self.used,
+                "turns": self.turns}
+
+    def load_state(self, state: dict) -> None:
+        self.state = list(state["state"])
+        self.current, self.used, self.turns = state["current"], state["used"], state["turns"]
 
     def describe(self) -> str:
         return " ".join(f"cpu{i}={s.value}{'*' if i == self.current else ''}"

@@ -212,6 +212,19 @@ class IoApic(Device):
             self.irr |= 1 << index       # a level input asserted before the entry said so
         self._service()
 
+    # -- snapshots (the debugger's reverse stepping) ----------------------------------
+    STATE_FIELDS = ("ioregsel", "id", "irr", "redtbl", "pin_level")
+
+    def save_state(self) -> dict:
+        """The registers and input levels, without the wiring."""
+        return {f: list(v) if isinstance(v := getattr(self, f), list) else v
+                for f in self.STATE_FIELDS}
+
+    def load_state(self, state: dict) -> None:
+        for f in self.STATE_FIELDS:
+            v = state[f]
+            setattr(self, f, list(v) if isinstance(v, list) else v)
+
     # -- housekeeping --------------------------------------------------------------
     def entry(self, pin: int) -> dict:
         """Redirection entry ``pin`` decoded (for the debugger's ``info ioapic``)."""

@@ -549,6 +549,23 @@ class LocalApic(Device):
             self.svr &= ~SVR_ENABLE
         self._update()
 
+    # -- snapshots (the debugger's reverse stepping) ----------------------------------
+    STATE_FIELDS = ("apicbase", "id", "tpr", "svr", "ldr", "dfr_model", "isr", "tmr", "irr",
+                    "lvt", "esr", "esr_pending", "error_armed", "icr_lo", "icr_hi",
+                    "divide_conf", "count_shift", "initial_count", "initial_count_load_time",
+                    "next_time", "wait_for_sipi", "init_pending", "sipi_pending", "sipi_vector",
+                    "nmi_pending", "lint0_level", "lint1_level")
+
+    def save_state(self) -> dict:
+        """The registers and latches, without the wiring (callbacks, bus, clock)."""
+        return {f: list(v) if isinstance(v := getattr(self, f), list) else v
+                for f in self.STATE_FIELDS}
+
+    def load_state(self, state: dict) -> None:
+        for f in self.STATE_FIELDS:
+            v = state[f]
+            setattr(self, f, list(v) if isinstance(v, list) else v)
+
     # -- housekeeping -------------------------------------------------------------------
     def describe(self) -> str:
         isrv, irrv = highest_bit(self.isr), highest_bit(self.irr)

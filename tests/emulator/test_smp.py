@@ -195,3 +195,27 @@ def test_enter_real_mode_runs_16_bit_code_at_the_sipi_address_on_a_32_bit_engine
     assert uc.reg_read(X.UC_X86_REG_BX) == 0x1234
     assert uc.reg_read(X.UC_X86_REG_ECX) == 0x12345678
     assert uc.reg_read(X.UC_X86_REG_EIP) == 11
+
+
+def test_platform_and_scheduler_state_round_trips_for_snapshots():
+    clock = Clock()
+    platform = ApicPlatform(clock, 2)
+    rr = RoundRobin(2, quantum=10)
+    bsp = platform.lapics[0]
+    bsp.mmio_write(0xF0, 4, 0x1FF)
+    bsp.set_irq(0x41, True)
+    platform.mmio_write(0, IOAPIC_BASE, 4, 0x10)
+    platform.mmio_write(0, IOAPIC_BASE + 0x10, 4, 0x8031)
+    rr.retired(4)
+    saved, saved_rr = platform.save_state(), rr.save_state()
+    before = platform.describe() + [rr.describe()]
+    bsp.acknowledge()
+    bsp.mmio_write(0x80, 4, 0x70)
+    platform.mmio_write(0, IOAPIC_BASE + 0x10, 4, 0x10000)
+    rr.halt(0)
+    platform.load_state(saved)
+    rr.load_state(saved_rr)
+    assert platform.describe() + [rr.describe()] == before
+    assert bsp.irr == 1 << 0x41 and bsp.tmr == 1 << 0x41 and rr.used == 4
+    saved["lapics"][0]["lvt"][0] = 0                 # the saved copy is not shared
+    assert bsp.lvt[0] != 0
