@@ -206,8 +206,17 @@ first_count {04a7..04a9}
 # latches the count within a clock or two of the reload (1193 = 0x4a9).
 
 CASES = {"pic": PIC, "pit": PIT, "uart": UART, "rtc": RTC, "kbc": KBC, "cmos": CMOS}
+UART_IRQ = """\
+count 08
+iir 02
+iir_after 01
+"""
+# Why: with OUT2 set, each 0 -> ETBEI write to IER while THR is empty raises
+# IRQ 4 (an edge at the PIC); the handler sees IIR = THRE (02), and reading
+# it clears the interrupt, so eight re-arms give eight interrupts.
+
 # probes that take interrupts: QEMU and irqlab only (the bench does not deliver)
-IRQ_CASES = {"pit_irq": PIT_IRQ}
+IRQ_CASES = {"pit_irq": PIT_IRQ, "uart_irq": UART_IRQ}
 ALL_CASES = {**CASES, **IRQ_CASES}
 
 _RANGE = re.compile(r"^(.*) \{([0-9a-f]+)\.\.([0-9a-f]+)\}$")

@@ -4,35 +4,11 @@
 # first tick (latched) and sends a non-specific EOI.  Needs interrupt
 # delivery, so it runs on QEMU and on irqlab (not on the device bench).
         .include "probe.inc"
-
-        .equ IDT_ENTRIES, 0x30
+        .include "idt.inc"
 
         .text
 main:
-        # IDT: vectors 0x20-0x2f are interrupt gates to irq_stub (IRQ 0 to
-        # tick), everything else not present
-        mov edi, idt
-        xor ecx, ecx
-fill_idt:
-        mov eax, irq_stub
-        cmp ecx, 0x20
-        jne not_tick
-        mov eax, tick
-not_tick:
-        cmp ecx, 0x20
-        jb gate_absent
-        mov word ptr [edi], ax           # offset 15..0
-        mov word ptr [edi + 2], 0x08     # selector
-        mov word ptr [edi + 4], 0x8e00   # present, DPL 0, 32-bit interrupt gate
-        shr eax, 16
-        mov word ptr [edi + 6], ax       # offset 31..16
-gate_absent:
-        add edi, 8
-        inc ecx
-        cmp ecx, IDT_ENTRIES
-        jb fill_idt
-        lidt [idtr]
-
+        call setup_idt
         mov al, 0x34                     # counter 0, LSB then MSB, mode 2
         out PIT_CTRL, al
         mov al, 1193 & 0xff
@@ -84,15 +60,6 @@ tick_eoi:
         pop eax
         iret
 
-# irq_stub: any other IRQ (none is unmasked): EOI both chips
-irq_stub:
-        push eax
-        mov al, 0x20
-        out PIC2_CMD, al
-        out PIC1_CMD, al
-        pop eax
-        iret
-
 # hex_digit_pair: AL as two hex digits
 hex_digit_pair:
         push eax
@@ -108,13 +75,10 @@ hex_digit_pair:
         ret
 
         .data
-        .align 8
-idtr:   .short IDT_ENTRIES * 8 - 1
-        .long idt
+        .align 4
+irq_handlers:
+        .long tick, 0, 0, 0, 0, 0, 0, 0
+        .long 0, 0, 0, 0, 0, 0, 0, 0
 ticks:  .long 0
 first_count:
         .short 0
-
-        .bss
-        .align 8
-idt:    .space IDT_ENTRIES * 8
