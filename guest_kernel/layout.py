@@ -64,7 +64,7 @@ CONSTANTS = {
     # handler flags
     "IH_MPSAFE": 1,
     # sizes
-    "NLWP": 24, "STACK_SIZE": 4096, "INTRSTACK_SIZE": 4096,
+    "NLWP": 24, "STACK_SIZE": 4096, "STACK_GUARD": 512, "INTRSTACK_SIZE": 4096,
     "BOOTSTACK_SIZE": 4096, "NSOFTINT": 4, "RING_SLOTS": 64, "NIRQ": 16,
     # interrupt models (-D MODEL=...), options
     "MODEL_CLASSIC": 0, "MODEL_ITHREAD": 1, "MODEL_THREADED": 2,

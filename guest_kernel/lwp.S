@@ -2,7 +2,8 @@
 #
 # lwp_create(EAX = entry, EDX = argument, ECX = priority, EBX = name,
 #     ESI = flags) -> EAX = the LWP.  Takes a free slot of lwp_table and its
-#     stack of STACK_SIZE in lwp_stacks; builds a switch frame that returns
+#     stack of STACK_SIZE in lwp_stacks (its lowest
+#     STACK_GUARD bytes are a red zone outside [L_STACK_LO, L_STACK_HI)); builds a switch frame that returns
 #     into lwp_trampoline.  The LWP is left LSIDL: the caller makes it
 #     runnable (setrunnable) or parks it (interrupt LWPs).  Keeps EBX-EBP.
 # lwp_reset_stack(EAX = lwp): rebuild that first frame (interrupt LWPs
@@ -49,9 +50,9 @@ lwp_create:
         mov [edi + L_NAME], ebx
         mov eax, [edi + L_ID]
         shl eax, 12                      # STACK_SIZE = 4096
-        add eax, lwp_stacks
+        add eax, lwp_stacks + STACK_GUARD   # a red zone below every stack
         mov [edi + L_STACK_LO], eax
-        add eax, STACK_SIZE
+        add eax, STACK_SIZE - STACK_GUARD
         mov [edi + L_STACK_HI], eax
         mov dword ptr [edi + L_IPL], IPL_NONE
         mov eax, edi
