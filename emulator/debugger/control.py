@@ -26,6 +26,7 @@ source line, the next instruction).  ``env`` evaluates expressions
 from __future__ import annotations
 
 import collections
+import os
 import signal
 import threading
 from dataclasses import dataclass, field
@@ -347,15 +348,42 @@ class Debugger:
     def _sigint(self, signum, frame) -> None:
         self.interrupt()
 
+    def _wakeup_pipe(self) -> int:
+        """The write end of a pipe the C signal handler writes to at once.
+
+        A Python signal handler runs only when the main thread runs Python
+        again, which it does not inside Unicorn's native run loop; a thread
+        waiting on this pipe (ctypes releases the GIL during emu_start) sees
+        Ctrl-C immediately and stops the machine.
+        """
+        if getattr(self, "_wake_w", None) is None:
+            r, w = os.pipe()
+            os.set_blocking(w, False)
+            self._wake_w = w
+
+            def watch():
+                while True:
+                    try:
+                        data = os.read(r, 64)
+                    except OSError:
+                        return
+                    if not data:
+                        return
+                    if signal.SIGINT in data:
+                        self.interrupt()
+            threading.Thread(target=watch, name="debugger-ctrl-c", daemon=True).start()
+        return self._wake_w
+
     def _exec(self, n: Optional[int], exact: bool, poll=None) -> Stop:
         """Run forward up to n instructions (None: max_run / unbounded)."""
         limit = n if n is not None else self.max_run
         self.reason = None
         self.start = (self.t.now, self.pc)
         self.mode = "run"
-        old = None
+        old = old_fd = None
         if threading.current_thread() is threading.main_thread():
             old = signal.signal(signal.SIGINT, self._sigint)
+            old_fd = signal.set_wakeup_fd(self._wakeup_pipe(), warn_on_full_buffer=False)
         done = 0
         try:
             while self.reason is None and (limit is None or done < limit):
@@ -372,6 +400,7 @@ class Debugger:
         finally:
             self.mode = "idle"
             if old is not None:
+                signal.set_wakeup_fd(old_fd)
                 signal.signal(signal.SIGINT, old)
         if self.reason is None:
             self.reason = Stop("limit" if n is None else "step",
