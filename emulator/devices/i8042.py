@@ -45,6 +45,7 @@ import collections
 from typing import Callable, Optional
 
 from emulator.clock import Clock
+from emulator.devices import state
 from emulator.devices.base import Device, IrqLine
 from emulator.devices.wire import drive
 
@@ -89,6 +90,13 @@ class Kbc(Device):
         self.kbd_queue.clear()
         self.aux_queue.clear()
         self._update_lines()
+
+    def save_state(self) -> dict:
+        """Registers, latches and timers, without the wiring (see state.py)."""
+        return state.save(self)
+
+    def load_state(self, saved: dict) -> None:
+        state.load(self, saved)
 
     def describe(self) -> str:
         return (f"i8042 status={self.status:02x} mode={self.mode:02x} pending={self.pending:02x} "

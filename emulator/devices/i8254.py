@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from emulator.clock import Clock, NS_PER_SECOND, insn_to_ns, muldiv, ns_to_insn
+from emulator.devices import state
 from emulator.devices.base import Device, IrqLine
 from emulator.devices.wire import drive
 
@@ -160,6 +161,13 @@ class Pit(Device):
         # driving the line now (its first edge comes a full period later).
         c0 = self.counters[0]
         c0.next_transition_ns = c0.next_transition(ns)
+
+    def save_state(self) -> dict:
+        """Registers, latches and timers, without the wiring (see state.py)."""
+        return state.save(self)
+
+    def load_state(self, saved: dict) -> None:
+        state.load(self, saved)
 
     def describe(self) -> str:
         ns = self.clock.ns()

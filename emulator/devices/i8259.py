@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from emulator.clock import Clock
+from emulator.devices import state
 from emulator.devices.base import Device
 
 MASTER_CMD, MASTER_DATA = 0x20, 0x21
@@ -167,6 +168,13 @@ class PicPair(Device):
             chip.init_reset()
         self._slave_out = 0
         self._update(self.slave)
+
+    def save_state(self) -> dict:
+        """Registers, latches and timers, without the wiring (see state.py)."""
+        return state.save(self)
+
+    def load_state(self, saved: dict) -> None:
+        state.load(self, saved)
 
     def describe(self) -> str:
         m, s = self.master, self.slave
@@ -304,14 +312,14 @@ class PicPair(Device):
 
     def _write_data(self, chip: Pic8259, value: int) -> None:
         """OCW1 (IMR) when initialised, else the next ICW."""
-        state = chip.init_state
-        if state == 0:
+        step = chip.init_state
+        if step == 0:
             self._set_imr(chip, value)
             self._update(chip)
-        elif state == 1:                      # ICW2: vector base
+        elif step == 1:                       # ICW2: vector base
             chip.irq_base = value & 0xF8
             chip.init_state = (3 if chip.init4 else 0) if chip.single_mode else 2
-        elif state == 2:                      # ICW3: cascade wiring (fixed on a PC)
+        elif step == 2:                       # ICW3: cascade wiring (fixed on a PC)
             chip.icw3 = value
             chip.init_state = 3 if chip.init4 else 0
         else:                                 # ICW4

@@ -41,6 +41,7 @@ import datetime
 from typing import Optional
 
 from emulator.clock import Clock, NS_PER_SECOND, insn_to_ns, ns_to_insn
+from emulator.devices import state
 from emulator.devices.base import Device, IrqLine
 from emulator.devices.wire import drive
 
@@ -114,6 +115,13 @@ class Rtc(Device):
         self.cmos[REG_B] &= ~(REG_B_PIE | REG_B_AIE | REG_B_UIE | REG_B_SQWE) & 0xFF
         self.cmos[REG_C] = 0
         self._update_irq(event=True)
+
+    def save_state(self) -> dict:
+        """Registers, latches and timers, without the wiring (see state.py)."""
+        return state.save(self)
+
+    def load_state(self, saved: dict) -> None:
+        state.load(self, saved)
 
     def describe(self) -> str:
         c = self.cmos

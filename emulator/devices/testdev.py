@@ -39,6 +39,7 @@ import collections
 from typing import Optional
 
 from emulator.clock import Clock
+from emulator.devices import state
 from emulator.devices.base import Device, IrqLine
 
 TESTDEV_BASE = 0x510
@@ -74,6 +75,13 @@ class TestDevice(Device):
         self.pushed = 0          # packets accepted since reset
         self.popped = 0          # packets the guest read since reset
         self._update()
+
+    def save_state(self) -> dict:
+        """Registers, latches and timers, without the wiring (see state.py)."""
+        return state.save(self)
+
+    def load_state(self, saved: dict) -> None:
+        state.load(self, saved)
 
     def describe(self) -> str:
         return (f"testdev {self.base:#x} count={len(self.fifo)} overflow={self.overflow} "

@@ -42,6 +42,7 @@ import struct
 from typing import Callable, Optional
 
 from emulator.clock import Clock, NS_PER_SECOND, insn_to_ns, ns_to_insn
+from emulator.devices import state
 from emulator.devices.base import Device, IrqLine
 from emulator.devices.wire import drive
 
@@ -107,6 +108,13 @@ class Uart(Device):
         self.timeout_ns: Optional[int] = None
         self.char_transmit_ns = (NS_PER_SECOND // 9600) * 10
         self._update_irq()
+
+    def save_state(self) -> dict:
+        """Registers, latches and timers, without the wiring (see state.py)."""
+        return state.save(self)
+
+    def load_state(self, saved: dict) -> None:
+        state.load(self, saved)
 
     def describe(self) -> str:
         return (f"uart {self.base:#x} ier={self.ier:02x} iir={self.iir:02x} "
