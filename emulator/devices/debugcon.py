@@ -37,6 +37,13 @@ class DebugCon(Device):
     def reset(self) -> None:
         """Stateless: nothing to reset."""
 
+    def save_state(self) -> dict:
+        """Stateless: an empty snapshot."""
+        return {}
+
+    def load_state(self, saved: dict) -> None:
+        """Stateless: nothing to restore."""
+
     def describe(self) -> str:
         return f"debugcon port {DEBUGCON_PORT:#x}"
 
@@ -59,6 +66,13 @@ class DebugExit(Device):
 
     def reset(self) -> None:
         """Stateless: nothing to reset."""
+
+    def save_state(self) -> dict:
+        """Stateless: an empty snapshot."""
+        return {}
+
+    def load_state(self, saved: dict) -> None:
+        """Stateless: nothing to restore."""
 
     def describe(self) -> str:
         return f"debug-exit port {DEBUG_EXIT_PORT:#x}"
