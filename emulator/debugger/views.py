@@ -168,6 +168,12 @@ def _owner(d, esp: int):
         return None
 
 
+def is_external(kind) -> bool:
+    """Whether an on_interrupt kind names an interrupt from a device line."""
+    k = str(kind).lower()
+    return any(w in k for w in ("irq", "ext", "hw", "pic", "apic")) and "soft" not in k
+
+
 def unwind(d, limit: int = 64, depth_words: int = 2048) -> list:
     """[{pc, esp, kind: 'frame'|'irq', text}] innermost first."""
     pc, esp = d.pc, d.reg("esp")
@@ -199,7 +205,7 @@ def unwind(d, limit: int = 64, depth_words: int = 2048) -> list:
                 used.add(match[-1])
                 _t, _c, vector, kind, _eip, line, _esp, _seq = match
                 owner = _owner(d, at + 12)
-                what = f"irq {line}" if line is not None else f"{kind}"
+                what = f"irq {line}" if line is not None and is_external(kind) else f"{kind}"
                 mark = f"<{what}, vector {vector:#x}" + (f", from {owner}" if owner else "") + ">"
                 frames.append({"pc": v, "esp": at + 12, "kind": "irq", "mark": mark})
                 k += 3

@@ -8,9 +8,10 @@ mem_read/mem_write, exec hooks, write watches, snapshot/restore, symbols).
 
 from __future__ import annotations
 
+import struct
 from types import SimpleNamespace
 
-from unicorn import UC_ARCH_X86, UC_HOOK_CODE, UC_HOOK_MEM_WRITE, UC_HOOK_MEM_READ, UC_MODE_32, Uc
+from unicorn import UC_ARCH_X86, UC_HOOK_CODE, UC_HOOK_INTR, UC_HOOK_MEM_WRITE, UC_HOOK_MEM_READ, UC_MODE_32, Uc
 from unicorn import x86_const as X
 
 from asm.symfile import from_image
@@ -42,6 +43,25 @@ class FakeMachine:
         self._target = 0
         self.exited = None
         self.uc.hook_add(UC_HOOK_CODE, self._code)
+        self.uc.hook_add(UC_HOOK_INTR, self._intr)
+
+    def _intr(self, uc, vector, _data):
+        # `int n` only: push EFLAGS, CS, EIP (EIP is already past the int),
+        # clear IF for an interrupt gate, jump through the IDT gate.
+        _sel, base, _limit, _f = uc.reg_read(X.UC_X86_REG_IDTR)
+        lo, hi = struct.unpack("<II", uc.mem_read(base + 8 * vector, 8))
+        eip = uc.reg_read(X.UC_X86_REG_EIP)
+        esp = uc.reg_read(X.UC_X86_REG_ESP)
+        fl = uc.reg_read(X.UC_X86_REG_EFLAGS)
+        cs = uc.reg_read(X.UC_X86_REG_CS)
+        esp -= 12
+        uc.mem_write(esp, struct.pack("<III", eip, cs, fl))
+        uc.reg_write(X.UC_X86_REG_ESP, esp)
+        if hi >> 8 & 0xF == 0xE:
+            uc.reg_write(X.UC_X86_REG_EFLAGS, fl & ~0x200)
+        uc.reg_write(X.UC_X86_REG_EIP, (lo & 0xFFFF) | (hi & 0xFFFF0000))
+        for fn in self.on_interrupt:
+            fn(0, vector, "int", eip, None)
 
     def _code(self, uc, addr, size, _data):
         if self._stop or self.clock.now >= self._target:
