@@ -205,7 +205,12 @@ def unwind(d, limit: int = 64, depth_words: int = 2048) -> list:
                 used.add(match[-1])
                 _t, _c, vector, kind, _eip, line, _esp, _seq = match
                 owner = _owner(d, at + 12)
-                what = f"irq {line}" if line is not None and is_external(kind) else f"{kind}"
+                if is_external(kind):
+                    what = f"irq {line}" if line is not None else "irq"
+                elif str(kind).lower() in ("soft", "int", "software"):
+                    what = "int"
+                else:
+                    what = str(kind)
                 mark = f"<{what}, vector {vector:#x}" + (f", from {owner}" if owner else "") + ">"
                 frames.append({"pc": v, "esp": at + 12, "kind": "irq", "mark": mark})
                 k += 3

@@ -46,6 +46,23 @@ def fake_dbg():
     return Debugger(make_fake(), max_run=200_000, history_every=1000)
 
 
+def real_machine_available() -> bool:
+    try:
+        import emulator.machine  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def make_machine(img, path):
+    """The real machine once emulator/machine.py has landed, else the stand-in."""
+    if real_machine_available():
+        from emulator.machine import Machine
+        return Machine.from_image(path)
+    from tests.emulator.debugger.fake import FakeMachine
+    return FakeMachine(img)
+
+
 def build_loop(tmp_path, text=LOOP, name="loop", **kw):
     """Write the guest's source, assemble it from the file (so source lines
     are found) and return (Debugger, paths)."""
@@ -56,7 +73,6 @@ def build_loop(tmp_path, text=LOOP, name="loop", **kw):
              "sym": str(tmp_path / f"{name}.sym.json"), "src": str(src)}
     img.write(paths["bin"], elf=paths["elf"], sym=paths["sym"])
     paths.update({n: s.value for n, s in img.symbols.items()})
-    from tests.emulator.debugger.fake import FakeMachine
-    dbg = Debugger(FakeMachine(img), max_run=kw.get("max_run", 500_000),
+    dbg = Debugger(make_machine(img, paths["bin"]), max_run=kw.get("max_run", 500_000),
                    history_every=kw.get("every", 1000))
     return dbg, paths
