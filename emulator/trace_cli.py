@@ -18,9 +18,9 @@ Commands (``main(argv)``, argv without the leading ``trace``):
 Latency definitions (per IRQ line): an *episode* starts at the first
 ``irq.raise`` while no episode is outstanding; the handler starts at the
 first ``handler.enter`` for the line (when the kernel reports handlers) or
-else the first ``intr.enter`` with that line; it ends at ``handler.exit``,
-or at ``ithread.done`` when the handler's interrupt thread blocked, or else
-at the matching ``intr.exit``.  Raises during an episode open the next one.
+else the first ``intr.enter`` with that line; it ends at ``handler.exit``
+(or ``intr.exit``), or at ``ithread.done`` when the handler's interrupt
+thread blocked or the handler runs in a thread (``path`` threaded).  Raises during an episode open the next one.
 Masked time runs from ``pic.mask`` to the next ``pic.unmask`` of the line.
 
 All streaming: memory is bounded by the number of lines/LWPs, the diff
@@ -57,7 +57,7 @@ class _Episode:
     def __init__(self, raise_t: int) -> None:
         self.raise_t = raise_t
         self.start_t: Optional[int] = None
-        self.blocked = False
+        self.blocked = False        # ends at ithread.done: blocked, or a threaded handler
 
 
 class Summary:
@@ -111,14 +111,14 @@ class Summary:
                 return
             if kind == start and ep.start_t is None:
                 ep.start_t = t
+                ep.blocked = ev.get("path") == "threaded"
                 self.to_start[line].append(t - ep.raise_t)
             elif ep.start_t is None:
                 return
             elif kind == "ithread.block":
                 ep.blocked = True
-            elif ((by_handler and kind == "handler.exit")
-                  or (not by_handler and not ep.blocked and kind == "intr.exit")
-                  or (not by_handler and ep.blocked and kind == "ithread.done")):
+            elif ((not ep.blocked and kind == ("handler.exit" if by_handler else "intr.exit"))
+                  or (ep.blocked and kind == "ithread.done")):
                 self.to_end[line].append(t - ep.raise_t)
                 nxt = self.pending.pop(line, None)
                 if nxt is None:

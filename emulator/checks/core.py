@@ -234,6 +234,9 @@ class NullContext:
     def stack_region(self, owner):
         return None
 
+    def guard_dirty(self, owner):
+        return None
+
 
 class Checker:
     """Runs the rules over a stream of events (a consumer: ``checker(ev)``)."""

@@ -110,37 +110,58 @@ class BigLockAcrossSleep(Rule):
         "take the same depth back before the LWP continues. The rule fires "
         "when an LWP is switched out (`lwp.switch` from it) while its big-lock "
         "depth is not zero — the lock would then be held by an LWP that is not "
-        "running — and when an LWP that slept holding depth d comes back "
-        "(`lwp.resume`) with a depth other than d.")
+        "running — and when an LWP whose holds were dropped at a switch "
+        "(`biglock.release` with `saved` = d) goes on, after it is switched "
+        "back in and has retaken the lock, at a depth other than d (checked "
+        "at its first event that is not a big-lock acquisition, or at "
+        "`lwp.resume` when the kernel reports one).")
+
+    QUIET = ("stack.switch", "biglock.acquire", "irq.raise", "irq.lower", "pic.ack",
+             "pic.eoi", "pic.mask", "pic.unmask")
 
     def __init__(self) -> None:
-        self.saved: dict = {}
+        self.saved: dict = {}       # lwp -> depth dropped at its last switch
+        self.armed: dict = {}       # cpu -> lwp switched in with a depth to retake
         self.reported: set = set()
+
+    def _restored(self, who, have, cpu, ctx):
+        want = self.saved.pop(who, None)
+        if want is None or have == want or ("restore", who) in self.reported:
+            return None
+        self.reported.add(("restore", who))
+        return [Violation(self.name,
+                          f"{who} had big-lock depth {want} dropped at a switch and "
+                          f"went on at depth {have}",
+                          fields={"lwp": who, "depth": have},
+                          paths=[(f"{who} going on", _bt(ctx, cpu))])]
 
     def on(self, ev, st, ctx):
         kind = ev["ev"]
-        if kind in BLOCKING:
-            who = _sleeper(ev, st)
-            self.saved[who] = st.biglock.get(who, 0)
+        cpu = ev["cpu"]
+        out = None
+        armed = self.armed.get(cpu)
+        if armed is not None and kind not in self.QUIET:
+            del self.armed[cpu]
+            if not (kind == "lwp.switch" and ev.get("to") == armed):
+                out = self._restored(armed, st.biglock.get(armed, 0), cpu, ctx)
+        if kind == "biglock.release" and ev.get("saved"):
+            self.saved[ev.get("lwp") or st.actor(ev)] = ev["saved"]
         elif kind == "lwp.switch":
-            old = ev.get("from")
+            old, new = ev.get("from"), ev.get("to")
+            if new in self.saved:
+                self.armed[cpu] = new
             depth = st.biglock.get(old, 0)
             if old is not None and depth > 0 and old not in self.reported:
                 self.reported.add(old)
-                return [Violation(self.name,
-                                  f"{old} leaves the CPU holding the big lock at depth {depth}",
-                                  fields={"lwp": old, "depth": depth},
-                                  paths=[(f"{old} switching out", _bt(ctx, ev["cpu"]))])]
+                return (out or []) + [Violation(
+                    self.name, f"{old} leaves the CPU holding the big lock at depth {depth}",
+                    fields={"lwp": old, "depth": depth},
+                    paths=[(f"{old} switching out", _bt(ctx, cpu))])]
         elif kind == "lwp.resume":
             who = ev.get("lwp") or st.actor(ev)
-            want = self.saved.pop(who, None)
-            have = ev.get("depth", st.biglock.get(who, 0))
-            if want is not None and have != want:
-                return [Violation(self.name,
-                                  f"{who} slept at big-lock depth {want} and came back at {have}",
-                                  fields={"lwp": who, "depth": have},
-                                  paths=[(f"{who} resuming", _bt(ctx, ev["cpu"]))])]
-        return None
+            self.armed.pop(cpu, None)
+            return out or self._restored(who, ev.get("depth", st.biglock.get(who, 0)), cpu, ctx)
+        return out
 
 
 # 4 ---------------------------------------------------------------------------
@@ -465,7 +486,10 @@ class StackBounds(Rule):
         "every event the observer reports for a CPU, ESP must lie inside the "
         "stack of the owner it was last switched to; an ESP below the bottom "
         "is an overflow, reported with the owner's name and by how many "
-        "bytes. A switch to an ESP in no known stack is reported too.")
+        "bytes. An overflow that unwinds before any event is caught by the "
+        "red zone the kernel leaves below each LWP stack: any byte written "
+        "there is reported. A switch to an ESP in no known stack is "
+        "reported too.")
 
     def __init__(self) -> None:
         self.reported: set = set()
@@ -483,6 +507,19 @@ class StackBounds(Rule):
         else:
             owner = st.stack_owner.get(cpu)
             esp = ev.get("esp") if ev["ev"] in ("intr.enter",) and "esp" in ev else ctx.esp(cpu)
+        out = []
+        for who in {owner, ev.get("from") if ev["ev"] == "stack.switch" else None} - {None}:
+            dirty = getattr(ctx, "guard_dirty", lambda o: None)(who)
+            if dirty is not None:
+                lo, hi, n = dirty
+                got = self._once(who, Violation(
+                    self.name, f"stack of {who} overflowed into its red zone "
+                    f"({n} bytes written in {lo:#x}..{hi:#x})",
+                    fields={"owner": who, "lwp": who},
+                    paths=[(f"{who}, the first look after the overflow", _bt(ctx, cpu))]))
+                out.extend(got or ())
+        if out:
+            return out
         if owner is None or esp is None:
             return None
         region = ctx.stack_region(owner)

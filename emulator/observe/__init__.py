@@ -55,6 +55,7 @@ class Session:
         self.stacks = StackMap(self.symbols,
                                resolver=self.kernel.resolve_stack if self.kernel else None)
         if self.kernel:
+            self.kernel._stacks = self.stacks
             self.kernel.add_static_stacks(self.stacks)
         code, base = self.view.code()
         self.codemap = scan_code(code, base, self.symbols.lines())
@@ -65,7 +66,8 @@ class Session:
         self.events = Recent(64)
         self.fanout.add(self.events)
         self.sink = TraceSink(self.view.clock(), self.fanout)
-        self.ctx = MachineContext(self.view, self.symbols, self.stacks, self.codemap)
+        self.ctx = MachineContext(self.view, self.symbols, self.stacks, self.codemap,
+                                  kernel=self.kernel)
         self.checker: Optional[Checker] = None
         if checks:
             self.checker = Checker(all_rules(**(limits or {})), self.ctx,

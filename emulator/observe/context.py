@@ -13,7 +13,9 @@ the machine is stopped at the instruction the event is about):
   kernel's assembly does not keep them); like Linux's unreliable stack
   dump, a stale return address left on the stack can show up.
 - ``interrupts_enabled(cpu)``: EFLAGS.IF.
-- ``esp(cpu)``; ``stack_region(owner)``: ``(lo, hi)`` or None.
+- ``esp(cpu)``; ``stack_region(owner)``: ``(lo, hi)`` or None;
+  ``guard_dirty(owner)``: whether the kernel's red zone below an LWP's stack
+  has been written (an overflow that came back before anyone looked).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ EFLAGS_IF = 1 << 9
 
 class MachineContext:
     def __init__(self, view, symbols, stacks, codemap, depth: int = 2048,
-                 max_frames: int = 12) -> None:
+                 max_frames: int = 12, kernel=None) -> None:
+        self.kernel = kernel
         self.view = view
         self.symbols = symbols
         self.stacks = stacks
@@ -63,6 +66,19 @@ class MachineContext:
 
     def esp(self, cpu: int) -> Optional[int]:
         return self.view.reg(cpu, "esp")
+
+    def guard_dirty(self, owner) -> Optional[tuple]:
+        """(lo, hi, n) when the red zone below ``owner``'s stack holds ``n``
+        non-zero bytes (the stack overflowed into it), else None."""
+        if self.kernel is None or not owner:
+            return None
+        g = self.kernel.guard(owner)
+        if g is None:
+            return None
+        data = self.view.mem_read(g[0], g[1] - g[0])
+        if not data or not any(data):
+            return None
+        return (g[0], g[1], sum(1 for b in data if b))
 
     def stack_region(self, owner) -> Optional[tuple]:
         return self.stacks.region(owner) if owner else None

@@ -39,6 +39,13 @@ CONST = {
     "lwp_stack_lo": "L_STACK_LO",   # offsets: bounds of its kernel stack
     "lwp_stack_hi": "L_STACK_HI",
     "lwp_state": "L_STATE",
+    "lwp_line": "L_LINE",
+    "lwp_waitlock": "L_WAITLOCK",
+    "lwp_bigsaved": "L_BIGSAVED",
+    "softint_fast": "SOFTINT_FAST",
+    "si_name": "SI_NAME",
+    "si_size": "SI_SIZE",
+    "stack_guard": "STACK_GUARD",
     "lwp_size": "L_SIZE",           # sizeof(struct lwp)
     "nlwp": "NLWP",                 # LWP slots in lwp_table
     "flag_ithread": "LF_ITHREAD",
@@ -58,48 +65,65 @@ CONST = {
     "cpu_intrstack_lo": "C_INTRSTACK_LO",
     "cpu_intrstack_hi": "C_INTRSTACK_HI",
 }
-DATA = {"lwp_table": "lwp_table", "cpu_info": "cpu0",
+DATA = {"lwp_table": "lwp_table", "cpu_info": "cpu0", "softint_table": "softint_table",
         "boot_stack": "boot_stack", "boot_stack_top": "boot_stack_top"}
 
-# obs_ label -> (trace kind, {field: reader}); extra fixed fields under "_"
+# obs_ label -> (trace kind, {field: reader}), after guest_kernel/OBSERVE.md
+def _lock(ev_kind, /, **extra):
+    return (ev_kind, dict({"lock": ("lock", "ebx")}, **extra))
+
+
 LABELS = {
-    "obs_lwp_switch": ("lwp.switch", {"from": ("lwp", "eax"), "to": ("lwp", "ebx")}),
-    "obs_lwp_pin": ("lwp.pin", {"lwp": ("lwp", "eax"), "by": ("cur",)}),
-    "obs_lwp_unpin": ("lwp.unpin", {"lwp": ("lwp", "eax"), "by": ("cur",)}),
-    "obs_lwp_sleep": ("lwp.sleep", {"lwp": ("cur",), "wchan": ("int", "eax"),
-                                    "ipl": ("ipl",)}),
-    "obs_lwp_wakeup": ("lwp.wakeup", {"lwp": ("lwp", "eax"), "by": ("cur",)}),
-    "obs_lwp_resume": ("lwp.resume", {"lwp": ("cur",), "depth": ("int", "eax")}),
-    "obs_ithread_start": ("ithread.start", {"ithread": ("cur",), "line": ("int", "eax")}),
-    "obs_ithread_block": ("ithread.block", {"ithread": ("cur",), "line": ("int", "eax"),
-                                            "lock": ("lock", "ebx")}),
-    "obs_ithread_done": ("ithread.done", {"ithread": ("cur",), "line": ("int", "eax")}),
-    "obs_handler_enter": ("handler.enter", {"line": ("int", "eax"), "by": ("cur",)}),
-    "obs_handler_exit": ("handler.exit", {"line": ("int", "eax"), "by": ("cur",)}),
-    "obs_lock_acquire": ("lock.acquire", {"lock": ("lock", "eax"), "owner": ("cur",),
-                                          "owner_running": ("true",), "kind": ("kind", "eax"),
-                                          "by": ("cur",)}),
-    "obs_lock_release": ("lock.release", {"lock": ("lock", "eax"), "owner": ("owner", "eax"),
-                                          "owner_running": ("running", "eax"),
-                                          "kind": ("kind", "eax"), "by": ("cur",)}),
-    "obs_lock_contend": ("lock.contend", {"lock": ("lock", "eax"), "owner": ("owner", "eax"),
-                                          "owner_running": ("running", "eax"),
-                                          "kind": ("kind", "eax"), "by": ("cur",)}),
-    "obs_lock_spin": ("lock.spin", {"lock": ("lock", "eax"), "owner": ("owner", "eax"),
-                                    "owner_running": ("running", "eax"), "by": ("cur",)}),
-    "obs_lock_block": ("lock.block", {"lock": ("lock", "eax"), "owner": ("owner", "eax"),
-                                      "owner_running": ("running", "eax"), "by": ("cur",),
-                                      "ipl": ("ipl",)}),
-    "obs_lock_wakeup": ("lock.wakeup", {"lock": ("lock", "eax"), "lwp": ("lwp", "ebx"),
-                                        "owner": ("owner", "eax"),
-                                        "owner_running": ("running", "eax"), "by": ("cur",)}),
-    "obs_biglock_acquire": ("biglock.acquire", {"depth": ("int", "eax"), "lwp": ("cur",)}),
-    "obs_biglock_release": ("biglock.release", {"depth": ("int", "eax"), "lwp": ("cur",)}),
-    "obs_softint_schedule": ("softint.schedule", {"softint": ("int", "eax"), "by": ("cur",)}),
-    "obs_softint_run": ("softint.run", {"softint": ("int", "eax"), "by": ("cur",)}),
+    "obs_lwp_switch": ("lwp.switch", {"from": ("lwp", "esi"), "to": ("lwp", "edi")}),
+    "obs_pin": ("lwp.pin", {"lwp": ("lwp", "eax"), "by": ("lwp", "edi")}),
+    "obs_unpin_return": ("lwp.unpin", {"lwp": ("lwp", "eax"), "by": ("lwp", "edi"),
+                                       "how": ("const", "return")}),
+    "obs_ithread_block": ("ithread.block", {"ithread": ("lwp", "esi"),
+                                            "line": ("field", "esi", "lwp_line"),
+                                            "lock": ("lockat", "esi", "lwp_waitlock"),
+                                            "lwp": ("lwp", "edi")}),
+    "obs_unpin": ("lwp.unpin", {"lwp": ("lwp", "edi"), "by": ("lwp", "esi"),
+                                "how": ("const", "block")}),
+    "obs_ithread_done": ("ithread.done", {"ithread": ("cur",), "line": ("int", "ebx")}),
+    "obs_ithread_done_threaded": ("ithread.done", {"ithread": ("cur",), "line": ("int", "ebx")}),
+    "obs_ithread_pool": ("ithread.pool", {"ithread": ("lwp", "edi")}),
+    "obs_intr_enter": ("handler.enter", {"line": ("int", "ebx"), "by": ("cur",),
+                                         "path": ("const", "intr")}),
+    "obs_intr_exit": ("handler.exit", {"line": ("int", "ebx"), "by": ("cur",),
+                                       "path": ("const", "intr")}),
+    "obs_intr_enter_ithread": ("handler.enter", {"line": ("int", "ebx"), "by": ("cur",),
+                                                 "path": ("const", "ithread")}),
+    "obs_intr_exit_ithread": ("handler.exit", {"line": ("int", "ebx"), "by": ("cur",),
+                                               "path": ("const", "ithread")}),
+    "obs_intr_enter_threaded": ("handler.enter", {"line": ("int", "ebx"), "by": ("cur",),
+                                                  "path": ("const", "threaded")}),
+    "obs_intr_exit_threaded": ("handler.exit", {"line": ("int", "ebx"), "by": ("cur",),
+                                                "path": ("const", "threaded")}),
     "obs_pic_hold": ("pic.hold", {"line": ("int", "ebx")}),
     "obs_pic_release": ("pic.release", {"line": ("int", "ebx"), "held": ("heldbit", "ebx")}),
-    "obs_ipl_change": ("ipl.change", {"ipl": ("int", "eax"), "by": ("cur",)}),
+    "obs_lock_acquire": _lock("lock.acquire", owner=("lwp", "ecx"), owner_running=("true",),
+                              kind=("kind", "ebx"), by=("lwp", "ecx")),
+    "obs_lock_contend": _lock("lock.contend", owner=("lwp", "edx"),
+                              owner_running=("bool", "eax"), kind=("kind", "ebx"),
+                              by=("lwp", "ecx")),
+    "obs_lock_block": _lock("lock.block", owner=("lwp", "edx"),
+                            owner_running=("running", "edx"), kind=("kind", "ebx"),
+                            by=("lwp", "ecx"), ipl=("ipl",)),
+    "obs_lock_wakeup": _lock("lock.wakeup", lwp=("lwp", "eax"), owner=("owner", "ebx"),
+                             owner_running=("ownerrun", "ebx"), by=("cur",)),
+    "obs_lock_release": _lock("lock.release", owner=("owner", "ebx"),
+                              owner_running=("true",), kind=("kind", "ebx"),
+                              by=("lwp", "ecx")),
+    "obs_biglock_acquire": ("biglock.acquire", {"depth": ("int", "ecx"), "lwp": ("lwp", "ebx")}),
+    "obs_biglock_release": ("biglock.release", {"depth": ("int", "ecx"), "lwp": ("lwp", "ebx")}),
+    "obs_biglock_release_all": ("biglock.release", {"depth": ("int", "ecx"),
+                                                    "lwp": ("lwp", "ebx"),
+                                                    "saved": ("field", "ebx", "lwp_bigsaved")}),
+    "obs_softint_schedule": ("softint.schedule", {"softint": ("softint", "ebx"), "by": ("cur",)}),
+    "obs_softint_run": ("softint.run", {"softint": ("softint", "ebx"), "by": ("cur",)}),
+    "obs_sleep": ("lwp.sleep", {"lwp": ("lwp", "ebx"), "wchan": ("int", "eax"), "ipl": ("ipl",)}),
+    "obs_wakeup": ("lwp.wakeup", {"lwp": ("lwp", "eax"), "wchan": ("int", "ecx"), "by": ("cur",)}),
+    "obs_idle": ("cpu.idle", {}),
 }
 
 
@@ -144,7 +168,8 @@ class KernelModel:
         if flags & ((c["flag_ithread"] or 0) | (c["flag_irqthread"] or 0)):
             return f"ithread {lid}"
         if c["flag_softint"] and flags & c["flag_softint"]:
-            return f"softint {lid}"
+            # fast soft interrupts borrow exactly as interrupt LWPs do
+            return f"ithread {lid}" if c["softint_fast"] else f"softint {lid}"
         return f"lwp {lid}"
 
     def _idle_cpu(self, ptr: int) -> int:
@@ -263,33 +288,77 @@ class KernelModel:
             self.sink.emit(kind, cpu, **self.read_fields(cpu, fields))
         return on_label
 
+    def _u32(self, addr):
+        return self.view.read_u32(addr) if addr is not None else None
+
+    def _cstr(self, ptr) -> Optional[str]:
+        data = self.view.mem_read(ptr, 32) if ptr else None
+        if not data:
+            return None
+        return data.split(b"\0", 1)[0].decode("ascii", "replace") or None
+
+    def softint_name(self, ptr: int) -> str:
+        off = self.c["si_name"]
+        name = self._cstr(self._u32(ptr + off)) if off is not None and ptr else None
+        if name:
+            return name
+        base, size = self.d["softint_table"], self.c["si_size"]
+        if base is not None and size and ptr >= base:
+            return f"softint {(ptr - base) // size}"
+        return f"softint@{ptr:#x}"
+
     def read_fields(self, cpu: int, fields: dict) -> dict:
         out = {}
         for name, (how, *arg) in fields.items():
+            if how == "const":
+                out[name] = arg[0]
+                continue
             reg = arg[0] if arg else None
             val = self.view.reg(cpu, reg) if reg else None
             if how == "int":
                 out[name] = val
+            elif how == "bool":
+                out[name] = bool(val)
             elif how == "lwp":
                 out[name] = self.lwp_name(val)
             elif how == "lock":
                 out[name] = self.lock_name(val)
+            elif how == "field":
+                off = self.c[arg[1]]
+                out[name] = self._u32(val + off) if off is not None and val else None
+            elif how == "lockat":
+                off = self.c[arg[1]]
+                ptr = self._u32(val + off) if off is not None and val else None
+                out[name] = self.lock_name(ptr) if ptr else None
             elif how == "owner":
                 out[name] = self.lwp_name(self.mutex_owner(val) or 0)
-            elif how == "running":
+            elif how == "ownerrun":
                 out[name] = self.running(self.mutex_owner(val))
+            elif how == "running":
+                out[name] = self.running(val)
             elif how == "cur":
                 out[name] = self.lwp_name(self.cpu_lwp(cpu) or 0)
-            elif how == "heldbit":
-                b, off = self.cpu_base(cpu), self.c["cpu_heldmask"]
-                mask = self.view.read_u32(b + off) if b is not None and off is not None else None
-                out[name] = None if mask is None else (mask >> val) & 1
             elif how == "true":
                 out[name] = True
             elif how == "kind":
                 out[name] = self.lock_kind(val)
+            elif how == "softint":
+                out[name] = self.softint_name(val)
+            elif how == "heldbit":
+                b, off = self.cpu_base(cpu), self.c["cpu_heldmask"]
+                mask = self._u32(b + off) if b is not None and off is not None else None
+                out[name] = None if mask is None else (mask >> val) & 1
             elif how == "ipl":
                 b = self.cpu_base(cpu)
                 if b is not None and self.ipl_off is not None:
-                    out[name] = self.view.read_u32(b + self.ipl_off)
+                    out[name] = self._u32(b + self.ipl_off)
         return out
+
+    def guard(self, owner: str) -> Optional[tuple]:
+        """(lo, hi) of the red zone below an LWP's stack, if the kernel has one."""
+        size = self.c["stack_guard"]
+        region = self._stacks.region(owner) if getattr(self, "_stacks", None) else None
+        if not size or region is None or not owner.startswith(("lwp ", "ithread ", "softint ",
+                                                               "idle ")):
+            return None
+        return (region[0] - size, region[0])

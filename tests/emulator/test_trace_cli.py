@@ -199,3 +199,12 @@ def test_an_interrupt_frame_resumes_on_its_lwps_track_after_a_switch(tmp_path):
     # irq 0 slice: opened at 1.01 us, suspended at 1.5, resumed at 3.0, closed at 3.1
     irq0 = [(r["ph"], r["ts"]) for r in lwp1 if r["name"] == "irq 0"]
     assert irq0 == [("B", 1.01), ("E", 1.5), ("B", 3), ("E", 3.1)]
+
+
+def test_a_threaded_handler_episode_ends_when_its_thread_is_done():
+    s = Summary(handler_lines={5})
+    for e in [E(0, "irq.raise", line=5), E(4, "handler.enter", line=5, path="threaded"),
+              E(9, "handler.exit", line=5, path="threaded"),
+              E(70, "ithread.done", ithread="ithread 2", line=5)]:
+        s.add(e)
+    assert s.to_start[5] == [4] and s.to_end[5] == [70]

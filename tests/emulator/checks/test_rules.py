@@ -120,7 +120,7 @@ def test_dropping_and_restoring_the_same_depth_is_fine():
     vs = run(START + [E(3, "biglock.acquire", depth=1, lwp="lwp 1"),
                       E(4, "biglock.acquire", depth=2, lwp="lwp 1"),
                       E(9, "lwp.sleep", lwp="lwp 1"),
-                      E(10, "biglock.release", depth=0, lwp="lwp 1"),
+                      E(10, "biglock.release", depth=0, lwp="lwp 1", saved=2),
                       sw(11, "lwp 1", "lwp 2"), E(20, "lwp.wakeup", lwp="lwp 1"),
                       sw(30, "lwp 2", "lwp 1"),
                       E(31, "biglock.acquire", depth=2, lwp="lwp 1"),
@@ -128,14 +128,37 @@ def test_dropping_and_restoring_the_same_depth_is_fine():
     assert vs == []
 
 
+def test_retaking_fewer_holds_than_were_dropped_at_the_switch_fires():
+    vs = run(START + [E(3, "biglock.acquire", depth=1, lwp="lwp 1"),
+                      E(4, "biglock.acquire", depth=2, lwp="lwp 1"),
+                      E(9, "lwp.sleep", lwp="lwp 1"),
+                      E(10, "biglock.release", depth=0, lwp="lwp 1", saved=2),
+                      sw(11, "lwp 1", "lwp 2"), sw(30, "lwp 2", "lwp 1"),
+                      E(31, "stack.switch", **{"from": "lwp 2", "to": "lwp 1"}),
+                      E(32, "biglock.acquire", depth=1, lwp="lwp 1"),
+                      acq(40, "m")])
+    assert rules_of(vs) == ["biglock-sleep"] and "went on at depth 1" in vs[0].message
+
+
+def test_retaking_every_dropped_hold_one_by_one_is_fine():
+    vs = run(START + [E(3, "biglock.acquire", depth=1, lwp="lwp 1"),
+                      E(4, "biglock.acquire", depth=2, lwp="lwp 1"),
+                      E(10, "biglock.release", depth=0, lwp="lwp 1", saved=2),
+                      sw(11, "lwp 1", "lwp 2"), sw(30, "lwp 2", "lwp 1"),
+                      E(32, "biglock.acquire", depth=1, lwp="lwp 1"),
+                      E(33, "biglock.acquire", depth=2, lwp="lwp 1"),
+                      acq(40, "m"), rel(41, "m")])
+    assert vs == []
+
+
 def test_coming_back_from_sleep_at_another_depth_fires():
     vs = run(START + [E(3, "biglock.acquire", depth=2, lwp="lwp 1"),
                       E(9, "lwp.sleep", lwp="lwp 1"),
-                      E(10, "biglock.release", depth=0, lwp="lwp 1"),
+                      E(10, "biglock.release", depth=0, lwp="lwp 1", saved=2),
                       sw(11, "lwp 1", "lwp 2"), sw(30, "lwp 2", "lwp 1"),
                       E(31, "biglock.acquire", depth=1, lwp="lwp 1"),
                       E(32, "lwp.resume", lwp="lwp 1")])
-    assert rules_of(vs) == ["biglock-sleep"] and "came back at 1" in vs[0].message
+    assert rules_of(vs) == ["biglock-sleep"] and "went on at depth 1" in vs[0].message
 
 
 # 4 mutex-owner ---------------------------------------------------------------
@@ -409,3 +432,13 @@ def test_a_line_masked_by_the_ipl_after_its_release_is_not_left_masked():
                       E(8, "pic.release", line=5, held=0),
                       E(5000, "irq.raise", line=0)], masked=1000)
     assert vs == []
+
+
+def test_a_dirty_red_zone_below_a_stack_fires_stack_bounds_after_the_fact():
+    class Ctx(FakeCtx):
+        def guard_dirty(self, owner):
+            return (0x2e00, 0x3000, 40) if owner == "ithread 1" else None
+    vs = run(START + [E(1, "stack.switch", **{"from": "lwp 1", "to": "ithread 1", "esp": 0x3F00}),
+                      E(2, "lock.release", lock="m")], ctx=Ctx(esp=0x3e00, regions=REGIONS))
+    v = [v for v in vs if v.rule == "stack-bounds"]
+    assert len(v) == 1 and v[0].fields["owner"] == "ithread 1" and "red zone" in v[0].message

@@ -14,12 +14,12 @@ from tests.emulator.observe.fakemachine import BASE, FakeMachine
 
 PROGRAM = """
     mov esp, 0x7f00
-    mov eax, 0x50000
-    mov ebx, 0
+    mov ebx, 0x50000
+    mov ecx, 0x41010
     nop
     nop
 """
-OBS = BASE + 15          # the first nop: eax = the mutex, ebx = its kind (spin)
+OBS = BASE + 15          # the first nop: ebx = the mutex, ecx = the new owner
 
 CPU_INFO, LWP_TABLE, MUTEX = 0x40000, 0x41000, 0x50000
 
