@@ -601,7 +601,7 @@ class Liveness(Rule):
         "waited; the machine's own deadlock report (all CPUs halted with "
         "interrupts off) ends the run separately.")
 
-    def __init__(self, limit: int = 50_000_000, idle_prefix: str = "idle") -> None:
+    def __init__(self, limit: int = 10_000_000, idle_prefix: str = "idle") -> None:
         self.limit = limit
         self.idle_prefix = idle_prefix
         self.reported: set = set()

@@ -52,14 +52,21 @@ def kernel_available() -> tuple:
     """(True, "") when ``python -m guest_kernel run`` exists, else (False, why)."""
     if not os.path.exists(os.path.join(ROOT, "guest_kernel", "__main__.py")):
         return False, "guest_kernel has no command line yet (guest_kernel/__main__.py)"
+    if not os.path.exists(os.path.join(ROOT, "emulator", "__main__.py")):
+        return False, "the emulator has no command line yet (emulator/__main__.py)"
     return True, ""
 
 
 def run_config(model: str, scenario: str, bug: Optional[str] = None,
                trace_path: Optional[str] = None, cpus: int = 1,
-               extra: tuple = (), timeout: int = 600) -> RunResult:
+               extra: tuple = (), timeout: int = 600,
+               build_dir: Optional[str] = None) -> RunResult:
+    if build_dir is None:
+        # parallel test workers must not rebuild one configuration together
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        build_dir = os.path.join("build", f"test-{worker}") if worker else "build"
     cmd = [sys.executable, "-m", "guest_kernel", "run", "--model", model,
-           "--scenario", scenario, "--cpus", str(cpus)]
+           "--scenario", scenario, "--cpus", str(cpus), "--build-dir", build_dir]
     if bug:
         cmd += ["--bug", bug]
     if trace_path:
