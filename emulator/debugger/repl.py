@@ -377,7 +377,10 @@ class Repl:
         self.say("\n".join(rows))
 
     def _info_observer(self, topic):
+        from emulator.debugger import kernelview
         s = self.d.session
+        if topic in ("threads", "locks") and kernelview.available(self.d):
+            return self.say(getattr(kernelview, topic)(self.d))
         if s is None:
             return self.say(f"info {topic} needs the observer (emulator/observe); "
                             "it is off for this session.")
