@@ -1,7 +1,134 @@
+# scen_ithread_block.S — a device interrupt whose handler needs a mutex that
+# the interrupted LWP holds.
+#
+# LWP "holder" takes td_lock (adaptive) and, with interrupts enabled and the
+# lock held, raises IRQ 5's vector (`int`, so the moment is exact and the
+# scenario runs on QEMU too).  The testdev handler's bottom half needs
+# td_lock.  ithread: the interrupt LWP borrows holder, blocks, converts; the
+# holder resumes, releases, and the handler finishes and unmasks IRQ 5.
+# classic: the hard half only schedules the soft interrupt, whose LWP blocks.
+# threaded: the handler thread blocks like any thread.  main then waits for
+# the bottom half (condition tested with IF=0, then sleep: no lost wake-up).
         .include "kernel.inc"
+
         .text
 scen_ithread_block:
-        mov eax, msg_todo_ithread_block
+        push ebx
+.if BUG_SLEEP_IN_HARDINTR
+        mov eax, sleepy_holder           # the holder sleeps; main is interrupted
+.else
+        mov eax, ib_holder
+.endif
+        xor edx, edx
+        mov ecx, PRI_KTHREAD
+        mov ebx, name_holder
+        xor esi, esi
+        call lwp_create
+        mov [ib_holder_lwp], eax
+        call setrunnable
+.if BUG_SLEEP_IN_HARDINTR
+        mov edx, 1
+        call tsleep                      # holder now sleeps holding td_lock
+        int IRQ_BASE + TESTDEV_IRQ
+.endif
+        mov eax, [ib_holder_lwp]
+        call lwp_wait
+        mov eax, 1
+        call wait_bottom_count
+.if BUG_LOST_WAKEUP
+        # BUG: the test and the sleep are not atomic against the interrupt
+        cmp dword ptr [td_bottom_count], 2
+        jae 1f
+        int IRQ_BASE + TESTDEV_IRQ       # the interrupt lands in the window
+        mov eax, td_bottom_count
+        mov edx, 100                     # ... and this sleep misses its wake-up
+        pushf
+        cli
+        call sleep_on
+        popf
+1:
+.endif
+        mov ebx, td_stat                 # read the counters under the hard half's lock
+        call mutex_enter
+        mov edx, [td_intr_count]
+        call mutex_exit
+        mov ecx, 1 + BUG_LOST_WAKEUP
+        cmp edx, ecx
+        jne 8f
+        cmp [td_bottom_count], ecx
+        jne 8f
+        mov ebx, td_lock
+        cmp dword ptr [ebx + MTX_OWNER], 0
+        jne 9f
+.if MODEL == MODEL_ITHREAD || (MODEL == MODEL_CLASSIC && SOFTINT_FAST)
+        cmp dword ptr [ithread_blocks], 1    # the borrowing LWP blocked and converted
+.else
+        cmp dword ptr [ithread_blocks], 0    # nothing borrows in this configuration
+.endif
+        jne 7f
+        PRINT msg_ib_done
+        xor eax, eax
+        pop ebx
         ret
+7:      mov eax, msg_ib_convert
+        pop ebx
+        ret
+8:      mov eax, msg_ib_count
+        pop ebx
+        ret
+9:      mov eax, msg_ib_held
+        pop ebx
+        ret
+
+# wait_bottom_count: EAX = n; sleep until td_bottom_count >= n
+wait_bottom_count:
+        push ebx
+        mov ebx, eax
+1:      pushf
+        cli                              # test and sleep atomically
+        cmp [td_bottom_count], ebx
+        jae 2f
+        mov eax, td_bottom_count
+        mov edx, 1000
+        call sleep_on
+        popf
+        jmp 1b
+2:      popf
+        pop ebx
+        ret
+
+ib_holder:
+        push ebx
+        mov ebx, td_lock
+        call mutex_enter
+        PRINT msg_ib_taken
+        int IRQ_BASE + TESTDEV_IRQ       # the device interrupt, lock held, IF=1
+        PRINT msg_ib_back
+        mov ebx, td_lock
+        call mutex_exit
+        pop ebx
+        ret
+
+.if BUG_SLEEP_IN_HARDINTR
+sleepy_holder:
+        push ebx
+        mov ebx, td_lock
+        call mutex_enter
+        mov edx, 3
+        call tsleep                      # adaptive holders may sleep
+        mov ebx, td_lock
+        call mutex_exit
+        pop ebx
+        ret
+.endif
+
         .data
-msg_todo_ithread_block: .asciz "not written yet"
+name_holder:  .asciz "holder"
+msg_ib_taken: .asciz "holder: td_lock taken, raising IRQ 5\n"
+msg_ib_back:  .asciz "holder: back from the interrupt, releasing td_lock\n"
+msg_ib_done:  .asciz "ithread_block: the handler finished after the holder released td_lock\n"
+msg_ib_count: .asciz "the handler did not run exactly once"
+msg_ib_convert: .asciz "wrong number of interrupt LWP conversions"
+msg_ib_held:  .asciz "td_lock still held"
+        .align 4
+ib_holder_lwp: .long 0

@@ -106,6 +106,7 @@ mi_switch:
         # pinned LWP resumes where it was interrupted, without the run queues
         mov dword ptr [esi + L_BORROWED], 0
         or dword ptr [esi + L_FLAGS], LF_CONVERTED
+        inc dword ptr [ithread_blocks]
 obs_ithread_block:                       # ESI = interrupt LWP, EDI = the LWP it pinned
 .if BUG_RESUME_PINNED
         jmp 2f                           # forgets to unpin: the pinned LWP runs pinned
@@ -182,6 +183,9 @@ obs_idle:
         call mi_switch
         jmp 1b
 
+        .data
+        .align 4
+ithread_blocks: .long 0                  # borrowing LWPs that blocked (converted)
         .bss
         .align 4
 runq_head: .space NPRI * 4

@@ -34,26 +34,50 @@ testdev_start:
         call softint_establish
         mov [td_softint], eax
 .endif
+        # presence: QEMU's fw_cfg sits on 0x510/0x511 (and DMA on 0x514):
+        # after selecting item 0 its data port reads 'Q'; ours reads 0
+        mov dx, TESTDEV
+        xor eax, eax
+        out dx, ax
+        mov dx, TESTDEV + 1
+        in al, dx
+        test al, al
+        jnz 1f
+        mov dword ptr [td_present], 1
         mov dx, TD_CONTROL
         mov al, TD_FLUSH | TD_IE
         out dx, al
-        ret
+1:      ret
 
 testdev_intr:
         push ebx
         push edx
         mov ebx, td_ring
+        cmp dword ptr [td_present], 0
+        je 2f                            # no device (QEMU): nothing to drain
 1:      mov dx, TD_STATUS
         in al, dx
-        cmp al, 0xff                     # no device (QEMU): nothing to drain
-        je 2f
         test al, TD_NONEMPTY
         jz 2f
         mov dx, TD_DATA
         in eax, dx
         call ring_put
         jmp 1b
-2:      inc dword ptr [td_intr_count]
+2:      push ebx
+        mov ebx, td_stat                 # a spin mutex shared with thread context
+        call mutex_enter
+        inc dword ptr [td_intr_count]
+        call mutex_exit
+        pop ebx
+        mov ecx, [td_busy]               # scenarios can make the handler long
+        jecxz 3f
+4:      dec ecx                          # (so that other interrupts nest in it)
+        jnz 4b
+3:
+.if BUG_STACK_OVERFLOW
+        mov ecx, 240                     # BUG: recursion deeper than the stack
+        call td_recurse
+.endif
 .if BUG_SLEEP_IN_HARDINTR
         mov ebx, td_lock                 # BUG: an adaptive mutex in hard context
         call mutex_enter
@@ -82,14 +106,28 @@ testdev_bottom:
 2:      inc dword ptr [td_bottom_count]
         mov ebx, td_lock
         call mutex_exit
+        mov eax, td_bottom_count         # scenarios wait for the bottom half
+        call wakeup
         pop ebx
         ret
 
+.if BUG_STACK_OVERFLOW
+td_recurse:                              # 16 bytes of stack per level
+        push eax
+        push ebx
+        push edx
+        dec ecx
+        jz 1f
+        call td_recurse
+1:      pop edx
+        pop ebx
+        pop eax
+        ret
+.endif
+
 # testdev_overflow: EAX = packets the device dropped (0 without a device)
 testdev_overflow:
-        mov dx, TD_STATUS
-        in al, dx
-        cmp al, 0xff
+        cmp dword ptr [td_present], 0
         je 1f
         mov dx, TD_OVERFLOW
         in al, dx
@@ -102,12 +140,19 @@ testdev_overflow:
 name_td:     .asciz "testdev"
 name_tdsoft: .asciz "testdev-soft"
         MUTEX td_lock, MUTEX_ADAPTIVE, IPL_NONE
+.if BUG_IRQ_UNSAFE
+        MUTEX td_stat, MUTEX_SPIN, IPL_NONE   # BUG: does not keep IRQ 5 out
+.else
+        MUTEX td_stat, MUTEX_SPIN, IPL_VM
+.endif
         .align 4
 td_softint:      .long 0
 td_intr_count:   .long 0
 td_bottom_count: .long 0
 td_received:     .long 0
 td_sum:          .long 0
+td_busy:         .long 0
+td_present:      .long 0
         .bss
         .align 16
 td_ring: .space RING_SIZE
