@@ -286,4 +286,9 @@ def _fields(obj) -> str:
             elif isinstance(v, int):
                 items.append(f"{f.name}={v:#x}")
         return " ".join(items)
-    return ""
+    items = []
+    for k, v in sorted(vars(obj).items()) if hasattr(obj, "__dict__") else ():
+        if k.startswith("_") or isinstance(v, bool) or not isinstance(v, int):
+            continue
+        items.append(f"{k}={v:#x}")
+    return " ".join(items[:24])
