@@ -58,6 +58,8 @@ class Session:
             self.kernel._stacks = self.stacks
             self.kernel.add_static_stacks(self.stacks)
         code, base = self.view.code()
+        if not code:
+            code, base = self._code_from_symbols()
         self.codemap = scan_code(code, base, self.symbols.lines())
         self.fanout = Fanout()
         self.writer = open_writer(trace_path) if trace_path else None
@@ -83,6 +85,18 @@ class Session:
             self.kernel.install(self.observer, self.sink)
         self.observer.start()
         self.finished: Optional[tuple] = None
+
+    def _code_from_symbols(self) -> tuple:
+        """The loaded image read back from memory, from the symbol table's
+        base to its highest label (when the machine does not say)."""
+        table = self.symbols.table
+        base = getattr(table, "base", None)
+        addrs = [a for a in (self.symbols.lines() or ())]
+        if not isinstance(base, int) or not addrs:
+            return b"", 0
+        end = max(addrs) + 16
+        data = self.view.mem_read(base, end - base)
+        return (data, base) if data else (b"", 0)
 
     def _report(self, text: str) -> None:
         self.report_stream.write(text.rstrip("\n") + "\n")
