@@ -1,7 +1,69 @@
+# scen_nested.S — PIT (IPL_SCHED), RTC (IPL_SCHED, slave PIC), COM1
+# (IPL_HIGH) and the test device (IPL_VM) interrupts nest and unwind.
+#
+# The RTC runs at 1024 Hz; main raises IRQ 5 whose handler is made long
+# (td_busy), so clock and RTC interrupts arrive inside it (nesting in
+# interrupt context in the classic model, on top of the interrupt LWP or
+# handler thread in the others); COM1 input, if injected, nests above them.
+# Afterwards the state must be back where it started: no interrupt frame
+# open, IPL_NONE, no line held, the PICs' IMRs equal to what the kernel
+# last wrote.  (QEMU's RTC follows the host clock, so nothing printed
+# depends on how many RTC interrupts came.)
         .include "kernel.inc"
+
+        .equ NESTED_BUSY, 1500000        # handler loop iterations (3 M instructions)
+
         .text
 scen_nested:
-        mov eax, msg_todo_nested
+        push ebx
+        call rtc_start
+        mov dword ptr [td_busy], NESTED_BUSY
+        PRINT msg_nest_go
+        int IRQ_BASE + TESTDEV_IRQ
+        mov eax, 1
+        call wait_bottom_count
+        mov dword ptr [td_busy], 0
+        mov edx, 5
+        call tsleep
+        call rtc_stop
+        cli
+        cmp dword ptr [cpu0 + C_IDEPTH], 0
+        jne 8f
+        cmp dword ptr [cpu0 + C_IPL], IPL_NONE
+        jne 8f
+        cmp dword ptr [cpu0 + C_HELDMASK], 0
+        jne 8f
+        in al, PIC2_DATA                 # the IMRs are what we last wrote
+        mov ah, al
+        in al, PIC1_DATA
+        movzx eax, ax
+        cmp eax, [cpu0 + C_PICMASK]
+        jne 9f
+        sti
+        cmp dword ptr [td_present], 0    # on irqlab the RTC must have ticked
+        je 1f
+        cmp dword ptr [rtc_ticks], 0
+        je 7f
+1:      PRINT msg_nest_done
+        xor eax, eax
+        pop ebx
         ret
+7:      sti
+        mov eax, msg_nest_rtc
+        pop ebx
+        ret
+8:      sti
+        mov eax, msg_nest_state
+        pop ebx
+        ret
+9:      sti
+        mov eax, msg_nest_imr
+        pop ebx
+        ret
+
         .data
-msg_todo_nested: .asciz "not written yet"
+msg_nest_go:    .asciz "nested: RTC on, raising a long IRQ 5\n"
+msg_nest_done:  .asciz "nested: unwound to IPL_NONE, no frame open, no line held\n"
+msg_nest_rtc:   .asciz "no RTC interrupt arrived"
+msg_nest_state: .asciz "interrupt state not unwound"
+msg_nest_imr:   .asciz "PIC masks differ from the kernel's"
