@@ -296,12 +296,14 @@ class TraceSink:
     dropped, so tracing off costs one call.
     """
 
-    def __init__(self, clock, consumer: Optional[Callable[[dict], None]] = None) -> None:
+    def __init__(self, clock, consumer: Optional[Callable[[dict], None]] = None,
+                 drop: tuple = ()) -> None:
         self.clock = clock
         self.consumer = consumer
+        self.drop = frozenset(drop)     # kinds said better by someone else
 
     def emit(self, kind: str, cpu: int = 0, /, t: Optional[int] = None, **fields) -> Optional[dict]:
-        if self.consumer is None:
+        if self.consumer is None or kind in self.drop:
             return None
         ev = make_event(kind, self.clock.now if t is None else t, cpu, fields)
         self.consumer(ev)

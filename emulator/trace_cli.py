@@ -137,8 +137,8 @@ class Summary:
         if ncpu > 1:
             for cpu in sorted(self.cpus):
                 out.append(f"  cpu{cpu:<15}{self.cpus[cpu]:>10}")
-        lines = sorted(set(self.to_start) | set(self.to_end) | set(self.masked)
-                       | set(self.masked_since))
+        # lines that interrupted; masks of lines that never did are spl noise
+        lines = sorted(set(self.to_start) | set(self.to_end))
         out.append("interrupt latency (instructions):")
         if not lines:
             out.append("  no interrupts handled")

@@ -67,7 +67,8 @@ class Session:
             self.fanout.add(self.writer.write)
         self.events = Recent(64)
         self.fanout.add(self.events)
-        self.sink = TraceSink(self.view.clock(), self.fanout)
+        # the machine's own "intr" event says less than the observer's intr.enter
+        self.sink = TraceSink(self.view.clock(), self.fanout, drop=("intr",))
         self.ctx = MachineContext(self.view, self.symbols, self.stacks, self.codemap,
                                   kernel=self.kernel)
         self.checker: Optional[Checker] = None

@@ -69,8 +69,9 @@ class Observer:
         return self.owner.get(cpu)
 
     # ---------------------------------------------------------------- hooks
-    def _on_interrupt(self, cpu: int, vector: int, kind: str, eip_from: int,
+    def _on_interrupt(self, cpu, vector: int, kind: str, eip_from: int,
                       error_code: Optional[int] = None) -> None:
+        cpu = self.view.cpu_index(cpu)
         esp = self.view.reg(cpu, "esp")
         owner = self._refresh(cpu, esp)
         line = None if kind in NOT_A_LINE else self.view.line_of_vector(vector)

@@ -50,7 +50,11 @@ class MachineView:
         return getattr(c, "uc", None) or getattr(c, "engine", None) or c
 
     def reg(self, cpu: int, name: str) -> int:
-        return self._uc(cpu).reg_read(_REGS[name])
+        c = self.m.cpus[cpu]
+        uc = getattr(c, "uc", None)
+        if uc is not None:
+            return uc.reg_read(_REGS[name])
+        return c.read(name) if hasattr(c, "read") else self._uc(cpu).reg_read(_REGS[name])
 
     # memory -----------------------------------------------------------------
     def mem_read(self, addr: int, n: int) -> Optional[bytes]:
@@ -75,7 +79,11 @@ class MachineView:
             hooks.append(fn)
 
     def set_trace(self, sink) -> None:
-        self.m.trace = sink
+        setter = getattr(self.m, "set_trace", None)
+        if callable(setter):
+            setter(sink)        # also routes the devices' events through it
+        else:
+            self.m.trace = sink
 
     def clock(self):
         return self.m.clock
