@@ -1,7 +1,10 @@
-# console.S — console output on the debug port 0xE9 and COM1 (polled THR).
+# console.S — console output on the debug port 0xE9 or COM1 (polled THR).
 #
 # console_init: COM1 at 115200 8N1, FIFOs on, OUT2 set (so IRQ 4 reaches
-# the PIC), receive interrupts enabled.  putc: AL to both ports.  puts: the
+# the PIC), receive interrupts enabled; then picks the output port: the
+# debug console when 0xE9 reads back 0xE9 (QEMU -debugcon, irqlab), else
+# COM1.  Not both: irqlab shows both ports on one console, and a line
+# must appear once.  putc: AL to that port.  puts: the
 # NUL-terminated string at ESI.  putdec: EAX in decimal.  puthex: EAX as
 # 8 hex digits.  All keep every register and the flags' IF; callable at
 # any IPL and in interrupt context (output is polled, never blocks).
@@ -44,12 +47,20 @@ console_init:
         mov dx, COM1 + UART_IER
         mov al, IER_RDA
         out dx, al
+        in al, DEBUGCON                  # QEMU's and irqlab's readback value
+        cmp al, DEBUGCON
+        sete al
+        movzx eax, al
+        mov [console_debugcon], eax
         ret
 
 putc:
-        push edx
-        push eax
+        cmp dword ptr [console_debugcon], 0
+        je 3f
         out DEBUGCON, al
+        ret
+3:      push edx
+        push eax
         mov dx, COM1 + UART_LSR
 1:      in al, dx                        # wait for room in the THR
         test al, LSR_THRE
@@ -122,3 +133,7 @@ newline:
         call putc
         pop eax
         ret
+
+        .data
+        .align 4
+console_debugcon: .long 0                # 1: write to 0xE9, 0: to COM1
