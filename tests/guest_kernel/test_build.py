@@ -1,0 +1,82 @@
+"""Every configuration builds, and the image exports what OBSERVE.md promises."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from guest_kernel import layout
+from guest_kernel.build import BuildError, Config, bug_configs, correct_configs
+from guest_kernel.bugs import BUGS
+
+OBSERVE = Path(__file__).resolve().parents[2] / "guest_kernel" / "OBSERVE.md"
+
+
+def _symbols(elf):
+    return json.loads((Path(elf).parent / "kernel.sym.json").read_text())
+
+
+def _names(table):
+    if isinstance(table, dict) and "symbols" in table:
+        table = table["symbols"]
+    if isinstance(table, dict):
+        return set(table)
+    return {s["name"] for s in table}
+
+
+@pytest.mark.parametrize("cfg", correct_configs() + bug_configs(), ids=lambda c: c.name)
+def test_every_configuration_builds_all_four_outputs(kernel, cfg):
+    elf = Path(kernel(cfg.model, cfg.intr_stack, cfg.softint, cfg.bug))
+    for f in ("kernel.bin", "kernel.elf", "kernel.sym.json", "kernel.lst"):
+        assert (elf.parent / f).stat().st_size > 0, f
+
+
+def test_every_obs_label_in_observe_md_is_a_symbol_of_each_model(kernel):
+    documented = set(re.findall(r"`(obs_[a-z_]+)`", OBSERVE.read_text()))
+    assert "obs_lwp_switch" in documented
+    for model in ("classic", "ithread", "threaded"):
+        names = _names(_symbols(kernel(model)))
+        # each model has its own intr_enter/exit and ithread_done labels
+        per_model = {n for n in documented if n.endswith(("_ithread", "_threaded"))
+                     or n == "obs_ithread_done"}
+        missing = (documented - per_model) - names
+        assert not missing, f"{model}: {sorted(missing)}"
+    assert "obs_intr_enter_ithread" in _names(_symbols(kernel("ithread")))
+    assert "obs_ithread_done_threaded" in _names(_symbols(kernel("threaded")))
+
+
+def test_layout_constants_land_in_the_symbol_table(kernel):
+    names = _names(_symbols(kernel("classic")))
+    for name in ("L_STATE", "L_STACK_LO", "C_CURLWP", "MTX_OWNER", "KL_COUNT",
+                 "LSPINNED", "IPL_VM", "PRI_INTR", "SI_PENDING", "RING_HEAD"):
+        assert name in names, name
+
+
+def test_struct_offsets_follow_the_table_in_order():
+    off = layout.struct_offsets()
+    assert off["L_ID"] == 0 and off["L_STATE"] == 4
+    assert off["MTX_SIZE"] == 24 and off["IH_SIZE"] == 32 and off["SI_SIZE"] == 32
+    assert off["L_SIZE"] % 4 == 0      # mutex owner words keep bit 0 for the waiters bit
+
+
+def test_generated_files_say_do_not_edit(kernel):
+    kernel("ithread")
+    gen = OBSERVE.parent / "gen"
+    for f in ("layout.inc", "vectors.S"):
+        assert "do not edit" in (gen / f).read_text().splitlines()[0]
+
+
+def test_an_unknown_bug_is_one_clear_error():
+    with pytest.raises(BuildError, match="unknown bug 'nope'"):
+        Config("ithread", bug="nope")
+
+
+def test_every_bug_names_an_existing_scenario_and_a_rule():
+    scenarios = {"hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak"}
+    for name, bug in BUGS.items():
+        assert bug.scenario in scenarios, name
+        assert bug.model in ("classic", "ithread", "threaded"), name
+        assert bug.rule, name
