@@ -1,0 +1,234 @@
+"""One x86 CPU: a Unicorn engine plus what Unicorn leaves out.
+
+Unicorn executes instructions but does not vector interrupts (KEYSTONE.md):
+``int n`` and CPU exceptions reach ``UC_HOOK_INTR`` with the vector only.
+``Cpu.deliver`` does what the processor does (Intel SDM vol. 3A, 6.12
+"Exception and interrupt handling", 6.13 error codes, 6.15 table 6-5):
+
+* read gate ``vector`` of the IDT (IDTR base/limit); an index past the
+  limit, a gate that is not a 32/16-bit interrupt or trap gate, or (for
+  ``int n``) a gate with DPL < CPL is #GP(vector*8+2+EXT); a gate with P=0
+  is #NP(vector*8+2+EXT); task gates are not supported (a crash report);
+* check the target code segment in the GDT: null is #GP(EXT), out of the
+  GDT limit or not a code segment is #GP(selector+EXT), not present is
+  #NP(selector+EXT);
+* push EFLAGS, CS, EIP (and the error code for #DF #TS #NP #SS #GP #PF
+  #AC) on the current stack (ring 0 only: no stack switch), load CS:EIP,
+  clear TF, NT, RF and VM, and IF too for an interrupt gate (not a trap
+  gate);
+* a fault while delivering is combined with the first event by table 6-5:
+  contributory on contributory, or contributory/#PF on #PF, is #DF (error
+  code 0); a fault while delivering #DF is a triple fault, raised as
+  ``TripleFault`` for the machine to stop on.
+
+Registers are read and written by lower-case name (``cpu.read("eax")``,
+``cpu.eip``).  ``halted`` is True after ``hlt`` until an interrupt wakes it.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Optional
+
+import unicorn
+from unicorn import x86_const as X
+
+# vectors that push an error code (SDM table 6-1)
+ERROR_CODE_VECTORS = frozenset({8, 10, 11, 12, 13, 14, 17})
+CONTRIBUTORY = frozenset({0, 10, 11, 12, 13})
+VEC_DF, VEC_TS, VEC_NP, VEC_SS, VEC_GP, VEC_PF, VEC_UD = 8, 10, 11, 12, 13, 14, 6
+
+EXCEPTION_NAMES = {
+    0: "#DE divide error", 1: "#DB debug", 2: "NMI", 3: "#BP breakpoint", 4: "#OF overflow",
+    5: "#BR bound range", 6: "#UD invalid opcode", 7: "#NM no math coprocessor",
+    8: "#DF double fault", 10: "#TS invalid TSS", 11: "#NP segment not present",
+    12: "#SS stack fault", 13: "#GP general protection", 14: "#PF page fault",
+    16: "#MF x87 error", 17: "#AC alignment check", 18: "#MC machine check",
+    19: "#XM SIMD exception",
+}
+
+EFLAGS_TF, EFLAGS_IF, EFLAGS_NT, EFLAGS_RF, EFLAGS_VM = 1 << 8, 1 << 9, 1 << 14, 1 << 16, 1 << 17
+
+REGS = {name: getattr(X, "UC_X86_REG_" + name.upper()) for name in (
+    "eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp", "eip", "eflags",
+    "cs", "ds", "es", "fs", "gs", "ss", "cr0", "cr2", "cr3", "cr4",
+    "ax", "bx", "cx", "dx", "al", "bl", "cl", "dl", "ah", "bh", "ch", "dh", "si", "di", "sp", "bp")}
+GPRS = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp")
+
+
+class DeliveryFault(Exception):
+    """A fault raised while vectoring an event (becomes the next event)."""
+
+    def __init__(self, vector: int, error_code: int = 0) -> None:
+        super().__init__(vector, error_code)
+        self.vector = vector
+        self.error_code = error_code
+
+
+class TripleFault(Exception):
+    """A fault while delivering #DF: the processor shuts down."""
+
+
+class Unsupported(Exception):
+    """Something the emulator does not model (a task gate, a ring change)."""
+
+
+def exception_name(vector: int) -> str:
+    return EXCEPTION_NAMES.get(vector, f"vector {vector:#x}")
+
+
+class Cpu:
+    """One CPU: its engine, register access by name, and event delivery."""
+
+    def __init__(self, index: int, uc: "unicorn.Uc") -> None:
+        self.index = index
+        self.uc = uc
+        self.halted = False
+        self.interrupt_source = None    # object with intr_pending() and acknowledge()
+
+    # -- registers -----------------------------------------------------------
+    def read(self, name: str) -> int:
+        return self.uc.reg_read(REGS[name.lower()])
+
+    def write(self, name: str, value: int) -> None:
+        self.uc.reg_write(REGS[name.lower()], value & 0xFFFFFFFF)
+
+    def __getitem__(self, name: str) -> int:
+        return self.read(name)
+
+    def __setitem__(self, name: str, value: int) -> None:
+        self.write(name, value)
+
+    @property
+    def eip(self) -> int:
+        return self.uc.reg_read(X.UC_X86_REG_EIP)
+
+    @eip.setter
+    def eip(self, value: int) -> None:
+        self.uc.reg_write(X.UC_X86_REG_EIP, value & 0xFFFFFFFF)
+
+    @property
+    def eflags(self) -> int:
+        return self.uc.reg_read(X.UC_X86_REG_EFLAGS)
+
+    @property
+    def interrupts_enabled(self) -> bool:
+        return bool(self.eflags & EFLAGS_IF)
+
+    def registers(self) -> dict:
+        names = GPRS + ("eip", "eflags", "cs", "ds", "es", "fs", "gs", "ss", "cr0")
+        return {n: self.read(n) for n in names}
+
+    def load_registers(self, regs: dict) -> None:
+        for name in ("cr0", "cs", "ds", "es", "fs", "gs", "ss") + GPRS + ("eflags", "eip"):
+            if name in regs:
+                self.write(name, regs[name])
+
+    # -- descriptor tables ---------------------------------------------------
+    def _table(self, reg: int) -> tuple[int, int]:
+        _sel, base, limit, _flags = self.uc.reg_read(reg)
+        return base, limit
+
+    def _read(self, addr: int, n: int) -> bytes:
+        try:
+            return bytes(self.uc.mem_read(addr & 0xFFFFFFFF, n))
+        except unicorn.UcError:
+            raise DeliveryFault(VEC_GP, 0) from None
+
+    def _segment_base(self, selector: int) -> int:
+        base, limit = self._table(X.UC_X86_REG_GDTR)
+        index = selector & ~7
+        if index == 0 or index + 7 > limit:
+            return 0
+        lo, hi = struct.unpack("<II", self._read(base + index, 8))
+        return (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000)
+
+    def _check_code_segment(self, selector: int, ext: int) -> None:
+        base, limit = self._table(X.UC_X86_REG_GDTR)
+        index = selector & ~7
+        if index == 0:
+            raise DeliveryFault(VEC_GP, ext)
+        if selector & 4 or index + 7 > limit:
+            raise DeliveryFault(VEC_GP, index | ext)
+        _lo, hi = struct.unpack("<II", self._read(base + index, 8))
+        if not (hi >> 12) & 1 or not (hi >> 11) & 1:       # S=1 and code
+            raise DeliveryFault(VEC_GP, index | ext)
+        if not (hi >> 15) & 1:
+            raise DeliveryFault(VEC_NP, index | ext)
+
+    # -- delivery --------------------------------------------------------------
+    def deliver(self, vector: int, kind: str, error_code: Optional[int] = None) -> None:
+        """Vector event ``vector`` through the IDT (``kind``: irq, exception, soft).
+
+        Faults during delivery are combined as table 6-5; raises
+        ``TripleFault`` when #DF itself cannot be delivered."""
+        first = vector
+        ext = 1 if kind != "soft" else 0
+        try:
+            self._deliver_once(vector, kind, error_code, ext)
+            return
+        except DeliveryFault as f:
+            second = f
+        if first == VEC_DF:
+            raise TripleFault(f"{exception_name(second.vector)} while delivering #DF")
+        if kind == "exception" and (
+                (first in CONTRIBUTORY and second.vector in CONTRIBUTORY)
+                or (first == VEC_PF and (second.vector in CONTRIBUTORY or second.vector == VEC_PF))):
+            self.deliver(VEC_DF, "exception", 0)
+            return
+        # benign combinations: the second fault is handled serially
+        try:
+            self._deliver_once(second.vector, "exception", second.error_code | 1, 1)
+        except DeliveryFault as third:
+            if second.vector in CONTRIBUTORY and third.vector in CONTRIBUTORY:
+                self.deliver(VEC_DF, "exception", 0)
+            else:
+                self.deliver(third.vector, "exception", third.error_code | 1)
+
+    def _deliver_once(self, vector: int, kind: str, error_code: Optional[int], ext: int) -> None:
+        base, limit = self._table(X.UC_X86_REG_IDTR)
+        gate_err = vector * 8 + 2 + ext
+        if vector * 8 + 7 > limit:
+            raise DeliveryFault(VEC_GP, gate_err)
+        lo, hi = struct.unpack("<II", self._read(base + vector * 8, 8))
+        gtype = (hi >> 8) & 0x1F
+        dpl = (hi >> 13) & 3
+        if gtype == 0x05:
+            raise Unsupported(f"vector {vector:#x} has a task gate (task switches are not emulated)")
+        if gtype not in (0x06, 0x07, 0x0E, 0x0F):
+            raise DeliveryFault(VEC_GP, gate_err)
+        cpl = self.read("cs") & 3
+        if kind == "soft" and dpl < cpl:
+            raise DeliveryFault(VEC_GP, vector * 8 + 2)
+        if not (hi >> 15) & 1:
+            raise DeliveryFault(VEC_NP, gate_err)
+        if cpl != 0:
+            raise Unsupported("an interrupt from ring 3 (stack switch through the TSS is not emulated)")
+        selector = lo >> 16
+        offset = (lo & 0xFFFF) | (hi & 0xFFFF0000)
+        if gtype in (0x06, 0x07):
+            offset &= 0xFFFF
+        self._check_code_segment(selector, ext)
+        eflags = self.eflags
+        words = [eflags, self.read("cs"), self.eip]
+        if kind == "exception" and vector in ERROR_CODE_VECTORS:
+            words.append(0 if error_code is None else error_code)
+        ss_base = self._segment_base(self.read("ss"))
+        esp = self.read("esp")
+        new_esp = (esp - 4 * len(words)) & 0xFFFFFFFF
+        data = b"".join(struct.pack("<I", w & 0xFFFFFFFF) for w in reversed(words))
+        try:
+            self.uc.mem_write((ss_base + new_esp) & 0xFFFFFFFF, data)
+        except unicorn.UcError:
+            raise DeliveryFault(VEC_SS, ext) from None
+        self.write("esp", new_esp)
+        try:
+            self.write("cs", selector)
+        except unicorn.UcError:
+            raise DeliveryFault(VEC_GP, (selector & ~3) | ext) from None
+        flags = eflags & ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM)
+        if gtype in (0x06, 0x0E):
+            flags &= ~EFLAGS_IF
+        self.write("eflags", flags)
+        self.eip = offset
+        self.halted = False

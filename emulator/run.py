@@ -1,0 +1,91 @@
+"""``python -m emulator run IMAGE ...``: boot an image, print its console.
+
+Exit status: the guest's value written to port 0xF4; 2 for bad arguments
+or a bad image (one line on stderr); 124 when --max-instructions runs out;
+126 for a crash, triple fault or deadlock (a report paragraph on stderr).
+120 is reserved for checker violations (the observer's).  Never a Python
+traceback: errors the user can cause are caught here and said in one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):              # one line, status 2
+        sys.stderr.write(f"irqlab run: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m emulator run", description="Run a Multiboot v1 image on irqlab.")
+    p.add_argument("image")
+    p.add_argument("--append", default="", help="the kernel command line")
+    p.add_argument("--max-instructions", type=int, default=None, metavar="N",
+                   help="stop with status 124 after N instructions")
+    p.add_argument("--inject", action="append", default=[], metavar="SPEC",
+                   help="irq=N,at=T | irq=N,every=P[,from=T][,count=K] | "
+                        "irq=N,pc=SYM[+OFF][,hit=K]; packet=VALUE for the test device")
+    p.add_argument("--serial-in", metavar="FILE", help="bytes for COM1's receiver ('-' = stdin)")
+    p.add_argument("--mem", type=int, default=32, metavar="MIB", help="RAM size (default 32)")
+    p.add_argument("--trace", metavar="FILE", help="write the event trace (JSON Lines)")
+    p.add_argument("--cpus", type=int, default=1, metavar="N")
+    p.add_argument("--no-native", action="store_true", help="use the pure-Python block hook")
+    return p
+
+
+def main(argv) -> int:
+    args = build_parser().parse_args(argv)
+    from emulator.inject import InjectError, parse
+    from emulator.machine import Machine, MachineError
+    if not 1 <= args.mem <= 3072:
+        return _bad("--mem must be between 1 and 3072 MiB")
+    serial = None
+    if args.serial_in:
+        try:
+            serial = sys.stdin.buffer.read() if args.serial_in == "-" else open(args.serial_in, "rb").read()
+        except OSError as e:
+            return _bad(f"cannot read --serial-in {args.serial_in}: {e.strerror}")
+    try:
+        injections = [parse(s) for s in args.inject]
+        m = Machine.from_image(args.image, append=args.append, mem_mib=args.mem, cpus=args.cpus,
+                               serial_in=serial, native=not args.no_native)
+        for inj in injections:
+            m.inject(inj)
+    except (MachineError, InjectError) as e:
+        return _bad(str(e))
+    writer = None
+    if args.trace:
+        try:
+            from emulator.trace import open_writer
+        except ImportError:
+            return _bad("--trace needs emulator/trace.py, which is not there")
+        try:
+            writer = open_writer(args.trace, m.clock)
+        except OSError as e:
+            return _bad(f"cannot write --trace {args.trace}: {e.strerror}")
+        m.set_trace(writer)
+    previous = signal.signal(signal.SIGINT, lambda *_: m.stop())
+    try:
+        result = m.run(args.max_instructions)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if writer is not None:
+            writer.close()
+    sys.stdout.flush()
+    if result.reason == "stopped":
+        sys.stderr.write(f"irqlab: interrupted at t={m.clock.now}\n")
+        return 130
+    if result.reason == "budget":
+        sys.stderr.write(f"irqlab: instruction budget of {args.max_instructions} spent\n")
+    if result.report:
+        sys.stderr.write(result.report + "\n")
+    return result.status
+
+
+def _bad(message: str) -> int:
+    sys.stderr.write(f"irqlab run: {message}\n")
+    return 2
