@@ -35,7 +35,7 @@ from typing import Optional
 import capstone
 
 from emulator.debugger import expr as E
-from emulator.debugger.reverse import History
+from emulator.debugger.reverse import History, SnapshotError
 from emulator.debugger.target import Target, TargetError
 
 CHUNK = 1_000_000     # a continue runs in chunks, so Ctrl-C and checks are seen
@@ -109,6 +109,7 @@ class Debugger:
         self._internal: dict = {}        # addr -> [predicate]
         self.mode = "idle"               # idle | run | replay | record
         self.reason: Optional[Stop] = None
+        self.hit = None                  # (time, addr) of the exec-hook stop
         self.start = None                # (time, pc) the current command started at
         self.recorded: list = []
         self.intr_log = collections.deque(maxlen=512)
@@ -120,7 +121,13 @@ class Debugger:
         self.exit_status = None
         if session is not None:
             session.fanout.add(self._on_event)
-        self.history.checkpoint(force=True)
+        self._checkpoint(force=True)
+
+    def _checkpoint(self, force=False) -> None:
+        try:
+            self.history.checkpoint(force=force)
+        except SnapshotError:
+            pass        # reverse commands will say why they cannot run
 
     # expressions and locations ---------------------------------------------
     def eval(self, text: str) -> int:
@@ -256,6 +263,7 @@ class Debugger:
         saved, self.cpu = self.cpu, cpu
         for pred in self._internal.get(addr, ()):
             if pred():
+                self.hit = (self.t.now, addr)
                 self._stop(Stop("step"))
                 return
         for p in list(self.points.values()):
@@ -267,6 +275,7 @@ class Debugger:
                 self._stop(Stop("break", f"Breakpoint {p.num}: condition '{p.cond}' failed: {e}", p))
                 return
             if ok:
+                self.hit = (self.t.now, addr)
                 p.hits += 1
                 name = "Temporary breakpoint" if p.kind == "tbreak" else "Breakpoint"
                 self._stop(Stop("break", f"{name} {p.num}, {self.symbolize(addr)}", p))
@@ -378,6 +387,7 @@ class Debugger:
         """Run forward up to n instructions (None: max_run / unbounded)."""
         limit = n if n is not None else self.max_run
         self.reason = None
+        self.hit = None
         self.start = (self.t.now, self.pc)
         self.mode = "run"
         old = old_fd = None
@@ -387,7 +397,7 @@ class Debugger:
         done = 0
         try:
             while self.reason is None and (limit is None or done < limit):
-                self.history.checkpoint()
+                self._checkpoint()
                 chunk = min(self.history.due_in(), CHUNK)
                 if limit is not None:
                     chunk = min(chunk, limit - done)
@@ -402,27 +412,43 @@ class Debugger:
             if old is not None:
                 signal.set_wakeup_fd(old_fd)
                 signal.signal(signal.SIGINT, old)
+        if self.hit is not None and (self.t.now, self.pc) != self.hit:
+            self._back_to_hit()
         if self.reason is None:
             self.reason = Stop("limit" if n is None else "step",
                                f"stopped after {done} instructions (limit)" if n is None else "")
         return self.reason
 
     def _check_result(self, res, ran: int, asked: int) -> None:
-        if self.reason is not None:
+        """Turn the machine's RunResult(status, reason, report) into a stop."""
+        if self.reason is not None and getattr(res, "reason", "") in ("stopped", "budget", None):
             return
-        why = str(getattr(res, "reason", "") or "")
-        code = getattr(res, "exit_code", None)
-        if code is None:
-            code = getattr(res, "status", None)
-        if why in ("exit", "exited", "debugexit", "shutdown") or (code is not None and why not in
-                                                                   ("limit", "stop", "stopped", "")):
-            self.exit_status = code
-            self.reason = Stop("exited", f"The guest exited with status {code}.")
-        elif why in ("error", "fault", "triple_fault", "triple-fault", "halted", "halt", "deadlock"):
-            detail = getattr(res, "message", None) or getattr(res, "detail", None) or why
-            self.reason = Stop("exited", f"The machine stopped: {detail}.")
-        elif ran == 0:
+        why = str(getattr(res, "reason", "") or "") if res is not None else ""
+        if why == "exit":
+            self.exit_status = getattr(res, "status", None)
+            self.reason = Stop("exited", f"The guest exited with status {self.exit_status}.")
+        elif why in ("crash", "triple-fault", "deadlock", "error"):
+            report = (getattr(res, "report", "") or "").strip()
+            self.exit_status = getattr(res, "status", None)
+            self.reason = Stop("exited", f"The machine stopped ({why})." + (f"\n{report}" if report else ""))
+        elif why == "stopped" and self.reason is None and ran == 0:
+            self.reason = Stop("interrupted", "Stopped.")
+        elif ran == 0 and self.reason is None and why not in ("stopped",):
             self.reason = Stop("exited", f"The machine cannot go on ({why or 'no progress'}).")
+
+    def _back_to_hit(self) -> None:
+        """The machine stops at a block boundary, after the breakpoint: go back
+        to the exact instruction through the history (restore + exact replay)."""
+        t, addr = self.hit
+        ran_over = self.t.now - t
+        try:
+            self.goto_time(t)
+        except DebugError as e:
+            self.reason.text += (f"\n(the machine stopped {ran_over} instructions after it; "
+                                 f"cannot go back: {e})")
+            return
+        if self.pc != addr:
+            self.reason.text += f"\n(replay reached {self.pc:#x}, not {addr:#x})"
 
     def stepi(self, n: int = 1) -> Stop:
         return self._exec(n, exact=True)
@@ -508,6 +534,8 @@ class Debugger:
             self.mode = mode
 
     def goto_time(self, t: int) -> None:
+        if self.history.broken:
+            raise DebugError(f"going back is off: the machine cannot snapshot ({self.history.broken})")
         if t < 0:
             raise DebugError("cannot go before the start of the run")
         earliest = self.history.earliest()
@@ -550,4 +578,7 @@ class Debugger:
 
     def changed(self) -> None:
         """The user changed the machine by hand: the history forks here."""
-        self.history.changed()
+        try:
+            self.history.changed()
+        except SnapshotError:
+            pass

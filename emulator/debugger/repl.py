@@ -478,9 +478,17 @@ class Repl:
         if len(parts) != 2 or parts[0] not in ("raise", "lower", "pulse"):
             raise DebugError("irq raise|lower|pulse N")
         line = self.d.eval(parts[1])
-        if not 0 <= line <= 23:
-            raise DebugError(f"no IRQ line {line}")
-        self._inject(f"irq{line}:{parts[0]}" if parts[0] != "pulse" else f"irq{line}")
+        if not 0 <= line <= 15:
+            raise DebugError(f"no ISA IRQ line {line} (0-15)")
+        pic = self.d.t.devices.get("pic")
+        if pic is None or not hasattr(pic, "set_irq"):
+            raise DebugError("this machine has no 8259 PIC to drive")
+        levels = {"raise": (1,), "lower": (0,), "pulse": (1, 0)}[parts[0]]
+        for level in levels:
+            pic.set_irq(line, level)
+        self.d.changed()
+        self.say(f"irq {line}: {parts[0]} (PIC irr {getattr(pic.master, 'irr', 0):#04x}/"
+                 f"{getattr(pic.slave, 'irr', 0):#04x})")
 
     def do_inject(self, arg):
         if not arg:

@@ -28,6 +28,10 @@ from __future__ import annotations
 import bisect
 
 
+class SnapshotError(Exception):
+    pass
+
+
 class History:
     def __init__(self, target, every: int = 200_000, keep: int = 64) -> None:
         self.t = target
@@ -35,6 +39,7 @@ class History:
         self.keep = keep
         self.times: list = []
         self.snaps: list = []
+        self.broken: str = ""       # why snapshots cannot be taken (reverse is off)
 
     def latest_at_or_before(self, t: int):
         i = bisect.bisect_right(self.times, t) - 1
@@ -48,9 +53,16 @@ class History:
     def checkpoint(self, force: bool = False) -> None:
         now = self.t.now
         t0, _ = self.latest_at_or_before(now)
-        if not force and t0 is not None and now - t0 < self.every:
+        if self.broken or (not force and t0 is not None and now - t0 < self.every):
             return
-        self._put(now, self.t.snapshot())
+        self._put(now, self._take())
+
+    def _take(self):
+        try:
+            return self.t.snapshot()
+        except Exception as e:      # noqa: BLE001 - turns reverse off, says why
+            self.broken = f"{type(e).__name__}: {e}"
+            raise SnapshotError(self.broken) from None
 
     def _put(self, now, snap) -> None:
         i = bisect.bisect_left(self.times, now)
@@ -70,7 +82,8 @@ class History:
         now = self.t.now
         i = bisect.bisect_right(self.times, now)
         del self.times[i:], self.snaps[i:]
-        self._put(now, self.t.snapshot())
+        if not self.broken:
+            self._put(now, self._take())
 
     def earliest(self):
         return self.times[0] if self.times else None
