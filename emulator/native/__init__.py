@@ -1,0 +1,94 @@
+"""The native block hook (blockhook.c), loaded with ctypes.
+
+``python -m emulator.native build`` compiles blockhook.c with gcc into
+``_blockhook.so`` next to it (the Makefile's install runs it; without a
+compiler it says so and exits 0, and the machine uses its Python hook).
+``load_block_hook(machine, uc)`` returns a ``NativeHook`` whose ``state``
+(a ctypes struct with the fields of ``machine.HookState``) the machine uses
+as its counters, or raises OSError when the library is not built.
+``available()`` tells whether it is.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SOURCE = HERE / "blockhook.c"
+LIBRARY = HERE / "_blockhook.so"
+CACHE_SIZE = 1 << 16
+
+
+class Entry(ctypes.Structure):
+    _fields_ = [("addr", ctypes.c_uint64), ("size", ctypes.c_uint32), ("n", ctypes.c_uint32)]
+
+
+MISS = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_uint64, ctypes.c_uint32)
+
+
+class State(ctypes.Structure):
+    _fields_ = [("now", ctypes.c_int64), ("block_start", ctypes.c_int64),
+                ("deadline", ctypes.c_int64), ("cur_block", ctypes.c_uint64),
+                ("last_block", ctypes.c_uint64), ("skip_addr", ctypes.c_int64),
+                ("flags", ctypes.c_uint32), ("eflags_reg", ctypes.c_int32),
+                ("emu_stop", ctypes.c_void_p), ("reg_read", ctypes.c_void_p),
+                ("miss", ctypes.c_void_p), ("cache", Entry * CACHE_SIZE)]
+
+
+_lib = None
+
+
+def available() -> bool:
+    return LIBRARY.exists()
+
+
+def _library():
+    global _lib
+    if _lib is None:
+        if not LIBRARY.exists():
+            raise OSError(f"{LIBRARY} is not built (python -m emulator.native build)")
+        _lib = ctypes.CDLL(str(LIBRARY))
+        _lib.bh_clear.argtypes = [ctypes.c_void_p]
+    return _lib
+
+
+class NativeHook:
+    """One engine's C block hook and its state."""
+
+    def __init__(self, machine, uc) -> None:
+        import unicorn
+        from unicorn import x86_const as X
+        from unicorn.unicorn_py3.unicorn import uclib
+        self.lib = _library()
+        self.uclib = uclib
+        self.state = State()
+        self.state.deadline = 1 << 62
+        self.state.skip_addr = -1
+        self.state.eflags_reg = X.UC_X86_REG_EFLAGS
+        self.state.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
+        self.state.reg_read = ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p).value
+        self._miss = MISS(lambda addr, size: machine.block_count(addr, size))
+        self.state.miss = ctypes.cast(self._miss, ctypes.c_void_p).value
+        self._hooks = []
+        self._add(uc, unicorn.UC_HOOK_BLOCK, self.lib.bh_block, 1, 0)
+
+    def _add(self, uc, kind, fn, begin, end) -> None:
+        h = ctypes.c_size_t()
+        err = self.uclib.uc_hook_add(uc._uch, ctypes.byref(h), kind,
+                                     ctypes.cast(fn, ctypes.c_void_p),
+                                     ctypes.c_void_p(ctypes.addressof(self.state)), begin, end)
+        if err:
+            raise OSError(f"uc_hook_add failed ({err})")
+        self._hooks.append(h)
+
+    def add_post_io_hook(self, uc, addr: int) -> None:
+        import unicorn
+        self._add(uc, unicorn.UC_HOOK_CODE, self.lib.bh_post_io, addr, addr)
+
+    def clear_cache(self) -> None:
+        self.lib.bh_clear(ctypes.byref(self.state))
+
+
+def load_block_hook(machine, uc) -> NativeHook:
+    return NativeHook(machine, uc)

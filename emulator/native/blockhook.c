@@ -1,0 +1,92 @@
+/* blockhook.c -- irqlab's instruction clock, run by Unicorn at every block.
+ *
+ * Contract (the Python twin is Machine._py_block in emulator/machine.py; the
+ * two must stay identical, tests/emulator/test_native.py compares traces):
+ * bh_block is a UC_HOOK_BLOCK callback with user data a struct bh_state.
+ * It looks up the block's instruction count in a direct-mapped cache; on a
+ * miss it asks Python (st->miss, which decodes the block with capstone; 0
+ * means "stop before this block": Python must add hooks first).  It stops the
+ * engine before the block (uc_emu_stop, handed over as a pointer, so the
+ * block does not run) when a stop was requested, when the block would run
+ * past st->deadline (unless the block starts at st->skip_addr, the one
+ * partial run Python arranged), or when an interrupt waits for IF and IF is
+ * now set.  Otherwise it adds the count to st->now.  Either way cur_block and
+ * block_start describe the block just entered, last_block the one before.
+ * bh_post_io is a UC_HOOK_CODE callback on the instruction after an in/out:
+ * it stops there when the I/O asked for it (F_STOP).
+ */
+#include <stdint.h>
+
+#define F_STOP 1u
+#define F_WATCH_IF 2u
+#define EFLAGS_IF 0x200u
+#define CACHE_SIZE (1u << 16)
+
+typedef int (*emu_stop_fn)(void *uc);
+typedef int (*reg_read_fn)(void *uc, int regid, void *value);
+typedef uint32_t (*miss_fn)(uint64_t addr, uint32_t size);
+
+struct bh_entry { uint64_t addr; uint32_t size; uint32_t n; };
+
+struct bh_state {
+    int64_t now;
+    int64_t block_start;
+    int64_t deadline;
+    uint64_t cur_block;
+    uint64_t last_block;
+    int64_t skip_addr;
+    uint32_t flags;
+    int32_t eflags_reg;
+    emu_stop_fn emu_stop;
+    reg_read_fn reg_read;
+    miss_fn miss;
+    struct bh_entry cache[CACHE_SIZE];
+};
+
+void bh_clear(struct bh_state *st)
+{
+    for (uint32_t i = 0; i < CACHE_SIZE; i++)
+        st->cache[i].n = 0;
+}
+
+void bh_block(void *uc, uint64_t addr, uint32_t size, struct bh_state *st)
+{
+    struct bh_entry *e = &st->cache[(addr ^ (addr >> 13)) & (CACHE_SIZE - 1)];
+    uint32_t n;
+    int stop;
+
+    if (e->n && e->addr == addr && e->size == size) {
+        n = e->n;
+    } else {
+        n = st->miss(addr, size);
+        if (n) {
+            e->addr = addr;
+            e->size = size;
+            e->n = n;
+        }
+    }
+    stop = n == 0 || (st->flags & F_STOP);
+    if (!stop && st->now + (int64_t)n > st->deadline)
+        stop = (int64_t)addr != st->skip_addr;
+    st->skip_addr = -1;
+    if (!stop && (st->flags & F_WATCH_IF)) {
+        uint64_t fl = 0;
+        st->reg_read(uc, st->eflags_reg, &fl);
+        stop = (fl & EFLAGS_IF) != 0;
+    }
+    st->last_block = st->cur_block;
+    st->cur_block = addr;
+    st->block_start = st->now;
+    if (stop)
+        st->emu_stop(uc);
+    else
+        st->now += n;
+}
+
+void bh_post_io(void *uc, uint64_t addr, uint32_t size, struct bh_state *st)
+{
+    (void)addr;
+    (void)size;
+    if (st->flags & F_STOP)
+        st->emu_stop(uc);
+}
