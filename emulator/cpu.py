@@ -232,3 +232,54 @@ class Cpu:
         self.write("eflags", flags)
         self.eip = offset
         self.halted = False
+
+
+# -- Unicorn's leftover exception state ----------------------------------------
+# QEMU remembers the last contributory exception (env->old_exception) to turn
+# a second one into #DF, and forgets it only in do_interrupt_all -- which
+# Unicorn replaces by UC_HOOK_INTR.  Left alone, a #GP long after a handled
+# #DE reaches the hook as #DF.  After each delivery the machine resets that
+# field in a saved context; its offset is found once per process by diffing
+# contexts before and after a #DE on a scratch engine.
+
+_OLD_EXC_OFFSET: Optional[int] = None
+_OLD_EXC_SEARCHED = False
+
+
+def _find_old_exception_offset() -> Optional[int]:
+    import ctypes
+    uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
+    uc.mem_map(0, 0x2000)
+    uc.mem_write(0x1000, b"\xf7\xf1\xf7\xf1\x8e\xd8")       # div ecx; div ecx; mov ds, ax
+    seen = []
+    uc.hook_add(unicorn.UC_HOOK_INTR, lambda u, n, d: (seen.append(n), u.emu_stop()))
+    before = bytes(uc.context_save())
+    uc.emu_start(0x1000, 0x1006)
+    after = bytes(uc.context_save())
+    candidates = [i for i in range(0, len(before) - 3, 4)
+                  if before[i:i + 4] == b"\xff\xff\xff\xff" and after[i:i + 4] == b"\0\0\0\0"]
+    for off in candidates:
+        ctx = uc.context_save()
+        ctypes.memmove(ctypes.cast(ctx.context, ctypes.c_void_p).value + off, b"\xff\xff\xff\xff", 4)
+        uc.context_restore(ctx)
+        seen.clear()
+        uc.reg_write(X.UC_X86_REG_EAX, 0x0803)
+        uc.emu_start(0x1004, 0x1006)          # mov ds with a bad selector: #GP, not #DF
+        if seen == [VEC_GP]:
+            return off
+    return None
+
+
+def reset_exception_chain(uc) -> None:
+    """Make the engine forget the exception it just reported (see above)."""
+    global _OLD_EXC_OFFSET, _OLD_EXC_SEARCHED
+    import ctypes
+    if not _OLD_EXC_SEARCHED:
+        _OLD_EXC_SEARCHED = True
+        _OLD_EXC_OFFSET = _find_old_exception_offset()
+    if _OLD_EXC_OFFSET is None:
+        return
+    ctx = uc.context_save()
+    ctypes.memmove(ctypes.cast(ctx.context, ctypes.c_void_p).value + _OLD_EXC_OFFSET,
+                   b"\xff\xff\xff\xff", 4)
+    uc.context_restore(ctx)

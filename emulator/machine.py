@@ -87,7 +87,7 @@ from unicorn import x86_const as X
 from emulator import loader as loader_mod
 from emulator.clock import Clock
 from emulator.cpu import (Cpu, EFLAGS_IF, TripleFault, Unsupported, VEC_UD,
-                          exception_name)
+                          reset_exception_chain)
 from emulator.devices.base import IrqLine
 
 INF = 1 << 62
@@ -173,6 +173,7 @@ class Machine:
         self._lock = threading.Lock()
         self._just_delivered = True
         self._resume = (-1, -1)
+        self._shadow_spent = False     # the last instruction ran in a shadow: none follows
         self._make_devices()
         self._make_cpu(0, native)
 
@@ -525,7 +526,7 @@ class Machine:
         return prev.last if prev is not None else ""
 
     def in_interrupt_shadow(self, cpu: Cpu) -> bool:
-        if self._just_delivered:
+        if self._just_delivered or self._shadow_spent:
             return False
         prev = self._previous_instruction(cpu.eip)
         return prev == "sti" or prev.startswith("mov ss,") or prev == "pop ss"
@@ -565,8 +566,37 @@ class Machine:
             kind = "soft"
         elif SOFT_INT.get(prev) == intno:
             kind = "soft"
-        self._pending_exc = (intno, kind, None)
+        err = None
+        if kind == "exception" and intno in (10, 11, 12, 13):
+            err = self._selector_error(uc, eip)
+        self._pending_exc = (intno, kind, err)
         uc.emu_stop()
+
+    def _selector_error(self, uc, eip: int) -> int:
+        """The error code of a segment-load fault: the selector (SDM 6.13), else 0."""
+        try:
+            ins = next(self._cs.disasm(self.mem_read(eip, 16), eip, 1), None)
+        except unicorn.UcError:
+            return 0
+        if ins is None:
+            return 0
+        ops = ins.op_str.replace(" ", "").split(",")
+        sregs = ("cs", "ds", "es", "fs", "gs", "ss")
+        if ins.mnemonic == "mov" and len(ops) == 2 and ops[0] in sregs:
+            src = ops[1]
+            if src in ("ax", "bx", "cx", "dx", "si", "di", "bp", "sp",
+                       "eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp"):
+                return self.cpus[0].read(src) & 0xFFFC
+            return 0
+        if ins.mnemonic == "pop" and ops[0] in sregs:
+            esp = self.cpus[0].read("esp")
+            return int.from_bytes(self.mem_read(esp, 2), "little") & 0xFFFC
+        if ins.mnemonic in ("ljmp", "lcall") and len(ops) == 2:
+            try:
+                return int(ops[0], 0) & 0xFFFC
+            except ValueError:
+                return 0
+        return 0
 
     # -- the run loop ---------------------------------------------------------------------
     def run(self, max_instructions: Optional[int] = None) -> RunResult:
@@ -621,6 +651,7 @@ class Machine:
         if self._pending_exc is not None:
             vector, kind, err = self._pending_exc
             self._pending_exc = None
+            reset_exception_chain(cpu.uc)
             eip_from = cpu.eip
             cpu.deliver(vector, kind, err)
             self._after_delivery(cpu, vector, kind, eip_from, err)
@@ -653,8 +684,10 @@ class Machine:
         eip = cpu.eip
         shadow_step = (st.flags & F_WATCH_IF) == 0 and cpu.interrupt_source.intr_pending() \
             and cpu.interrupts_enabled and not self._just_delivered
+        self._shadow_spent = False
         if shadow_step:
             limit = min(limit, now + 1)        # the instruction in the shadow, then deliver
+            self._shadow_spent = True          # (a mov ss there opens no second shadow)
         st.deadline = limit
         temp = None
         b = self._blocks.get(eip)
@@ -710,6 +743,8 @@ class Machine:
         self.st.skip_addr = -1
         if self.clock.now != before:
             self._just_delivered = False
+        else:
+            self._shadow_spent = False         # nothing ran: the shadow is still ahead
         prev = self._previous_instruction(cpu.eip)
         if prev == "hlt" and self._pending_exc is None and self.clock.now != before:
             cpu.halted = True
