@@ -78,8 +78,9 @@ class NoSleepWithSpinOrIpl(Rule):
         "held (every other CPU spins on it) and the IPL raised across the "
         "switch. The rule fires when a thread blocks or sleeps while it holds "
         "a mutex of kind `spin`, or when the IPL the observer read at the "
-        "sleep (`ipl` field) is above IPL_NONE. Both acquisition and sleep "
-        "paths are shown.")
+        "sleep (`ipl` field) is above IPL_NONE for an ordinary LWP (interrupt "
+        "and soft-interrupt threads run at their own IPL and keep it across "
+        "a block by design). Both acquisition and sleep paths are shown.")
 
     def on(self, ev, st, ctx):
         if ev["ev"] not in BLOCKING:
@@ -93,7 +94,9 @@ class NoSleepWithSpinOrIpl(Rule):
                               paths=[(f"{who} took {h.lock} at t={h.t}", h.bt),
                                      (f"{who} sleeps", _bt(ctx, ev["cpu"]))])]
         ipl = ev.get("ipl")
-        if ipl:
+        # an interrupt thread runs, and may block, at its line's IPL: the
+        # kernel saves it with the thread (that is the ithread design)
+        if ipl and str(who).startswith("lwp "):
             return [Violation(self.name, f"{who} sleeps at raised IPL {ipl}",
                               fields={"lwp": who, "ipl": ipl, "lock": ev.get("lock")},
                               paths=[(f"{who} sleeps", _bt(ctx, ev["cpu"]))])]

@@ -67,8 +67,11 @@ class Session:
             self.fanout.add(self.writer.write)
         self.events = Recent(64)
         self.fanout.add(self.events)
-        # the machine's own "intr" event says less than the observer's intr.enter
-        self.sink = TraceSink(self.view.clock(), self.fanout, drop=("intr",))
+        self.sink = TraceSink(self.view.clock(), self.fanout)
+        # the machine's own interrupt event says less than the observer's
+        # intr.enter (no line, no stack owner) and would count each twice
+        self.machine_sink = TraceSink(self.view.clock(), self.fanout,
+                                      drop=("intr", "intr.enter"))
         self.ctx = MachineContext(self.view, self.symbols, self.stacks, self.codemap,
                                   kernel=self.kernel)
         self.checker: Optional[Checker] = None
@@ -80,7 +83,7 @@ class Session:
             for note in self.checker.notes:
                 self._report(note)
         self.observer = Observer(self.view, self.sink, self.symbols, self.stacks, self.codemap)
-        self.view.set_trace(self.sink)
+        self.view.set_trace(self.machine_sink)
         self.observer.install()
         if self.kernel:
             self.kernel.install(self.observer, self.sink)

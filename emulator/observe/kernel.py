@@ -278,7 +278,7 @@ class KernelModel:
             spec = LABELS.get(label)
             if spec is None:
                 continue
-            observer.view.add_exec_hook(addr, self._hook(spec))
+            observer.view.add_exec_hook(addr, observer.guard(addr, self._hook(spec)))
 
     def _hook(self, spec):
         kind, fields = spec

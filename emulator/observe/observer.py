@@ -43,13 +43,40 @@ class Observer:
         self.owner: dict = {}     # cpu -> stack owner name
         self.frames: dict = collections.defaultdict(list)   # stack owner -> [(vector, line)]
         self.after_event: Optional[Callable[[int], None]] = None
+        self.last_hook: dict = {}     # cpu -> (addr, now) of the hook that ran last
+        self.suppress: dict = collections.defaultdict(set)   # cpu -> {(addr, esp)}
+
+    # ------------------------------------------------------- exactly once
+    def guard(self, addr: int, fn):
+        """``fn`` as an exec hook that runs once per execution of ``addr``.
+
+        The machine runs a hook when a CPU is about to execute ``addr``, and
+        may then deliver an interrupt at that same boundary; the interrupt's
+        ``iret`` comes back to ``addr`` and the hook runs again.  Such a
+        second run (same address, same ESP as before the interrupt) is
+        skipped, so an ``obs_`` label is one event however often it is
+        interrupted.
+        """
+        clock = self.view.clock()
+
+        def hook(machine, cpu):
+            c = self.view.cpu_index(cpu)
+            sup = self.suppress.get(c)
+            if sup:
+                key = (addr, self.view.reg(c, "esp"))
+                if key in sup:
+                    sup.discard(key)
+                    return
+            self.last_hook[c] = (addr, clock.now)
+            fn(machine, c)
+        return hook
 
     # ------------------------------------------------------------- install
     def install(self) -> None:
         for addr in sorted(self.codemap.iret):
-            self.view.add_exec_hook(addr, self._on_iret)
+            self.view.add_exec_hook(addr, self.guard(addr, self._on_iret))
         for addr in sorted(set(self.codemap.esp_loads.values())):
-            self.view.add_exec_hook(addr, self._on_esp)
+            self.view.add_exec_hook(addr, self.guard(addr, self._on_esp))
         self.view.on_interrupt(self._on_interrupt)
 
     def start(self) -> None:
@@ -73,6 +100,10 @@ class Observer:
                       error_code: Optional[int] = None) -> None:
         cpu = self.view.cpu_index(cpu)
         esp = self.view.reg(cpu, "esp")
+        if self.last_hook.get(cpu) == (eip_from, self.view.clock().now):
+            # hooks at eip_from already ran; the iret will come back there
+            frame = 12 + (4 if error_code is not None else 0)
+            self.suppress[cpu].add((eip_from, esp + frame))
         owner = self._refresh(cpu, esp)
         line = None if kind in NOT_A_LINE else self.view.line_of_vector(vector)
         self.frames[owner].append((vector, line))
