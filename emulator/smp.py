@@ -12,10 +12,15 @@ one ``LocalApic`` per CPU (APIC ID = CPU index, CPU 0 the BSP), one
   ``pic.output_changed``: after wiring, a CPU's "interrupt pending" is
   ``lapics[cpu].intr_pending()`` and its INTA is ``lapics[cpu].acknowledge()``,
   for the PIC's interrupts too (the BSP's LINT0 resets to ExtINT, so a guest
-  that never touches an APIC sees the 8259 exactly as before).
+  that never touches an APIC sees the 8259 exactly as before).  A
+  ``LocalApic`` is therefore a drop-in ``Cpu.interrupt_source`` (it has
+  ``intr_pending()`` and ``acknowledge()``), plus ``nmi_pending`` /
+  ``take_nmi()`` for the NMI the machine must deliver regardless of IF.
 * every ISA IRQ line goes to the PIC input of the same number and to IO APIC
   input ``isa_irq_to_pin(irq)`` (IRQ0 -> pin 2): ``isa_line(irq)`` is the
-  ``IrqLine`` sink to hand to a device (``pit.irq = platform.isa_line(0)``).
+  ``IrqLine`` to hand to a device (``pit.irq = platform.isa_line(0)``), or
+  ``isa_sink(irq)`` the sink for a device's own line (``pit.irq.sink =
+  platform.isa_sink(0)``, as Machine._make_devices wires the PIC today).
 * MMIO: 0xFEE00000-0xFEE00FFF is the accessing CPU's own LAPIC,
   0xFEC00000-0xFEC00FFF the IO APIC (``mmio_read(cpu, addr, size)``).
 * ``firmware_handoff()`` leaves the BSP's LAPIC as SeaBIOS leaves it under
@@ -80,7 +85,7 @@ class ApicPlatform:
         self.lapics = [LocalApic(clock, i, self.bus) for i in range(ncpus)]
         self.ioapic = IoApic(self.bus, clock)
         self.pic = None
-        self._isa_lines = [IrqLine(self._isa_sink(irq), name=f"IRQ{irq}") for irq in range(ISA_IRQS)]
+        self._isa_lines = [IrqLine(self.isa_sink(irq), name=f"IRQ{irq}") for irq in range(ISA_IRQS)]
         if pic is not None:
             self.wire_pic(pic)
 
@@ -116,7 +121,8 @@ class ApicPlatform:
             self.pic.set_irq(irq, level)
         self.ioapic.set_irq(isa_irq_to_pin(irq), level)
 
-    def _isa_sink(self, irq: int) -> Callable[[int], None]:
+    def isa_sink(self, irq: int) -> Callable[[int], None]:
+        """A sink for a device's own IrqLine: ``pit.irq.sink = platform.isa_sink(0)``."""
         return lambda level: self.isa_irq(irq, level)
 
     def isa_line(self, irq: int) -> IrqLine:
