@@ -58,7 +58,7 @@ def make_machine(img, path):
     """The real machine once emulator/machine.py has landed, else the stand-in."""
     if real_machine_available():
         from emulator.machine import Machine
-        return Machine.from_image(path)
+        return Machine.from_image(path, mem_mib=4)
     from tests.emulator.debugger.fake import FakeMachine
     return FakeMachine(img)
 
@@ -73,6 +73,6 @@ def build_loop(tmp_path, text=LOOP, name="loop", **kw):
              "sym": str(tmp_path / f"{name}.sym.json"), "src": str(src)}
     img.write(paths["bin"], elf=paths["elf"], sym=paths["sym"])
     paths.update({n: s.value for n, s in img.symbols.items()})
-    dbg = Debugger(make_machine(img, paths["bin"]), max_run=kw.get("max_run", 500_000),
-                   history_every=kw.get("every", 1000))
+    dbg = Debugger(make_machine(img, paths["bin"]), max_run=kw.get("max_run", 100_000),
+                   history_every=kw.get("every", 20_000))
     return dbg, paths
