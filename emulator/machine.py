@@ -173,6 +173,7 @@ class Machine:
         self._lock = threading.Lock()
         self._just_delivered = True
         self._resume = (-1, -1)
+        self._run_thread = None
         self._shadow_spent = False     # the last instruction ran in a shadow: none follows
         self._make_devices()
         self._make_cpu(0, native)
@@ -297,9 +298,12 @@ class Machine:
             dev.trace = _route(self.trace)
 
     def stop(self) -> None:
-        """Stop at the next block boundary (safe from hooks and other threads)."""
+        """Stop the run: at once from a hook, at the next block from another thread."""
         self._stop_requested = True
         self.st.flags |= F_STOP
+        if threading.get_ident() == self._run_thread:
+            for cpu in self.cpus:
+                cpu.uc.emu_stop()
 
     def stop_engine(self, cpu: Cpu) -> None:
         """From a hook: end this emu_start at once (the run loop continues)."""
@@ -366,7 +370,7 @@ class Machine:
         return {"regs": [c.registers() | {"idtr": c.uc.reg_read(X.UC_X86_REG_IDTR),
                                           "gdtr": c.uc.reg_read(X.UC_X86_REG_GDTR),
                                           "halted": c.halted} for c in self.cpus],
-                "ram": bytes(self.ram_view), "devices": copy.deepcopy(self._device_list),
+                "ram": bytes(self.ram_view), "devices": self._copy_devices(self._device_list),
                 "now": self.clock.now, "schedule": list(self._schedule),
                 "just_delivered": self._just_delivered, "last_block": self.st.last_block,
                 "cur_block": self.st.cur_block}
@@ -378,7 +382,7 @@ class Machine:
             c.uc.reg_write(X.UC_X86_REG_IDTR, regs["idtr"])
             c.load_registers(regs)
             c.halted = regs["halted"]
-        devs = copy.deepcopy(snap["devices"])
+        devs = self._copy_devices(snap["devices"])
         for old, new in zip(self._device_list, devs):
             old.__dict__.update(new.__dict__)
             old.clock = self.clock
@@ -390,6 +394,11 @@ class Machine:
         self._just_delivered = snap["just_delivered"]
         self._result = None
         self.invalidate_code(0, self.mem_size)
+
+    def _copy_devices(self, devices):
+        """Deep copies of the devices that share this machine and its clock."""
+        return copy.deepcopy(devices, {id(self): self, id(self.clock): self.clock,
+                                       id(self.trace): self.trace})
 
     def _make_wiring_again(self) -> None:
         pic = self.pic
@@ -611,6 +620,7 @@ class Machine:
     def _loop(self, end: int, stepping: bool) -> RunResult:
         self._stop_requested = False
         self.st.flags &= ~F_STOP
+        self._run_thread = threading.get_ident()
         cpu = self.cpus[0]
         try:
             while True:

@@ -1,0 +1,301 @@
+"""The machine's run loop, delivery, clock, injections, reports and API.
+
+Guests are tiny Multiboot programs assembled from text; every run is bounded
+by an instruction count.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+import asm
+from emulator.machine import Machine, MachineError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROLOGUE = """
+start:
+    mov esp, 0x80000
+    mov edi, idt
+    mov ecx, 0x40
+fill:
+    mov eax, handler
+    mov word ptr [edi], ax
+    mov word ptr [edi + 2], 0x10
+    mov word ptr [edi + 4], 0x8e00
+    shr eax, 16
+    mov word ptr [edi + 6], ax
+    add edi, 8
+    loop fill
+    lidt [idtr]
+    # PICs: vectors 0x20/0x28, all masked but IRQ 0 and 5
+    mov al, 0x11
+    out 0x20, al
+    out 0xa0, al
+    mov al, 0x20
+    out 0x21, al
+    mov al, 0x28
+    out 0xa1, al
+    mov al, 4
+    out 0x21, al
+    mov al, 2
+    out 0xa1, al
+    mov al, 1
+    out 0x21, al
+    out 0xa1, al
+    mov al, 0xde
+    out 0x21, al
+    mov al, 0xff
+    out 0xa1, al
+    jmp main
+
+handler:
+    push eax
+    inc dword ptr [count]
+    mov al, 0x20
+    out 0x20, al
+    pop eax
+    iret
+
+    .data
+    .align 8
+idtr: .short 0x40 * 8 - 1
+    .long idt
+count: .long 0
+    .bss
+idt: .space 0x40 * 8
+    .text
+"""
+
+
+def build(body: str) -> bytes:
+    return asm.assemble_text(PROLOGUE + body, entry="start").flat()
+
+
+def machine(body: str, native: bool = True) -> Machine:
+    m = Machine.from_bytes(build(body), native=native)
+    m.console_bytes = bytearray()
+    m.console = m.console_bytes.extend
+    return m
+
+
+SPIN = """
+main:
+    sti
+spin:
+    inc ebx
+    jmp spin
+"""
+
+
+def test_budget_runs_out_at_exactly_the_given_count():
+    m = machine(SPIN)
+    r = m.run(max_instructions=12345)
+    assert (r.status, r.reason) == (124, "budget")
+    assert m.clock.now == 12345
+
+
+def test_guest_exit_value_is_the_status_and_console_keeps_order():
+    m = machine("""
+main:
+    mov al, 'h'
+    out 0xe9, al
+    mov dx, 0x3f8
+    mov al, 'i'
+    out dx, al
+    mov al, 7
+    out 0xf4, al
+    hlt
+""")
+    r = m.run(max_instructions=100_000)
+    assert (r.status, r.reason) == (7, "exit")
+    assert bytes(m.console_bytes) == b"hi"
+
+
+def test_cli_hlt_is_a_deadlock_with_a_report():
+    m = machine("main:\n cli\n hlt\n")
+    r = m.run(max_instructions=100_000)
+    assert (r.status, r.reason) == (126, "deadlock")
+    assert "IF=0" in r.report and "eip=" in r.report
+
+
+def test_fault_without_idt_is_a_triple_fault():
+    m = Machine.from_bytes(asm.assemble_text("start:\n ud2\n", entry="start").flat())
+    r = m.run(max_instructions=1000)
+    assert (r.status, r.reason) == (126, "triple-fault")
+    assert "triple fault" in r.report
+
+
+def test_injection_at_a_time_is_delivered_at_that_boundary():
+    m = machine(SPIN)
+    m.inject("irq=5,at=5000")
+    times = []
+    m.on_interrupt.append(lambda cpu, v, kind, eip, err: times.append((m.clock.now, v, kind)))
+    m.run(max_instructions=20_000)
+    assert times == [(5000, 0x25, "irq")]
+
+
+def test_periodic_injection_delivers_count_edges():
+    m = machine(SPIN)
+    m.inject("irq=5,every=1000,from=3000,count=4")
+    times = []
+    m.on_interrupt.append(lambda cpu, v, kind, eip, err: times.append(m.clock.now))
+    m.run(max_instructions=20_000)
+    assert times == [3000, 4000, 5000, 6000]
+    assert int.from_bytes(m.mem_read(symbol(SPIN, "count"), 4), "little") == 4
+
+
+def symbol(body: str, name: str) -> int:
+    img = asm.assemble_text(PROLOGUE + body, entry="start")
+    return [s["value"] for s in img.symfile()["symbols"] if s["name"] == name][0]
+
+
+def test_pc_injection_is_taken_before_that_instruction():
+    body = SPIN
+    img = asm.assemble_text(PROLOGUE + body, entry="start")
+    spin = [s["value"] for s in img.symfile()["symbols"] if s["name"] == "spin"][0]
+    m = Machine.from_bytes(img.flat())
+    m.inject(f"irq=5,pc={spin:#x},hit=3")
+    seen = []
+    m.on_interrupt.append(lambda cpu, v, kind, eip, err: seen.append(eip))
+    m.run(max_instructions=5_000)
+    assert seen == [spin]
+
+
+def test_packet_injection_fills_the_test_device():
+    m = machine(SPIN)
+    m.inject("packet=0x1234,at=100")
+    m.run(max_instructions=1000)
+    assert m.devices["testdev"].fifo and list(m.devices["testdev"].fifo)[0] == 0x1234
+
+
+def test_step_retires_exactly_n_instructions():
+    m = machine(SPIN)
+    m.step(10)
+    assert m.clock.now == 10
+    m.step(1)
+    assert m.clock.now == 11
+
+
+def test_hlt_lets_time_jump_to_the_next_injection():
+    m = machine("main:\n sti\nidle:\n hlt\n jmp idle\n")
+    m.inject("irq=5,at=1000000")
+    seen = []
+    m.on_interrupt.append(lambda cpu, v, kind, eip, err: seen.append(m.clock.now))
+    r = m.run(max_instructions=2_000_000)
+    assert seen == [1000000]
+    assert (r.reason, m.clock.now) == ("budget", 2_000_000)     # halted to the end
+
+
+def test_snapshot_and_restore_replay_the_same_run():
+    m = machine(SPIN)
+    m.inject("irq=5,every=700")
+    m.run(max_instructions=3000)
+    snap = m.snapshot()
+    m.run(max_instructions=5000)
+    regs = m.cpus[0].registers()
+    m.restore(snap)
+    assert m.clock.now == 3000
+    m.run(max_instructions=5000)
+    assert m.cpus[0].registers() == regs
+
+
+def test_stop_from_an_exec_hook_ends_the_run_as_stopped():
+    img = asm.assemble_text(PROLOGUE + SPIN, entry="start")
+    spin = [s["value"] for s in img.symfile()["symbols"] if s["name"] == "spin"][0]
+    m = Machine.from_bytes(img.flat())
+    m.add_exec_hook(spin, lambda mach, cpu: mach.stop())
+    r = m.run(max_instructions=100_000)
+    assert r.reason == "stopped"
+    assert m.cpus[0].eip == spin
+
+
+def test_stop_from_another_thread_ends_the_run():
+    m = machine(SPIN)
+    t = threading.Timer(0.2, m.stop)
+    t.start()
+    r = m.run()
+    t.join()
+    assert r.reason == "stopped"
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    def emit(self, ev, cpu=0, /, **fields):
+        self.events.append((ev, cpu, tuple(sorted(fields.items()))))
+
+
+def test_native_and_python_block_hooks_give_identical_traces():
+    body = """
+main:
+    mov al, 0x34
+    out 0x43, al
+    mov al, 0xa9
+    out 0x40, al
+    mov al, 0x04
+    out 0x40, al
+    sti
+work:
+    mov ecx, 5000
+inner:
+    loop inner
+    mov eax, [count]
+    add al, '0'
+    out 0xe9, al
+    cmp dword ptr [count], 8
+    jb work
+    mov al, 0
+    out 0xf4, al
+"""
+    runs = []
+    for native in (True, False):
+        m = machine(body, native=native)
+        rec = Recorder()
+        m.set_trace(rec)
+        m.inject("irq=5,every=777")
+        r = m.run(max_instructions=3_000_000)
+        runs.append((r.status, bytes(m.console_bytes), m.clock.now, rec.events))
+    assert runs[0][0] == 0
+    assert len(runs[0][3]) > 20
+    assert runs[0] == runs[1]
+
+
+def cli(*args, stdin=None):
+    return subprocess.run([sys.executable, "-m", "emulator", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_bad_image_is_status_2_with_one_line(tmp_path):
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(b"not a kernel")
+    p = cli("run", str(bad))
+    assert p.returncode == 2
+    assert len(p.stderr.strip().splitlines()) == 1 and "Multiboot" in p.stderr
+
+
+def test_cli_bad_inject_is_status_2(tmp_path):
+    img = tmp_path / "k.bin"
+    img.write_bytes(build(SPIN))
+    p = cli("run", str(img), "--inject", "irq=99,at=1")
+    assert p.returncode == 2 and "irq" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_cli_budget_is_124_and_crash_is_126(tmp_path):
+    img = tmp_path / "k.bin"
+    img.write_bytes(build(SPIN))
+    assert cli("run", str(img), "--max-instructions", "1000").returncode == 124
+    img.write_bytes(build("main:\n cli\n hlt\n"))
+    p = cli("run", str(img))
+    assert p.returncode == 126 and "deadlock" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_bad_argument_to_from_bytes_is_a_machine_error():
+    with pytest.raises(MachineError):
+        Machine.from_bytes(b"\0" * 100)

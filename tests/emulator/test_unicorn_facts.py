@@ -1,0 +1,126 @@
+"""What Unicorn 2.1.4 does that the machine's clock relies on (measured).
+
+* a uc_emu_stop from a block hook stops before the block runs, EIP at it;
+* a uc_emu_stop from an I/O hook does NOT stop at once: the rest of the
+  translation block runs (hence the machine's post-I/O code hooks);
+* a uc_emu_stop from a code hook stops before that instruction;
+* in an I/O hook EIP is the address of the in/out itself;
+* sti ends a translation block (so the shadow is "the previous block's end");
+* emu_start(count=N) is wrong once blocks are cached (hence no count mode);
+* QEMU's remembered contributory exception survives UC_HOOK_INTR (hence
+  emulator.cpu.reset_exception_chain).
+"""
+
+from __future__ import annotations
+
+import unicorn
+from unicorn import x86_const as X
+
+import asm
+from emulator.cpu import VEC_GP, _find_old_exception_offset
+
+CODE = 0x1000
+
+
+def engine(text: str):
+    img = asm.assemble_text(text, base=CODE, entry="start")
+    code = img.memory() if hasattr(img, "memory") else img.flat()
+    uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
+    uc.mem_map(0, 0x10000)
+    uc.mem_write(CODE, bytes(code))
+    return uc, img
+
+
+LOOP = """
+start:
+    inc eax
+    inc eax
+    out 0x80, al
+    inc ebx
+    inc ebx
+    inc ebx
+    jmp start
+"""
+
+
+def test_stop_in_block_hook_runs_nothing_of_that_block():
+    uc, _ = engine(LOOP)
+    seen = []
+
+    def blk(u, addr, size, ud):
+        seen.append(addr)
+        if len(seen) == 2:
+            u.emu_stop()
+    uc.hook_add(unicorn.UC_HOOK_BLOCK, blk)
+    uc.emu_start(_entry(uc), 0xFFFFFFFF)
+    assert uc.reg_read(X.UC_X86_REG_EAX) == 2
+    assert uc.reg_read(X.UC_X86_REG_EBX) == 3
+    assert uc.reg_read(X.UC_X86_REG_EIP) == seen[1]
+
+
+def _entry(uc) -> int:
+    return CODE + 32 if bytes(uc.mem_read(CODE, 4)) == b"\x02\xb0\xad\x1b" else CODE
+
+
+def test_stop_in_out_hook_finishes_the_block_and_eip_is_the_out():
+    uc, _ = engine(LOOP)
+    eips = []
+
+    def out(u, port, size, value, ud):
+        eips.append(u.reg_read(X.UC_X86_REG_EIP))
+        u.emu_stop()
+    uc.hook_add(unicorn.UC_HOOK_INSN, out, None, 1, 0, X.UC_X86_INS_OUT)
+    entry = _entry(uc)
+    uc.emu_start(entry, 0xFFFFFFFF)
+    assert eips == [entry + 2]                      # the out itself
+    assert uc.reg_read(X.UC_X86_REG_EBX) == 3       # the three inc ebx ran anyway
+
+
+def test_stop_in_code_hook_stops_before_that_instruction():
+    uc, _ = engine(LOOP)
+    entry = _entry(uc)
+    uc.hook_add(unicorn.UC_HOOK_INSN, lambda *a: None, None, 1, 0, X.UC_X86_INS_OUT)
+    uc.hook_add(unicorn.UC_HOOK_CODE, lambda u, a, s, d: u.emu_stop(), None, entry + 4, entry + 4)
+    uc.emu_start(entry, 0xFFFFFFFF)
+    assert uc.reg_read(X.UC_X86_REG_EIP) == entry + 4
+    assert uc.reg_read(X.UC_X86_REG_EBX) == 0
+
+
+def test_sti_ends_a_translation_block():
+    uc, _ = engine("start:\n sti\n inc eax\n inc eax\n hlt\n")
+    blocks = []
+    uc.hook_add(unicorn.UC_HOOK_BLOCK, lambda u, a, s, d: blocks.append((a, s)))
+    entry = _entry(uc)
+    uc.emu_start(entry, 0xFFFFFFFF)
+    assert blocks[0] == (entry, 1)
+
+
+def test_count_mode_is_wrong_once_blocks_are_cached():
+    uc, _ = engine("start:\n inc eax\n inc eax\n inc ebx\n jmp start\n")
+    entry = _entry(uc)
+    n = [0]
+
+    def blk(u, a, s, d):
+        n[0] += 1
+        if n[0] > 3:
+            u.emu_stop()
+    uc.hook_add(unicorn.UC_HOOK_BLOCK, blk)
+    uc.emu_start(entry, 0xFFFFFFFF)
+    uc.reg_write(X.UC_X86_REG_EAX, 0)
+    n[0] = 0
+    uc.emu_start(entry, 0xFFFFFFFF, count=2)
+    assert uc.reg_read(X.UC_X86_REG_EAX) != 2       # a correct count would stop at 2
+
+
+def test_a_remembered_de_turns_a_later_gp_into_df_unless_reset():
+    uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
+    uc.mem_map(0, 0x2000)
+    uc.mem_write(0x1000, b"\xf7\xf1\x8e\xd8")       # div ecx; mov ds, ax
+    seen = []
+    uc.hook_add(unicorn.UC_HOOK_INTR, lambda u, v, d: (seen.append(v), u.emu_stop()))
+    uc.emu_start(0x1000, 0x1004)
+    uc.reg_write(X.UC_X86_REG_EAX, 0x0803)
+    uc.emu_start(0x1002, 0x1004)
+    assert seen == [0, 8]
+    assert _find_old_exception_offset() is not None
+    assert VEC_GP == 13
