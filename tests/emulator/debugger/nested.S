@@ -16,6 +16,8 @@ reload:
         mov ax, KERNEL_DS
         mov ds, ax
         mov es, ax
+        mov fs, ax
+        mov gs, ax
         mov ss, ax
         mov eax, handler25
         mov edi, idt + 8 * 0x25
