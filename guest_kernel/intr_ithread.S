@@ -27,16 +27,31 @@ obs_intr_enter_ithread:                  # EBX = line
         mov eax, ebx
         shl eax, 5
         mov edi, [ih_table + eax + IH_LWP]
+        mov dword ptr [ih_table + eax + IH_PENDING], 1
+        cmp dword ptr [edi + L_STATE], LSPOOL
+        jne 1f                           # busy (blocked): it will see PENDING
         mov edx, [ih_table + eax + IH_IPL]
         mov esi, ithread_body
         call lwp_borrow                  # back here, pinned LWP current, IF=0
+1:
 obs_intr_exit_ithread:                   # EBX = line
         jmp intr_return
 
-# ithread_body: EBX = line, as the interrupt LWP, IF=1
+# ithread_body: EBX = line, as the interrupt LWP, IF=1.  Runs the handler
+# until no new request came meanwhile (only a software `int` can bring one:
+# the line itself is held masked), then unmasks the line.
 ithread_body:
+        mov eax, ebx
+        shl eax, 5
+        mov dword ptr [ih_table + eax + IH_PENDING], 0
         call intr_call_handler
         cli
-        call pic_release                 # unmask: the handler is done
+        mov eax, ebx
+        shl eax, 5
+        cmp dword ptr [ih_table + eax + IH_PENDING], 0
+        je 1f
+        sti
+        jmp ithread_body
+1:      call pic_release                 # unmask: the handler is done
 obs_ithread_done:                        # EBX = line, the interrupt LWP is current
         ret

@@ -3,7 +3,8 @@
 #
 # LWP "holder" takes td_lock (adaptive) and, with interrupts enabled and the
 # lock held, raises IRQ 5's vector (`int`, so the moment is exact and the
-# scenario runs on QEMU too).  The testdev handler's bottom half needs
+# scenario runs on QEMU too) — twice: the second request arrives while the
+# first handler still waits for the lock and must run after it, not on top.  The testdev handler's bottom half needs
 # td_lock.  ithread: the interrupt LWP borrows holder, blocks, converts; the
 # holder resumes, releases, and the handler finishes and unmasks IRQ 5.
 # classic: the hard half only schedules the soft interrupt, whose LWP blocks.
@@ -29,15 +30,16 @@ scen_ithread_block:
 .if BUG_SLEEP_IN_HARDINTR
         mov edx, 1
         call tsleep                      # holder now sleeps holding td_lock
+        int IRQ_BASE + TESTDEV_IRQ       # the hard handler blocks on it
         int IRQ_BASE + TESTDEV_IRQ
 .endif
         mov eax, [ib_holder_lwp]
         call lwp_wait
-        mov eax, 1
+        mov eax, 2
         call wait_bottom_count
 .if BUG_LOST_WAKEUP
         # BUG: the test and the sleep are not atomic against the interrupt
-        cmp dword ptr [td_bottom_count], 2
+        cmp dword ptr [td_bottom_count], 3
         jae 1f
         int IRQ_BASE + TESTDEV_IRQ       # the interrupt lands in the window
         mov eax, td_bottom_count
@@ -52,7 +54,7 @@ scen_ithread_block:
         call mutex_enter
         mov edx, [td_intr_count]
         call mutex_exit
-        mov ecx, 1 + BUG_LOST_WAKEUP
+        mov ecx, 2 + BUG_LOST_WAKEUP
         cmp edx, ecx
         jne 8f
         cmp [td_bottom_count], ecx
@@ -104,6 +106,8 @@ ib_holder:
         PRINT msg_ib_taken
         int IRQ_BASE + TESTDEV_IRQ       # the device interrupt, lock held, IF=1
         PRINT msg_ib_back
+        int IRQ_BASE + TESTDEV_IRQ       # again, while its handler is still blocked
+        PRINT msg_ib_again
         mov ebx, td_lock
         call mutex_exit
         pop ebx
@@ -126,8 +130,9 @@ sleepy_holder:
 name_holder:  .asciz "holder"
 msg_ib_taken: .asciz "holder: td_lock taken, raising IRQ 5\n"
 msg_ib_back:  .asciz "holder: back from the interrupt, releasing td_lock\n"
+msg_ib_again: .asciz "holder: raised IRQ 5 again while its handler waits\n"
 msg_ib_done:  .asciz "ithread_block: the handler finished after the holder released td_lock\n"
-msg_ib_count: .asciz "the handler did not run exactly once"
+msg_ib_count: .asciz "the handler did not run exactly twice"
 msg_ib_convert: .asciz "wrong number of interrupt LWP conversions"
 msg_ib_held:  .asciz "td_lock still held"
         .align 4
