@@ -27,11 +27,13 @@ Registers are read and written by lower-case name (``cpu.read("eax")``,
 
 from __future__ import annotations
 
+import ctypes
 import struct
 from typing import Optional
 
 import unicorn
 from unicorn import x86_const as X
+from unicorn.unicorn_py3.unicorn import uclib
 
 # vectors that push an error code (SDM table 6-1)
 ERROR_CODE_VECTORS = frozenset({8, 10, 11, 12, 13, 14, 17})
@@ -85,13 +87,29 @@ class Cpu:
         self.uc = uc
         self.halted = False
         self.interrupt_source = None    # object with intr_pending() and acknowledge()
+        self.ram = None                 # the machine's RAM (memoryview), read directly
+        # registers go straight to libunicorn: the binding's reg_read costs ~10x more
+        self._uch = uc._uch
+        self._val = ctypes.c_uint64()
+        self._pval = ctypes.byref(self._val)
+        self._ss_cache = (-1, 0)
 
     # -- registers -----------------------------------------------------------
+    def _get(self, regid: int) -> int:
+        self._val.value = 0
+        uclib.uc_reg_read(self._uch, regid, self._pval)
+        return self._val.value
+
+    def _set(self, regid: int, value: int) -> None:
+        v = ctypes.c_uint64(value & 0xFFFFFFFF)
+        if uclib.uc_reg_write(self._uch, regid, ctypes.byref(v)):
+            raise unicorn.UcError(unicorn.UC_ERR_EXCEPTION)
+
     def read(self, name: str) -> int:
-        return self.uc.reg_read(REGS[name.lower()])
+        return self._get(REGS[name.lower()])
 
     def write(self, name: str, value: int) -> None:
-        self.uc.reg_write(REGS[name.lower()], value & 0xFFFFFFFF)
+        self._set(REGS[name.lower()], value)
 
     def __getitem__(self, name: str) -> int:
         return self.read(name)
@@ -101,15 +119,15 @@ class Cpu:
 
     @property
     def eip(self) -> int:
-        return self.uc.reg_read(X.UC_X86_REG_EIP)
+        return self._get(X.UC_X86_REG_EIP)
 
     @eip.setter
     def eip(self, value: int) -> None:
-        self.uc.reg_write(X.UC_X86_REG_EIP, value & 0xFFFFFFFF)
+        self._set(X.UC_X86_REG_EIP, value)
 
     @property
     def eflags(self) -> int:
-        return self.uc.reg_read(X.UC_X86_REG_EFLAGS)
+        return self._get(X.UC_X86_REG_EFLAGS)
 
     @property
     def interrupts_enabled(self) -> bool:
@@ -130,6 +148,9 @@ class Cpu:
         return base, limit
 
     def _read(self, addr: int, n: int) -> bytes:
+        ram = self.ram
+        if ram is not None and 0 <= addr and addr + n <= len(ram):
+            return bytes(ram[addr:addr + n])
         try:
             return bytes(self.uc.mem_read(addr & 0xFFFFFFFF, n))
         except unicorn.UcError:
@@ -213,7 +234,8 @@ class Cpu:
         words = [eflags, self.read("cs"), self.eip]
         if kind == "exception" and vector in ERROR_CODE_VECTORS:
             words.append(0 if error_code is None else error_code)
-        ss_base = self._segment_base(self.read("ss"))
+        ss = self.read("ss")
+        ss_base = self._ss_cache[1] if self._ss_cache[0] == ss else self._segment_base(ss)
         esp = self.read("esp")
         new_esp = (esp - 4 * len(words)) & 0xFFFFFFFF
         data = b"".join(struct.pack("<I", w & 0xFFFFFFFF) for w in reversed(words))
@@ -222,10 +244,11 @@ class Cpu:
         except unicorn.UcError:
             raise DeliveryFault(VEC_SS, ext) from None
         self.write("esp", new_esp)
-        try:
-            self.write("cs", selector)
-        except unicorn.UcError:
-            raise DeliveryFault(VEC_GP, (selector & ~3) | ext) from None
+        if words[1] != selector:
+            try:
+                self.write("cs", selector)
+            except unicorn.UcError:
+                raise DeliveryFault(VEC_GP, (selector & ~3) | ext) from None
         flags = eflags & ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM)
         if gtype in (0x06, 0x0E):
             flags &= ~EFLAGS_IF

@@ -245,6 +245,7 @@ class Machine:
         uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
         uc.mem_map_ptr(0, self.mem_size, unicorn.UC_PROT_ALL, ctypes.addressof(self.ram))
         cpu = Cpu(index, uc)
+        cpu.ram = self.ram_view
         cpu.interrupt_source = _PicSource(self.pic)
         self.cpus.append(cpu)
         if native:
@@ -277,6 +278,8 @@ class Machine:
 
     # -- public helpers ---------------------------------------------------------
     def mem_read(self, addr: int, n: int) -> bytes:
+        if 0 <= addr and addr + n <= self.mem_size:
+            return bytes(self.ram_view[addr:addr + n])
         return bytes(self.cpus[0].uc.mem_read(addr, n))
 
     def mem_write(self, addr: int, data: bytes) -> None:
@@ -479,7 +482,7 @@ class Machine:
             stop = addr != st.skip_addr
         st.skip_addr = -1
         if not stop and st.flags & F_WATCH_IF:
-            stop = bool(uc.reg_read(X.UC_X86_REG_EFLAGS) & EFLAGS_IF)
+            stop = bool(self.cpus[0].eflags & EFLAGS_IF)
         st.last_block = st.cur_block
         st.cur_block = addr
         st.block_start = st.now
@@ -542,7 +545,7 @@ class Machine:
 
     # -- port I/O ---------------------------------------------------------------------
     def _io_begin(self, uc) -> None:
-        self._sync_now(uc.reg_read(X.UC_X86_REG_EIP), retired_current=True)
+        self._sync_now(self.cpus[0].eip, retired_current=True)
         self._advance_devices()
 
     def _io_end(self) -> None:
@@ -568,7 +571,7 @@ class Machine:
         self._io_end()
 
     def _on_intr(self, uc, intno, _ud) -> None:
-        eip = uc.reg_read(X.UC_X86_REG_EIP)
+        eip = self.cpus[0].eip
         prev = self._previous_instruction(eip)
         kind = "exception"
         if prev.startswith("int ") and _imm(prev) == intno:
@@ -732,7 +735,10 @@ class Machine:
         if k:
             return None
         self.st.skip_addr = eip
-        h = uc.hook_add(unicorn.UC_HOOK_CODE, lambda u, a, s, d: u.emu_stop(), None, addr, addr)
+        if self.native is not None:
+            h = self.native.add_stop_hook(uc, addr)
+        else:
+            h = uc.hook_add(unicorn.UC_HOOK_CODE, _stop_here, None, addr, addr)
         uc.ctl_remove_cache(eip, addr + 1)
         return (h, eip, addr)
 
@@ -740,7 +746,10 @@ class Machine:
         uc = cpu.uc
         if temp is not None:
             h, a, b = temp
-            uc.hook_del(h)
+            if self.native is not None:
+                self.native.remove_hook(uc, h)
+            else:
+                uc.hook_del(h)
             uc.ctl_remove_cache(a, b + 1)
         if self._pending_io_hooks:
             self._install_io_hooks()
@@ -791,6 +800,10 @@ class _PicSource:
 
     def acknowledge(self) -> int:
         return self.pic.acknowledge()
+
+
+def _stop_here(uc, address, size, _ud) -> None:
+    uc.emu_stop()
 
 
 def _route(sink):

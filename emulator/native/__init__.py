@@ -73,6 +73,15 @@ class NativeHook:
         self._hooks = []
         self._add(uc, unicorn.UC_HOOK_BLOCK, self.lib.bh_block, 1, 0)
 
+    def add_stop_hook(self, uc, addr: int):
+        """A code hook that stops before ``addr``; returns its handle."""
+        import unicorn
+        self._add(uc, unicorn.UC_HOOK_CODE, self.lib.bh_stop_here, addr, addr)
+        return self._hooks.pop()
+
+    def remove_hook(self, uc, handle) -> None:
+        self.uclib.uc_hook_del(uc._uch, handle)
+
     def _add(self, uc, kind, fn, begin, end) -> None:
         h = ctypes.c_size_t()
         err = self.uclib.uc_hook_add(uc._uch, ctypes.byref(h), kind,

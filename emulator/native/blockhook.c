@@ -90,3 +90,12 @@ void bh_post_io(void *uc, uint64_t addr, uint32_t size, struct bh_state *st)
     if (st->flags & F_STOP)
         st->emu_stop(uc);
 }
+
+/* bh_stop_here: a UC_HOOK_CODE callback that stops before its instruction
+ * (the machine's partial runs up to an event inside a block). */
+void bh_stop_here(void *uc, uint64_t addr, uint32_t size, struct bh_state *st)
+{
+    (void)addr;
+    (void)size;
+    st->emu_stop(uc);
+}

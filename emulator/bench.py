@@ -1,0 +1,155 @@
+"""``make bench``: how fast the machine runs guests (host time is measured
+here and nowhere else in the emulator).
+
+(a) raw Unicorn on a compute loop, no hooks at all;
+(b) the same loop as a guest on the machine (the path ``python -m emulator
+    run`` takes, in-process so interpreter start-up is not counted), with
+    the PIT interrupting at 1 kHz of virtual time and a handler that EOIs;
+(c) an interrupt storm: the same guest with IRQ 5 injected every
+    ``STORM_PERIOD`` instructions; the host time per delivered interrupt is
+    the storm's time minus what its instructions cost at rate (b).
+
+Prints a table and one JSON line: raw_mips, guest_mips, ratio (b/a),
+us_per_irq, irqs, native.  Targets (issue 3): ratio >= 0.5 on the native
+path, <= 20 us per interrupt.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import unicorn
+from unicorn import x86_const as X
+
+import asm
+
+ITERATIONS = 20_000_000            # loop iterations (4 instructions each)
+STORM_ITERATIONS = 1_000_000
+STORM_PERIOD = 2_000
+
+LOOP = """
+bench_loop:
+    add eax, ecx
+    xor ebx, eax
+    dec ecx
+    jnz bench_loop
+"""
+
+GUEST = """
+start:
+    mov esp, 0x80000
+    mov edi, idt
+    mov ecx, 0x30
+fill:
+    mov eax, handler
+    mov word ptr [edi], ax
+    mov word ptr [edi + 2], 0x10
+    mov word ptr [edi + 4], 0x8e00
+    shr eax, 16
+    mov word ptr [edi + 6], ax
+    add edi, 8
+    loop fill
+    lidt [idtr]
+    mov al, 0x11
+    out 0x20, al
+    out 0xa0, al
+    mov al, 0x20
+    out 0x21, al
+    mov al, 0x28
+    out 0xa1, al
+    mov al, 4
+    out 0x21, al
+    mov al, 2
+    out 0xa1, al
+    mov al, 1
+    out 0x21, al
+    out 0xa1, al
+    mov al, 0xde                 # IRQ 0 (PIT) and IRQ 5 (injections)
+    out 0x21, al
+    mov al, 0xff
+    out 0xa1, al
+    mov al, 0x34                 # PIT counter 0, mode 2, 1193: 1 kHz
+    out 0x43, al
+    mov al, 0xa9
+    out 0x40, al
+    mov al, 0x04
+    out 0x40, al
+    mov ecx, ITER
+    sti
+""" + LOOP + """
+    cli
+    xor al, al
+    out 0xf4, al
+    hlt
+handler:
+    push eax
+    inc dword ptr [ticks]
+    mov al, 0x20
+    out 0x20, al
+    pop eax
+    iret
+    .data
+    .align 8
+idtr: .short 0x30 * 8 - 1
+    .long idt
+ticks: .long 0
+    .bss
+idt: .space 0x30 * 8
+"""
+
+
+def raw_unicorn(iterations: int) -> tuple[int, float]:
+    code = asm.assemble_text("start:\n" + LOOP + "    hlt\n", entry="start")
+    data = code.flat()
+    uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
+    uc.mem_map(0x100000, 0x10000)
+    uc.mem_write(0x100000, data)
+    start = code.symfile()["entry"]
+    uc.reg_write(X.UC_X86_REG_ECX, iterations)
+    t0 = time.perf_counter()
+    uc.emu_start(start, 0xFFFFFFFF)
+    return iterations * 4, time.perf_counter() - t0
+
+
+def guest(iterations: int, native: bool, storm: bool):
+    from emulator.machine import Machine
+    image = asm.assemble_text(GUEST.replace("ITER", str(iterations)), entry="start").flat()
+    m = Machine.from_bytes(image, native=native)
+    m.console = lambda data: None
+    count = [0]
+    m.on_interrupt.append(lambda *a: count.__setitem__(0, count[0] + 1))
+    if storm:
+        m.inject(f"irq=5,every={STORM_PERIOD}")
+    t0 = time.perf_counter()
+    r = m.run(max_instructions=iterations * 8)
+    dt = time.perf_counter() - t0
+    if r.reason != "exit":
+        raise SystemExit(f"bench guest did not finish: {r.reason} {r.report}")
+    return m.clock.now, dt, count[0], m.native is not None
+
+
+def main(argv=()) -> int:
+    native = "--no-native" not in argv
+    raw_n, raw_t = raw_unicorn(ITERATIONS)
+    g_n, g_t, g_irqs, is_native = guest(ITERATIONS, native, storm=False)
+    s_n, s_t, s_irqs, _ = guest(STORM_ITERATIONS, native, storm=True)
+    raw_mips = raw_n / raw_t / 1e6
+    guest_mips = g_n / g_t / 1e6
+    us_per_irq = max(0.0, s_t - s_n / (guest_mips * 1e6)) / max(1, s_irqs) * 1e6
+    rows = [("(a) raw Unicorn loop", raw_n, raw_t, f"{raw_mips:8.1f} MIPS"),
+            ("(b) guest, PIT 1 kHz", g_n, g_t, f"{guest_mips:8.1f} MIPS, {g_irqs} irqs"),
+            (f"(c) storm, irq every {STORM_PERIOD}", s_n, s_t, f"{us_per_irq:8.2f} us/irq, {s_irqs} irqs")]
+    print(f"{'run':32} {'instructions':>14} {'seconds':>9}  result")
+    for name, n, t, res in rows:
+        print(f"{name:32} {n:14d} {t:9.3f}  {res}")
+    print(f"block hook: {'native (C)' if is_native else 'pure Python'}; ratio b/a = {guest_mips / raw_mips:.3f}")
+    print(json.dumps({"raw_mips": round(raw_mips, 1), "guest_mips": round(guest_mips, 1),
+                      "ratio": round(guest_mips / raw_mips, 3), "us_per_irq": round(us_per_irq, 2),
+                      "irqs": s_irqs, "native": is_native}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
