@@ -123,11 +123,11 @@ class Debugger:
             session.fanout.add(self._on_event)
         self._checkpoint(force=True)
 
-    def _checkpoint(self, force=False) -> None:
+    def _checkpoint(self, force=False, gap=0) -> bool:
         try:
-            self.history.checkpoint(force=force)
+            return self.history.checkpoint(force=force, gap=gap)
         except SnapshotError:
-            pass        # reverse commands will say why they cannot run
+            return False    # reverse commands will say why they cannot run
 
     # expressions and locations ---------------------------------------------
     def eval(self, text: str) -> int:
@@ -395,10 +395,12 @@ class Debugger:
             old = signal.signal(signal.SIGINT, self._sigint)
             old_fd = signal.set_wakeup_fd(self._wakeup_pipe(), warn_on_full_buffer=False)
         done = 0
+        gap = self.history.every
         try:
             while self.reason is None and (limit is None or done < limit):
-                self._checkpoint()
-                chunk = min(self.history.due_in(), CHUNK)
+                if self._checkpoint(gap=gap) and done:
+                    gap *= 2        # a long run keeps O(log n) snapshots
+                chunk = min(self.history.due_in(gap), CHUNK)
                 if limit is not None:
                     chunk = min(chunk, limit - done)
                 before = self.t.now

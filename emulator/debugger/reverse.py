@@ -19,8 +19,11 @@ replay crosses the change from a state before it.  Going back to before a
 change and forward again past it therefore does not redo the change — the
 history forks there, as in gdb's record mode.
 
-Memory is bounded: when more than M snapshots are kept, every other one of the
-older half is dropped (replays from there get longer, never wrong).
+Cost is bounded: a long ``continue`` doubles the gap between its snapshots
+(K, 2K, 4K, ...), so it takes O(log n) of them; at most M snapshots are kept
+(fewer when the RAM copies would pass ``budget`` bytes, 512 MiB), and when
+more are taken, every other one of the older half is dropped (replays from
+there get longer, never wrong).
 """
 
 from __future__ import annotations
@@ -33,10 +36,12 @@ class SnapshotError(Exception):
 
 
 class History:
-    def __init__(self, target, every: int = 200_000, keep: int = 64) -> None:
+    def __init__(self, target, every: int = 200_000, keep: int = 64,
+                 budget: int = 512 << 20) -> None:
         self.t = target
         self.every = every
         self.keep = keep
+        self.budget = budget        # bytes of RAM copies kept at most (keep >= 8)
         self.times: list = []
         self.snaps: list = []
         self.broken: str = ""       # why snapshots cannot be taken (reverse is off)
@@ -45,21 +50,28 @@ class History:
         i = bisect.bisect_right(self.times, t) - 1
         return (self.times[i], self.snaps[i]) if i >= 0 else (None, None)
 
-    def due_in(self) -> int:
-        """Instructions until the next checkpoint is due."""
+    def due_in(self, gap: int = 0) -> int:
+        """Instructions until the next checkpoint is due (gap: at least every)."""
+        gap = max(gap, self.every)
         t0, _ = self.latest_at_or_before(self.t.now)
-        return self.every if t0 is None else max(1, self.every - (self.t.now - t0))
+        return gap if t0 is None else max(1, gap - (self.t.now - t0))
 
-    def checkpoint(self, force: bool = False) -> None:
+    def checkpoint(self, force: bool = False, gap: int = 0) -> bool:
+        """Snapshot now if the last one is ``max(gap, every)`` old; True if taken."""
         now = self.t.now
         t0, _ = self.latest_at_or_before(now)
-        if self.broken or (not force and t0 is not None and now - t0 < self.every):
-            return
+        if self.broken or (not force and t0 is not None and now - t0 < max(gap, self.every)):
+            return False
         self._put(now, self._take())
+        return True
 
     def _take(self):
         try:
-            return self.t.snapshot()
+            snap = self.t.snapshot()
+            ram = snap.get("ram") if isinstance(snap, dict) else None
+            if ram is not None and self.budget:
+                self.keep = max(8, min(self.keep, self.budget // max(1, len(ram))))
+            return snap
         except Exception as e:      # noqa: BLE001 - turns reverse off, says why
             self.broken = f"{type(e).__name__}: {e}"
             raise SnapshotError(self.broken) from None

@@ -1,7 +1,5 @@
 import io
 
-import pytest
-
 import asm
 from emulator.debugger.control import Debugger
 from emulator.debugger.repl import Repl
@@ -29,38 +27,15 @@ counter: .long 0
 """
 
 
-def make_fake(text=LOOP, tmp_path=None):
-    from tests.emulator.debugger.fake import FakeMachine
-    img = asm.assemble_text(text, filename="loop.S")
-    return FakeMachine(img)
-
-
 def drive(dbg, commands: str) -> str:
     out = io.StringIO()
     Repl(dbg, stdin=io.StringIO(commands), stdout=out).loop()
     return out.getvalue()
 
 
-@pytest.fixture
-def fake_dbg():
-    return Debugger(make_fake(), max_run=200_000, history_every=1000)
-
-
-def real_machine_available() -> bool:
-    try:
-        import emulator.machine  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def make_machine(img, path):
-    """The real machine once emulator/machine.py has landed, else the stand-in."""
-    if real_machine_available():
-        from emulator.machine import Machine
-        return Machine.from_image(path, mem_mib=4)
-    from tests.emulator.debugger.fake import FakeMachine
-    return FakeMachine(img)
+def make_machine(path):
+    from emulator.machine import Machine
+    return Machine.from_image(path, mem_mib=4)
 
 
 def build_loop(tmp_path, text=LOOP, name="loop", **kw):
@@ -73,6 +48,6 @@ def build_loop(tmp_path, text=LOOP, name="loop", **kw):
              "sym": str(tmp_path / f"{name}.sym.json"), "src": str(src)}
     img.write(paths["bin"], elf=paths["elf"], sym=paths["sym"])
     paths.update({n: s.value for n, s in img.symbols.items()})
-    dbg = Debugger(make_machine(img, paths["bin"]), max_run=kw.get("max_run", 100_000),
+    dbg = Debugger(make_machine(paths["elf"]), max_run=kw.get("max_run", 100_000),
                    history_every=kw.get("every", 20_000))
     return dbg, paths

@@ -1,12 +1,17 @@
+import os
+import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 
 import pytest
 
 from emulator.debugger.gdbstub import GdbStub, frame
 from tests.emulator.debugger.conftest import build_loop
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def start_stub(dbg):
@@ -19,22 +24,38 @@ def start_stub(dbg):
 
 @pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
 def test_debian_gdb_breaks_at_a_symbol_reads_a_register_steps_and_detaches(tmp_path):
-    dbg, paths = build_loop(tmp_path)
-    port, th = start_stub(dbg)
-    r = subprocess.run(
-        ["gdb", "-batch", "-nx", "-ex", "set architecture i386",
-         "-ex", f"target remote 127.0.0.1:{port}", "-ex", "break bump", "-ex", "continue",
-         "-ex", "p/x $eip", "-ex", "p $ecx", "-ex", "stepi", "-ex", "p/x $pc",
-         "-ex", "detach", paths["elf"]],
-        capture_output=True, text=True, timeout=60)
+    _dbg, paths = build_loop(tmp_path)
+    # the whole command line: python -m emulator debug IMAGE --gdb 0 (any free port)
+    stub = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "debug", paths["elf"], "--gdb", "0", "--mem", "4",
+         "--max-instructions", "1000000"],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": ROOT})
+    try:
+        seen = ""
+        for _ in range(20):
+            line = stub.stderr.readline()
+            seen += line
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+            if m or not line:
+                break
+        assert m, seen
+        r = subprocess.run(
+            ["gdb", "-batch", "-nx", "-ex", "set architecture i386",
+             "-ex", f"target remote 127.0.0.1:{m.group(1)}", "-ex", "break bump",
+             "-ex", "continue", "-ex", "p/x $eip", "-ex", "p $ecx", "-ex", "stepi",
+             "-ex", "p/x $pc", "-ex", "x/wx &counter", "-ex", "detach", paths["elf"]],
+            capture_output=True, text=True, timeout=60)
+        assert stub.wait(timeout=30) == 0
+    finally:
+        if stub.poll() is None:
+            stub.kill()
     out = r.stdout
-    assert "Breakpoint 1, bump" in out, out + r.stderr
+    assert "Breakpoint 1, bump () at" in out, out + r.stderr
     assert f"$1 = {paths['bump']:#x}" in out
     assert "$2 = 0" in out
     assert f"$3 = {paths['bump'] + 5:#x}" in out
+    assert f"{paths['counter']:#x}:\t0x00000000" in out
     assert "detached" in out
-    th.join(10)
-    assert not th.is_alive()
 
 
 def _talk(sock, payload: bytes) -> bytes:
