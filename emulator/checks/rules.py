@@ -299,7 +299,7 @@ class IrqSafety(Rule):
     explanation = (
         "If a handler running in hard interrupt context takes lock L for IRQ "
         "line N, then a thread that takes L while line N can still interrupt "
-        "it (CPU interrupts enabled and N unmasked at the PIC) can be "
+        "it (N unmasked at the PIC, which is where the IPL lives) can be "
         "interrupted by that handler on the same CPU, which then spins or "
         "blocks forever on a lock its own CPU holds — lockdep's IN-HARDIRQ vs "
         "HARDIRQ-ON. The rule records both usages per lock and fires when "
@@ -329,11 +329,9 @@ class IrqSafety(Rule):
                 if other is not None:
                     out.append(self._violation(lock, line, uses[line], other))
             return self._clean(out)
-        ie = ctx.interrupts_enabled(cpu)
-        if ie is None:
-            ie = ev.get("if")
-        if not ie:
-            return None
+        # "enabled" is the line unmasked at the PIC, which is where the
+        # kernel's IPL lives; IF is not consulted, since the mutex code
+        # itself runs its few instructions with interrupts off
         uses = self.enabled.setdefault(lock, {})
         lines = [n for n in range(16) if n not in st.masked and n not in uses]
         if not lines:
@@ -455,8 +453,8 @@ class MaskedWhileHandlerBlocked(Rule):
             self.blocked.pop(line, None)
             if self._masked(st, line) or st.hold_seen:
                 self.done[line] = (who, ev["t"])
-        elif kind in ("pic.unmask", "pic.release"):
-            self.done.pop(line, None)
+        elif kind in ("pic.unmask", "pic.release", "pic.hold"):
+            self.done.pop(line, None)       # released, or held again for a new interrupt
         for n, (who, t) in list(self.done.items()):
             if ev["t"] - t > self.limit:
                 del self.done[n]

@@ -238,9 +238,9 @@ def test_a_hardirq_lock_taken_with_the_line_masked_is_fine():
     assert vs == []
 
 
-def test_a_hardirq_lock_taken_with_interrupts_off_is_fine():
-    vs = run(START + hard_use(10, "dev_lock") + [acq(20, "dev_lock", kind="spin")],
-             ctx=FakeCtx(ie=False))
+def test_a_hardirq_lock_taken_in_thread_context_with_the_line_at_ipl_masked_is_fine():
+    vs = run(START + [E(5, "pic.mask", line=5), acq(6, "dev_lock", kind="spin"),
+                      rel(7, "dev_lock"), E(8, "pic.unmask", line=5)] + hard_use(10, "dev_lock"))
     assert vs == []
 
 
