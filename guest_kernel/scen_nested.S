@@ -44,8 +44,20 @@ scen_nested:
         je 1f
         cmp dword ptr [rtc_ticks], 0
         je 7f
+        cmp dword ptr [ih_table + COM1_IRQ * IH_SIZE + IH_COUNT], 0
+        je 6f                            # the injected COM1 edges were handled
+.if MODEL == MODEL_CLASSIC
+        cmp dword ptr [cpu0 + C_MAXDEPTH], 2
+        jb 5f                            # the clock nested in the testdev handler
+.endif
 1:      PRINT msg_nest_done
         xor eax, eax
+        pop ebx
+        ret
+5:      mov eax, msg_nest_depth
+        pop ebx
+        ret
+6:      mov eax, msg_nest_com
         pop ebx
         ret
 7:      sti
@@ -64,6 +76,8 @@ scen_nested:
         .data
 msg_nest_go:    .asciz "nested: RTC on, raising a long IRQ 5\n"
 msg_nest_done:  .asciz "nested: unwound to IPL_NONE, no frame open, no line held\n"
+msg_nest_depth: .asciz "no interrupt nested in another"
+msg_nest_com:   .asciz "no COM1 interrupt arrived"
 msg_nest_rtc:   .asciz "no RTC interrupt arrived"
 msg_nest_state: .asciz "interrupt state not unwound"
 msg_nest_imr:   .asciz "PIC masks differ from the kernel's"
