@@ -59,10 +59,12 @@ def open_debugger(image, append="", inject=(), cpus=1, mem=None, observe=True,
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    from emulator.loader import ImageError
+    from emulator.machine import MachineError
     try:
         dbg = open_debugger(args.image, args.append, args.inject, args.cpus, args.mem,
                             not args.no_observe, args.max_instructions)
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, MachineError, ImageError) as e:
         print(f"debug: {args.image}: {e}", file=sys.stderr)
         return 2
     if args.gdb is not None:

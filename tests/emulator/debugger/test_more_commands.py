@@ -66,3 +66,26 @@ def test_stub_write_watchpoint_stops_with_a_watch_reply(tmp_path):
     th.join(10)
     s.close()
     assert not th.is_alive()
+
+
+def test_the_command_line_refuses_a_missing_image_in_one_line(tmp_path):
+    import subprocess
+    import sys
+    from tests.emulator.debugger.test_gdbstub import ROOT
+    r = subprocess.run([sys.executable, "-m", "emulator", "debug", str(tmp_path / "none.elf")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60, input="quit\n")
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "none.elf" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_command_line_runs_a_script_from_stdin(tmp_path):
+    import subprocess
+    import sys
+    from tests.emulator.debugger.test_gdbstub import ROOT
+    _d, p = build_loop(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "emulator", "debug", p["elf"], "--mem", "4",
+                        "--no-observe", "--max-instructions", "100000"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60,
+                       input="b bump\nc\np $pc == bump\nquit\n")
+    assert "Breakpoint 1, bump" in r.stdout and "1 (0x1)" in r.stdout
+    assert r.returncode == 0
