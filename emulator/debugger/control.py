@@ -292,9 +292,14 @@ class Debugger:
                 self.recorded.append((self.t.now, self._cpu_of(args[:1]), p))
                 return
             p.hits += 1
+            self.hit = (self.t.now + 1, None)   # stop just after the accessing instruction
             what = "Hardware watchpoint" if p.kind == "watch" else "Hardware read watchpoint"
+            acc = ""
+            if len(args) >= 5 and isinstance(args[2], int) and isinstance(args[3], int):
+                acc = (f": wrote {args[4]:#x} ({args[3]} bytes at {args[2]:#x})"
+                       if isinstance(args[4], int) else f": read {args[3]} bytes at {args[2]:#x}")
             self._stop(Stop("watch", f"{what} {p.num}: {p.addr:#x}:{p.length} "
-                                     f"({self.symbolize(p.addr)})", p))
+                                     f"({self.symbolize(p.addr)}){acc}", p))
         return fn
 
     def _on_interrupt(self, cpu, vector, kind, eip_from, error_code=None) -> None:
@@ -414,7 +419,8 @@ class Debugger:
             if old is not None:
                 signal.set_wakeup_fd(old_fd)
                 signal.signal(signal.SIGINT, old)
-        if self.hit is not None and (self.t.now, self.pc) != self.hit:
+        if self.hit is not None and self.t.now != self.hit[0] or \
+                self.hit is not None and self.hit[1] is not None and self.pc != self.hit[1]:
             self._back_to_hit()
         if self.reason is None:
             self.reason = Stop("limit" if n is None else "step",
@@ -449,7 +455,7 @@ class Debugger:
             self.reason.text += (f"\n(the machine stopped {ran_over} instructions after it; "
                                  f"cannot go back: {e})")
             return
-        if self.pc != addr:
+        if addr is not None and self.pc != addr:
             self.reason.text += f"\n(replay reached {self.pc:#x}, not {addr:#x})"
 
     def stepi(self, n: int = 1) -> Stop:

@@ -55,7 +55,8 @@ def test_breakpoints_conditions_tbreak_disable_enable_delete(tmp_path):
 def test_watch_stops_on_a_write_and_catch_lists(tmp_path):
     d, p = build_loop(tmp_path)
     out = drive(d, "watch counter\nc\nx/dw counter\ncatch irq 5\ncatch irq\ninfo b\n")
-    assert "Hardware watchpoint 1: " in out and "(counter)" in out
+    assert "Hardware watchpoint 1: " in out and "(counter): wrote 0x2 (4 bytes" in out
+    assert d.pc == p["bump"] + 0xd                  # just after the writing instruction
     assert "catchpoint      keep y              irq 5" in out
 
 
