@@ -58,6 +58,12 @@ REGS = {name: getattr(X, "UC_X86_REG_" + name.upper()) for name in (
 GPRS = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp")
 
 
+class _Mmr(ctypes.Structure):
+    """unicorn's uc_x86_mmr (GDTR, IDTR): selector, base, limit, flags."""
+    _fields_ = [("selector", ctypes.c_uint16), ("base", ctypes.c_uint64),
+                ("limit", ctypes.c_uint32), ("flags", ctypes.c_uint32)]
+
+
 class DeliveryFault(Exception):
     """A fault raised while vectoring an event (becomes the next event)."""
 
@@ -93,6 +99,8 @@ class Cpu:
         self._val = ctypes.c_uint64()
         self._pval = ctypes.byref(self._val)
         self._ss_cache = (-1, 0)
+        self._mmr = _Mmr()
+        self._pmmr = ctypes.byref(self._mmr)
 
     # -- registers -----------------------------------------------------------
     def _get(self, regid: int) -> int:
@@ -144,8 +152,9 @@ class Cpu:
 
     # -- descriptor tables ---------------------------------------------------
     def _table(self, reg: int) -> tuple[int, int]:
-        _sel, base, limit, _flags = self.uc.reg_read(reg)
-        return base, limit
+        mmr = self._mmr
+        uclib.uc_reg_read(self._uch, reg, self._pmmr)
+        return mmr.base, mmr.limit
 
     def _read(self, addr: int, n: int) -> bytes:
         ram = self.ram
@@ -239,10 +248,14 @@ class Cpu:
         esp = self.read("esp")
         new_esp = (esp - 4 * len(words)) & 0xFFFFFFFF
         data = b"".join(struct.pack("<I", w & 0xFFFFFFFF) for w in reversed(words))
-        try:
-            self.uc.mem_write((ss_base + new_esp) & 0xFFFFFFFF, data)
-        except unicorn.UcError:
-            raise DeliveryFault(VEC_SS, ext) from None
+        top = (ss_base + new_esp) & 0xFFFFFFFF
+        if self.ram is not None and top + len(data) <= len(self.ram):
+            self.ram[top:top + len(data)] = data
+        else:
+            try:
+                self.uc.mem_write(top, data)
+            except unicorn.UcError:
+                raise DeliveryFault(VEC_SS, ext) from None
         self.write("esp", new_esp)
         if words[1] != selector:
             try:

@@ -524,16 +524,16 @@ class Machine:
             self.clock.now = self.st.block_start + idx + (1 if retired_current else 0)
 
     def _previous_instruction(self, eip: int) -> str:
+        """The instruction retired just before ``eip`` when it ended a block, else "".
+
+        Only block-ending instructions matter here: sti, mov ss, pop ss, hlt
+        and int n all end QEMU's translation blocks."""
         idx = self._index_in_block(eip)
         if idx is None:
             return ""
         if idx > 0:
             b = self._blocks[self.st.cur_block]
-            if idx == len(b.offsets):
-                return b.last
-            a = b.addr + b.offsets[idx - 1]
-            ins = next(self._cs.disasm(self.mem_read(a, 16), a, 1), None)
-            return (ins.mnemonic + " " + ins.op_str).strip() if ins else ""
+            return b.last if idx == len(b.offsets) else ""
         prev = self._blocks.get(self.st.last_block)
         return prev.last if prev is not None else ""
 
