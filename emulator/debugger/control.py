@@ -286,10 +286,12 @@ class Debugger:
 
     def _watch_fn(self, p: Point):
         def fn(*args):
-            if not p.enabled or self.mode in ("idle", "replay") or self.reason is not None:
+            if not p.enabled or self.mode in ("idle", "replay"):
                 return
             if self.mode == "record":
-                self.recorded.append((self.t.now, self._cpu_of(args[:1]), p))
+                self.recorded.append((self.t.now + 1, self._cpu_of(args[:1]), p))
+                return
+            if self.reason is not None:
                 return
             p.hits += 1
             self.hit = (self.t.now + 1, None)   # stop just after the accessing instruction
@@ -580,7 +582,10 @@ class Debugger:
                 t, cpu, p = hits[-1]
                 self.goto_time(t)
                 self.cpu = cpu
-                return Stop("break", f"Breakpoint {p.num} (reverse), {self.symbolize(self.pc)}", p)
+                name = {"watch": "Hardware watchpoint", "rwatch": "Hardware read watchpoint"}.get(
+                    p.kind, "Breakpoint")
+                return Stop("watch" if "watch" in p.kind else "break",
+                            f"{name} {p.num} (reverse), {self.symbolize(self.pc)}", p)
         self.goto_time(self.history.earliest())
         return Stop("step", "No more reverse-execution history.")
 

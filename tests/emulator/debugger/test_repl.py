@@ -134,3 +134,13 @@ def test_completion_offers_commands_then_symbols(tmp_path):
     assert "reverse-stepi" in r.complete("rev")
     assert r.complete("b bu") == ["bump"]
     assert "threads" in r.complete("info th")
+
+
+def test_reverse_continue_stops_after_the_previous_write_to_a_watched_word(tmp_path):
+    d, p = build_loop(tmp_path, every=300)
+    drive(d, "si 1000\n")
+    value = int.from_bytes(d.t.mem_read(p["counter"], 4), "little")
+    out = drive(d, "watch counter\nrc\n")
+    assert "Hardware watchpoint 1 (reverse)" in out
+    assert d.pc == p["bump"] + 0xd
+    assert int.from_bytes(d.t.mem_read(p["counter"], 4), "little") == value
