@@ -93,13 +93,16 @@ lwp_exit:
 lwp_wait:
         push ebx
         mov ebx, eax
-1:      cmp dword ptr [ebx + L_STATE], LSZOMB
+        pushf
+1:      cli                              # test and sleep atomically
+        cmp dword ptr [ebx + L_STATE], LSZOMB
         je 2f
         mov eax, ebx
         xor edx, edx
-        call sleep_on                    # sleeps only if it has not exited meanwhile
+        call sleep_on
         jmp 1b
-2:      pop ebx
+2:      popf
+        pop ebx
         ret
 
 lwp_bootstrap:

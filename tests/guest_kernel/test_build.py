@@ -80,3 +80,26 @@ def test_every_bug_names_an_existing_scenario_and_a_rule():
         assert bug.scenario in scenarios, name
         assert bug.model in ("classic", "ithread", "threaded"), name
         assert bug.rule, name
+
+
+def test_a_scenario_carries_its_injections_as_inject_arguments():
+    from guest_kernel.__main__ import injections
+    args = injections("storm")
+    assert args[0] == "--inject" and "count=10000" in args[1]
+    assert injections("hello") == []
+
+
+def test_a_build_is_stale_only_until_it_is_rebuilt(tmp_path):
+    from guest_kernel.build import build, is_stale
+    cfg = Config("classic")
+    assert is_stale(cfg, tmp_path)
+    build(cfg, tmp_path)
+    assert not is_stale(cfg, tmp_path)
+
+
+def test_build_all_writes_every_correct_and_every_bug_configuration(tmp_path):
+    from guest_kernel.__main__ import main
+    assert main(["build-all", "-o", str(tmp_path)]) == 0
+    built = {p.parent.name for p in tmp_path.glob("*/kernel.elf")}
+    assert built == {c.name for c in correct_configs() + bug_configs()}
+    assert len(built) == 12 + len(BUGS)
