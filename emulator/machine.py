@@ -87,7 +87,7 @@ from unicorn import x86_const as X
 from emulator import loader as loader_mod
 from emulator.clock import Clock
 from emulator.cpu import (Cpu, EFLAGS_IF, TripleFault, Unsupported, VEC_UD,
-                          reset_exception_chain)
+                          exception_name, reset_exception_chain)
 from emulator.devices.base import IrqLine
 
 INF = 1 << 62
@@ -666,7 +666,10 @@ class Machine:
             self._pending_exc = None
             reset_exception_chain(cpu.uc)
             eip_from = cpu.eip
-            cpu.deliver(vector, kind, err)
+            try:
+                cpu.deliver(vector, kind, err)
+            except TripleFault as e:
+                raise TripleFault(f"{exception_name(vector)} at {eip_from:#x}, then {e}") from None
             self._after_delivery(cpu, vector, kind, eip_from, err)
             return
         source = cpu.interrupt_source

@@ -299,3 +299,19 @@ def test_cli_budget_is_124_and_crash_is_126(tmp_path):
 def test_bad_argument_to_from_bytes_is_a_machine_error():
     with pytest.raises(MachineError):
         Machine.from_bytes(b"\0" * 100)
+
+
+def test_cli_trace_file_gets_delivery_events(tmp_path):
+    img = tmp_path / "k.bin"
+    img.write_bytes(build(SPIN))
+    trace = tmp_path / "t.jsonl"
+    p = cli("run", str(img), "--max-instructions", "20000", "--inject", "irq=5,every=5000",
+            "--trace", str(trace))
+    assert p.returncode == 124
+    lines = [ln for ln in trace.read_text().splitlines() if '"intr.enter"' in ln]
+    assert [ln.split(",")[0] for ln in lines] == ['{"t":5000', '{"t":10000', '{"t":15000']
+
+
+def test_unknown_subcommand_is_status_2():
+    p = cli("frobnicate")
+    assert p.returncode == 2 and "unknown command" in p.stderr
