@@ -56,6 +56,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "lwp.unpin": ("lwp", "by"),
     "lwp.sleep": ("lwp", "wchan"),
     "lwp.wakeup": ("lwp", "by"),
+    "wchan.wakeup": ("wchan", "by"),
     "ithread.start": ("ithread", "line", "lwp"),
     "ithread.block": ("ithread", "line", "lock"),
     "ithread.done": ("ithread", "line"),

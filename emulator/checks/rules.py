@@ -598,8 +598,11 @@ class Liveness(Rule):
         "CPU is idle and has been for `limit` instructions while some LWP "
         "sleeps, nothing will ever wake it: the classic lost wake-up, where "
         "the condition was set and the wake-up sent between the sleeper's "
-        "test and its sleep. Both are reported with the LWP and how long it "
-        "waited; the machine's own deadlock report (all CPUs halted with "
+        "test and its sleep. That lost wake-up is also caught directly: a "
+        "`wchan.wakeup` that found no sleeper, then, within 100,000 "
+        "instructions, the LWP that was running meanwhile sleeping on the "
+        "same channel and getting the CPU back only by its timeout. All are reported with the LWP and "
+        "how long it waited; the machine's own deadlock report (all CPUs halted with "
         "interrupts off) ends the run separately.")
 
     def __init__(self, limit: int = 10_000_000, idle_prefix: str = "idle") -> None:
@@ -607,10 +610,52 @@ class Liveness(Rule):
         self.idle_prefix = idle_prefix
         self.reported: set = set()
         self.idle_since: Optional[int] = None
+        self.sleeping_on: dict = {}     # lwp -> wchan it sleeps on
+        self.unheard: dict = {}         # wchan -> t of a wakeup that found no sleeper
+        self.resumed: dict = {}         # lwp -> t it last got the CPU
+        self.suspect: dict = {}         # lwp -> (wchan, t unheard, t sleep)
+        self.window = 100_000           # a sleep this soon after the unheard wake-up
+
+    def _lost(self, who, why):
+        w, tw, ts = self.suspect.pop(who)
+        if (who, "lost") in self.reported:
+            return []
+        self.reported.add((who, "lost"))
+        return [Violation(self.name, f"lost wake-up: {who} slept on {w:#x} at t={ts}, after "
+                          f"a wake-up on {w:#x} at t={tw} had found nobody asleep, and {why}",
+                          fields={"lwp": who, "wchan": w})]
+
+    def _wakeups(self, ev, st):
+        kind = ev["ev"]
+        out = []
+        if kind == "lwp.sleep":
+            who, w = ev.get("lwp"), ev.get("wchan")
+            self.sleeping_on[who] = w
+            tw = self.unheard.get(w)
+            if (tw is not None and tw >= self.resumed.get(who, 0)
+                    and ev["t"] - tw <= self.window):
+                self.suspect[who] = (w, tw, ev["t"])
+        elif kind == "wchan.wakeup":
+            w = ev.get("wchan")
+            if w not in self.sleeping_on.values():
+                self.unheard[w] = ev["t"]
+        elif kind == "lwp.wakeup":
+            who = ev.get("lwp")
+            self.sleeping_on.pop(who, None)
+            self.suspect.pop(who, None)
+        elif kind == "lwp.switch":
+            new = ev.get("to")
+            self.resumed[new] = ev["t"]
+            if new in self.sleeping_on:
+                # back on the CPU with no wake-up: its sleep timed out
+                self.sleeping_on.pop(new, None)
+                if new in self.suspect:
+                    out += self._lost(new, f"only its timeout woke it at t={ev['t']}")
+        return out
 
     def on(self, ev, st, ctx):
         t = ev["t"]
-        out = []
+        out = self._wakeups(ev, st)
         for who, since in st.runnable.items():
             if t - since > self.limit and (who, since) not in self.reported:
                 self.reported.add((who, since))

@@ -125,6 +125,11 @@ LABELS = {
     "obs_wakeup": ("lwp.wakeup", {"lwp": ("lwp", "eax"), "wchan": ("int", "ecx"), "by": ("cur",)}),
     "obs_idle": ("cpu.idle", {}),
 }
+# kernel entry points hooked as well (not obs_ labels, but named by the same
+# file): every wakeup() call, heard by a sleeper or not (the lost wake-up)
+ENTRIES = {
+    "wakeup_locked": ("wchan.wakeup", {"wchan": ("int", "eax"), "by": ("cur",)}),
+}
 
 
 class KernelModel:
@@ -148,6 +153,9 @@ class KernelModel:
         if hasattr(table, "names"):
             names = [n for n in table.names() if n.startswith(cls.PREFIX)]
         present = {n: symbols.addr(n) for n in names}
+        if present:
+            for n in ENTRIES:
+                present[n] = symbols.addr(n)
         present = {n: a for n, a in present.items() if a is not None}
         if not present:
             return None
@@ -275,7 +283,7 @@ class KernelModel:
         self.sink = sink
         self._stacks = observer.stacks
         for label, addr in sorted(self.labels.items(), key=lambda x: x[1]):
-            spec = LABELS.get(label)
+            spec = LABELS.get(label) or ENTRIES.get(label)
             if spec is None:
                 continue
             observer.view.add_exec_hook(addr, observer.guard(addr, self._hook(spec)))

@@ -442,3 +442,20 @@ def test_a_dirty_red_zone_below_a_stack_fires_stack_bounds_after_the_fact():
                       E(2, "lock.release", lock="m")], ctx=Ctx(esp=0x3e00, regions=REGIONS))
     v = [v for v in vs if v.rule == "stack-bounds"]
     assert len(v) == 1 and v[0].fields["owner"] == "ithread 1" and "red zone" in v[0].message
+
+
+def test_a_wakeup_nobody_heard_then_a_sleep_ended_by_timeout_is_a_lost_wakeup():
+    vs = run(START + [E(5, "wchan.wakeup", wchan=0x40, by="lwp 1"),
+                      E(9, "lwp.sleep", lwp="lwp 1", wchan=0x40),
+                      sw(10, "lwp 1", "idle cpu0"), sw(900, "idle cpu0", "lwp 1")])
+    assert rules_of(vs) == ["liveness"] and "lost wake-up" in vs[0].message
+    assert vs[0].fields == {"lwp": "lwp 1", "wchan": 0x40}
+
+
+def test_a_sleep_woken_by_a_later_wakeup_is_not_lost():
+    vs = run(START + [E(5, "wchan.wakeup", wchan=0x40, by="lwp 1"),
+                      E(9, "lwp.sleep", lwp="lwp 1", wchan=0x40),
+                      sw(10, "lwp 1", "idle cpu0"), E(500, "wchan.wakeup", wchan=0x40),
+                      E(501, "lwp.wakeup", lwp="lwp 1", wchan=0x40),
+                      sw(900, "idle cpu0", "lwp 1")])
+    assert vs == []
