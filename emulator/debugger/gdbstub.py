@@ -9,7 +9,9 @@ edx ebx esp ebp esi edi eip eflags cs ss ds es fs gs), ``p``/``P``,
 ``m``/``M``, ``c``/``s`` (and ``vCont;c``/``vCont;s``), ``Z0``/``z0``
 (breakpoints), ``Z2``/``z2`` (write watchpoints), ``Z3``/``z3`` (read),
 ``qSupported``, ``qAttached``, ``qC``, ``qfThreadInfo``/``qsThreadInfo``
-(one thread per CPU), ``H``, ``D``, ``k``, ``vCont?``.  Anything else gets
+(one thread per CPU), ``H``, ``D``, ``k``, ``vCont?``, and ``qRcmd``
+(gdb's ``monitor CMD`` runs any REPL command: ``monitor info pic``,
+``monitor info threads``, ``monitor bt``, ``monitor rsi``).  Anything else gets
 the empty reply (unsupported); a malformed packet gets ``E01`` — never a
 crash.  A 0x03 byte while the guest runs stops it (gdb's Ctrl-C).
 
@@ -242,7 +244,20 @@ class GdbStub:
             return self._resume(action)
         if pkt.startswith("vMustReplyEmpty"):
             return ""
+        if pkt.startswith("qRcmd,"):
+            return self._monitor(bytes.fromhex(pkt[6:]).decode("latin-1"))
         return ""
+
+    def _monitor(self, line: str) -> str:
+        """gdb's ``monitor CMD``: any REPL command (info pic, info threads, bt...)."""
+        import io
+        from emulator.debugger.repl import Repl
+        out = io.StringIO()
+        if line.split()[:1] in (["quit"], ["q"], ["continue"], ["c"]):
+            return ("use gdb's own command for that\n").encode().hex()
+        Repl(self.d, stdin=io.StringIO(""), stdout=out).onecmd(line)
+        text = out.getvalue() or "\n"
+        return text.encode("utf-8", "replace").hex()
 
     def _resume(self, how: str) -> str:
         if how == "s":

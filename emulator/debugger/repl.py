@@ -127,6 +127,8 @@ class Repl:
                 self.onecmd(line.rstrip("\n"))
             except Quit:
                 break
+            except KeyboardInterrupt:
+                self.say("Interrupted.")
         return 0 if self.d.exit_status is None else self.d.exit_status
 
     def _prompt_toolkit_reader(self):

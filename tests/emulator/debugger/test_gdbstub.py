@@ -43,7 +43,8 @@ def test_debian_gdb_breaks_at_a_symbol_reads_a_register_steps_and_detaches(tmp_p
             ["gdb", "-batch", "-nx", "-ex", "set architecture i386",
              "-ex", f"target remote 127.0.0.1:{m.group(1)}", "-ex", "break bump",
              "-ex", "continue", "-ex", "p/x $eip", "-ex", "p $ecx", "-ex", "stepi",
-             "-ex", "p/x $pc", "-ex", "x/wx &counter", "-ex", "detach", paths["elf"]],
+             "-ex", "p/x $pc", "-ex", "x/wx &counter", "-ex", "monitor info pic",
+             "-ex", "detach", paths["elf"]],
             capture_output=True, text=True, timeout=60)
         assert stub.wait(timeout=30) == 0
     finally:
@@ -55,6 +56,7 @@ def test_debian_gdb_breaks_at_a_symbol_reads_a_register_steps_and_detaches(tmp_p
     assert "$2 = 0" in out
     assert f"$3 = {paths['bump'] + 5:#x}" in out
     assert f"{paths['counter']:#x}:\t0x00000000" in out
+    assert "pic master irr=" in out + r.stderr     # monitor runs a REPL command
     assert "detached" in out
 
 
