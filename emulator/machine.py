@@ -633,6 +633,8 @@ class Machine:
                 if self._stop_requested:
                     self._stop_requested = False
                     return RunResult(None, "stopped")
+                if self.clock.now >= end:
+                    return RunResult(STATUS_BUDGET, "budget")   # events at `end` wait for the next run
                 self._boundary(cpu)
                 if self._result is not None:
                     continue
