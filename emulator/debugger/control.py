@@ -15,8 +15,18 @@ A stop condition never fires at the address and time a command starts from
 (so ``continue`` from a breakpoint moves on).  Every forward run is bounded:
 by ``n`` or by ``max_run`` instructions (``None``: unbounded, Ctrl-C stops).
 
+Exact stops: the machine's ``stop()`` takes effect at the next block
+boundary, so a breakpoint (or the return address nexti/finish wait for)
+records the exact time it was hit and, when the machine ran past it, the
+debugger goes back to that instruction through the history (restore the last
+snapshot, replay exactly); a watchpoint stops just after the accessing
+instruction the same way.  Catchpoints stop where the machine stopped (the
+first block of the handler).
+
 Ctrl-C: ``interrupt()`` (the REPL's SIGINT handler, the stub's 0x03 byte)
-calls ``machine.stop()`` — KeyboardInterrupt cannot arrive inside Unicorn.
+calls ``machine.stop()`` — KeyboardInterrupt cannot arrive inside Unicorn,
+and no Python runs there in native mode, so a thread waiting on the signal
+wakeup fd makes the call.
 
 Where: ``where()`` is the stop display (symbol+offset, file:line, the
 source line, the next instruction).  ``env`` evaluates expressions
