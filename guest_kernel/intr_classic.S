@@ -7,8 +7,9 @@
 #     line's (which masks it at the PIC), sends an early EOI, runs the
 #     handler with IF=1 (higher lines nest), restores the IPL, and leaves
 #     through intr_return: the thread-level check (soft interrupts,
-#     preemption) and iret with IF=0.  The handler never blocks; it defers
-#     to a soft interrupt through a ring.  In the other models this is the
+#     preemption) and iret with IF=0.  Lines with no handler go to
+#     intr_stray instead (no EOI for a spurious IRQ 7 / 15).  The handler
+#     never blocks; it defers to a soft interrupt through a ring.  In the other models this is the
 #     path of the lines above IPL_VM (the clock, the RTC, COM1).
         .include "kernel.inc"
 
@@ -21,6 +22,10 @@ intr_entry:
         # falls through to intr_hard
 .endif
 intr_hard:
+        mov eax, ebx
+        shl eax, 5
+        cmp dword ptr [ih_table + eax + IH_FUNC], 0
+        je intr_stray                    # no handler: spurious or stray
         inc dword ptr [cpu0 + C_IDEPTH]
         mov eax, [cpu0 + C_IDEPTH]
         cmp eax, [cpu0 + C_MAXDEPTH]
@@ -56,3 +61,32 @@ intr_return:
         popad
         add esp, 8                       # vector, error code
         iret
+
+# intr_stray: a line with no handler (EBX = line).  A spurious IRQ 7 / 15
+# (the request vanished before the acknowledge: its ISR bit is clear) gets
+# no EOI from its own chip; anything else is acknowledged and ignored.
+intr_stray:
+        inc dword ptr [stray_count]
+        mov al, 0x0b                     # OCW3: read the ISR next
+        cmp ebx, 8
+        jae 1f
+        out PIC1_CMD, al
+        in al, PIC1_CMD
+        mov ecx, ebx
+        jmp 2f
+1:      out PIC2_CMD, al
+        in al, PIC2_CMD
+        lea ecx, [ebx - 8]
+2:      bt eax, ecx
+        jc 3f
+        cmp ebx, 8                       # spurious: only the slave's cascade
+        jb intr_return                   # in-service bit on the master, if any
+        mov al, PIC_EOI
+        out PIC1_CMD, al
+        jmp intr_return
+3:      call pic_eoi
+        jmp intr_return
+
+        .data
+        .align 4
+stray_count: .long 0                     # interrupts on lines with no handler

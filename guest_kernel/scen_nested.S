@@ -26,6 +26,9 @@ scen_nested:
         mov edx, 5
         call tsleep
         call rtc_stop
+        int IRQ_BASE + 7                 # as a spurious IRQ 7: ISR clear, no EOI
+        cmp dword ptr [stray_count], 1
+        jne 4f
         cli
         cmp dword ptr [cpu0 + C_IDEPTH], 0
         jne 8f
@@ -54,6 +57,9 @@ scen_nested:
         xor eax, eax
         pop ebx
         ret
+4:      mov eax, msg_nest_stray
+        pop ebx
+        ret
 5:      mov eax, msg_nest_depth
         pop ebx
         ret
@@ -76,6 +82,7 @@ scen_nested:
         .data
 msg_nest_go:    .asciz "nested: RTC on, raising a long IRQ 5\n"
 msg_nest_done:  .asciz "nested: unwound to IPL_NONE, no frame open, no line held\n"
+msg_nest_stray: .asciz "a spurious IRQ 7 was not ignored"
 msg_nest_depth: .asciz "no interrupt nested in another"
 msg_nest_com:   .asciz "no COM1 interrupt arrived"
 msg_nest_rtc:   .asciz "no RTC interrupt arrived"
