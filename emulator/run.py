@@ -10,8 +10,10 @@ traceback: errors the user can cause are caught here and said in one line.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+import threading
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,11 +70,11 @@ def main(argv) -> int:
         except OSError as e:
             return _bad(f"cannot write --trace {args.trace}: {e.strerror}")
         m.set_trace(writer)
-    previous = signal.signal(signal.SIGINT, lambda *_: m.stop())
+    restore = _stop_on_ctrl_c(m)
     try:
         result = m.run(args.max_instructions)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        restore()
         if writer is not None:
             writer.close()
     sys.stdout.flush()
@@ -84,6 +86,30 @@ def main(argv) -> int:
     if result.report:
         sys.stderr.write(result.report + "\n")
     return result.status
+
+
+def _stop_on_ctrl_c(machine):
+    """Ctrl-C stops the machine even while Unicorn runs without calling Python.
+
+    Python handlers only run between bytecodes, which never happen inside a
+    long emu_start; the wakeup fd is written by the C-level handler at once,
+    and a thread reading it sets the machine's stop flag (checked by the
+    block hook).  Returns a function that undoes the arrangement."""
+    rfd, wfd = os.pipe()
+    os.set_blocking(wfd, False)
+    previous_handler = signal.signal(signal.SIGINT, lambda *_: machine.stop())
+    previous_fd = signal.set_wakeup_fd(wfd)
+
+    def watch():
+        while os.read(rfd, 1):
+            machine.stop()
+    threading.Thread(target=watch, daemon=True).start()
+
+    def restore():
+        signal.set_wakeup_fd(previous_fd)
+        signal.signal(signal.SIGINT, previous_handler)
+        os.close(wfd)
+    return restore
 
 
 def _bad(message: str) -> int:

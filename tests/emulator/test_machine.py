@@ -315,3 +315,17 @@ def test_cli_trace_file_gets_delivery_events(tmp_path):
 def test_unknown_subcommand_is_status_2():
     p = cli("frobnicate")
     assert p.returncode == 2 and "unknown command" in p.stderr
+
+
+def test_ctrl_c_stops_a_guest_that_never_leaves_unicorn(tmp_path):
+    import signal
+    import time
+    img = tmp_path / "k.bin"
+    img.write_bytes(build("main:\n cli\nspin2:\n jmp spin2\n"))
+    proc = subprocess.Popen([sys.executable, "-m", "emulator", "run", str(img)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)                      # only lets it start; nothing asserts on time
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
