@@ -540,18 +540,28 @@ class Debugger:
 
     # going back ---------------------------------------------------------------
     def _replay(self, n: int) -> None:
+        """Run exactly n instructions with no stop: breakpoint hooks are taken
+        off meanwhile, so a hot breakpoint costs nothing in a replay."""
         mode, self.mode = self.mode, "replay"
+        addrs = list(self._hooked)
+        for a in addrs:
+            self.t.remove_exec_hook(self._hooked.pop(a))
         try:
-            left = n
-            while left > 0:
-                before = self.t.now
-                self.t.step(left)
-                ran = self.t.now - before
-                if ran <= 0:
-                    raise DebugError(f"replay stuck at t={self.t.now}")
-                left -= ran
+            self._forward(n)
         finally:
+            for a in addrs:
+                self._hook(a)
             self.mode = mode
+
+    def _forward(self, n: int) -> None:
+        left = n
+        while left > 0:
+            before = self.t.now
+            self.t.step(left)
+            ran = self.t.now - before
+            if ran <= 0:
+                raise DebugError(f"replay stuck at t={self.t.now}")
+            left -= ran
 
     def goto_time(self, t: int) -> None:
         if self.history.broken:
@@ -571,20 +581,21 @@ class Debugger:
         return Stop("step")
 
     def reverse_cont(self) -> Stop:
+        """Back to the latest breakpoint/watchpoint hit before now: record hits
+        in windows going back from now (4K, 32K, 256K... instructions), so a
+        recent hit is found without replaying the whole history with hooks."""
+        if self.history.broken:
+            raise DebugError(f"going back is off: the machine cannot snapshot ({self.history.broken})")
         now = self.t.now
-        for t0, t1 in self.history.segments_before(now):
+        earliest = self.history.earliest()
+        end, width = now, 4096
+        while end > earliest:
+            start = max(earliest, end - width)
+            self.goto_time(start)
             self.recorded = []
-            self.goto_time(t0)
             self.mode = "record"
             try:
-                left = t1 - t0
-                while left > 0:
-                    before = self.t.now
-                    self.t.step(left)
-                    ran = self.t.now - before
-                    if ran <= 0:
-                        break
-                    left -= ran
+                self._forward(end - start)
             finally:
                 self.mode = "idle"
             hits = [h for h in self.recorded if h[0] < now]
@@ -596,7 +607,8 @@ class Debugger:
                     p.kind, "Breakpoint")
                 return Stop("watch" if "watch" in p.kind else "break",
                             f"{name} {p.num} (reverse), {self.symbolize(self.pc)}", p)
-        self.goto_time(self.history.earliest())
+            end, width = start, width * 8
+        self.goto_time(earliest)
         return Stop("step", "No more reverse-execution history.")
 
     def changed(self) -> None:

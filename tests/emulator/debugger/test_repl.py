@@ -144,3 +144,10 @@ def test_reverse_continue_stops_after_the_previous_write_to_a_watched_word(tmp_p
     assert "Hardware watchpoint 1 (reverse)" in out
     assert d.pc == p["bump"] + 0xd
     assert int.from_bytes(d.t.mem_read(p["counter"], 4), "little") == value
+
+
+def test_reverse_continue_without_an_earlier_hit_stops_at_the_start_of_history(tmp_path):
+    d, p = build_loop(tmp_path, every=300)
+    out = drive(d, "si 50\nb done\nrc\n")
+    assert "No more reverse-execution history." in out
+    assert d.t.now == 0 and d.pc == p["_start"]
