@@ -428,8 +428,7 @@ class Machine:
         self.st.flags |= F_STOP
 
     def _intr_changed(self, level: int) -> None:
-        if level:
-            self.st.flags |= F_STOP
+        """The PIC's INTR moved; during I/O ``_io_end`` decides whether to stop."""
 
     def _advance_devices(self) -> None:
         now = self.clock.now
@@ -553,8 +552,11 @@ class Machine:
         t = self._next_event()
         if t < st.deadline:
             st.deadline = t
-        if t < st.now or self.pic.intr_level() or self._result is not None:
+        if t < st.now or self._result is not None:
             st.flags |= F_STOP
+        elif self.cpus[0].interrupt_source.intr_pending():
+            # deliverable now: stop after this instruction; else wait for IF
+            st.flags |= F_STOP if self.cpus[0].eflags & EFLAGS_IF else F_WATCH_IF
 
     def _on_in(self, uc, port, size, _ud) -> int:
         self._io_begin(uc)
