@@ -547,7 +547,8 @@ class Debugger:
         for a in addrs:
             self.t.remove_exec_hook(self._hooked.pop(a))
         try:
-            self._forward(n)
+            with self.t.quiet():
+                self._forward(n)
         finally:
             for a in addrs:
                 self._hook(a)
@@ -595,7 +596,8 @@ class Debugger:
             self.recorded = []
             self.mode = "record"
             try:
-                self._forward(end - start)
+                with self.t.quiet():
+                    self._forward(end - start)
             finally:
                 self.mode = "idle"
             hits = [h for h in self.recorded if h[0] < now]

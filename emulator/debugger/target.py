@@ -121,6 +121,23 @@ class Target:
         else:
             hooks.append(fn)
 
+    def quiet(self):
+        """A context in which the guest console prints nothing (a replay
+        re-executes the guest's port writes; the user saw them once)."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def ctx():
+            if not hasattr(self.m, "console"):
+                yield
+                return
+            saved, self.m.console = self.m.console, (lambda data: None)
+            try:
+                yield
+            finally:
+                self.m.console = saved
+        return ctx()
+
     # state ------------------------------------------------------------------
     # Machine run-loop state its snapshot() leaves out (as of b071f1d): an
     # exception/`int n` raised but not yet delivered when a stop came, the

@@ -3,7 +3,7 @@
 import hashlib
 
 from emulator.debugger.repl import COMMANDS, Repl
-from tests.emulator.debugger.conftest import build_loop, drive
+from tests.emulator.debugger.conftest import LOOP, build_loop, drive
 
 
 def state(d):
@@ -151,3 +151,15 @@ def test_reverse_continue_without_an_earlier_hit_stops_at_the_start_of_history(t
     out = drive(d, "si 50\nb done\nrc\n")
     assert "No more reverse-execution history." in out
     assert d.t.now == 0 and d.pc == p["_start"]
+
+
+def test_going_back_does_not_print_the_guest_console_again(tmp_path):
+    printing = LOOP.replace("        add eax, 2\n", "        add eax, 2\n        out 0xe9, al\n")
+    d, p = build_loop(tmp_path, text=printing, every=100)
+    seen = []
+    d.m.console = seen.append
+    drive(d, "si 300\n")
+    printed = b"".join(seen)
+    assert printed
+    drive(d, "rsi 250\nb bump\nrc\n")
+    assert b"".join(seen) == printed
