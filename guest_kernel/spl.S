@@ -5,7 +5,9 @@
 # line established at or below ipl, and every line with no handler.  Soft
 # levels mask no line: soft interrupts are kept out by their own check.
 #   splraise: EAX = new level; if above the current one, raise.  EAX = old.
-#   splx:     EAX = level to return to (exactly, up or down).
+#   splx:     EAX = level to return to (exactly, up or down); with fast
+#             soft interrupts, lowering to IPL_NONE in thread context runs
+#             the pending ones (borrowing the caller, pin.S).
 #   set_ipl:  the same as splx, for callers that already run with IF=0.
 # IF is preserved; every other register is kept.  imask_recompute rebuilds
 # the table after an intr_establish.
@@ -30,6 +32,25 @@ splx:
         pushf
         cli
         call set_ipl
+.if SOFTINT_FAST
+        cmp eax, IPL_NONE                # back at thread level with fast soft
+        jne 1f                           # interrupts pending: run them now,
+        cmp dword ptr [cpu0 + C_SOFTPEND], 0   # as NetBSD's spllower does
+        je 1f
+        cmp dword ptr [cpu0 + C_IDEPTH], 0
+        jne 1f
+        push eax
+        CURLWP eax
+        cmp dword ptr [eax + L_BORROWED], 0
+        jne 2f                           # not from inside a borrowing LWP
+        push ecx
+        push edx
+        call softint_fast_dispatch
+        pop edx
+        pop ecx
+2:      pop eax
+1:
+.endif
         popf
         ret
 
