@@ -52,6 +52,7 @@ ithread_body:
         je 1f
         sti
         jmp ithread_body
-1:      call pic_release                 # unmask: the handler is done
+1:
 obs_ithread_done:                        # EBX = line, the interrupt LWP is current
+        call pic_release                 # the handler is done: unmask
         ret

@@ -44,6 +44,6 @@ irq_thread:
         sti
         call intr_call_handler
         cli
-        call pic_release
 obs_ithread_done_threaded:               # EBX = line, the handler thread is current
+        call pic_release                 # the handler is done: unmask
         jmp 1b

@@ -90,9 +90,13 @@ soak_worker:
         call mutex_exit
         mov ebx, soak_a
         call mutex_exit
-        mov ebx, soak_c
+        mov ebx, soak_c                  # try first, then wait for it
+        call mutex_tryenter
+        test eax, eax
+        jnz 5f
+        inc dword ptr [soak_try_failed]
         call mutex_enter
-        mov eax, [soak_shared_c]
+5:      mov eax, [soak_shared_c]
         inc eax
         mov [soak_shared_c], eax
         call mutex_exit
@@ -123,3 +127,4 @@ soakers:        .long 0, 0, 0, 0
 soak_local:     .long 0, 0, 0, 0
 soak_shared_ab: .long 0
 soak_shared_c:  .long 0
+soak_try_failed: .long 0                 # mutex_tryenter found soak_c taken
