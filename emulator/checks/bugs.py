@@ -94,7 +94,7 @@ def check_bugs(only=(), build_dir: str = "build/bugs", verbose: bool = False,
         return 1
     bugs = [b for b in load_bugs() if not only or b.name in only]
     os.makedirs(build_dir, exist_ok=True)
-    print(f"{'bug':<20}{'scenario':<16}{'model':<10}{'targets':<17}{'fired':<34}caught",
+    print(f"{'bug':<20}{'scenario':<16}{'model':<10}{'targets':<17}{'fired':<44}caught",
           file=out)
     caught = 0
     for b in bugs:
@@ -111,7 +111,7 @@ def check_bugs(only=(), build_dir: str = "build/bugs", verbose: bool = False,
         if r.status not in (120,) and not fired:
             note = f"  (exit status {r.status})"
         print(f"{b.name:<20}{b.scenario:<16}{b.model:<10}{b.rule:<17}"
-              f"{(', '.join(fired) or '-'):<34}{'yes' if hit else 'NO'}{note}", file=out)
+              f"{(', '.join(fired) or '-'):<44}{'yes' if hit else 'NO'}{note}", file=out)
         if verbose or not hit:
             for line in r.stderr.splitlines():
                 if line.startswith(("checks:", "  ")):

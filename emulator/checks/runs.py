@@ -2,13 +2,13 @@
 
 Contract
 --------
-``run_config(model, scenario, bug=None, trace_path=..., cpus=1, timeout=...)``
-runs ``python -m guest_kernel run --model M --scenario S [--bug B] --cpus N
---trace FILE`` (the kernel's own runner, which builds the image and feeds
-the scenario its injection schedule) in a subprocess and returns a
-``RunResult``: the exit status, the console, stderr, and the rules that
-fired, read back from the ``check.violation`` events of the trace (so the
-result does not depend on the wording of the stderr reports).  Used by
+``run_config(model, scenario, bug=None, trace_path=..., cpus=1)`` builds the
+configuration with guest_kernel's build (when stale), runs it in this
+process on the machine with the scenario's injection schedule
+(guest_kernel/scenarios/S.inject) and the observer attached, and returns a
+``RunResult``: the exit status (120 when a rule fired), the console, the
+checkers' reports and summary line, and the violations (rule, message and
+the lock/LWP/line fields).  Used by
 ``python -m emulator.checks bugs`` and by tests/golden.
 
 ``kernel_available()`` says whether guest_kernel can run scenarios yet, and
@@ -18,12 +18,8 @@ why not, so tests skip with a reason instead of failing on a missing piece.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from typing import Optional
-
-from emulator.trace import TraceError, read_events
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELS = ("classic", "ithread", "threaded")
@@ -49,35 +45,56 @@ class RunResult:
 
 
 def kernel_available() -> tuple:
-    """(True, "") when ``python -m guest_kernel run`` exists, else (False, why)."""
-    if not os.path.exists(os.path.join(ROOT, "guest_kernel", "__main__.py")):
-        return False, "guest_kernel has no command line yet (guest_kernel/__main__.py)"
-    if not os.path.exists(os.path.join(ROOT, "emulator", "__main__.py")):
-        return False, "the emulator has no command line yet (emulator/__main__.py)"
+    """(True, "") when guest_kernel can build and the machine can run, else (False, why)."""
+    try:
+        import guest_kernel.build  # noqa: F401
+        import guest_kernel.__main__  # noqa: F401
+        import emulator.machine  # noqa: F401
+    except ImportError as e:
+        return False, f"cannot run scenarios yet: {e}"
     return True, ""
+
+
+def _build_dir(build_dir: Optional[str]) -> str:
+    if build_dir is None:
+        # parallel test workers must not rebuild one configuration together
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        build_dir = os.path.join(ROOT, "build", f"test-{worker}" if worker else "checks")
+    return build_dir
 
 
 def run_config(model: str, scenario: str, bug: Optional[str] = None,
                trace_path: Optional[str] = None, cpus: int = 1,
-               extra: tuple = (), timeout: int = 600,
+               max_instructions: int = 200_000_000,
                build_dir: Optional[str] = None) -> RunResult:
-    if build_dir is None:
-        # parallel test workers must not rebuild one configuration together
-        worker = os.environ.get("PYTEST_XDIST_WORKER")
-        build_dir = os.path.join("build", f"test-{worker}") if worker else "build"
-    cmd = [sys.executable, "-m", "guest_kernel", "run", "--model", model,
-           "--scenario", scenario, "--cpus", str(cpus), "--build-dir", build_dir]
-    if bug:
-        cmd += ["--bug", bug]
-    if trace_path:
-        cmd += ["--trace", str(trace_path)]
-    cmd += list(extra)
-    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    violations = []
-    if trace_path and os.path.exists(trace_path):
-        try:
-            violations = [ev for ev in read_events(trace_path)
-                          if ev["ev"] == "check.violation"]
-        except TraceError:
-            violations = []
-    return RunResult(p.returncode, p.stdout, p.stderr, trace_path, violations)
+    """Build (if stale) and run one configuration in this process, observed
+    and checked exactly as ``python -m emulator run`` does with the observer
+    attached; the exit status is 120 when a rule fired."""
+    import io
+    from pathlib import Path
+
+    from emulator.machine import Machine
+    from emulator.observe import attach
+    from guest_kernel.__main__ import injections
+    from guest_kernel.build import Config, build, is_stale
+
+    cfg = Config(model, "shared", "thread", bug)
+    out = Path(_build_dir(build_dir)) / cfg.name
+    if is_stale(cfg, out):
+        build(cfg, out)
+    m = Machine.from_image(str(out / "kernel.elf"), append=f"scenario={scenario}", cpus=cpus)
+    console = []
+    m.console = lambda data: console.append(bytes(data))
+    inj = injections(scenario)
+    for i in range(1, len(inj), 2):
+        m.inject(inj[i])
+    err = io.StringIO()
+    session = attach(m, trace_path=trace_path, report=err)
+    result = m.run(max_instructions)
+    count, line = session.finish()
+    err.write(line + "\n")
+    violations = [{"rule": v.rule, "message": v.message, **v.fields}
+                  for v in session.violations]
+    status = session.exit_status(result.status if result.status is not None else 130)
+    return RunResult(status, b"".join(console).decode("latin-1"), err.getvalue(),
+                     trace_path, violations)
