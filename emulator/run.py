@@ -59,6 +59,9 @@ def main(argv) -> int:
             m.inject(inj)
     except (MachineError, InjectError) as e:
         return _bad(str(e))
+    if not args.no_native and m.native is None:
+        sys.stderr.write("irqlab: the native block hook is not built (python -m emulator.native "
+                         "build); using the pure-Python hook, same results, slower\n")
     writer = None
     if args.trace:
         try:
