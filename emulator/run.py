@@ -76,6 +76,12 @@ def main(argv) -> int:
     restore = _stop_on_ctrl_c(m)
     try:
         result = m.run(args.max_instructions)
+    except BrokenPipeError:                  # stdout closed early (| head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except Exception as e:                   # noqa: BLE001 -- one line, never a traceback
+        sys.stderr.write(f"irqlab: internal error at t={m.clock.now}: {type(e).__name__}: {e}\n")
+        return 70
     finally:
         restore()
         if writer is not None:
