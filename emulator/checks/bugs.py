@@ -101,7 +101,7 @@ def check_bugs(only=(), build_dir: str = "build/bugs", verbose: bool = False,
         trace = os.path.join(build_dir, f"{b.name}.jsonl")
         try:
             r = run_config(b.model, b.scenario, bug=b.name, trace_path=trace, cpus=b.cpus)
-        except OSError as e:
+        except Exception as e:      # the kernel does not build, the machine failed
             print(f"{b.name:<20}could not run: {e}", file=out)
             continue
         fired = r.rules

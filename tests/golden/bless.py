@@ -57,8 +57,8 @@ def main(argv=None) -> int:
     for model, scenario in pairs:
         try:
             info = bless_one(model, scenario)
-        except RuntimeError as e:
-            print(f"bless: {e}", file=sys.stderr)
+        except Exception as e:      # a kernel that does not build, a machine error
+            print(f"bless: {model}/{scenario}: {e}", file=sys.stderr)
             failed += 1
             continue
         index[f"{model}/{scenario}"] = {k: info[k] for k in ("form", "events", "status")}

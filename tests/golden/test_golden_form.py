@@ -20,7 +20,9 @@ def test_the_encoded_golden_reads_back_as_the_same_events():
 
 
 def test_the_filtered_form_keeps_the_kernels_events_and_drops_pic_noise():
-    assert [e["ev"] for e in golden.form_events(EVS, "filtered")] == ["lwp.switch"]
+    out = list(golden.form_events(EVS, "filtered"))
+    assert [e["ev"] for e in out] == ["lwp.switch", "golden.counts"]
+    assert out[-1]["irq.raise"] == 1 and out[-1]["stack.switch"] == 1 and out[-1]["t"] == 3
     assert list(golden.form_events(EVS, "full")) == EVS
 
 
