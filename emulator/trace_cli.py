@@ -33,6 +33,7 @@ import argparse
 import collections
 import difflib
 import json
+import os
 import sys
 from typing import Iterable, Iterator, Optional
 
@@ -426,6 +427,10 @@ def main(argv: Optional[list] = None) -> int:
     except TraceError as err:
         print(f"trace: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader (head, less) went away: not an error worth a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 2
 
 
