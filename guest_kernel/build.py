@@ -31,7 +31,7 @@ MODEL_VALUE = {"classic": 0, "ithread": 1, "threaded": 2}
 # one mechanism per file; the model's interrupt path is added by build()
 SOURCES = [
     "boot.S", "console.S", "cmdline.S", "pic.S", "spl.S", "switch.S",
-    "sched.S", "lwp.S", "sleepq.S", "kernel_lock.S", "mutex.S",
+    "sched.S", "idle.S", "lwp.S", "sleepq.S", "kernel_lock.S", "mutex.S",
     "turnstile.S", "pin.S", "ring.S", "softint.S", "intr.S",
     "intr_classic.S", "clock.S", "com.S", "rtc.S", "testdev.S", "main.S",
     "scenarios.S", "scen_ithread_block.S", "scen_biglock.S", "scen_storm.S",

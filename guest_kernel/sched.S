@@ -12,6 +12,7 @@
 #       takes the same big-lock depth back.  Keeps EBX, ESI, EDI, EBP.
 #   preempt(): the current LWP goes to the back of its queue and mi_switch.
 #   yield_if_wanted(): a preemption point for thread context.
+# The idle loop is in idle.S.
         .include "kernel.inc"
 
         .text
@@ -162,26 +163,6 @@ yield_if_wanted:
         pop eax
 1:      popf
         ret
-
-# idle_loop: LWP "idle" (priority PRI_IDLE, never on a run queue): halt
-# with interrupts enabled until something is runnable.
-idle_loop:
-        cli
-        mov dword ptr [cpu0 + C_IPL], IPL_NONE
-1:      mov ecx, NPRI - 1
-2:      cmp dword ptr [runq_head + ecx*4], 0
-        jne 3f
-        dec ecx
-        jns 2b
-obs_idle:
-        sti                              # sti; hlt: no interrupt slips in between
-        hlt
-        cli
-        jmp 1b
-3:      CURLWP eax
-        mov dword ptr [eax + L_STATE], LSRUN   # idle waits off the queues
-        call mi_switch
-        jmp 1b
 
         .data
         .align 4
