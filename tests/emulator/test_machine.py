@@ -329,3 +329,23 @@ def test_ctrl_c_stops_a_guest_that_never_leaves_unicorn(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
+
+
+def test_write_watch_sees_the_guest_store_with_its_value():
+    m = machine(SPIN)
+    m.inject("irq=5,at=4000")
+    seen = []
+    m.add_write_watch(symbol(SPIN, "count"), 4,
+                      lambda mach, cpu, addr, size, value: seen.append((addr, size, value)))
+    m.run(max_instructions=10_000)
+    assert seen == [(symbol(SPIN, "count"), 4, 1)]
+
+
+def test_exec_hook_sees_the_exact_instruction_count():
+    m = machine(SPIN)
+    spin = symbol(SPIN, "spin")
+    times = []
+    m.add_exec_hook(spin, lambda mach, cpu: times.append(mach.clock.now))
+    m.run(max_instructions=2_000)
+    assert len(times) >= 3
+    assert times[1] - times[0] == 2 and times[2] - times[1] == 2     # inc ebx; jmp spin
