@@ -709,24 +709,25 @@ class Machine:
             limit = min(limit, now + 1)        # the instruction in the shadow, then deliver
             self._shadow_spent = True          # (a mov ss there opens no second shadow)
         st.deadline = limit
-        temp = None
+        until = None
         b = self._blocks.get(eip)
         if b is not None and now + len(b.offsets) > limit:
-            temp = self._partial_hook(uc, eip, limit - now)
+            until = self._partial_until(uc, eip, limit - now)
         if self._stop_requested or self._result is not None:
             return
         st.flags &= ~F_STOP
         self._resume = (eip, now)
         try:
-            uc.emu_start(eip, 0xFFFFFFFFFFFF)
+            uc.emu_start(eip, 0xFFFFFFFFFFFF if until is None else until)
         except unicorn.UcError as e:
-            self._after_run(cpu, temp)
+            self._after_run(cpu)
             self._engine_error(cpu, e)
             return
-        self._after_run(cpu, temp)
+        self._after_run(cpu)
 
-    def _partial_hook(self, uc, eip: int, k: int):
-        """Arrange a stop after exactly ``k`` straight-line instructions from ``eip``."""
+    def _partial_until(self, uc, eip: int, k: int):
+        """The address after exactly ``k`` straight-line instructions from ``eip``
+        (emu_start's ``until``; None when a branch ends the block first)."""
         if k <= 0:
             return None
         addr = eip
@@ -741,23 +742,11 @@ class Machine:
                 break
         if k:
             return None
-        self.st.skip_addr = eip
-        if self.native is not None:
-            h = self.native.add_stop_hook(uc, addr)
-        else:
-            h = uc.hook_add(unicorn.UC_HOOK_CODE, _stop_here, None, addr, addr)
-        uc.ctl_remove_cache(eip, addr + 1)
-        return (h, eip, addr)
+        uc.ctl_remove_cache(eip, addr + 1)      # cached blocks may run past `until`
+        return addr
 
-    def _after_run(self, cpu: Cpu, temp) -> None:
+    def _after_run(self, cpu: Cpu) -> None:
         uc = cpu.uc
-        if temp is not None:
-            h, a, b = temp
-            if self.native is not None:
-                self.native.remove_hook(uc, h)
-            else:
-                uc.hook_del(h)
-            uc.ctl_remove_cache(a, b + 1)
         if self._pending_io_hooks:
             self._install_io_hooks()
             cur = self._blocks.get(self.st.cur_block)
