@@ -158,7 +158,8 @@ class Machine:
         self.cpus: list[Cpu] = []
         self.st = HookState()
         self.native = None
-        self._blocks: dict[int, Block] = {}
+        self._blocks: dict[int, Block] = {}     # address -> the block last entered there
+        self._decoded: dict[tuple, Block] = {}  # (address, size) -> decoded block
         self._post_io_hooked: set[int] = set()
         self._pending_io_hooks: list[int] = []
         self._cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
@@ -292,6 +293,8 @@ class Machine:
             cpu.uc.ctl_remove_cache(addr, addr + max(n, 1))
         for a in [a for a, b in self._blocks.items() if a < addr + n and addr < a + b.size]:
             del self._blocks[a]
+        for k in [k for k in self._decoded if k[0] < addr + n and addr < k[0] + k[1]]:
+            del self._decoded[k]
         if self.native is not None:
             self.native.clear_cache()
 
@@ -459,14 +462,16 @@ class Machine:
         if not offsets:
             offsets = [0]
         b = Block(addr, size, tuple(offsets), last, tuple(io_next))
+        self._decoded[(addr, size)] = b
         self._blocks[addr] = b
         return b
 
     def block_count(self, addr: int, size: int) -> int:
         """Instructions in the block at ``addr`` (0: stop, hooks must be added first)."""
-        b = self._blocks.get(addr)
-        if b is None or b.size != size:
+        b = self._decoded.get((addr, size))
+        if b is None:
             b = self._decode(addr, size)
+        self._blocks[addr] = b                  # what the hook counts for this address now
         new = [a for a in b.io_next if a not in self._post_io_hooked]
         if new:
             self._pending_io_hooks.extend(new)
