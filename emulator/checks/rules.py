@@ -423,6 +423,8 @@ class MaskedWhileHandlerBlocked(Rule):
         kind = ev["ev"]
         line = ev.get("line")
         out = []
+        if kind in ("ithread.block", "ithread.done") and line is None:
+            return None     # a borrower that serves no line (fast soft interrupt)
         if kind == "ithread.block":
             who = ev.get("ithread") or st.actor(ev)
             self.blocked[line] = (who, ev["t"])

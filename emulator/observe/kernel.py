@@ -40,6 +40,7 @@ CONST = {
     "lwp_stack_hi": "L_STACK_HI",
     "lwp_state": "L_STATE",
     "lwp_line": "L_LINE",
+    "no_line": "NO_LINE",
     "lwp_waitlock": "L_WAITLOCK",
     "lwp_bigsaved": "L_BIGSAVED",
     "softint_fast": "SOFTINT_FAST",
@@ -79,7 +80,7 @@ LABELS = {
     "obs_unpin_return": ("lwp.unpin", {"lwp": ("lwp", "eax"), "by": ("lwp", "edi"),
                                        "how": ("const", "return")}),
     "obs_ithread_block": ("ithread.block", {"ithread": ("lwp", "esi"),
-                                            "line": ("field", "esi", "lwp_line"),
+                                            "line": ("linefield", "esi", "lwp_line"),
                                             "lock": ("lockat", "esi", "lwp_waitlock"),
                                             "lwp": ("lwp", "edi")}),
     "obs_unpin": ("lwp.unpin", {"lwp": ("lwp", "edi"), "by": ("lwp", "esi"),
@@ -334,6 +335,11 @@ class KernelModel:
             elif how == "field":
                 off = self.c[arg[1]]
                 out[name] = self._u32(val + off) if off is not None and val else None
+            elif how == "linefield":
+                # NO_LINE: a fast soft-interrupt LWP, which borrows but holds no line
+                off = self.c[arg[1]]
+                v = self._u32(val + off) if off is not None and val else None
+                out[name] = None if v is None or v == self.c["no_line"] else v
             elif how == "lockat":
                 off = self.c[arg[1]]
                 ptr = self._u32(val + off) if off is not None and val else None

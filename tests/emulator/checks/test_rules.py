@@ -459,3 +459,10 @@ def test_a_sleep_woken_by_a_later_wakeup_is_not_lost():
                       E(501, "lwp.wakeup", lwp="lwp 1", wchan=0x40),
                       sw(900, "idle cpu0", "lwp 1")])
     assert vs == []
+
+
+def test_a_borrower_with_no_line_blocking_is_not_a_line_rule_matter():
+    vs = run(START + [sw(2, "lwp 1", "ithread 4"), E(3, "lwp.pin", lwp="lwp 1"),
+                      E(5, "ithread.block", ithread="ithread 4", line=None, lock="m"),
+                      E(6, "lwp.unpin", lwp="lwp 1"), sw(7, "ithread 4", "lwp 1")])
+    assert vs == []
