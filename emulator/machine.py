@@ -717,7 +717,7 @@ class Machine:
         until = None
         b = self._blocks.get(eip)
         if b is not None and now + len(b.offsets) > limit:
-            until = self._partial_until(uc, eip, limit - now)
+            until = self._partial_until(uc, b, limit - now)
         if self._stop_requested or self._result is not None:
             return
         st.flags &= ~F_STOP
@@ -730,24 +730,15 @@ class Machine:
             return
         self._after_run(cpu)
 
-    def _partial_until(self, uc, eip: int, k: int):
-        """The address after exactly ``k`` straight-line instructions from ``eip``
-        (emu_start's ``until``; None when a branch ends the block first)."""
+    def _partial_until(self, uc, block: Block, k: int) -> Optional[int]:
+        """The address after exactly ``k`` instructions of ``block`` (``k`` below
+        its count, so all straight-line: a block branches only at its end), as
+        emu_start's ``until``; cached blocks there are dropped (they were
+        translated without that exit)."""
         if k <= 0:
             return None
-        addr = eip
-        for ins in self._cs.disasm(self.mem_read(eip, min(16 * k, self.mem_size - eip)), eip, k):
-            if capstone.CS_GRP_JUMP in ins.groups or capstone.CS_GRP_CALL in ins.groups \
-                    or capstone.CS_GRP_RET in ins.groups or capstone.CS_GRP_INT in ins.groups \
-                    or capstone.CS_GRP_IRET in ins.groups or ins.mnemonic == "hlt":
-                return None                      # the block ends first; the block hook stops
-            addr = ins.address + ins.size
-            k -= 1
-            if k == 0:
-                break
-        if k:
-            return None
-        uc.ctl_remove_cache(eip, addr + 1)      # cached blocks may run past `until`
+        addr = block.addr + block.offsets[k]
+        uc.ctl_remove_cache(block.addr, addr + 1)
         return addr
 
     def _after_run(self, cpu: Cpu) -> None:
