@@ -61,8 +61,8 @@ CONSTANTS = {
     "IPL_SOFTSERIAL": 4, "IPL_VM": 5, "IPL_SCHED": 6, "IPL_HIGH": 7, "NIPL": 8,
     # mutex kinds and the owner word's waiters bit
     "MUTEX_ADAPTIVE": 1, "MUTEX_SPIN": 2, "MUTEX_BIT_WAITERS": 1,
-    # handler flags
-    "IH_MPSAFE": 1,
+    # handler flags; L_LINE of an LWP that serves no IRQ line
+    "IH_MPSAFE": 1, "NO_LINE": 0xFFFFFFFF,
     # sizes
     "NLWP": 24, "STACK_SIZE": 4096, "STACK_GUARD": 512, "INTRSTACK_SIZE": 4096,
     "BOOTSTACK_SIZE": 4096, "NSOFTINT": 4, "RING_SLOTS": 64, "NIRQ": 16,

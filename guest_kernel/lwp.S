@@ -55,6 +55,7 @@ lwp_create:
         add eax, STACK_SIZE - STACK_GUARD
         mov [edi + L_STACK_HI], eax
         mov dword ptr [edi + L_IPL], IPL_NONE
+        mov dword ptr [edi + L_LINE], NO_LINE    # interrupt LWPs get theirs later
         mov eax, edi
         call lwp_reset_stack
         pop edi
