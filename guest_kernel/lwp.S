@@ -116,7 +116,9 @@ lwp_bootstrap:
         call lwp_create
         mov dword ptr [eax + L_STATE], LSONPROC
         mov [cpu0 + C_CURLWP], eax
-        mov esp, [eax + L_STACK_HI]      # from now on, main's own stack
+        mov ecx, [eax + L_STACK_HI]      # from now on, main's own stack (one
+        sub ecx, 4                       # word below the top, so that ESP is
+        mov esp, ecx                     # inside it even by a half-open bound)
         mov eax, idle_loop
         xor edx, edx
         mov ecx, PRI_IDLE
