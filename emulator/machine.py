@@ -173,7 +173,7 @@ class Machine:
         self._stop_requested = False
         self._lock = threading.Lock()
         self._just_delivered = True
-        self._resume = (-1, -1)
+        self._exec_last: dict = {}     # exec hook -> (address, time) it last ran at
         self._run_thread = None
         self._shadow_spent = False     # the last instruction ran in a shadow: none follows
         self._make_devices()
@@ -334,20 +334,24 @@ class Machine:
         self.pic.set_irq(irq, level)
 
     def add_exec_hook(self, addr: int, fn) -> object:
-        def cb(uc, address, size, _ud, _fn=fn):
-            cpu = self.cpus[0]
+        last = self._exec_last
+        handle = object()
+
+        def cb(uc, address, size, _ud, _fn=fn, _key=id(handle)):
             self._sync_now(address)
-            if address == self._resume[0] and self.clock.now == self._resume[1]:
-                return                  # resuming at this address: already reported
-            _fn(self, cpu)
+            when = (address, self.clock.now)
+            if last.get(_key) == when:
+                return                  # it ran here before a stop: this is the resume
+            last[_key] = when
+            _fn(self, self.cpus[0])
         hs = [cpu.uc.hook_add(unicorn.UC_HOOK_CODE, cb, None, addr, addr) for cpu in self.cpus]
         self.invalidate_code(addr, 1)
-        handle = object()
         self._exec_hooks[handle] = (addr, hs)
         return handle
 
     def remove_exec_hook(self, handle) -> None:
         addr, hs = self._exec_hooks.pop(handle)
+        self._exec_last.pop(id(handle), None)
         for cpu, h in zip(self.cpus, hs):
             cpu.uc.hook_del(h)
         self.invalidate_code(addr, 1)
@@ -398,6 +402,7 @@ class Machine:
         self.st.last_block, self.st.cur_block = snap["last_block"], snap["cur_block"]
         self._schedule = list(snap["schedule"])
         self._just_delivered = snap["just_delivered"]
+        self._exec_last.clear()                 # time runs again: hooks fire again
         self._result = None
         self.invalidate_code(0, self.mem_size)
 
@@ -721,7 +726,6 @@ class Machine:
         if self._stop_requested or self._result is not None:
             return
         st.flags &= ~F_STOP
-        self._resume = (eip, now)
         try:
             uc.emu_start(eip, 0xFFFFFFFFFFFF if until is None else until)
         except unicorn.UcError as e:

@@ -349,3 +349,30 @@ def test_exec_hook_sees_the_exact_instruction_count():
     m.run(max_instructions=2_000)
     assert len(times) >= 3
     assert times[1] - times[0] == 2 and times[2] - times[1] == 2     # inc ebx; jmp spin
+
+
+def test_exec_hook_at_a_block_where_a_deadline_stopped_the_engine_still_runs():
+    # regression: a stop at the block hook (before the hook's instruction ran)
+    # was mistaken for a resume after the hook had fired, and the hook skipped
+    m = machine(SPIN)
+    spin = symbol(SPIN, "spin")
+    times = []
+    m.add_exec_hook(spin, lambda mach, cpu: times.append(mach.clock.now))
+    for _ in range(7):
+        m.run(max_instructions=1_000)          # even budgets: every stop lands on spin
+    assert {b - a for a, b in zip(times, times[1:])} == {2}
+    assert times[-1] == 6_998                  # spin at 7000 runs in the next run:
+    m.run(max_instructions=1)
+    assert times[-1] == 7_000                  # the hook fires there first
+
+
+def test_exec_hook_fires_again_after_restore_to_an_earlier_time():
+    m = machine(SPIN)
+    spin = symbol(SPIN, "spin")
+    times = []
+    snap = m.snapshot()
+    m.add_exec_hook(spin, lambda mach, cpu: (times.append(mach.clock.now), mach.stop()))
+    m.run(max_instructions=1_000)
+    m.restore(snap)
+    m.run(max_instructions=1_000)
+    assert len(times) == 2 and times[0] == times[1]
