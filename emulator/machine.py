@@ -163,7 +163,6 @@ class Machine:
         self._post_io_hooked: set[int] = set()
         self._pending_io_hooks: list[int] = []
         self._cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
-        self._cs.detail = True
         self._result: Optional[RunResult] = None
         self._schedule: list = []      # (t, seq, fn)
         self._seq = 0
