@@ -11,7 +11,9 @@ machine at the kernel's entry.  ``Machine.from_bytes(data, ...)`` likewise.
   the budget is spent (124, "budget"), the guest crashes or deadlocks (126,
   "crash" / "triple-fault" / "deadlock", ``report`` a paragraph), or
   ``stop()`` is called (status None, reason "stopped").  ``run`` may be
-  called again to continue.  ``max_instructions`` counts from this call.
+  called again to continue.  ``max_instructions`` counts from this call;
+  events due exactly at the end (an interrupt, an exec hook) happen at the
+  start of the next run.
 * ``step(n=1)``: retire exactly ``n`` instructions (interrupts are taken at
   boundaries in between as in ``run``; a delivery is not an instruction).
 * ``stop()``: callable from a hook or another thread (Ctrl-C); the engine
@@ -27,7 +29,8 @@ machine at the kernel's entry.  ``Machine.from_bytes(data, ...)`` likewise.
 * ``add_exec_hook(addr, fn) -> handle`` / ``remove_exec_hook(handle)``:
   ``fn(machine, cpu)`` runs when ``cpu`` is about to execute ``addr``
   (before it); ``machine.clock.now`` is exact there.  The hook may call
-  ``stop()``; it costs nothing while not hit.
+  ``stop()`` (the run ends before ``addr``; resuming does not call the same
+  hook again at the same time); it costs nothing while not hit.
 * ``add_write_watch(addr, length, fn)`` / ``add_read_watch(...)`` ->
   handle, ``remove_watch(handle)``: ``fn(machine, cpu, addr, size, value)``
   on guest data accesses in the range (value None for reads).
