@@ -121,6 +121,7 @@ class State:
         self.asleep: dict = {}            # thread -> (t, why) while sleeping/blocked
         self.runnable: dict = {}          # thread -> since t (runnable, not running)
         self.running: dict = {}           # thread -> cpu
+        self.pooled: set = set()          # interrupt LWPs back in their pool (not runnable)
 
     # helpers the rules use --------------------------------------------
     def actor(self, ev: dict) -> Optional[str]:
@@ -145,9 +146,10 @@ class State:
             old, new = ev.get("from"), ev.get("to")
             if old is not None:
                 self.running.pop(old, None)
-                if old not in self.asleep and schedulable(old):
+                if old not in self.asleep and old not in self.pooled and schedulable(old):
                     self.runnable[old] = t
             if new is not None:
+                self.pooled.discard(new)
                 self.running[new] = cpu
                 self.runnable.pop(new, None)
                 self.asleep.pop(new, None)
@@ -197,6 +199,10 @@ class State:
                 self.asleep.pop(who, None)
                 if schedulable(who):
                     self.runnable.setdefault(who, t)
+        elif kind == "ithread.pool":
+            who = ev.get("ithread")
+            self.pooled.add(who)
+            self.runnable.pop(who, None)
         elif kind == "lwp.pin":
             self.pinned[ev.get("lwp")] = self.actor(ev)
         elif kind == "lwp.unpin":

@@ -56,11 +56,21 @@ def kernel_available() -> tuple:
 
 
 def _build_dir(build_dir: Optional[str]) -> str:
-    if build_dir is None:
-        # parallel test workers must not rebuild one configuration together
-        worker = os.environ.get("PYTEST_XDIST_WORKER")
-        build_dir = os.path.join(ROOT, "build", f"test-{worker}" if worker else "checks")
-    return build_dir
+    # One place for everyone: the loader passes the image's path on the
+    # command line, and the kernel's parser spends instructions per byte,
+    # so another directory would shift every time in the trace.
+    return build_dir or os.path.join(ROOT, "build", "checks")
+
+
+def _build_locked(cfg, out) -> None:
+    """Build when stale, one process at a time (parallel test workers)."""
+    import fcntl
+    from guest_kernel.build import build, is_stale
+    os.makedirs(out.parent, exist_ok=True)
+    with open(out.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if is_stale(cfg, out):
+            build(cfg, out)
 
 
 def run_config(model: str, scenario: str, bug: Optional[str] = None,
@@ -76,12 +86,11 @@ def run_config(model: str, scenario: str, bug: Optional[str] = None,
     from emulator.machine import Machine
     from emulator.observe import attach
     from guest_kernel.__main__ import injections
-    from guest_kernel.build import Config, build, is_stale
+    from guest_kernel.build import Config
 
     cfg = Config(model, "shared", "thread", bug)
     out = Path(_build_dir(build_dir)) / cfg.name
-    if is_stale(cfg, out):
-        build(cfg, out)
+    _build_locked(cfg, out)
     m = Machine.from_image(str(out / "kernel.elf"), append=f"scenario={scenario}", cpus=cpus)
     console = []
     m.console = lambda data: console.append(bytes(data))

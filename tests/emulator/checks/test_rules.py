@@ -466,3 +466,9 @@ def test_a_borrower_with_no_line_blocking_is_not_a_line_rule_matter():
                       E(5, "ithread.block", ithread="ithread 4", line=None, lock="m"),
                       E(6, "lwp.unpin", lwp="lwp 1"), sw(7, "ithread 4", "lwp 1")])
     assert vs == []
+
+
+def test_an_interrupt_lwp_back_in_its_pool_is_not_starved():
+    vs = run(START + [sw(2, "lwp 1", "ithread 2"), E(3, "ithread.pool", ithread="ithread 2"),
+                      sw(4, "ithread 2", "lwp 1"), E(5000, "irq.raise", line=0)], liveness=100)
+    assert vs == []
