@@ -17,10 +17,6 @@ from tests.golden import golden
 OK, WHY = kernel_available()
 needs_kernel = pytest.mark.skipif(not OK, reason=WHY)
 INDEX = golden.load_index()
-# Known, not ours to fix here: the machine skips an exec hook when a device
-# deadline stop lands exactly on the hooked instruction, so an obs_lock_acquire
-# goes unseen and the release looks like a double release (mutex-owner).
-MACHINE_SKIPS_A_HOOK = {"ithread/storm", "threaded/storm"}
 
 
 def blessed():
@@ -35,8 +31,6 @@ def test_scenario_trace_matches_its_golden_with_zero_violations(pair, tmp_path):
     model, scenario = pair.split("/", 1)
     trace = str(tmp_path / "trace.jsonl")
     r = run_config(model, scenario, trace_path=trace)
-    if pair in MACHINE_SKIPS_A_HOOK and r.violations:
-        pytest.xfail("the machine skipped an exec hook at a deadline stop (see MACHINE_SKIPS_A_HOOK)")
     assert r.violations == [], r.stderr
     assert r.summary_line() == "checks: 12 rules, 0 violations", r.stderr
     form = INDEX[pair]["form"]
