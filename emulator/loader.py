@@ -15,7 +15,9 @@ structure (flags bit 0 mem_lower/mem_upper, bit 2 cmdline) and a flat GDT
 below 1 MiB, and returns a ``BootState``: the entry and the machine state of
 section 3.2 (EAX = 0x2BADB002, EBX = the information structure, CS a flat
 32-bit code segment, the data segments flat, IF clear, paging off).  As on
-QEMU the command line is the image path, a space, and ``--append``.
+QEMU the command line is the image's name, a space, and ``--append``; the
+machine passes the file name without its directory, so a trace does not
+depend on where the checkout lives (QEMU passes the path as given).
 
 Errors are ``ImageError`` with one line for the user.
 """

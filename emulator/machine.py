@@ -78,6 +78,7 @@ from __future__ import annotations
 
 import copy
 import ctypes
+import os
 import sys
 import threading
 from dataclasses import dataclass
@@ -191,7 +192,8 @@ class Machine:
         except OSError as e:
             raise MachineError(f"cannot read image {path}: {e.strerror}") from None
         m = cls.from_bytes(data, append=append, mem_mib=mem_mib, cpus=cpus,
-                           serial_in=serial_in, native=native, image_path=str(path))
+                           serial_in=serial_in, native=native,
+                           image_path=os.path.basename(str(path)))
         try:
             from asm.symfile import load_symbols
             m.symbols = load_symbols(str(path))
