@@ -56,9 +56,8 @@ def kernel_available() -> tuple:
 
 
 def _build_dir(build_dir: Optional[str]) -> str:
-    # One place for everyone: the loader passes the image's path on the
-    # command line, and the kernel's parser spends instructions per byte,
-    # so another directory would shift every time in the trace.
+    # One place for everyone, so parallel test workers build each
+    # configuration once (the guest sees only the image's file name).
     return build_dir or os.path.join(ROOT, "build", "checks")
 
 
