@@ -43,7 +43,10 @@ def run_qemu(image: str, smp: int = 1, append: str | None = None,
     hung QEMU; no assertion depends on it.
     """
     qemu = require_qemu()
-    args = [qemu, "-icount", "shift=0,sleep=off", "-display", "none",
+    # The RTC starts at irqlab's epoch and follows virtual time, as irqlab's
+    # does (emulator/devices/mc146818.py), not the host's date and clock.
+    args = [qemu, "-icount", "shift=0,sleep=off", "-rtc", "base=2000-01-01T00:00:00,clock=vm",
+            "-display", "none",
             "-nodefaults", "-no-reboot", "-m", "32",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=1"]
     if serial_stdio:

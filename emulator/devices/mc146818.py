@@ -28,6 +28,12 @@ Timers run only when an enabled flag can raise the line (then at every
 period or second, as QEMU's timers, which re-raise the line each time);
 otherwise the flags are brought up to date when register C is read.
 
+Changing DM or 24/12 in register B (with SET clear) converts the time and
+date bytes to the new format, century byte 0x32 included: the datasheet
+says only that the format should be chosen before the time is set, and
+QEMU, which formats the time bytes from its own clock at every read, shows
+the time in the new format (tests/probes/devices/rtc_date.S checks both).
+
 Simplifications: the update cycle is instantaneous at the second boundary
 (the time bytes show the new second as soon as UIP falls); daylight-saving
 (DSE) and the square-wave output are recorded but have no effect; invalid
@@ -200,7 +206,11 @@ class Rtc(Device):
         elif i == REG_B:
             if value & REG_B_SET:
                 value &= ~REG_B_UIE               # SET clears UIE (datasheet)
+            old = self.cmos[REG_B]
+            now = self._read_time() if (old ^ value) & (REG_B_DM | REG_B_24H) else None
             self.cmos[REG_B] = value
+            if now is not None and not value & REG_B_SET:
+                self._write_time(*now)            # QEMU reformats; see the contract
             self._update_irq(event=True)          # QEMU raises or lowers at every write
         elif i in (REG_C, REG_D):
             pass                                  # read-only
@@ -285,13 +295,13 @@ class Rtc(Device):
         c[HOURS] = self._encode_hour(dt.hour)
         c[DAY_OF_WEEK], c[DAY_OF_MONTH] = self._encode(wday), self._encode(dt.day)
         c[MONTH], c[YEAR] = self._encode(dt.month), self._encode(dt.year % 100)
-        c[CENTURY] = _to_bcd(dt.year // 100)
+        c[CENTURY] = self._encode(dt.year // 100)
 
     def _read_time(self) -> Optional[tuple[datetime.datetime, int]]:
         """The time bytes as (datetime, day of week); None if invalid."""
         c = self.cmos
         try:
-            century = _from_bcd(c[CENTURY])
+            century = self._decode(c[CENTURY])
             dt = datetime.datetime(century * 100 + self._decode(c[YEAR]),
                                    self._decode(c[MONTH]), self._decode(c[DAY_OF_MONTH]),
                                    self._decode_hour(c[HOURS]), self._decode(c[MINUTES]),

@@ -208,7 +208,19 @@ first_count {04a7..04a9}
 # holds exactly ten rising edges of counter 0's OUT; the first handler
 # latches the count within a clock or two of the reload (1193 = 0x4a9).
 
-CASES = {"pic": PIC, "pit": PIT, "uart": UART, "rtc": RTC, "kbc": KBC, "cmos": CMOS}
+RTC_DATE = """\
+bcd24 00 00 00 07 01 01 00 20
+bin24 00 00 00 07 01 01 00 14
+bcd12 00 00 12 07 01 01 00 20
+"""
+# Why: the clock starts at 2000-01-01 00:00:00, a Saturday (day of week 7
+# with Sunday = 1), and no second has passed; the registers are formatted
+# as register B says when they are read (DM: binary and BCD agree for 0, 1
+# and 7, and the century byte 0x32 follows DM too, as on QEMU: 20 is 0x14
+# in binary); in 12-hour mode midnight reads 12 with the PM bit (0x80) clear.
+
+CASES = {"pic": PIC, "pit": PIT, "uart": UART, "rtc": RTC, "kbc": KBC, "cmos": CMOS,
+         "rtc_date": RTC_DATE}
 UART_IRQ = """\
 count 08
 iir 02

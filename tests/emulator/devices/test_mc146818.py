@@ -71,6 +71,27 @@ def test_binary_and_12_hour_modes_per_register_b():
     assert rd(rtc, 2) == 0 and rd(rtc, 0) == 0
 
 
+def test_changing_dm_or_24_12_shows_the_same_time_in_the_new_format():
+    # The datasheet leaves the bytes' meaning open after a format change made
+    # without setting the time again; QEMU formats its clock at every read, so
+    # the time reads in the new format (tests/probes/devices/rtc_date.S).
+    rtc, _ = make(epoch=datetime.datetime(2019, 6, 30, 23, 45, 12))
+    wr(rtc, 11, 0x06)                              # binary, 24-hour
+    assert [rd(rtc, i) for i in (0, 2, 4, 7, 8, 9, 0x32)] == [12, 45, 23, 30, 6, 19, 20]
+    wr(rtc, 11, 0x04)                              # binary, 12-hour: 11 PM
+    assert rd(rtc, 4) == 0x80 | 11
+    wr(rtc, 11, 0x00)                              # BCD, 12-hour
+    assert [rd(rtc, 4), rd(rtc, 0x32)] == [0x80 | 0x11, 0x20]
+    wr(rtc, 11, 0x02)                              # back to BCD, 24-hour
+    assert [rd(rtc, i) for i in (0, 2, 4, 7, 8, 9)] == [0x12, 0x45, 0x23, 0x30, 0x06, 0x19]
+
+
+def test_a_format_change_with_set_leaves_the_bytes_for_the_guest_to_rewrite():
+    rtc, _ = make(epoch=datetime.datetime(2019, 6, 30, 23, 45, 12))
+    wr(rtc, 11, 0x86)                              # SET, binary: the bytes stay as they were
+    assert rd(rtc, 0) == 0x12
+
+
 def test_set_bit_stops_updates_and_clears_uie():
     rtc, clock = make()
     wr(rtc, 11, 0x80 | 0x10 | 0x02)

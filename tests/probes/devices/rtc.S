@@ -1,7 +1,7 @@
 # rtc.S — probe the MC146818 RTC: registers A, B, D, register C cleared on
 # read, the periodic flag and IRQ 8 at the slave PIC, the time bytes in BCD.
-# IF stays 0.  Only what does not depend on the date is printed: QEMU's RTC
-# starts at the host's date, irqlab's at a fixed epoch.
+# IF stays 0.  The date itself is rtc_date.S's (tests/qemu.py starts QEMU's
+# RTC at irqlab's epoch on the virtual clock).
         .include "probe.inc"
 
         .equ RTC_INDEX, 0x70
