@@ -8,7 +8,9 @@
 ``run`` rebuilds build/<config>/ when a source is newer, then hands the ELF
 to ``python -m emulator run`` with ``--append scenario=S`` and the
 scenario's injections (guest_kernel/scenarios/S.inject: one --inject SPEC
-per non-comment line), passing the exit status through.
+per non-comment line), passing the exit status through.  With ``--cpus N``
+(N > 1) the command line also carries ``cpus=N``: the kernel learns the CPU
+count from it (it must not probe for APICs a one-CPU irqlab does not have).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from guest_kernel.build import BuildError, Config, bug_configs, build, correct_c
 from guest_kernel.bugs import BUGS
 
 HERE = Path(__file__).resolve().parent
-SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak")
+SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak",
+             "smp_contend", "smp_biglock")
 
 
 def _config_args(p):
@@ -52,7 +55,10 @@ def injections(scenario: str) -> list[str]:
 
 
 def _emulator_cmd(verb, a, elf) -> list[str]:
-    cmd = [sys.executable, "-m", "emulator", verb, str(elf), "--append", f"scenario={a.scenario}"]
+    append = f"scenario={a.scenario}"
+    if getattr(a, "cpus", 1) and a.cpus != 1:
+        append += f" cpus={a.cpus}"              # the kernel starts that many (smp.S)
+    cmd = [sys.executable, "-m", "emulator", verb, str(elf), "--append", append]
     if getattr(a, "cpus", 1) and a.cpus != 1:
         cmd += ["--cpus", str(a.cpus)]
     if getattr(a, "trace", None):

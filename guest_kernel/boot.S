@@ -73,6 +73,6 @@ mb_info: .long 0
         .bss
         .align 16
 idt:    .space NVECTORS * 8
-boot_stack:
-        .space BOOTSTACK_SIZE
+boot_stack:                              # smaller by the SMP blob (kernel.inc)
+        .space BOOTSTACK_SIZE - SMP_BLOB
 boot_stack_top:

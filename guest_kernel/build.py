@@ -36,6 +36,8 @@ SOURCES = [
     "intr_classic.S", "clock.S", "com.S", "rtc.S", "testdev.S", "main.S",
     "scenarios.S", "scen_ithread_block.S", "scen_biglock.S", "scen_storm.S",
     "scen_nested.S", "scen_soak.S", "gen/vectors.S",
+    # SMP, after everything the UP kernel runs, so that no UP address moves
+    "smp.S", "smp_lock.S", "scen_smp.S",
 ]
 MODEL_SOURCES = {"classic": [], "ithread": ["intr_ithread.S"],
                  "threaded": ["intr_threaded.S"]}

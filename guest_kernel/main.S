@@ -43,12 +43,14 @@ main:
         call [esi + 4]                   # the scenario; EAX = 0 or a reason
         test eax, eax
         jnz 6f
+main_pass:                               # smp_dispatch (scen_smp.S) comes back here
         PRINT msg_pass
         PRINT scenario_name
         call newline
         xor al, al
         jmp kernel_exit
-5:      mov eax, msg_unknown
+5:      jmp smp_dispatch                 # not a UP scenario: an SMP one? (scen_smp.S)
+main_fail:                               # EAX = reason
 6:      PRINT msg_fail
         PRINT scenario_name
         PRINT msg_colon

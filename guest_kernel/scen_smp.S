@@ -1,0 +1,298 @@
+# scen_smp.S — the multiprocessor scenarios, smp_contend and smp_biglock.
+#
+# smp_dispatch: main jumps here (instead of failing) when scenario=NAME is
+#     not in scenario_table, so the UP scenarios' code, data and timing stay
+#     exactly as they were.  Runs the smp scenario of that name, then goes
+#     back to main_pass / main_fail; an unknown name fails as before.
+# Both scenarios boot the APs (smp_init, cpus=N on the command line) and on
+# one CPU print a line saying they were skipped, then PASS.
+#   smp_contend: LWP main holds the adaptive mutex smp_mtx (1) while it runs
+#       a busy loop: every AP's LWP finds the owner running and spins; (2)
+#       while it sleeps: every AP finds the owner not running and blocks.
+#       Passes when (1) spun and (2) blocked.
+#   smp_biglock: every CPU (main on the BSP, the bound LWP on each AP) runs
+#       a handler HANDLER_RUNS times, first not MPSAFE (under the big lock),
+#       then MPSAFE (no big lock); prints, per case, how many spin iterations
+#       the CPUs spent waiting for the big lock.  Passes when the non-MPSAFE
+#       handlers excluded each other (the shared count is exact) and the
+#       MPSAFE ones never waited.
+        .include "kernel.inc"
+
+        .equ CONTEND_WORK, 400000        # `loop` iterations main holds smp_mtx running
+        .equ CONTEND_SLEEP, 5            # ticks main holds it asleep
+        .equ HANDLER_RUNS, 20
+        .equ HANDLER_WORK, 5000          # `loop` iterations inside one handler
+
+        .data                            # code too: see SMP_BLOB in kernel.inc
+smp_dispatch:
+        mov esi, smp_scenario_table
+1:      mov edi, [esi]
+        test edi, edi
+        jz 5f
+        push esi
+        mov esi, scenario_name
+2:      mov al, [esi]
+        cmp al, [edi]
+        jne 3f
+        test al, al
+        jz 4f
+        inc esi
+        inc edi
+        jmp 2b
+3:      pop esi
+        add esi, 8
+        jmp 1b
+4:      pop esi
+        call [esi + 4]
+        test eax, eax
+        jz main_pass
+        jmp main_fail
+5:      mov eax, msg_unknown
+        jmp main_fail
+
+# smp_boot: smp_init, then one line; EAX = 0 (CF=1 when on one CPU) or a reason
+smp_boot:
+        call smp_init
+        test eax, eax
+        jnz 9f
+        cmp dword ptr [smp_ncpus], 1
+        ja 1f
+        stc
+        ret
+1:      PRINT msg_cpus
+        mov eax, [smp_ncpus]
+        call putdec
+        PRINT msg_cpus_up
+        xor eax, eax                     # clears CF
+9:      ret
+
+scen_smp_contend:
+        push ebx
+        call smp_boot
+        jc 8f
+        test eax, eax
+        jnz 9f
+        mov ebx, smp_mtx                 # (1) the owner runs
+        call mutex_enter
+        mov eax, ap_contend
+        call smp_post
+        mov ecx, CONTEND_WORK
+1:      loop 1b
+        call mutex_exit
+        call smp_wait
+        mov eax, [smp_spins]
+        mov [contend_spins], eax
+        mov eax, [smp_blocks]
+        mov [contend_blocks], eax
+        mov dword ptr [smp_spins], 0     # (2) the owner sleeps
+        mov dword ptr [smp_blocks], 0
+        call mutex_enter
+        mov eax, ap_contend
+        call smp_post
+        mov edx, CONTEND_SLEEP
+        call tsleep
+        call mutex_exit                  # waiters bit: turnstile_wakeup frees it
+        call smp_kick                    # and the blocked APs look again
+        call smp_wait
+        PRINT msg_running
+        mov eax, [contend_spins]
+        call putdec
+        PRINT msg_spins
+        mov eax, [contend_blocks]
+        call putdec
+        PRINT msg_blocks
+        PRINT msg_asleep
+        mov eax, [smp_spins]
+        call putdec
+        PRINT msg_spins
+        mov eax, [smp_blocks]
+        call putdec
+        PRINT msg_blocks
+        mov eax, msg_no_spin
+        cmp dword ptr [contend_spins], 0
+        je 9f
+        mov eax, msg_no_block
+        cmp dword ptr [smp_blocks], 0
+        je 9f
+        mov eax, [smp_ncpus]             # every AP took the mutex twice
+        dec eax
+        shl eax, 1
+        cmp eax, [contend_got]
+        mov eax, msg_lost_ap
+        jne 9f
+        xor eax, eax
+        jmp 9f
+8:      PRINT msg_skip_contend
+        xor eax, eax
+9:      pop ebx
+        ret
+
+# ap_contend: an AP's LWP takes smp_mtx once (EBX = APIC ID)
+ap_contend:
+        push ebx
+        mov ebx, smp_mtx
+        call smp_mutex_enter
+        lock inc dword ptr [contend_got]
+        mov ecx, 1000
+1:      loop 1b
+        call smp_mutex_exit
+        pop ebx
+        ret
+
+scen_smp_biglock:
+        push ebx
+        call smp_boot
+        jc 8f
+        test eax, eax
+        jnz 9f
+        mov dword ptr [biglock_mpsafe], 0
+        call biglock_case
+        mov [biglock_wait_locked], eax
+        mov eax, [smp_ncpus]
+        imul eax, eax, HANDLER_RUNS
+        cmp eax, [smp_shared]
+        mov eax, msg_not_excluded
+        jne 9f
+        mov dword ptr [biglock_mpsafe], 1
+        call biglock_case
+        mov [biglock_wait_mpsafe], eax
+        mov eax, [smp_ncpus]
+        imul eax, eax, HANDLER_RUNS
+        cmp eax, [smp_shared]
+        mov eax, msg_lost_count
+        jne 9f
+        mov eax, msg_no_wait
+        cmp dword ptr [biglock_wait_locked], 0
+        je 9f
+        mov eax, msg_mpsafe_waited
+        cmp dword ptr [biglock_wait_mpsafe], 0
+        jne 9f
+        xor eax, eax
+        jmp 9f
+8:      PRINT msg_skip_biglock
+        xor eax, eax
+9:      pop ebx
+        ret
+
+# biglock_case: every CPU runs the handlers; prints the wait; EAX = total wait
+biglock_case:
+        push ebx
+        push ecx
+        push edi
+        mov edi, smp_bigwait
+        mov ecx, 8
+        xor eax, eax
+        cld
+        rep stosd
+        mov dword ptr [smp_shared], 0
+        mov eax, ap_handlers
+        call smp_post
+        xor ebx, ebx                     # the BSP's main runs them too
+        call ap_handlers
+        call smp_wait
+        PRINT msg_case_locked
+        cmp dword ptr [biglock_mpsafe], 0
+        je 1f
+        PRINT msg_case_mpsafe
+1:      PRINT msg_waited
+        xor ebx, ebx                     # total, then per CPU
+        xor ecx, ecx
+2:      add ebx, [smp_bigwait + ecx*4]
+        inc ecx
+        cmp ecx, [smp_ncpus]
+        jb 2b
+        mov eax, ebx
+        call putdec
+        PRINT msg_spin_per_cpu
+        xor ecx, ecx
+3:      mov eax, [smp_bigwait + ecx*4]
+        call putdec
+        inc ecx
+        cmp ecx, [smp_ncpus]
+        jae 4f
+        PRINT msg_space
+        jmp 3b
+4:      PRINT msg_close
+        mov eax, ebx
+        pop edi
+        pop ecx
+        pop ebx
+        ret
+
+# ap_handlers: HANDLER_RUNS runs of the handler on this CPU (EBX = APIC ID)
+ap_handlers:
+        push ecx
+        push edx
+        push esi
+        mov edx, HANDLER_RUNS
+1:      test ebx, ebx                    # on the BSP a handler runs at IPL_VM, as
+        jnz 6f                           # an interrupt would: no preemption (which
+        mov eax, IPL_VM                  # drops the big lock) in the middle
+        call splraise
+        mov esi, eax
+6:      cmp dword ptr [biglock_mpsafe], 0
+        jne 2f
+        call smp_kernel_lock             # not MPSAFE: the big lock around it
+        mov eax, [smp_shared]            # read-modify-write across the work:
+        mov ecx, HANDLER_WORK            # exact only if handlers exclude
+3:      loop 3b
+        inc eax
+        mov [smp_shared], eax
+        call smp_kernel_unlock
+        jmp 4f
+2:      mov ecx, HANDLER_WORK            # MPSAFE: its own (atomic) update
+5:      loop 5b
+        lock inc dword ptr [smp_shared]
+4:      test ebx, ebx
+        jnz 7f
+        mov eax, esi
+        call splx
+7:      dec edx
+        jnz 1b
+        pop esi
+        pop edx
+        pop ecx
+        ret
+
+        .data
+        .align 4
+smp_scenario_table:
+        .long sname_smp_contend, scen_smp_contend
+        .long sname_smp_biglock, scen_smp_biglock
+        .long 0, 0
+sname_smp_contend: .asciz "smp_contend"
+sname_smp_biglock: .asciz "smp_biglock"
+        .align 4
+contend_spins:  .long 0
+contend_blocks: .long 0
+contend_got:    .long 0
+biglock_mpsafe: .long 0
+biglock_wait_locked: .long 0
+biglock_wait_mpsafe: .long 0
+smp_shared:     .long 0
+        MUTEX smp_mtx, MUTEX_ADAPTIVE, IPL_NONE
+msg_cpus:        .asciz "smp: "
+msg_cpus_up:     .asciz " cpus up\n"
+msg_running:     .asciz "smp_contend: owner running: "
+msg_asleep:      .asciz "smp_contend: owner asleep: "
+msg_spins:       .asciz " spin iterations, "
+msg_blocks:      .asciz " blocks\n"
+msg_skip_contend: .asciz "smp_contend: one CPU, nothing to contend with (skipped; use cpus=N)\n"
+msg_skip_biglock: .asciz "smp_biglock: one CPU, nothing to contend with (skipped; use cpus=N)\n"
+msg_no_spin:     .asciz "no AP spun while the owner ran"
+msg_no_block:    .asciz "no AP blocked while the owner slept"
+msg_lost_ap:     .asciz "an AP did not take the mutex"
+msg_case_locked: .asciz "smp_biglock: handlers"
+msg_case_mpsafe: .asciz " MPSAFE"
+msg_waited:      .asciz ": big-lock wait "
+msg_spin_per_cpu: .asciz " spin iterations (per cpu "
+msg_space:       .asciz " "
+msg_close:       .asciz ")\n"
+msg_not_excluded: .asciz "non-MPSAFE handlers ran at the same time"
+msg_lost_count:  .asciz "MPSAFE handlers lost an update"
+msg_no_wait:     .asciz "no CPU ever waited for the big lock"
+msg_mpsafe_waited: .asciz "MPSAFE handlers waited for the big lock"
+
+        # the SMP blob (smp.S, smp_lock.S, this file) ends at exactly SMP_BLOB
+smp_blob_end:
+        .space SMP_BLOB - (smp_blob_end - smp_blob_start)
