@@ -9,8 +9,9 @@
 to ``python -m emulator run`` with ``--append scenario=S`` and the
 scenario's injections (guest_kernel/scenarios/S.inject: one --inject SPEC
 per non-comment line), passing the exit status through.  With ``--cpus N``
-(N > 1) the command line also carries ``cpus=N``: the kernel learns the CPU
-count from it (it must not probe for APICs a one-CPU irqlab does not have).
+(N > 1) the command line is ``scenario=smp:S cpus=N`` (kernel_cmdline): the
+kernel learns the CPU count from it (it must not probe for APICs a one-CPU
+irqlab does not have).
 """
 
 from __future__ import annotations
@@ -54,10 +55,21 @@ def injections(scenario: str) -> list[str]:
     return out
 
 
+def kernel_cmdline(scenario: str, cpus: int = 1) -> str:
+    """The kernel's command line for a scenario on ``cpus`` CPUs.
+
+    One CPU: ``scenario=NAME`` (exactly as before SMP).  More: ``scenario=
+    smp:NAME cpus=N`` — the kernel starts N-1 APs, then runs NAME (smp.S,
+    scen_smp.S); the UP path never looks for either, so UP runs stay
+    instruction-for-instruction what they were.
+    """
+    if cpus <= 1:
+        return f"scenario={scenario}"
+    return f"scenario=smp:{scenario} cpus={cpus}"
+
+
 def _emulator_cmd(verb, a, elf) -> list[str]:
-    append = f"scenario={a.scenario}"
-    if getattr(a, "cpus", 1) and a.cpus != 1:
-        append += f" cpus={a.cpus}"              # the kernel starts that many (smp.S)
+    append = kernel_cmdline(a.scenario, getattr(a, "cpus", 1) or 1)
     cmd = [sys.executable, "-m", "emulator", verb, str(elf), "--append", append]
     if getattr(a, "cpus", 1) and a.cpus != 1:
         cmd += ["--cpus", str(a.cpus)]

@@ -22,6 +22,7 @@ main:
         mov eax, IPL_NONE
         call splx                        # every established line opens
         sti
+main_lookup:                             # smp_dispatch comes back here after smp:NAME
         mov esi, scenario_table          # find the scenario by name
 1:      mov edi, [esi]
         test edi, edi

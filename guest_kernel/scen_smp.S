@@ -2,12 +2,16 @@
 #
 # smp_dispatch: main jumps here (instead of failing) when scenario=NAME is
 #     not in scenario_table, so the UP scenarios' code, data and timing stay
-#     exactly as they were.  Runs the smp scenario of that name, then goes
-#     back to main_pass / main_fail; an unknown name fails as before.
+#     exactly as they were.  `scenario=smp:NAME` starts the APs (smp_init)
+#     and runs NAME, any scenario, from main's lookup (the UP scenarios then
+#     run on the BSP with the APs up and idle); otherwise runs the smp
+#     scenario NAME and goes back to main_pass / main_fail; an unknown name
+#     fails as before.
 # Both scenarios boot the APs (smp_init, cpus=N on the command line) and on
 # one CPU print a line saying they were skipped, then PASS.
 #   smp_contend: LWP main holds the adaptive mutex smp_mtx (1) while it runs
-#       a busy loop: every AP's LWP finds the owner running and spins; (2)
+#       a busy loop (until an AP spins, at most CONTEND_WORK turns): every
+#       AP's LWP finds the owner running and spins; (2)
 #       while it sleeps: every AP finds the owner not running and blocks.
 #       Passes when (1) spun and (2) blocked.
 #   smp_biglock: every CPU (main on the BSP, the bound LWP on each AP) runs
@@ -18,14 +22,27 @@
 #       MPSAFE ones never waited.
         .include "kernel.inc"
 
-        .equ CONTEND_WORK, 400000        # `loop` iterations main holds smp_mtx running
+        .equ CONTEND_WORK, 200000        # at most this many turns main holds smp_mtx running
         .equ CONTEND_SLEEP, 5            # ticks main holds it asleep
         .equ HANDLER_RUNS, 20
-        .equ HANDLER_WORK, 5000          # `loop` iterations inside one handler
+        .equ HANDLER_WORK, 2000          # `loop` iterations inside one handler
+        .equ SMP_PREFIX, 0x3a706d73      # "smp:" as a little-endian dword
 
         .data                            # code too: see SMP_BLOB in kernel.inc
 smp_dispatch:
-        mov esi, smp_scenario_table
+        cmp dword ptr [scenario_name], SMP_PREFIX
+        jne 0f
+        call smp_init                    # smp:NAME: start the APs, then run NAME
+        test eax, eax
+        jnz main_fail
+        xor ecx, ecx                     # strip the prefix
+1:      mov al, [scenario_name + 4 + ecx]
+        mov [scenario_name + ecx], al
+        inc ecx
+        test al, al
+        jnz 1b
+        jmp main_lookup
+0:      mov esi, smp_scenario_table
 1:      mov edi, [esi]
         test edi, edi
         jz 5f
@@ -76,9 +93,12 @@ scen_smp_contend:
         call mutex_enter
         mov eax, ap_contend
         call smp_post
-        mov ecx, CONTEND_WORK
-1:      loop 1b
-        call mutex_exit
+        mov ecx, CONTEND_WORK            # run until an AP spins (or long enough)
+1:      cmp dword ptr [smp_spins], 0
+        jne 2f
+        pause                            # a spin-wait hint; QEMU's round robin
+        loop 1b                          # lets the other vCPUs run at a pause
+2:      call mutex_exit
         call smp_wait
         mov eax, [smp_spins]
         mov [contend_spins], eax
@@ -235,13 +255,15 @@ ap_handlers:
         call smp_kernel_lock             # not MPSAFE: the big lock around it
         mov eax, [smp_shared]            # read-modify-write across the work:
         mov ecx, HANDLER_WORK            # exact only if handlers exclude
-3:      loop 3b
+3:      pause                            # (the work; a pause lets QEMU interleave)
+        loop 3b
         inc eax
         mov [smp_shared], eax
         call smp_kernel_unlock
         jmp 4f
 2:      mov ecx, HANDLER_WORK            # MPSAFE: its own (atomic) update
-5:      loop 5b
+5:      pause
+        loop 5b
         lock inc dword ptr [smp_shared]
 4:      test ebx, ebx
         jnz 7f

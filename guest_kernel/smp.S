@@ -11,6 +11,7 @@
 #     starts APIC IDs 1..N-1 one at a time by INIT, SIPI, SIPI (SDM 8.4.4.1),
 #     waiting (tsleep, bounded) until each has counted itself in
 #     smp_started.  EAX = 0, or a reason string when an AP did not start.
+#     Only the first call does anything.
 # smp_run(EAX = function): a cross-call: every AP calls function(EBX = its
 #     APIC ID, ESI = its cpu_info) once, woken by the IPI WAKE_VECTOR; the
 #     BSP waits (tsleep polls) until all have returned.  Keeps EBX-EBP.
@@ -68,6 +69,10 @@ smp_init:
         push ecx
         push esi
         push edi
+        xor eax, eax
+        cmp [smp_inited], eax            # once only: a second call is a no-op
+        jne 9f
+        inc dword ptr [smp_inited]
         call smp_parse_cpus
         mov [smp_ncpus], eax
         cmp eax, 1
@@ -352,6 +357,7 @@ trampoline_end:
         .data
         .align 4
 smp_ncpus:      .long 1                  # CPUs asked for (cpus=N)
+smp_inited:     .long 0
 smp_started:    .long 0                  # APs that reached ap_entry32
 smp_func:       .long 0                  # the current cross-call
 smp_generation: .long 0
