@@ -67,7 +67,7 @@ smp_dispatch:
 5:      mov eax, msg_unknown
         jmp main_fail
 
-# smp_boot: smp_init, then one line; EAX = 0 (CF=1 when on one CPU) or a reason
+# smp_boot: smp_init; EAX = 0 (CF=1 when on one CPU) or a reason
 smp_boot:
         call smp_init
         test eax, eax
@@ -76,11 +76,7 @@ smp_boot:
         ja 1f
         stc
         ret
-1:      PRINT msg_cpus
-        mov eax, [smp_ncpus]
-        call putdec
-        PRINT msg_cpus_up
-        xor eax, eax                     # clears CF
+1:      xor eax, eax                     # clears CF
 9:      ret
 
 scen_smp_contend:
@@ -293,8 +289,6 @@ biglock_wait_locked: .long 0
 biglock_wait_mpsafe: .long 0
 smp_shared:     .long 0
         MUTEX smp_mtx, MUTEX_ADAPTIVE, IPL_NONE
-msg_cpus:        .asciz "smp: "
-msg_cpus_up:     .asciz " cpus up\n"
 msg_running:     .asciz "smp_contend: owner running: "
 msg_asleep:      .asciz "smp_contend: owner asleep: "
 msg_spins:       .asciz " spin iterations, "

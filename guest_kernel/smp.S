@@ -10,7 +10,7 @@
 #     line; when > 1, fills the AP IDT, copies the trampoline to 0x8000 and
 #     starts APIC IDs 1..N-1 one at a time by INIT, SIPI, SIPI (SDM 8.4.4.1),
 #     waiting (tsleep, bounded) until each has counted itself in
-#     smp_started.  EAX = 0, or a reason string when an AP did not start.
+#     smp_started, and prints "smp: N cpus up".  EAX = 0, or a reason string when an AP did not start.
 #     Only the first call does anything.
 # smp_run(EAX = function): a cross-call: every AP calls function(EBX = its
 #     APIC ID, ESI = its cpu_info) once, woken by the IPI WAKE_VECTOR; the
@@ -85,7 +85,7 @@ smp_init:
         rep movsb
         mov ebx, 1
 1:      cmp ebx, [smp_ncpus]
-        jae 8f
+        jae 7f
         mov edx, ebx                     # INIT, SIPI, SIPI to APIC ID EBX
         shl edx, 24
         mov eax, ICR_INIT | ICR_ASSERT
@@ -106,6 +106,10 @@ smp_init:
         jmp 9f
 3:      inc ebx
         jmp 1b
+7:      PRINT msg_cpus                   # "smp: N cpus up"
+        mov eax, [smp_ncpus]
+        call putdec
+        PRINT msg_cpus_up
 8:      xor eax, eax
 9:      pop edi
         pop esi
@@ -364,6 +368,8 @@ smp_generation: .long 0
 smp_done:       .long 0                  # APs that finished it
 ap_idtr:        .short 256 * 8 - 1
                 .long ap_idt
+msg_cpus:       .asciz "smp: "
+msg_cpus_up:    .asciz " cpus up\n"
 key_cpus:       .asciz "cpus="
 name_aplwp:     .asciz "ap"
 msg_ap_dead:    .asciz "an application processor did not start"
