@@ -112,3 +112,9 @@ def test_scenarios_pass_on_irqlab_with_several_cpus(kernel, scenario, cpus):
         pytest.skip("the machine does not run several CPUs yet (helper SMP-M)")
     assert f"PASS {scenario}\n" in r.stdout, r.stdout + r.stderr
     assert f"smp: {cpus} cpus up\n" in r.stdout
+
+
+def test_an_smp_run_on_qemu_prints_the_same_figures_every_time(kernel):
+    runs = [run_qemu(kernel("threaded"), smp=4, append=kernel_cmdline("smp_biglock", 4)).console
+            for _ in range(2)]
+    assert runs[0] == runs[1] and "PASS smp_biglock" in runs[0]
