@@ -258,10 +258,11 @@ ap_entry32:
         mov ss, ax
         mov ebx, [LAPIC_ID]
         shr ebx, 24                      # EBX = APIC ID, for good
-        mov esp, ebx
-        inc esp
-        shl esp, 12                      # (id + 1) * AP_STACK_SIZE
-        add esp, ap_stacks
+        lea eax, [ebx + 1]
+        shl eax, 12                      # (id + 1) * AP_STACK_SIZE
+        add eax, ap_stacks
+obs_ap_stack:                            # EAX = this AP's stack top; the one ESP load
+        mov esp, eax
         lidt [ap_idtr]
         call smp_curcpu
         mov esi, eax                     # ESI = this AP's cpu_info, for good
@@ -278,6 +279,12 @@ ap_entry32:
         mov dword ptr [edi + L_BASEPRIO], PRI_KTHREAD
         mov dword ptr [edi + L_NAME], name_aplwp
         mov dword ptr [edi + L_LINE], NO_LINE
+        mov eax, ebx                     # its stack [ap_stacks + id*4K, + 4K)
+        shl eax, 12
+        add eax, ap_stacks
+        mov [edi + L_STACK_LO], eax
+        add eax, AP_STACK_SIZE
+        mov [edi + L_STACK_HI], eax
         mov [esi + C_CURLWP], edi
         mov [esi + C_IDLELWP], edi
         mov dword ptr [LAPIC_SVR], SVR_ENABLE | SPURIOUS_VECTOR
