@@ -17,7 +17,8 @@
 #   smp_biglock: every CPU (main on the BSP, the bound LWP on each AP) runs
 #       a handler HANDLER_RUNS times, first not MPSAFE (under the big lock),
 #       then MPSAFE (no big lock); prints, per case, how many spin iterations
-#       the CPUs spent waiting for the big lock.  Passes when the non-MPSAFE
+#       the CPUs spent waiting for the big lock (and that times
+#       BIGWAIT_INSNS, in ns of virtual time).  Passes when the non-MPSAFE
 #       handlers excluded each other (the shared count is exact) and the
 #       MPSAFE ones never waited.
         .include "kernel.inc"
@@ -27,6 +28,7 @@
         .equ HANDLER_RUNS, 20
         .equ HANDLER_WORK, 2000          # `loop` iterations inside one handler
         .equ SMP_PREFIX, 0x3a706d73      # "smp:" as a little-endian dword
+        .equ BIGWAIT_INSNS, 6            # instructions per smp_kernel_lock wait iteration
 
         .data                            # code too: see SMP_BLOB in kernel.inc
 smp_dispatch:
@@ -228,7 +230,10 @@ biglock_case:
         jae 4f
         PRINT msg_space
         jmp 3b
-4:      PRINT msg_close
+4:      PRINT msg_close                  # ") = N ns": virtual time spent spinning
+        imul eax, ebx, BIGWAIT_INSNS     # (icount shift 0: one instruction, one ns)
+        call putdec
+        PRINT msg_ns
         mov eax, ebx
         pop edi
         pop ecx
@@ -303,7 +308,8 @@ msg_case_mpsafe: .asciz " MPSAFE"
 msg_waited:      .asciz ": big-lock wait "
 msg_spin_per_cpu: .asciz " spin iterations (per cpu "
 msg_space:       .asciz " "
-msg_close:       .asciz ")\n"
+msg_close:       .asciz ") = "
+msg_ns:          .asciz " ns\n"
 msg_not_excluded: .asciz "non-MPSAFE handlers ran at the same time"
 msg_lost_count:  .asciz "MPSAFE handlers lost an update"
 msg_no_wait:     .asciz "no CPU ever waited for the big lock"

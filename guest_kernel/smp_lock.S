@@ -110,8 +110,8 @@ smp_kernel_lock:
         mov edx, [ecx + C_ID]
         cmp [kernel_lock_word + KL_CPU], ecx
         je 2f                            # this CPU holds it already
-1:      xor eax, eax
-        lock cmpxchg [kernel_lock_word + KL_CPU], ecx
+1:      xor eax, eax                     # a wait iteration is these 6 instructions
+        lock cmpxchg [kernel_lock_word + KL_CPU], ecx   # (scen_smp.S BIGWAIT_INSNS)
         jz 2f
         inc dword ptr [smp_bigwait + edx*4]
         pause

@@ -71,6 +71,14 @@ def test_smp_biglock_waits_only_for_handlers_that_are_not_mpsafe(kernel, cpus):
     assert int(mpsafe.group(1)) == 0
 
 
+def test_smp_biglock_states_the_wait_in_virtual_nanoseconds_six_per_spin_iteration(kernel):
+    r = run_qemu(kernel("classic"), smp=2, append=kernel_cmdline("smp_biglock", 2))
+    figures = re.findall(r"big-lock wait (\d+) spin iterations \(per cpu [\d ]+\) = (\d+) ns\n", r.console)
+    assert len(figures) == 2, r.console                 # non-MPSAFE, then MPSAFE
+    assert all(int(ns) == 6 * int(spins) for spins, ns in figures)
+    assert int(figures[0][1]) > 0 and figures[1] == ("0", "0")
+
+
 def test_an_ap_that_does_not_start_fails_the_scenario_with_a_reason(kernel):
     # cpus=4 asked for, only 2 CPUs present: APIC IDs 2 and 3 never answer
     r = run_qemu(kernel("ithread"), smp=2, append="scenario=smp_contend cpus=4")
