@@ -13,7 +13,9 @@
 #       a busy loop (until an AP spins, at most CONTEND_WORK turns): every
 #       AP's LWP finds the owner running and spins; (2)
 #       while it sleeps: every AP finds the owner not running and blocks.
-#       Passes when (1) spun and (2) blocked.
+#       (3) every CPU runs the handler (ap_handlers) under the spin
+#       mutex smp_spin.  Passes when (1) spun, (2) blocked and (3) lost no
+#       update.
 #   smp_biglock: every CPU (main on the BSP, the bound LWP on each AP) runs
 #       a handler HANDLER_RUNS times, first not MPSAFE (under the big lock),
 #       then MPSAFE (no big lock); prints, per case, how many spin iterations
@@ -126,6 +128,8 @@ scen_smp_contend:
         mov eax, [smp_blocks]
         call putdec
         PRINT msg_blocks
+        mov dword ptr [biglock_mpsafe], 2  # (3) a spin mutex from every CPU
+        call spin_case
         mov eax, msg_no_spin
         cmp dword ptr [contend_spins], 0
         je 9f
@@ -138,11 +142,30 @@ scen_smp_contend:
         cmp eax, [contend_got]
         mov eax, msg_lost_ap
         jne 9f
+        mov eax, [smp_ncpus]
+        imul eax, eax, HANDLER_RUNS
+        cmp eax, [smp_shared]
+        mov eax, msg_spin_lost
+        jne 9f
         xor eax, eax
         jmp 9f
 8:      PRINT msg_skip_contend
         xor eax, eax
 9:      pop ebx
+        ret
+
+# spin_case: every CPU runs the handler under the spin mutex smp_spin
+spin_case:
+        mov dword ptr [smp_shared], 0
+        mov eax, ap_handlers
+        call smp_post
+        xor ebx, ebx
+        call ap_handlers
+        call smp_wait
+        PRINT msg_spin_case
+        mov eax, [smp_shared]
+        call putdec
+        PRINT msg_spin_updates
         ret
 
 # ap_contend: an AP's LWP takes smp_mtx once (EBX = APIC ID)
@@ -251,22 +274,32 @@ ap_handlers:
         mov eax, IPL_VM                  # drops the big lock) in the middle
         call splraise
         mov esi, eax
-6:      cmp dword ptr [biglock_mpsafe], 0
-        jne 2f
+6:      push ebx
+        mov ebx, smp_spin
+        cmp dword ptr [biglock_mpsafe], 1
+        je 2f                            # MPSAFE
+        ja 8f
         call smp_kernel_lock             # not MPSAFE: the big lock around it
-        mov eax, [smp_shared]            # read-modify-write across the work:
+        jmp 9f
+8:      call smp_spin_enter              # (smp_contend) a spin mutex around it
+9:      mov eax, [smp_shared]            # read-modify-write across the work:
         mov ecx, HANDLER_WORK            # exact only if handlers exclude
 3:      pause                            # (the work; a pause lets QEMU interleave)
         loop 3b
         inc eax
         mov [smp_shared], eax
+        cmp dword ptr [biglock_mpsafe], 2
+        je 8f
         call smp_kernel_unlock
+        jmp 4f
+8:      call smp_spin_exit
         jmp 4f
 2:      mov ecx, HANDLER_WORK            # MPSAFE: its own (atomic) update
 5:      pause
         loop 5b
         lock inc dword ptr [smp_shared]
-4:      test ebx, ebx
+4:      pop ebx
+        test ebx, ebx
         jnz 7f
         mov eax, esi
         call splx
@@ -294,6 +327,7 @@ biglock_wait_locked: .long 0
 biglock_wait_mpsafe: .long 0
 smp_shared:     .long 0
         MUTEX smp_mtx, MUTEX_ADAPTIVE, IPL_NONE
+        MUTEX smp_spin, MUTEX_SPIN, IPL_HIGH
 msg_running:     .asciz "smp_contend: owner running: "
 msg_asleep:      .asciz "smp_contend: owner asleep: "
 msg_spins:       .asciz " spin iterations, "
@@ -302,6 +336,9 @@ msg_skip_contend: .asciz "smp_contend: one CPU, nothing to contend with (skipped
 msg_skip_biglock: .asciz "smp_biglock: one CPU, nothing to contend with (skipped; use cpus=N)\n"
 msg_no_spin:     .asciz "no AP spun while the owner ran"
 msg_no_block:    .asciz "no AP blocked while the owner slept"
+msg_spin_case:   .asciz "smp_contend: spin mutex from every cpu: "
+msg_spin_updates: .asciz " updates\n"
+msg_spin_lost:   .asciz "a spin mutex let two CPUs in"
 msg_lost_ap:     .asciz "an AP did not take the mutex"
 msg_case_locked: .asciz "smp_biglock: handlers"
 msg_case_mpsafe: .asciz " MPSAFE"

@@ -18,6 +18,7 @@
 # smp_kernel_lock / smp_kernel_unlock: one hold of the big lock by this CPU
 #     (KL_CPU = its cpu_info, recursive per CPU); every spin iteration while
 #     another CPU holds it adds one to smp_bigwait[APIC ID].
+# smp_spin_enter / smp_spin_exit(EBX = spin mutex): from any CPU (below).
 # All keep every register but EAX, and IF (the block path enables
 # interrupts while it halts).
         .include "kernel.inc"
@@ -96,6 +97,39 @@ obs_smp_lock_release:                    # EBX = mutex, ECX = the releasing LWP
         mov dword ptr [ebx + MTX_OWNER], 0    # waiters: free it and wake the CPUs
         call smp_kick
 1:      pop ecx
+        ret
+
+# smp_spin_enter(EBX = spin mutex), any CPU: the BSP takes the UP path
+# (mutex_enter: raise to MTX_IPL, spin); an AP, which has no IPL, turns its
+# interrupts off (IF is its one level: its LAPIC ticks wait) and spins, with
+# its EFLAGS kept in MTX_OLDIPL.  smp_spin_exit: free it, restore.
+smp_spin_enter:
+        call smp_curcpu
+        cmp eax, cpu0
+        je mutex_enter
+        pushf
+        cli
+        push ecx
+        mov ecx, [eax + C_CURLWP]
+1:      xor eax, eax
+        lock cmpxchg [ebx + MTX_OWNER], ecx
+        jz 2f
+        pause
+        jmp 1b
+2:
+obs_smp_spin_acquire:                    # EBX = mutex, ECX = the new owner LWP (IF=0)
+        pop ecx
+        pop dword ptr [ebx + MTX_OLDIPL] # the AP's EFLAGS before
+        ret
+
+smp_spin_exit:
+        call smp_curcpu
+        cmp eax, cpu0
+        je mutex_exit
+obs_smp_spin_release:                    # EBX = mutex (the owner word not yet cleared)
+        push dword ptr [ebx + MTX_OLDIPL]
+        mov dword ptr [ebx + MTX_OWNER], 0
+        popf                             # IF back on after the word is free
         ret
 
 smp_kernel_lock:

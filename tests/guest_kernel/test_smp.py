@@ -60,6 +60,15 @@ def test_smp_contend_spins_while_the_owner_runs_and_blocks_while_it_sleeps(kerne
 
 
 @pytest.mark.parametrize("cpus", (2, 4))
+def test_a_spin_mutex_taken_from_every_cpu_loses_no_update(kernel, cpus):
+    # 20 read-modify-writes per CPU under smp_spin: the BSP through mutex_enter
+    # (IPL), the APs with their interrupts off; any overlap would lose one
+    r = run_qemu(kernel("threaded"), smp=cpus, append=kernel_cmdline("smp_contend", cpus))
+    assert f"smp_contend: spin mutex from every cpu: {20 * cpus} updates\n" in r.console, r.console
+    assert r.status == 0
+
+
+@pytest.mark.parametrize("cpus", (2, 4))
 def test_smp_biglock_waits_only_for_handlers_that_are_not_mpsafe(kernel, cpus):
     r = run_qemu(kernel("classic"), smp=cpus, append=kernel_cmdline("smp_biglock", cpus))
     locked = re.search(r"handlers: big-lock wait (\d+) spin iterations \(per cpu ([\d ]+)\)", r.console)
