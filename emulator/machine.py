@@ -19,6 +19,9 @@ machine at the kernel's entry.  ``Machine.from_bytes(data, ...)`` likewise.
 * ``stop()``: callable from a hook or another thread (Ctrl-C); the engine
   stops at the next block boundary.
 * ``clock.now``: virtual time = instructions retired (emulator/clock.py).
+* ``current_cpu``: index into ``cpus`` of the CPU that is acting (the one
+  whose instruction, access or delivery caused the event being handled);
+  always 0 while only one CPU is supported.
 * ``cpus[i]``: ``emulator.cpu.Cpu`` -- ``read(name)``/``write(name, v)``,
   ``cpu["eax"]``, ``eip``, ``halted``, ``registers()``.
 * ``mem_read(addr, n) -> bytes``, ``mem_write(addr, data)`` (drops cached
@@ -141,6 +144,9 @@ class _NullTrace:
         return None
 
 
+MAX_CPUS = 8                           # --cpus accepts 1..MAX_CPUS
+
+
 class MachineError(Exception):
     """A bad image or argument (one line for the user)."""
 
@@ -149,8 +155,11 @@ class Machine:
     """The PC: CPUs, RAM, devices, clock.  See the module docstring."""
 
     def __init__(self, mem_mib: int = 32, cpus: int = 1, native: bool = True) -> None:
+        if not 1 <= cpus <= MAX_CPUS:
+            raise MachineError(f"--cpus must be between 1 and {MAX_CPUS} (got {cpus})")
         if cpus != 1:
             raise MachineError("only --cpus 1 is supported so far (SMP wiring is the APIC issue)")
+        self.current_cpu = 0           # index of the CPU acting now (stamps trace events)
         self.mem_size = mem_mib << 20
         self.ram = (ctypes.c_ubyte * self.mem_size)()
         self.ram_view = memoryview(self.ram).cast("B")

@@ -47,6 +47,8 @@ def main(argv) -> int:
     args = build_parser().parse_args(argv)
     from emulator.inject import InjectError, parse
     from emulator.machine import Machine, MachineError
+    if not 1 <= args.cpus <= 8:
+        return _bad("--cpus must be between 1 and 8")
     if not 1 <= args.mem <= 3072:
         return _bad("--mem must be between 1 and 3072 MiB")
     serial = None

@@ -59,6 +59,9 @@ def open_debugger(image, append="", inject=(), cpus=1, mem=None, observe=True,
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    if not 1 <= args.cpus <= 8:
+        print("debug: --cpus must be between 1 and 8", file=sys.stderr)
+        return 2
     from emulator.loader import ImageError
     from emulator.machine import MachineError
     try:
