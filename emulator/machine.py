@@ -45,8 +45,10 @@ machine at the kernel's entry.  ``Machine.from_bytes(data, ...)`` likewise.
 * ``inject(spec)`` (a string as ``--inject`` or an ``inject.Injection``),
   ``schedule(t, fn)``: call ``fn(machine)`` at the boundary where
   ``clock.now`` reaches ``t``.
-* ``snapshot()`` / ``restore(snap)``: CPU registers, RAM, devices
-  (deepcopy), clock and pending schedule.
+* ``snapshot()`` / ``restore(snap)``: CPU registers, RAM, devices (their
+  ``save_state()``; the wiring stays), clock, pending schedule and the run
+  loop's state (an exception raised but not yet delivered, the interrupt
+  shadow).
 * ``console``: callable taking bytes, stdout by default; 0xE9 and COM1
   both go there, in the order written.
 
@@ -79,7 +81,6 @@ nothing left that could wake it, is a deadlock.
 
 from __future__ import annotations
 
-import copy
 import ctypes
 import os
 import sys
@@ -393,7 +394,8 @@ class Machine:
         return {"regs": [c.registers() | {"idtr": c.uc.reg_read(X.UC_X86_REG_IDTR),
                                           "gdtr": c.uc.reg_read(X.UC_X86_REG_GDTR),
                                           "halted": c.halted} for c in self.cpus],
-                "ram": bytes(self.ram_view), "devices": self._copy_devices(self._device_list),
+                "ram": bytes(self.ram_view), "devices": [d.save_state() for d in self._device_list],
+                "pending_exc": self._pending_exc, "shadow_spent": self._shadow_spent,
                 "now": self.clock.now, "schedule": list(self._schedule),
                 "just_delivered": self._just_delivered, "last_block": self.st.last_block,
                 "cur_block": self.st.cur_block}
@@ -405,11 +407,11 @@ class Machine:
             c.uc.reg_write(X.UC_X86_REG_IDTR, regs["idtr"])
             c.load_registers(regs)
             c.halted = regs["halted"]
-        devs = self._copy_devices(snap["devices"])
-        for old, new in zip(self._device_list, devs):
-            old.__dict__.update(new.__dict__)
-            old.clock = self.clock
+        for dev, saved in zip(self._device_list, snap["devices"]):
+            dev.load_state(saved)               # registers only: the wiring stays
         self._make_wiring_again()
+        self._pending_exc = snap.get("pending_exc")
+        self._shadow_spent = snap.get("shadow_spent", False)
         self.clock.now = snap["now"]
         self.st.now = self.st.block_start = snap["now"]
         self.st.last_block, self.st.cur_block = snap["last_block"], snap["cur_block"]
@@ -419,15 +421,8 @@ class Machine:
         self._result = None
         self.invalidate_code(0, self.mem_size)
 
-    def _copy_devices(self, devices):
-        """Deep copies of the devices that share this machine and its clock."""
-        return copy.deepcopy(devices, {id(self): self, id(self.clock): self.clock,
-                                       id(self.trace): self.trace})
-
     def _make_wiring_again(self) -> None:
         pic = self.pic
-        for irq, wire in self._lines.items():
-            pass
         d = self.devices
         for irq, wire in ((0, d["pit"].irq), (1, d["i8042"].irq1), (4, d["uart"].irq),
                           (d["testdev"].irq_number, d["testdev"].irq), (8, d["rtc"].irq),

@@ -139,56 +139,12 @@ class Target:
         return ctx()
 
     # state ------------------------------------------------------------------
-    # Machine run-loop state its snapshot() leaves out (as of b071f1d): an
-    # exception/`int n` raised but not yet delivered when a stop came, the
-    # resume point and the interrupt shadow.  Without them a restore can
-    # deliver a stale event into the restored state.
-    _LOOP_STATE = ("_pending_exc", "_resume", "_shadow_spent")
-
     def snapshot(self):
-        snap = self._snapshot()
-        if isinstance(snap, dict):
-            snap["debugger_loop_state"] = {k: getattr(self.m, k) for k in self._LOOP_STATE
-                                           if hasattr(self.m, k)}
-        return snap
-
-    def _restore_loop_state(self, snap) -> None:
-        for k, v in (snap.get("debugger_loop_state") or {}).items():
-            setattr(self.m, k, v)
-
-    def _snapshot(self):
-        try:
-            return self.m.snapshot()
-        except TypeError:
-            # The machine deep-copies its devices, which fails while a device
-            # holds a bound method of the machine; the devices' own
-            # save_state()/load_state() (registers, no wiring) do the same job.
-            devs = getattr(self.m, "_device_list", None)
-            if devs is None or not all(hasattr(d, "save_state") for d in devs):
-                raise
-            saved = [d.save_state() for d in devs]
-            list_, self.m._device_list = devs, []
-            try:
-                snap = self.m.snapshot()
-            finally:
-                self.m._device_list = list_
-            snap["debugger_device_states"] = saved
-            return snap
+        """The machine's snapshot (registers, RAM, devices, clock, loop state)."""
+        return self.m.snapshot()
 
     def restore(self, snap) -> None:
-        states = snap.get("debugger_device_states") if isinstance(snap, dict) else None
-        if states is None:
-            self.m.restore(snap)
-            if isinstance(snap, dict):
-                self._restore_loop_state(snap)
-            return
-        self.m.restore(snap)        # its device list is empty: registers, RAM, clock
-        for dev, st in zip(self.m._device_list, states):
-            dev.load_state(st)
-        rewire = getattr(self.m, "_make_wiring_again", None)
-        if rewire is not None:
-            rewire()
-        self._restore_loop_state(snap)
+        self.m.restore(snap)
 
     def inject(self, spec: str):
         return self.m.inject(spec)

@@ -376,3 +376,24 @@ def test_exec_hook_fires_again_after_restore_to_an_earlier_time():
     m.restore(snap)
     m.run(max_instructions=1_000)
     assert len(times) == 2 and times[0] == times[1]
+
+
+def test_snapshot_keeps_the_loop_state_a_restore_would_otherwise_lose():
+    m = machine(SPIN)
+    m.run(max_instructions=1000)
+    m._pending_exc, m._shadow_spent = (13, "exception", 0), True
+    snap = m.snapshot()
+    m._pending_exc, m._shadow_spent = None, False
+    m.restore(snap)
+    assert m._pending_exc == (13, "exception", 0)
+    assert m._shadow_spent is True
+
+
+def test_restore_keeps_the_devices_and_their_wiring_to_this_machine():
+    m = machine(SPIN)
+    pic = m.devices["pic"]
+    snap = m.snapshot()
+    m.run(max_instructions=500)
+    m.restore(snap)
+    assert m.devices["pic"] is pic
+    assert pic.output_changed == m._intr_changed
