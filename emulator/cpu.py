@@ -93,6 +93,16 @@ class Cpu:
         self.uc = uc
         self.halted = False
         self.interrupt_source = None    # object with intr_pending() and acknowledge()
+        # the machine's run-loop state for this CPU (emulator/machine.py)
+        self.st = None                  # block-hook counters (HookState or the C struct)
+        self.native = None              # this engine's C block hook, if loaded
+        self.blocks: dict = {}          # linear address -> the block last entered there
+        self.pending_exc = None         # (vector, kind, error_code) raised, not yet delivered
+        self.shadow_spent = False       # the last instruction ran in a shadow: none follows
+        self.just_delivered = True      # nothing retired since the last delivery
+        self.nmi_blocked = False        # an NMI handler runs (until its iret)
+        self.nmi_esp = 0                # ESP just after the NMI frame was pushed
+        self.maybe_16bit = False        # started by a SIPI, 32-bit code not yet seen
         self.ram = None                 # the machine's RAM (memoryview), read directly
         # registers go straight to libunicorn: the binding's reg_read costs ~10x more
         self._uch = uc._uch
@@ -132,6 +142,35 @@ class Cpu:
     @eip.setter
     def eip(self, value: int) -> None:
         self._set(X.UC_X86_REG_EIP, value)
+
+    @property
+    def pc(self) -> int:
+        """The linear address of the next instruction (CS base + EIP in real mode)."""
+        eip = self._get(X.UC_X86_REG_EIP)
+        if self.maybe_16bit and self.code_16bit():
+            # real mode, or PE just set with CS not yet reloaded: the hidden
+            # base is still the real-mode one, selector << 4
+            return (eip + (self._get(X.UC_X86_REG_CS) << 4)) & 0xFFFFFFFF
+        return eip
+
+    def code_16bit(self) -> bool:
+        """True while the CPU decodes 16-bit code: real mode, or a CS whose
+        GDT descriptor is out of the table or has D=0 (right after CR0.PE is
+        set, before the far jump).  Only checked after a start-up IPI."""
+        if not self.maybe_16bit:
+            return False
+        if not self._get(X.UC_X86_REG_CR0) & 1:
+            return True
+        sel = self._get(X.UC_X86_REG_CS)
+        base, limit = self._table(X.UC_X86_REG_GDTR)
+        index = sel & ~7
+        if index == 0 or index + 7 > limit:
+            return True
+        _lo, hi = struct.unpack("<II", self._read(base + index, 8))
+        if (hi >> 22) & 1:
+            self.maybe_16bit = False        # 32-bit code from here on
+            return False
+        return True
 
     @property
     def eflags(self) -> int:

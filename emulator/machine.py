@@ -83,6 +83,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import sys
 import threading
 from dataclasses import dataclass
@@ -97,6 +98,9 @@ from emulator.clock import Clock
 from emulator.cpu import (Cpu, EFLAGS_IF, TripleFault, Unsupported, VEC_UD,
                           exception_name, reset_exception_chain)
 from emulator.devices.base import IrqLine
+from emulator.devices.ioapic import IOAPIC_BASE, IOAPIC_SIZE
+from emulator.devices.lapic import LAPIC_BASE, LAPIC_SIZE
+from emulator.smp import ApicPlatform, CpuState, RoundRobin, enter_real_mode
 
 INF = 1 << 62
 STATUS_BUDGET = 124
@@ -109,6 +113,18 @@ F_WATCH_IF = 2      # an interrupt waits for IF: stop at a block entry with IF=1
 SHADOW_MNEMONICS = ("sti",)
 IO_MNEMONICS = frozenset({"in", "out", "insb", "insw", "insd", "outsb", "outsw", "outsd"})
 SOFT_INT = {"int3": 3, "into": 4, "int1": 1}
+VEC_NMI = 2
+MMIO_RANGES = ((LAPIC_BASE, LAPIC_SIZE), (IOAPIC_BASE, IOAPIC_SIZE))
+_MEM_ABS = re.compile(r"\[(0x[0-9a-f]+)\]")
+
+
+def _mmio_operand(op_str: str) -> bool:
+    """The instruction names an absolute address in the APIC pages ([0xfee000b0])."""
+    m = _MEM_ABS.search(op_str)
+    if m is None:
+        return False
+    a = int(m.group(1), 16)
+    return any(base <= a < base + size for base, size in MMIO_RANGES)
 
 
 @dataclass
@@ -128,6 +144,7 @@ class HookState:
         self.cur_block = 0
         self.last_block = 0
         self.skip_addr = -1     # one block entry that ignores the deadline (partial runs)
+        self.last_post = 0      # the block's address, then each post-I/O hook's
         self.flags = 0
 
 
@@ -138,6 +155,7 @@ class Block:
     offsets: tuple          # offset of each instruction from addr
     last: str               # the last instruction's mnemonic + operands
     io_next: tuple          # addresses right after in/out that are not the block's last
+    mmio: tuple = ()        # indices of instructions naming an absolute APIC address
 
 
 class _NullTrace:
@@ -158,9 +176,8 @@ class Machine:
     def __init__(self, mem_mib: int = 32, cpus: int = 1, native: bool = True) -> None:
         if not 1 <= cpus <= MAX_CPUS:
             raise MachineError(f"--cpus must be between 1 and {MAX_CPUS} (got {cpus})")
-        if cpus != 1:
-            raise MachineError("only --cpus 1 is supported so far (SMP wiring is the APIC issue)")
         self.current_cpu = 0           # index of the CPU acting now (stamps trace events)
+        self.ncpus = cpus
         self.mem_size = mem_mib << 20
         self.ram = (ctypes.c_ubyte * self.mem_size)()
         self.ram_view = memoryview(self.ram).cast("B")
@@ -170,27 +187,60 @@ class Machine:
         self.symbols = None
         self.on_interrupt: list = []
         self.cpus: list[Cpu] = []
-        self.st = HookState()
-        self.native = None
-        self._blocks: dict[int, Block] = {}     # address -> the block last entered there
-        self._decoded: dict[tuple, Block] = {}  # (address, size) -> decoded block
+        self.st = HookState()                   # the acting CPU's counters (cpu.st)
+        self.native = None                      # CPU 0's C block hook (None: Python hook)
+        self._blocks: dict[int, Block] = {}     # the acting CPU's cpu.blocks
+        self._decoded: dict[tuple, Block] = {}  # (address, size, 16-bit) -> decoded block
         self._post_io_hooked: set[int] = set()
         self._pending_io_hooks: list[int] = []
         self._cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+        self._cs16 = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_16)
         self._result: Optional[RunResult] = None
         self._schedule: list = []      # (t, seq, fn)
         self._seq = 0
         self._exec_hooks: dict = {}
         self._watch_hooks: dict = {}
-        self._pending_exc = None       # (vector, kind, error_code)
         self._stop_requested = False
         self._lock = threading.Lock()
-        self._just_delivered = True
-        self._exec_last: dict = {}     # exec hook -> (address, time) it last ran at
+        self._exec_last: dict = {}     # (exec hook, cpu) -> (address, time) it last ran at
         self._run_thread = None
-        self._shadow_spent = False     # the last instruction ran in a shadow: none follows
+        self.rr = RoundRobin(cpus)     # turns of several CPUs (unused with one)
         self._make_devices()
-        self._make_cpu(0, native)
+        for i in range(cpus):
+            self._make_cpu(i, native)
+        self._use(self.cpus[0])
+
+    def _use(self, cpu: Cpu) -> None:
+        """Make ``cpu`` the acting CPU: its counters, block table and index."""
+        self._cur = cpu
+        self.current_cpu = cpu.index
+        self.st = cpu.st
+        self._blocks = cpu.blocks
+
+    # the acting CPU's loop state, under the names single-CPU code used
+    @property
+    def _pending_exc(self):
+        return self._cur.pending_exc
+
+    @_pending_exc.setter
+    def _pending_exc(self, value) -> None:
+        self._cur.pending_exc = value
+
+    @property
+    def _shadow_spent(self) -> bool:
+        return self._cur.shadow_spent
+
+    @_shadow_spent.setter
+    def _shadow_spent(self, value: bool) -> None:
+        self._cur.shadow_spent = value
+
+    @property
+    def _just_delivered(self) -> bool:
+        return self._cur.just_delivered
+
+    @_just_delivered.setter
+    def _just_delivered(self, value: bool) -> None:
+        self._cur.just_delivered = value
 
     # -- construction --------------------------------------------------------
     @classmethod
@@ -240,11 +290,13 @@ class Machine:
         self.devices = {"pic": pic, "pit": pit, "port61": pit, "uart": uart, "rtc": rtc,
                         "i8042": kbc, "debugcon": con, "debugexit": ext, "testdev": tdev}
         self._device_list = [pic, pit, uart, rtc, kbc, con, ext, tdev]
+        # the APICs, always (also for one CPU): the PIC's INT reaches the CPUs
+        # through LINT0 (ExtINT), each ISA line the PIC and the IO APIC
+        self.platform = ApicPlatform(c, self.ncpus, pic)
+        self.devices["lapics"] = self.platform.lapics
+        self.devices["ioapic"] = self.platform.ioapic
         self._lines: dict[int, IrqLine] = {}
-        for irq, wire in ((0, pit.irq), (1, kbc.irq1), (4, uart.irq), (tdev.irq_number, tdev.irq),
-                          (8, rtc.irq), (12, kbc.irq12)):
-            wire.sink = (lambda n: lambda level: pic.set_irq(n, level))(irq)
-            self._lines[irq] = wire
+        self._wire_lines()
         self._ports: dict[int, object] = {}
         for dev in self._device_list:
             for first, count in dev.ports:
@@ -253,26 +305,43 @@ class Machine:
         con.output = self._console_out
         uart.output = self._console_out
         ext.on_exit = self._guest_exit
-        pic.output_changed = self._intr_changed
         self._timed = [d for d in self._device_list if type(d).next_deadline is not _base_deadline]
+        self._timed.append(self.platform)      # the LAPIC timers
+        for i, lapic in enumerate(self.platform.lapics):
+            lapic.on_init = (lambda k: lambda: self._on_init(k))(i)
+            lapic.on_sipi = (lambda k: lambda vector: self._on_sipi(k, vector))(i)
+
+    def _wire_lines(self) -> None:
+        """Each device's ISA line to the PIC and IO APIC input of its number."""
+        d = self.devices
+        for irq, wire in ((0, d["pit"].irq), (1, d["i8042"].irq1), (4, d["uart"].irq),
+                          (d["testdev"].irq_number, d["testdev"].irq), (8, d["rtc"].irq),
+                          (12, d["i8042"].irq12)):
+            wire.sink = self.platform.isa_sink(irq)
+            self._lines[irq] = wire
 
     def _make_cpu(self, index: int, native: bool) -> None:
         uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
         uc.mem_map_ptr(0, self.mem_size, unicorn.UC_PROT_ALL, ctypes.addressof(self.ram))
         cpu = Cpu(index, uc)
         cpu.ram = self.ram_view
-        cpu.interrupt_source = _PicSource(self.pic)
+        cpu.interrupt_source = self.platform.lapics[index]
         self.cpus.append(cpu)
-        if native:
+        if native and (index == 0 or self.native is not None):
             try:
                 from emulator.native import load_block_hook
-                self.native = load_block_hook(self, uc)
+                cpu.native = load_block_hook(self, uc)
             except (ImportError, OSError):
-                self.native = None
-        if self.native is not None:
-            self.st = self.native.state
+                cpu.native = None
+        if index == 0:
+            self.native = cpu.native
+        if cpu.native is not None:
+            cpu.st = cpu.native.state
         else:
+            cpu.st = HookState()
             uc.hook_add(unicorn.UC_HOOK_BLOCK, self._py_block)
+        for base, size in MMIO_RANGES:
+            uc.mmio_map(base, size, self._mmio_read, base, self._mmio_write, base)
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_intr)
         uc.hook_add(unicorn.UC_HOOK_INSN, self._on_in, None, 1, 0, X.UC_X86_INS_IN)
         uc.hook_add(unicorn.UC_HOOK_INSN, self._on_out, None, 1, 0, X.UC_X86_INS_OUT)
@@ -305,17 +374,21 @@ class Machine:
         """Forget translations and block counts overlapping [addr, addr+n)."""
         for cpu in self.cpus:
             cpu.uc.ctl_remove_cache(addr, addr + max(n, 1))
-        for a in [a for a, b in self._blocks.items() if a < addr + n and addr < a + b.size]:
-            del self._blocks[a]
+        for cpu in self.cpus:
+            blocks = cpu.blocks
+            for a in [a for a, b in blocks.items() if a < addr + n and addr < a + b.size]:
+                del blocks[a]
         for k in [k for k in self._decoded if k[0] < addr + n and addr < k[0] + k[1]]:
             del self._decoded[k]
-        if self.native is not None:
-            self.native.clear_cache()
+        for cpu in self.cpus:
+            if cpu.native is not None:
+                cpu.native.clear_cache()
 
     def set_trace(self, sink) -> None:
         self.trace = sink if sink is not None else _NullTrace()
         for dev in self._device_list:
-            dev.trace = _route(self.trace)
+            dev.trace = _route(self, self.trace)
+        self.platform.set_trace(_route(self, self.trace))
 
     def stop(self) -> None:
         """Stop the run: at once from a hook, at the next block from another thread."""
@@ -351,21 +424,25 @@ class Machine:
         last = self._exec_last
         handle = object()
 
-        def cb(uc, address, size, _ud, _fn=fn, _key=id(handle)):
-            self._sync_now(address)
-            when = (address, self.clock.now)
-            if last.get(_key) == when:
-                return                  # it ran here before a stop: this is the resume
-            last[_key] = when
-            _fn(self, self.cpus[0])
-        hs = [cpu.uc.hook_add(unicorn.UC_HOOK_CODE, cb, None, addr, addr) for cpu in self.cpus]
+        def make_cb(cpu):
+            def cb(uc, address, size, _ud, _fn=fn, _key=(id(handle), cpu.index)):
+                self._sync_now(address)
+                when = (address, self.clock.now)
+                if last.get(_key) == when:
+                    return                  # it ran here before a stop: this is the resume
+                last[_key] = when
+                _fn(self, cpu)
+            return cb
+        hs = [cpu.uc.hook_add(unicorn.UC_HOOK_CODE, make_cb(cpu), None, addr, addr)
+              for cpu in self.cpus]
         self.invalidate_code(addr, 1)
         self._exec_hooks[handle] = (addr, hs)
         return handle
 
     def remove_exec_hook(self, handle) -> None:
         addr, hs = self._exec_hooks.pop(handle)
-        self._exec_last.pop(id(handle), None)
+        for cpu in self.cpus:
+            self._exec_last.pop((id(handle), cpu.index), None)
         for cpu, h in zip(self.cpus, hs):
             cpu.uc.hook_del(h)
         self.invalidate_code(addr, 1)
@@ -377,11 +454,13 @@ class Machine:
         return self._watch(unicorn.UC_HOOK_MEM_READ, addr, length, fn)
 
     def _watch(self, kind, addr, length, fn) -> object:
-        def cb(uc, access, address, size, value, _ud):
-            eip = uc.reg_read(X.UC_X86_REG_EIP)
-            self._sync_now(eip)
-            fn(self, self.cpus[0], address, size, value if access == unicorn.UC_MEM_WRITE else None)
-        hs = [cpu.uc.hook_add(kind, cb, None, addr, addr + length - 1) for cpu in self.cpus]
+        def make_cb(cpu):
+            def cb(uc, access, address, size, value, _ud):
+                self._sync_now(cpu.pc)
+                fn(self, cpu, address, size, value if access == unicorn.UC_MEM_WRITE else None)
+            return cb
+        hs = [cpu.uc.hook_add(kind, make_cb(cpu), None, addr, addr + length - 1)
+              for cpu in self.cpus]
         handle = object()
         self._watch_hooks[handle] = hs
         return handle
@@ -395,44 +474,48 @@ class Machine:
                                           "gdtr": c.uc.reg_read(X.UC_X86_REG_GDTR),
                                           "halted": c.halted} for c in self.cpus],
                 "ram": bytes(self.ram_view), "devices": [d.save_state() for d in self._device_list],
-                "pending_exc": self._pending_exc, "shadow_spent": self._shadow_spent,
-                "now": self.clock.now, "schedule": list(self._schedule),
-                "just_delivered": self._just_delivered, "last_block": self.st.last_block,
-                "cur_block": self.st.cur_block}
+                "platform": self.platform.save_state(), "rr": self.rr.save_state(),
+                "loop": [{"pending_exc": c.pending_exc, "shadow_spent": c.shadow_spent,
+                          "just_delivered": c.just_delivered, "last_block": c.st.last_block,
+                          "cur_block": c.st.cur_block, "nmi_blocked": c.nmi_blocked,
+                          "nmi_esp": c.nmi_esp, "maybe_16bit": c.maybe_16bit}
+                         for c in self.cpus],
+                "current_cpu": self.current_cpu,
+                "now": self.clock.now, "schedule": list(self._schedule)}
 
     def restore(self, snap: dict) -> None:
         self.ram_view[:] = snap["ram"]
-        for c, regs in zip(self.cpus, snap["regs"]):
+        for c, regs, loop in zip(self.cpus, snap["regs"], snap["loop"]):
+            c.maybe_16bit = loop["maybe_16bit"]
+            c.pending_exc, c.shadow_spent = loop["pending_exc"], loop["shadow_spent"]
+            c.just_delivered, c.nmi_blocked = loop["just_delivered"], loop["nmi_blocked"]
+            c.nmi_esp = loop["nmi_esp"]
+            c.st.now = c.st.block_start = snap["now"]
+            c.st.last_block, c.st.cur_block = loop["last_block"], loop["cur_block"]
+            c.st.skip_addr = -1
             c.uc.reg_write(X.UC_X86_REG_GDTR, regs["gdtr"])
             c.uc.reg_write(X.UC_X86_REG_IDTR, regs["idtr"])
             c.load_registers(regs)
             c.halted = regs["halted"]
         for dev, saved in zip(self._device_list, snap["devices"]):
             dev.load_state(saved)               # registers only: the wiring stays
+        self.platform.load_state(snap["platform"])
+        self.rr.load_state(snap["rr"])
         self._make_wiring_again()
-        self._pending_exc = snap.get("pending_exc")
-        self._shadow_spent = snap.get("shadow_spent", False)
+        self._use(self.cpus[snap["current_cpu"]])
         self.clock.now = snap["now"]
-        self.st.now = self.st.block_start = snap["now"]
-        self.st.last_block, self.st.cur_block = snap["last_block"], snap["cur_block"]
         self._schedule = list(snap["schedule"])
-        self._just_delivered = snap["just_delivered"]
         self._exec_last.clear()                 # time runs again: hooks fire again
         self._result = None
         self.invalidate_code(0, self.mem_size)
 
     def _make_wiring_again(self) -> None:
-        pic = self.pic
         d = self.devices
-        for irq, wire in ((0, d["pit"].irq), (1, d["i8042"].irq1), (4, d["uart"].irq),
-                          (d["testdev"].irq_number, d["testdev"].irq), (8, d["rtc"].irq),
-                          (12, d["i8042"].irq12)):
-            wire.sink = (lambda n: lambda level: pic.set_irq(n, level))(irq)
-            self._lines[irq] = wire
+        self._wire_lines()
+        self.platform.wire_pic(self.pic)
         d["debugcon"].output = self._console_out
         d["uart"].output = self._console_out
         d["debugexit"].on_exit = self._guest_exit
-        pic.output_changed = self._intr_changed
         self.set_trace(self.trace if not isinstance(self.trace, _NullTrace) else None)
 
     # -- device side ---------------------------------------------------------------
@@ -443,8 +526,37 @@ class Machine:
         self._result = RunResult(value, "exit")
         self.st.flags |= F_STOP
 
-    def _intr_changed(self, level: int) -> None:
-        """The PIC's INTR moved; during I/O ``_io_end`` decides whether to stop."""
+    def _on_init(self, index: int) -> None:
+        """An INIT reached CPU ``index``'s LAPIC: an AP waits for a start-up IPI.
+
+        (INIT to the BSP resets only its LAPIC: irqlab does not reboot.)"""
+        if index == 0:
+            return
+        cpu = self.cpus[index]
+        cpu.halted = False
+        cpu.pending_exc = None
+        self.rr.wait_sipi(index)
+        if self._cur is cpu:
+            self.st.flags |= F_STOP
+
+    def _on_sipi(self, index: int, vector: int) -> None:
+        """A start-up IPI: the AP starts in real mode at ``vector << 12``."""
+        if index == 0:
+            return
+        cpu = self.cpus[index]
+        enter_real_mode(cpu.uc, vector)
+        cpu.maybe_16bit = True
+        cpu.halted = False
+        cpu.pending_exc = None
+        cpu.shadow_spent = False
+        cpu.just_delivered = True
+        cpu.nmi_blocked = False
+        cpu.st.cur_block = cpu.st.last_block = 0
+        cpu.blocks.clear()
+        base = (vector & 0xFF) << 12
+        self.invalidate_code(base, 0x1000)      # the BSP wrote the trampoline
+        self.rr.start(index)
+        self.trace.emit("cpu.start", index, vector=vector, eip=base)
 
     def _advance_devices(self) -> None:
         now = self.clock.now
@@ -462,28 +574,33 @@ class Machine:
         return t
 
     # -- block accounting --------------------------------------------------------------
-    def _decode(self, addr: int, size: int) -> Block:
+    def _decode(self, addr: int, size: int, key: tuple) -> Block:
         code = bytes(self.ram_view[addr:addr + size]) if addr + size <= self.mem_size else b""
-        offsets, last, io_next = [], "", []
-        insns = list(self._cs.disasm(code, addr))
+        offsets, last, io_next, mmio = [], "", [], []
+        cs = self._cs16 if len(key) == 3 else self._cs
+        insns = list(cs.disasm(code, addr))
         for i, ins in enumerate(insns):
             offsets.append(ins.address - addr)
-            if ins.mnemonic in IO_MNEMONICS and i + 1 < len(insns):
+            is_mmio = _mmio_operand(ins.op_str)
+            if is_mmio:
+                mmio.append(i)
+            if i + 1 < len(insns) and (ins.mnemonic in IO_MNEMONICS or is_mmio):
                 io_next.append(ins.address + ins.size)
         if insns:
             last = (insns[-1].mnemonic + " " + insns[-1].op_str).strip()
         if not offsets:
             offsets = [0]
-        b = Block(addr, size, tuple(offsets), last, tuple(io_next))
-        self._decoded[(addr, size)] = b
+        b = Block(addr, size, tuple(offsets), last, tuple(io_next), tuple(mmio))
+        self._decoded[key] = b
         self._blocks[addr] = b
         return b
 
     def block_count(self, addr: int, size: int) -> int:
         """Instructions in the block at ``addr`` (0: stop, hooks must be added first)."""
-        b = self._decoded.get((addr, size))
+        key = (addr, size, 16) if self._cur.maybe_16bit and self._cur.code_16bit() else (addr, size)
+        b = self._decoded.get(key)
         if b is None:
-            b = self._decode(addr, size)
+            b = self._decode(addr, size, key)
         self._blocks[addr] = b                  # what the hook counts for this address now
         new = [a for a in b.io_next if a not in self._post_io_hooked]
         if new:
@@ -499,16 +616,18 @@ class Machine:
             stop = addr != st.skip_addr
         st.skip_addr = -1
         if not stop and st.flags & F_WATCH_IF:
-            stop = bool(self.cpus[0].eflags & EFLAGS_IF)
+            stop = bool(self._cur.eflags & EFLAGS_IF)
         st.last_block = st.cur_block
         st.cur_block = addr
         st.block_start = st.now
+        st.last_post = addr
         if stop:
             uc.emu_stop()
         else:
             st.now += n
 
     def _post_io(self, uc, addr, size, _ud) -> None:
+        self.st.last_post = addr
         if self.st.flags & F_STOP:
             uc.emu_stop()
 
@@ -518,8 +637,8 @@ class Machine:
                 continue
             self._post_io_hooked.add(a)
             for cpu in self.cpus:
-                if self.native is not None:
-                    self.native.add_post_io_hook(cpu.uc, a)
+                if cpu.native is not None:
+                    cpu.native.add_post_io_hook(cpu.uc, a)
                 else:
                     cpu.uc.hook_add(unicorn.UC_HOOK_CODE, self._post_io, None, a, a)
                 cpu.uc.ctl_remove_cache(a, a + 1)
@@ -555,26 +674,65 @@ class Machine:
         return prev.last if prev is not None else ""
 
     def in_interrupt_shadow(self, cpu: Cpu) -> bool:
-        if self._just_delivered or self._shadow_spent:
+        if cpu.just_delivered or cpu.shadow_spent:
             return False
-        prev = self._previous_instruction(cpu.eip)
+        prev = self._previous_instruction(cpu.pc)
         return prev == "sti" or prev.startswith("mov ss,") or prev == "pop ss"
 
     # -- port I/O ---------------------------------------------------------------------
     def _io_begin(self, uc) -> None:
-        self._sync_now(self.cpus[0].eip, retired_current=True)
+        self._sync_now(self._cur.pc, retired_current=True)
         self._advance_devices()
 
     def _io_end(self) -> None:
         st = self.st
+        cpu = self._cur
         t = self._next_event()
         if t < st.deadline:
             st.deadline = t
+        source = cpu.interrupt_source
         if t < st.now or self._result is not None:
             st.flags |= F_STOP
-        elif self.cpus[0].interrupt_source.intr_pending():
+        elif source.nmi_pending and not cpu.nmi_blocked:
+            st.flags |= F_STOP
+        elif source.intr_pending():
             # deliverable now: stop after this instruction; else wait for IF
-            st.flags |= F_STOP if self.cpus[0].eflags & EFLAGS_IF else F_WATCH_IF
+            st.flags |= F_STOP if cpu.eflags & EFLAGS_IF else F_WATCH_IF
+
+    # -- APIC MMIO (0xFEE00000 the acting CPU's LAPIC, 0xFEC00000 the IO APIC) ----------
+    def _mmio_begin(self) -> None:
+        """Set clock.now just past the accessing instruction.
+
+        EIP is not up to date inside Unicorn's MMIO callbacks: the access is
+        the first instruction naming an APIC address at or after the place
+        the CPU was last seen in its block (``st.last_post``, kept by the
+        block and post-I/O hooks).  An access through a register (not an
+        absolute address) is counted at that place and takes effect at the
+        next block."""
+        st = self.st
+        b = self._blocks.get(st.cur_block)
+        if b is None:
+            self.clock.now = st.block_start
+        else:
+            off = st.last_post - b.addr
+            start = sum(1 for o in b.offsets if o < off)
+            idx = next((i for i in b.mmio if i >= start), None)
+            if idx is None:
+                idx = start
+                st.flags |= F_STOP          # no post hook there: stop at the next block
+            self.clock.now = st.block_start + idx + 1
+        self._advance_devices()
+
+    def _mmio_read(self, uc, offset, size, base) -> int:
+        self._mmio_begin()
+        value = self.platform.mmio_read(self.current_cpu, base + offset, size)
+        self._io_end()
+        return value
+
+    def _mmio_write(self, uc, offset, size, value, base) -> None:
+        self._mmio_begin()
+        self.platform.mmio_write(self.current_cpu, base + offset, size, value)
+        self._io_end()
 
     def _on_in(self, uc, port, size, _ud) -> int:
         self._io_begin(uc)
@@ -591,7 +749,8 @@ class Machine:
         self._io_end()
 
     def _on_intr(self, uc, intno, _ud) -> None:
-        eip = self.cpus[0].eip
+        cpu = self._cur
+        eip = cpu.pc
         prev = self._previous_instruction(eip)
         kind = "exception"
         if prev.startswith("int ") and _imm(prev) == intno:
@@ -600,11 +759,11 @@ class Machine:
             kind = "soft"
         err = None
         if kind == "exception" and intno in (10, 11, 12, 13):
-            err = self._selector_error(uc, eip)
+            err = self._selector_error(cpu, eip)
         self._pending_exc = (intno, kind, err)
         uc.emu_stop()
 
-    def _selector_error(self, uc, eip: int) -> int:
+    def _selector_error(self, cpu: Cpu, eip: int) -> int:
         """The error code of a segment-load fault: the selector (SDM 6.13), else 0."""
         try:
             ins = next(self._cs.disasm(self.mem_read(eip, 16), eip, 1), None)
@@ -618,10 +777,10 @@ class Machine:
             src = ops[1]
             if src in ("ax", "bx", "cx", "dx", "si", "di", "bp", "sp",
                        "eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp"):
-                return self.cpus[0].read(src) & 0xFFFC
+                return cpu.read(src) & 0xFFFC
             return 0
         if ins.mnemonic == "pop" and ops[0] in sregs:
-            esp = self.cpus[0].read("esp")
+            esp = cpu.read("esp")
             return int.from_bytes(self.mem_read(esp, 2), "little") & 0xFFFC
         if ins.mnemonic in ("ljmp", "lcall") and len(ops) == 2:
             try:
@@ -644,6 +803,8 @@ class Machine:
         self._stop_requested = False
         self.st.flags &= ~F_STOP
         self._run_thread = threading.get_ident()
+        if len(self.cpus) > 1:
+            return self._smp_loop(end)
         cpu = self.cpus[0]
         try:
             while True:
@@ -676,6 +837,92 @@ class Machine:
         except Unsupported as e:
             return self._crash(cpu, "crash", f"unsupported: {e}")
 
+    def _smp_loop(self, end: int) -> RunResult:
+        """Several CPUs: turns in index order (emulator/smp.py RoundRobin), one clock."""
+        rr = self.rr
+        cpus = self.cpus
+        cpu = self._cur
+        try:
+            while True:
+                if self._result is not None:
+                    r, self._result = self._result, None
+                    return r
+                if self._stop_requested:
+                    self._stop_requested = False
+                    return RunResult(None, "stopped")
+                if self.clock.now >= end:
+                    return RunResult(STATUS_BUDGET, "budget")
+                for c in cpus:
+                    if rr.state[c.index] is CpuState.HALTED and self._can_wake(c):
+                        rr.wake(c.index)
+                        self.trace.emit("cpu.wake", c.index)
+                s = rr.next_slice(self.clock.now, None)
+                if s.cpu is None:                       # nobody can run: time jumps
+                    self._devices_at_boundary()
+                    if self._result is not None:
+                        continue
+                    if any(rr.state[c.index] is CpuState.HALTED and self._can_wake(c)
+                           for c in cpus):
+                        continue
+                    t = self._next_event()
+                    halted = [c for c in cpus if rr.state[c.index] is CpuState.HALTED]
+                    if t >= INF or all(not c.interrupts_enabled for c in halted):
+                        return self._smp_deadlock()
+                    if t >= end:
+                        self.clock.now = end
+                        return RunResult(STATUS_BUDGET, "budget")
+                    self.clock.now = t
+                    continue
+                cpu = cpus[s.cpu]
+                if cpu is not self._cur:
+                    self._use(cpu)
+                self.st.now = self.st.block_start = self.clock.now
+                self._boundary(cpu)
+                if self._result is not None:
+                    continue
+                if cpu.halted:
+                    rr.halt(cpu.index)
+                    continue
+                if rr.state[cpu.index] is not CpuState.RUNNING:
+                    continue                            # an INIT from a device or itself
+                if self.clock.now >= end:
+                    return RunResult(STATUS_BUDGET, "budget")
+                before = self.clock.now
+                self._execute(cpu, min(self._next_event(), end, before + s.count))
+                rr.retired(self.clock.now - before)
+                if cpu.halted and rr.state[cpu.index] is CpuState.RUNNING:
+                    rr.halt(cpu.index)
+                    self.trace.emit("cpu.halt", cpu.index)
+        except TripleFault as e:
+            return self._crash(cpu, "triple-fault", f"triple fault on CPU {cpu.index}: {e}")
+        except Unsupported as e:
+            return self._crash(cpu, "crash", f"unsupported on CPU {cpu.index}: {e}")
+
+    def _can_wake(self, cpu: Cpu) -> bool:
+        """A halted CPU has something to take: an NMI, an exception, or an
+        interrupt it accepts (IF=1)."""
+        source = cpu.interrupt_source
+        if cpu.pending_exc is not None or (source.nmi_pending and not cpu.nmi_blocked):
+            return True
+        return cpu.interrupts_enabled and source.intr_pending()
+
+    def _smp_deadlock(self) -> RunResult:
+        states = ", ".join(
+            f"CPU {c.index} " + ("waits for a start-up IPI"
+                                 if self.rr.state[c.index] is CpuState.WAIT_SIPI else
+                                 f"halted with IF={int(c.interrupts_enabled)}")
+            for c in self.cpus)
+        return self._crash(self.cpus[0], "deadlock",
+                           f"deadlock: no CPU can run and nothing is left to wake one ({states})")
+
+    def _devices_at_boundary(self) -> None:
+        """Devices and scheduled calls at clock.now (no CPU involved)."""
+        now = self.clock.now
+        self._advance_devices()
+        while self._schedule and self._schedule[0][0] <= now:
+            _t, _s, fn = self._schedule.pop(0)
+            fn(self)
+
     def _boundary(self, cpu: Cpu) -> None:
         """Everything that happens between two instructions at clock.now."""
         now = self.clock.now
@@ -683,9 +930,9 @@ class Machine:
         while self._schedule and self._schedule[0][0] <= now:
             _t, _s, fn = self._schedule.pop(0)
             fn(self)
-        if self._pending_exc is not None:
-            vector, kind, err = self._pending_exc
-            self._pending_exc = None
+        if cpu.pending_exc is not None:
+            vector, kind, err = cpu.pending_exc
+            cpu.pending_exc = None
             reset_exception_chain(cpu.uc)
             eip_from = cpu.eip
             try:
@@ -696,6 +943,15 @@ class Machine:
             return
         source = cpu.interrupt_source
         self.st.flags &= ~F_WATCH_IF
+        if source.nmi_pending and self._nmi_unblocked(cpu):
+            # NMI: vector 2 whatever IF says; further NMIs wait for its iret
+            eip_from = cpu.eip
+            source.take_nmi()
+            cpu.deliver(VEC_NMI, "irq")
+            cpu.nmi_blocked = True
+            cpu.nmi_esp = cpu.read("esp")
+            self._after_delivery(cpu, VEC_NMI, "nmi", eip_from, None)
+            return
         if source.intr_pending():
             if cpu.interrupts_enabled:
                 if not self.in_interrupt_shadow(cpu):
@@ -706,9 +962,16 @@ class Machine:
             else:
                 self.st.flags |= F_WATCH_IF
 
+    def _nmi_unblocked(self, cpu: Cpu) -> bool:
+        """NMIs are blocked from an NMI's delivery until its handler's iret
+        (SDM 6.7.1); seen here as ESP back above the NMI's frame."""
+        if cpu.nmi_blocked and cpu.read("esp") > cpu.nmi_esp:
+            cpu.nmi_blocked = False
+        return not cpu.nmi_blocked
+
     def _after_delivery(self, cpu, vector, kind, eip_from, err) -> None:
         cpu.halted = False
-        self._just_delivered = True
+        cpu.just_delivered = True
         self.trace.emit("intr.enter", cpu.index, vector=vector, kind=kind, eip=eip_from)
         for fn in list(self.on_interrupt):
             fn(cpu, vector, kind, eip_from, err)
@@ -720,15 +983,16 @@ class Machine:
         now = self.clock.now
         st.now = st.block_start = now
         eip = cpu.eip
+        pc = cpu.pc if cpu.maybe_16bit else eip
         shadow_step = (st.flags & F_WATCH_IF) == 0 and cpu.interrupt_source.intr_pending() \
-            and cpu.interrupts_enabled and not self._just_delivered
-        self._shadow_spent = False
+            and cpu.interrupts_enabled and not cpu.just_delivered
+        cpu.shadow_spent = False
         if shadow_step:
             limit = min(limit, now + 1)        # the instruction in the shadow, then deliver
-            self._shadow_spent = True          # (a mov ss there opens no second shadow)
+            cpu.shadow_spent = True            # (a mov ss there opens no second shadow)
         st.deadline = limit
         until = None
-        b = self._blocks.get(eip)
+        b = self._blocks.get(pc)
         if b is not None and now + len(b.offsets) > limit:
             until = self._partial_until(uc, b, limit - now)
         if self._stop_requested or self._result is not None:
@@ -761,15 +1025,16 @@ class Machine:
             if cur is not None:
                 uc.ctl_remove_cache(cur.addr, cur.addr + cur.size)
         before = self.clock.now
-        self._sync_now(cpu.eip)
+        pc = cpu.pc
+        self._sync_now(pc)
         self.st.now = self.st.block_start = self.clock.now
         self.st.skip_addr = -1
         if self.clock.now != before:
-            self._just_delivered = False
+            cpu.just_delivered = False
         else:
-            self._shadow_spent = False         # nothing ran: the shadow is still ahead
-        prev = self._previous_instruction(cpu.eip)
-        if prev == "hlt" and self._pending_exc is None and self.clock.now != before:
+            cpu.shadow_spent = False           # nothing ran: the shadow is still ahead
+        prev = self._previous_instruction(pc)
+        if prev == "hlt" and cpu.pending_exc is None and self.clock.now != before:
             cpu.halted = True
 
     def _engine_error(self, cpu: Cpu, e: "unicorn.UcError") -> None:
@@ -793,26 +1058,13 @@ class Machine:
         return self._crash(cpu, "deadlock", f"deadlock: CPU {cpu.index} {why}")
 
 
-class _PicSource:
-    """CPU 0's interrupt source: the 8259 pair's INTR (an APIC replaces it later)."""
-
-    def __init__(self, pic) -> None:
-        self.pic = pic
-
-    def intr_pending(self) -> bool:
-        return bool(self.pic.intr_level())
-
-    def acknowledge(self) -> int:
-        return self.pic.acknowledge()
-
-
 def _stop_here(uc, address, size, _ud) -> None:
     uc.emu_stop()
 
 
-def _route(sink):
+def _route(machine, sink):
     def trace(ev, /, **fields):
-        sink.emit(ev, 0, **fields)
+        sink.emit(ev, machine.current_cpu, **fields)
     return trace
 
 

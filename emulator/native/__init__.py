@@ -31,7 +31,7 @@ class State(ctypes.Structure):
     _fields_ = [("now", ctypes.c_int64), ("block_start", ctypes.c_int64),
                 ("deadline", ctypes.c_int64), ("cur_block", ctypes.c_uint64),
                 ("last_block", ctypes.c_uint64), ("skip_addr", ctypes.c_int64),
-                ("flags", ctypes.c_uint32), ("eflags_reg", ctypes.c_int32),
+                ("last_post", ctypes.c_uint64), ("flags", ctypes.c_uint32), ("eflags_reg", ctypes.c_int32),
                 ("emu_stop", ctypes.c_void_p), ("reg_read", ctypes.c_void_p),
                 ("miss", ctypes.c_void_p), ("cache", Entry * CACHE_SIZE)]
 

@@ -12,8 +12,12 @@
  * partial run Python arranged), or when an interrupt waits for IF and IF is
  * now set.  Otherwise it adds the count to st->now.  Either way cur_block and
  * block_start describe the block just entered, last_block the one before.
- * bh_post_io is a UC_HOOK_CODE callback on the instruction after an in/out:
- * it stops there when the I/O asked for it (F_STOP).
+ * bh_post_io is a UC_HOOK_CODE callback on the instruction after an in/out
+ * or an APIC MMIO access: it stops there when the access asked for it
+ * (F_STOP).  last_post is where the CPU was last seen inside the current
+ * block: the block's address at entry, then each post-I/O hook's address
+ * (an MMIO callback does not know EIP; the machine finds the accessing
+ * instruction as the first MMIO one at or after last_post).
  */
 #include <stdint.h>
 
@@ -35,6 +39,7 @@ struct bh_state {
     uint64_t cur_block;
     uint64_t last_block;
     int64_t skip_addr;
+    uint64_t last_post;
     uint32_t flags;
     int32_t eflags_reg;
     emu_stop_fn emu_stop;
@@ -77,6 +82,7 @@ void bh_block(void *uc, uint64_t addr, uint32_t size, struct bh_state *st)
     st->last_block = st->cur_block;
     st->cur_block = addr;
     st->block_start = st->now;
+    st->last_post = addr;
     if (stop)
         st->emu_stop(uc);
     else
@@ -85,8 +91,8 @@ void bh_block(void *uc, uint64_t addr, uint32_t size, struct bh_state *st)
 
 void bh_post_io(void *uc, uint64_t addr, uint32_t size, struct bh_state *st)
 {
-    (void)addr;
     (void)size;
+    st->last_post = addr;
     if (st->flags & F_STOP)
         st->emu_stop(uc);
 }

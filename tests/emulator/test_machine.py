@@ -396,4 +396,4 @@ def test_restore_keeps_the_devices_and_their_wiring_to_this_machine():
     m.run(max_instructions=500)
     m.restore(snap)
     assert m.devices["pic"] is pic
-    assert pic.output_changed == m._intr_changed
+    assert pic.output_changed == m.platform.pic_output
