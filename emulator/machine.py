@@ -293,8 +293,6 @@ class Machine:
         # the APICs, always (also for one CPU): the PIC's INT reaches the CPUs
         # through LINT0 (ExtINT), each ISA line the PIC and the IO APIC
         self.platform = ApicPlatform(c, self.ncpus, pic)
-        self.devices["lapics"] = self.platform.lapics
-        self.devices["ioapic"] = self.platform.ioapic
         self._lines: dict[int, IrqLine] = {}
         self._wire_lines()
         self._ports: dict[int, object] = {}
@@ -473,6 +471,7 @@ class Machine:
         return {"regs": [c.registers() | {"idtr": c.uc.reg_read(X.UC_X86_REG_IDTR),
                                           "gdtr": c.uc.reg_read(X.UC_X86_REG_GDTR),
                                           "halted": c.halted} for c in self.cpus],
+                "contexts": [c.uc.context_save() for c in self.cpus],
                 "ram": bytes(self.ram_view), "devices": [d.save_state() for d in self._device_list],
                 "platform": self.platform.save_state(), "rr": self.rr.save_state(),
                 "loop": [{"pending_exc": c.pending_exc, "shadow_spent": c.shadow_spent,
@@ -493,9 +492,10 @@ class Machine:
             c.st.now = c.st.block_start = snap["now"]
             c.st.last_block, c.st.cur_block = loop["last_block"], loop["cur_block"]
             c.st.skip_addr = -1
-            c.uc.reg_write(X.UC_X86_REG_GDTR, regs["gdtr"])
-            c.uc.reg_write(X.UC_X86_REG_IDTR, regs["idtr"])
-            c.load_registers(regs)
+            # the whole CPU state, hidden segment bases and limits included:
+            # a selector that is stale in today's GDT (fs/gs the guest never
+            # reloaded) cannot be loaded again, but its cached descriptor can
+            c.uc.context_restore(snap["contexts"][c.index])
             c.halted = regs["halted"]
         for dev, saved in zip(self._device_list, snap["devices"]):
             dev.load_state(saved)               # registers only: the wiring stays
@@ -693,8 +693,8 @@ class Machine:
         source = cpu.interrupt_source
         if t < st.now or self._result is not None:
             st.flags |= F_STOP
-        elif source.nmi_pending and not cpu.nmi_blocked:
-            st.flags |= F_STOP
+        elif source.nmi_pending:
+            st.flags |= F_STOP                 # take it, or step until its handler's iret
         elif source.intr_pending():
             # deliverable now: stop after this instruction; else wait for IF
             st.flags |= F_STOP if cpu.eflags & EFLAGS_IF else F_WATCH_IF
@@ -990,6 +990,8 @@ class Machine:
         if shadow_step:
             limit = min(limit, now + 1)        # the instruction in the shadow, then deliver
             cpu.shadow_spent = True            # (a mov ss there opens no second shadow)
+        elif cpu.nmi_blocked and cpu.interrupt_source.nmi_pending:
+            limit = min(limit, now + 1)        # an NMI waits for the handler's iret: step
         st.deadline = limit
         until = None
         b = self._blocks.get(pc)

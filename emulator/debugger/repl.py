@@ -45,7 +45,8 @@ COMMANDS = [
     ("reverse-stepi", ["rsi"], "reverse-stepi [N] — go back N instructions, exactly"),
     ("reverse-continue", ["rc"], "reverse-continue — go back to the previous breakpoint hit"),
     # looking
-    ("info", ["i"], "info registers|breakpoints|pic|pit|uart|rtc|testdev|DEVICE|idt|threads|locks|stacks|cpus"),
+    ("info", ["i"], "info registers|breakpoints|pic|pit|uart|rtc|testdev|DEVICE|idt|threads|locks|stacks|cpus"
+                    "|lapic [CPU]|ioapic"),
     ("registers", ["regs"], "registers [NAME...] — the selected CPU's registers"),
     ("x", [], "x/FMT ADDR — examine memory (gdb's formats: N, xduotacsi, bhwg)"),
     ("print", ["p"], "print EXPR — evaluate an expression"),
@@ -68,7 +69,7 @@ COMMANDS = [
 REPEATABLE = {"stepi", "nexti", "reverse-stepi", "continue", "finish", "x", "until"}
 
 INFO_TOPICS = ["registers", "breakpoints", "idt", "threads", "locks", "stacks", "cpus",
-               "pic", "pit", "uart", "rtc", "testdev", "i8042", "port61", "debugcon", "all"]
+               "lapic", "ioapic", "pic", "pit", "uart", "rtc", "testdev", "i8042", "port61", "debugcon", "all"]
 
 
 def _lookup():
@@ -357,6 +358,10 @@ class Repl:
             return self.say("\n".join(
                 f"{'*' if i == self.d.cpu else ' '} cpu {i}: eip {self.d.t.reg('eip', i):#010x} "
                 f"<{self.d.symbolize(self.d.t.reg('eip', i))}>" for i in range(self.d.t.ncpus)))
+        if topic == "lapic":
+            return self.say(views.lapic(self.d, self.d.eval(rest) if rest.strip() else self.d.cpu))
+        if topic == "ioapic":
+            return self.say(views.ioapic(self.d))
         if topic == "all":
             return self.say("\n".join(views.device(self.d, n) for n in sorted(self.d.t.devices)))
         return self.say(views.device(self.d, topic))

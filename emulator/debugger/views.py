@@ -258,6 +258,26 @@ def idt(d) -> str:
     return "\n".join(out)
 
 
+def _platform(d):
+    platform = getattr(d.t.m, "platform", None)
+    if platform is None:
+        raise ValueError("this machine has no APICs")
+    return platform
+
+
+def lapic(d, cpu: int) -> str:
+    """``info lapic [CPU]``: every register of that CPU's local APIC, decoded."""
+    lapics = _platform(d).lapics
+    if not 0 <= cpu < len(lapics):
+        raise ValueError(f"no CPU {cpu} (this machine has {len(lapics)})")
+    return "\n".join([f"cpu {cpu}:"] + ["  " + line for line in lapics[cpu].dump()])
+
+
+def ioapic(d) -> str:
+    """``info ioapic``: the IO APIC's registers and its 24 redirection entries."""
+    return "\n".join(_platform(d).ioapic.dump())
+
+
 def device(d, name: str) -> str:
     dev = d.t.devices.get(name)
     if dev is None:
