@@ -20,10 +20,16 @@ machine at the kernel's entry.  ``Machine.from_bytes(data, ...)`` likewise.
   stops at the next block boundary.
 * ``clock.now``: virtual time = instructions retired (emulator/clock.py).
 * ``current_cpu``: index into ``cpus`` of the CPU that is acting (the one
-  whose instruction, access or delivery caused the event being handled);
-  always 0 while only one CPU is supported.
+  whose instruction, port/MMIO access or delivery caused the event being
+  handled); device trace events are stamped with it.  Exec hooks, watches
+  and ``on_interrupt`` callbacks also get the ``Cpu`` itself.
 * ``cpus[i]``: ``emulator.cpu.Cpu`` -- ``read(name)``/``write(name, v)``,
-  ``cpu["eax"]``, ``eip``, ``halted``, ``registers()``.
+  ``cpu["eax"]``, ``eip``, ``pc`` (linear: CS base + EIP in real mode),
+  ``halted``, ``registers()``, ``index``; ``ncpus`` = ``len(cpus)``.
+* ``platform``: ``emulator.smp.ApicPlatform`` -- ``lapics[i]`` (CPU i's
+  local APIC, also ``cpus[i].interrupt_source``), ``ioapic``;
+  ``rr``: ``emulator.smp.RoundRobin`` -- ``state[i]`` running / halted /
+  wait-for-sipi, ``current``, ``turns``.
 * ``mem_read(addr, n) -> bytes``, ``mem_write(addr, data)`` (drops cached
   translations of that range).
 * ``devices``: dict by name -- pic, pit, port61 (the PIT object, which owns
@@ -45,10 +51,12 @@ machine at the kernel's entry.  ``Machine.from_bytes(data, ...)`` likewise.
 * ``inject(spec)`` (a string as ``--inject`` or an ``inject.Injection``),
   ``schedule(t, fn)``: call ``fn(machine)`` at the boundary where
   ``clock.now`` reaches ``t``.
-* ``snapshot()`` / ``restore(snap)``: CPU registers, RAM, devices (their
-  ``save_state()``; the wiring stays), clock, pending schedule and the run
-  loop's state (an exception raised but not yet delivered, the interrupt
-  shadow).
+* ``snapshot()`` / ``restore(snap)``: each engine's whole CPU context
+  (``uc.context_save``: hidden segment caches too, so stale fs/gs selectors
+  restore), RAM, devices and APICs (their ``save_state()``; the wiring
+  stays), the round robin, clock, pending schedule and each CPU's run-loop
+  state (an exception raised but not yet delivered, the interrupt shadow,
+  NMI blocking).
 * ``console``: callable taking bytes, stdout by default; 0xE9 and COM1
   both go there, in the order written.
 
@@ -68,6 +76,41 @@ there when the access changed something (an interrupt became pending, an
 earlier deadline, the exit port): an ``out`` that unmasks a pending line
 takes effect at the very next boundary.  Pinned by tests/emulator/
 test_unicorn_facts.py.
+
+APIC MMIO (0xFEE00000 the acting CPU's LAPIC, 0xFEC00000 the IO APIC) is
+mapped in every engine with ``mmio_map``.  Unicorn does not update EIP
+before an MMIO callback, so the accessing instruction is found from the
+block: the first instruction naming an absolute APIC address (``[0xfee000b0]``,
+found when the block is decoded) at or after the place the CPU was last
+seen (``last_post``: the block entry or the last post-I/O hook).  Those
+instructions get post-I/O hooks like ``in``/``out``, so an EOI, TPR or ICR
+write takes effect at the very next boundary.  An access through a register
+(``[ebx+0x300]``) is counted at the last place seen and takes effect at the
+next block (documented imprecision; the kernel and the probes use absolute
+addresses).
+
+Several CPUs (``cpus=N``, emulator/smp.py): one Unicorn engine per CPU on the
+same RAM, each with its own block-hook counters (``cpu.st``), block table
+and loop state (``cpu.pending_exc``, ``shadow_spent``, ``just_delivered``,
+``nmi_blocked``); the machine switches ``st``/``current_cpu`` to the CPU
+whose turn it is.  Turns go in index order, ``RoundRobin.quantum`` (1000)
+instructions each, on one clock (the instructions of all CPUs); a turn cut
+short by an event resumes with the rest of its quantum.  Halted CPUs and
+APs waiting for a start-up IPI are skipped; a halted CPU wakes when it has
+something to take (an NMI, or an interrupt with IF=1); when no CPU can run,
+time jumps to the next deadline, and when nothing can ever wake one it is a
+deadlock naming every CPU's state.  An INIT IPI puts an AP in
+wait-for-SIPI; the SIPI loads the real-mode state (smp.enter_real_mode) at
+``vector << 12``; blocks are decoded as 16-bit code (capstone CS_MODE_16)
+until the CPU runs a 32-bit code segment, and block addresses are linear.
+With one CPU the loop is the single-CPU loop of before, and a guest that
+never touches the APICs sees exactly what it saw without them (the 8259
+reaches the CPU through LINT0 in ExtINT mode; the goldens pin this).
+
+NMI (vector 2) is taken at the next boundary whatever IF says, and further
+NMIs wait until the handler's ``iret``, seen as ESP rising above the NMI
+frame (the CPU single-steps meanwhile; a handler that switches stacks
+would end the blocking early).
 
 Interrupt rules (Intel SDM vol. 3A 6.8.3, 6.12): external interrupts only
 at a boundary with IF=1 and not right after ``sti``/``mov ss``/``pop ss``
@@ -304,7 +347,7 @@ class Machine:
         uart.output = self._console_out
         ext.on_exit = self._guest_exit
         self._timed = [d for d in self._device_list if type(d).next_deadline is not _base_deadline]
-        self._timed.append(self.platform)      # the LAPIC timers
+        self._timed.extend(self.platform.lapics)   # their timers (cheaper than the platform's loop)
         for i, lapic in enumerate(self.platform.lapics):
             lapic.on_init = (lambda k: lambda: self._on_init(k))(i)
             lapic.on_sipi = (lambda k: lambda vector: self._on_sipi(k, vector))(i)
@@ -413,10 +456,11 @@ class Machine:
         inj.install(self)
 
     def raise_irq(self, irq: int) -> None:
-        """Pulse ISA line ``irq`` at the PIC (an edge), keeping a device's own level."""
+        """Pulse ISA line ``irq`` (an edge at the PIC and at the IO APIC input
+        of that line), keeping a device's own level."""
         level = self._lines[irq].level if irq in self._lines else 0
-        self.pic.set_irq(irq, 1)
-        self.pic.set_irq(irq, level)
+        self.platform.isa_irq(irq, 1)
+        self.platform.isa_irq(irq, level)
 
     def add_exec_hook(self, addr: int, fn) -> object:
         last = self._exec_last

@@ -491,8 +491,12 @@ class Repl:
         if pic is None or not hasattr(pic, "set_irq"):
             raise DebugError("this machine has no 8259 PIC to drive")
         levels = {"raise": (1,), "lower": (0,), "pulse": (1, 0)}[parts[0]]
+        platform = getattr(self.d.t.m, "platform", None)      # the PIC and the IO APIC
         for level in levels:
-            pic.set_irq(line, level)
+            if platform is not None:
+                platform.isa_irq(line, level)
+            else:
+                pic.set_irq(line, level)
         self.d.changed()
         self.say(f"irq {line}: {parts[0]} (PIC irr {getattr(pic.master, 'irr', 0):#04x}/"
                  f"{getattr(pic.slave, 'irr', 0):#04x})")

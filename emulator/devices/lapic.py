@@ -231,6 +231,8 @@ class LocalApic(Device):
     # -- the CPU-facing API ------------------------------------------------------
     def intr_pending(self) -> bool:
         """A maskable interrupt is deliverable to the CPU (INTR asserted)."""
+        if not self.irr:                    # the common case on one CPU: the 8259 only
+            return bool(self.lint0_level) and self.extint_pending()
         return self.extint_pending() or self._irq_pending() > 0
 
     def acknowledge(self) -> int:
