@@ -574,6 +574,7 @@ class Machine:
         """An INIT reached CPU ``index``'s LAPIC: an AP waits for a start-up IPI.
 
         (INIT to the BSP resets only its LAPIC: irqlab does not reboot.)"""
+        self.platform.lapics[index].take_init()     # acted on here: no latch left
         if index == 0:
             return
         cpu = self.cpus[index]
@@ -585,6 +586,7 @@ class Machine:
 
     def _on_sipi(self, index: int, vector: int) -> None:
         """A start-up IPI: the AP starts in real mode at ``vector << 12``."""
+        self.platform.lapics[index].take_sipi()
         if index == 0:
             return
         cpu = self.cpus[index]

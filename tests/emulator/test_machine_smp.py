@@ -220,3 +220,21 @@ def test_restore_works_when_fs_holds_a_selector_stale_in_the_guests_gdt(tmp_path
     second = m.run(max_instructions=10_000_000)
     assert (first.reason, second.reason) == ("exit", "exit")
     assert m.clock.now == end and bytes(out).endswith(console[len(console) // 2:])
+
+
+def test_the_python_block_hook_gives_the_same_smp_trace_as_the_native_one(tmp_path):
+    image = asm.assemble([PROBES / "ioapic.S"], include_dirs=[PROBES])
+    runs = []
+    for native in (True, False):
+        m, out = boot(image, 2, native=native)
+        events = []
+
+        class Sink:
+            def emit(self, kind, cpu=0, /, _m=m, _ev=events, **fields):
+                _ev.append((_m.clock.now, cpu, kind, sorted(fields.items())))
+        m.set_trace(Sink())
+        r = m.run(max_instructions=100_000_000)
+        runs.append((r.status, m.clock.now, bytes(out), events))
+    assert runs[0][0] == 0
+    assert len(runs[0][3]) > 100
+    assert runs[0] == runs[1]

@@ -51,3 +51,10 @@ def test_cpu_n_switches_registers_to_that_cpu(tmp_path):
     assert f"{syms['ap_hello']:#010x}" in regs[1]
     assert d.t.reg("eip", 0) != syms["ap_hello"]
     assert "[cpu 1]" in out
+
+
+def test_an_ap_started_by_init_and_sipi_has_no_latch_left_pending(tmp_path):
+    d, _ = smp_debugger(tmp_path)
+    drive(d, "b ap_hello\nc\n")
+    out = drive(d, "info lapic 1\n")
+    assert "pending -" in out and "wait-for-sipi" not in out
