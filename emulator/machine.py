@@ -901,7 +901,6 @@ class Machine:
                 for c in cpus:
                     if rr.state[c.index] is CpuState.HALTED and self._can_wake(c):
                         rr.wake(c.index)
-                        self.trace.emit("cpu.wake", c.index)
                 s = rr.next_slice(self.clock.now, None)
                 if s.cpu is None:                       # nobody can run: time jumps
                     self._devices_at_boundary()
@@ -938,7 +937,6 @@ class Machine:
                 rr.retired(self.clock.now - before)
                 if cpu.halted and rr.state[cpu.index] is CpuState.RUNNING:
                     rr.halt(cpu.index)
-                    self.trace.emit("cpu.halt", cpu.index)
         except TripleFault as e:
             return self._crash(cpu, "triple-fault", f"triple fault on CPU {cpu.index}: {e}")
         except Unsupported as e:
