@@ -163,6 +163,8 @@ _MEM_ABS = re.compile(r"\[(0x[0-9a-f]+)\]")
 
 def _mmio_operand(op_str: str) -> bool:
     """The instruction names an absolute address in the APIC pages ([0xfee000b0])."""
+    if "[0xfe" not in op_str:
+        return False
     m = _MEM_ABS.search(op_str)
     if m is None:
         return False
