@@ -20,7 +20,6 @@ the machine is stopped at the instruction the event is about):
 
 from __future__ import annotations
 
-import struct
 from typing import Optional
 
 EFLAGS_IF = 1 << 9
@@ -51,11 +50,8 @@ class MachineContext:
         if data is None:
             return out
         returns = self.codemap.returns
-        for (word,) in struct.iter_unpack("<I", data):
-            if word in returns:
-                out.append(word)
-                if len(out) >= self.max_frames:
-                    break
+        words = memoryview(data).cast("I").tolist()     # x86: little-endian
+        out += [w for w in words if w in returns][:self.max_frames - 1]
         return out
 
     def backtrace(self, cpu: int) -> list:
@@ -76,7 +72,7 @@ class MachineContext:
         if g is None:
             return None
         data = self.view.mem_read(g[0], g[1] - g[0])
-        if not data or not any(data):
+        if not data or data.count(0) == len(data):     # count: C speed, any(): not
             return None
         return (g[0], g[1], sum(1 for b in data if b))
 

@@ -22,6 +22,7 @@ class Symbols:
     def __init__(self, table=None) -> None:
         self.table = table
         self._consts: Optional[dict] = None
+        self._frames: dict = {}        # addr -> frame(addr): the table is fixed
 
     @classmethod
     def empty(cls) -> "Symbols":
@@ -86,6 +87,12 @@ class Symbols:
         return getattr(v, "value", None) if v is not None else None
 
     def frame(self, addr: int) -> str:
+        text = self._frames.get(addr)
+        if text is None:
+            text = self._frames[addr] = self._frame(addr)
+        return text
+
+    def _frame(self, addr: int) -> str:
         s = self.symbolize(addr)
         loc = self.line_of(addr)
         text = f"{addr:#010x}"

@@ -17,6 +17,7 @@ file means a change in the machine's API is a change here only.
 
 from __future__ import annotations
 
+import struct
 from typing import Optional
 
 from unicorn import UcError
@@ -28,9 +29,17 @@ _REGS = {"eax": R.UC_X86_REG_EAX, "ebx": R.UC_X86_REG_EBX, "ecx": R.UC_X86_REG_E
          "eflags": R.UC_X86_REG_EFLAGS}
 
 
+_U32 = struct.Struct("<I").unpack_from
+
+
 class MachineView:
     def __init__(self, machine) -> None:
         self.m = machine
+        self._readers: dict = {}       # cpu index -> fn(name) -> int
+        # the machine's RAM as a buffer: fields are read without a copy
+        ram = getattr(machine, "ram_view", None)
+        self._ram = ram if isinstance(ram, memoryview) else None
+        self._ram_end = (len(ram) - 4) if self._ram is not None else -1
 
     # CPUs -------------------------------------------------------------------
     def ncpus(self) -> int:
@@ -50,11 +59,23 @@ class MachineView:
         return getattr(c, "uc", None) or getattr(c, "engine", None) or c
 
     def reg(self, cpu: int, name: str) -> int:
+        read = self._readers.get(cpu)
+        if read is None:
+            read = self._readers[cpu] = self._reader(cpu)
+        return read(name)
+
+    def _reader(self, cpu: int):
+        # the machine's Cpu reads through libunicorn directly; the binding's
+        # reg_read costs several times more, and the observer reads
+        # registers at every event
         c = self.m.cpus[cpu]
-        uc = getattr(c, "uc", None)
-        if uc is not None:
-            return uc.reg_read(_REGS[name])
-        return c.read(name) if hasattr(c, "read") else self._uc(cpu).reg_read(_REGS[name])
+        get = getattr(c, "_get", None)
+        if callable(get):
+            return lambda name: get(_REGS[name])
+        if callable(getattr(c, "read", None)):
+            return c.read
+        uc = self._uc(cpu)
+        return lambda name: uc.reg_read(_REGS[name])
 
     # memory -----------------------------------------------------------------
     def mem_read(self, addr: int, n: int) -> Optional[bytes]:
@@ -64,6 +85,8 @@ class MachineView:
             return None
 
     def read_u32(self, addr: int) -> Optional[int]:
+        if 0 <= addr <= self._ram_end:
+            return _U32(self._ram, addr)[0]
         b = self.mem_read(addr, 4)
         return None if b is None or len(b) < 4 else int.from_bytes(b, "little")
 
