@@ -7,11 +7,17 @@ here and nowhere else in the emulator).
     the PIT interrupting at 1 kHz of virtual time and a handler that EOIs;
 (c) an interrupt storm: the same guest with IRQ 5 injected every
     ``STORM_PERIOD`` instructions; the host time per delivered interrupt is
-    the storm's time minus what its instructions cost at rate (b).
+    the storm's time minus what its instructions cost at rate (b);
+(d) the kernel's ``soak`` scenario (ithread model, its injections) three
+    ways: bare, with the observer and checkers attached (what ``python -m
+    emulator run`` does by default), and with a trace written as well.  The
+    observer's time includes attaching it (the capstone scan).
 
 Prints a table and one JSON line: raw_mips, guest_mips, ratio (b/a),
-us_per_irq, irqs, native.  Targets (issue 3): ratio >= 0.5 on the native
-path, <= 20 us per interrupt.
+us_per_irq, irqs, native, and for (d) observe_ratio (checked / bare),
+trace_ratio (checked and traced / checked: what tracing adds), events and
+us_per_event.  Targets: issue 3, ratio >= 0.5 on the native path, <= 20 us
+per interrupt; issue 5, tracing at most 1.5 times the run without it.
 """
 
 from __future__ import annotations
@@ -130,6 +136,53 @@ def guest(iterations: int, native: bool, storm: bool):
     return m.clock.now, dt, count[0], m.native is not None
 
 
+KERNEL_MODEL, KERNEL_SCENARIO = "ithread", "soak"
+
+
+def kernel_image() -> str:
+    """The bench kernel (built under build/bench when stale)."""
+    import os
+    from pathlib import Path
+    from guest_kernel.build import Config, build, is_stale
+    root = Path(__file__).resolve().parent.parent
+    cfg = Config(KERNEL_MODEL, "shared", "thread", None)
+    out = root / "build" / "bench" / cfg.name
+    os.makedirs(out, exist_ok=True)
+    if is_stale(cfg, out):
+        build(cfg, out)
+    return str(out / "kernel.elf")
+
+
+def kernel_run(image: str, observe: bool, trace: bool) -> tuple:
+    """(instructions, seconds, events) of one soak run; events counted by
+    the observer (0 when bare)."""
+    import io
+    import os
+    import tempfile
+    from emulator.machine import Machine
+    from emulator.observe import attach
+    from guest_kernel.__main__ import injections
+    m = Machine.from_image(image, append=f"scenario={KERNEL_SCENARIO}")
+    m.console = lambda data: None
+    inj = injections(KERNEL_SCENARIO)
+    for i in range(1, len(inj), 2):
+        m.inject(inj[i])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "soak.jsonl") if trace else None
+        t0 = time.perf_counter()
+        session = attach(m, trace_path=path, report=io.StringIO()) if observe else None
+        count = [0]
+        if session is not None:
+            session.fanout.add(lambda ev: count.__setitem__(0, count[0] + 1))
+        r = m.run(200_000_000)
+        if session is not None:
+            session.finish()
+        dt = time.perf_counter() - t0
+    if r.reason != "exit":
+        raise SystemExit(f"bench kernel did not finish: {r.reason} {r.report}")
+    return m.clock.now, dt, count[0]
+
+
 def main(argv=()) -> int:
     native = "--no-native" not in argv
     raw_n, raw_t = raw_unicorn(ITERATIONS)
@@ -138,16 +191,31 @@ def main(argv=()) -> int:
     raw_mips = raw_n / raw_t / 1e6
     guest_mips = g_n / g_t / 1e6
     us_per_irq = max(0.0, s_t - s_n / (guest_mips * 1e6)) / max(1, s_irqs) * 1e6
+    image = kernel_image()
+    k_n, k_t, _ = kernel_run(image, observe=False, trace=False)
+    o_n, o_t, events = kernel_run(image, observe=True, trace=False)
+    t_n, t_t, _ = kernel_run(image, observe=True, trace=True)
+    if not k_n == o_n == t_n:
+        raise SystemExit(f"bench kernel runs differ in length: {k_n} {o_n} {t_n} instructions")
+    observe_ratio, trace_ratio = o_t / k_t, t_t / o_t
+    us_per_event = (o_t - k_t) / max(1, events) * 1e6
+    kname = f"{KERNEL_SCENARIO} ({KERNEL_MODEL})"
     rows = [("(a) raw Unicorn loop", raw_n, raw_t, f"{raw_mips:8.1f} MIPS"),
             ("(b) guest, PIT 1 kHz", g_n, g_t, f"{guest_mips:8.1f} MIPS, {g_irqs} irqs"),
-            (f"(c) storm, irq every {STORM_PERIOD}", s_n, s_t, f"{us_per_irq:8.2f} us/irq, {s_irqs} irqs")]
-    print(f"{'run':32} {'instructions':>14} {'seconds':>9}  result")
+            (f"(c) storm, irq every {STORM_PERIOD}", s_n, s_t, f"{us_per_irq:8.2f} us/irq, {s_irqs} irqs"),
+            (f"(d) {kname}, bare", k_n, k_t, ""),
+            (f"(d) {kname}, checked", o_n, o_t,
+             f"{observe_ratio:8.2f} x bare, {events} events, {us_per_event:.1f} us/event"),
+            (f"(d) {kname}, checked + trace", t_n, t_t, f"{trace_ratio:8.2f} x checked")]
+    print(f"{'run':36} {'instructions':>14} {'seconds':>9}  result")
     for name, n, t, res in rows:
-        print(f"{name:32} {n:14d} {t:9.3f}  {res}")
+        print(f"{name:36} {n:14d} {t:9.3f}  {res}")
     print(f"block hook: {'native (C)' if is_native else 'pure Python'}; ratio b/a = {guest_mips / raw_mips:.3f}")
     print(json.dumps({"raw_mips": round(raw_mips, 1), "guest_mips": round(guest_mips, 1),
                       "ratio": round(guest_mips / raw_mips, 3), "us_per_irq": round(us_per_irq, 2),
-                      "irqs": s_irqs, "native": is_native}))
+                      "irqs": s_irqs, "native": is_native,
+                      "observe_ratio": round(observe_ratio, 2), "trace_ratio": round(trace_ratio, 2),
+                      "events": events, "us_per_event": round(us_per_event, 2)}))
     return 0
 
 
