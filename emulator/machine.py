@@ -124,6 +124,7 @@ nothing left that could wake it, is a deadlock.
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import os
 import re
@@ -697,7 +698,7 @@ class Machine:
         if b is None or not b.addr <= eip <= b.addr + b.size:
             return None
         off = eip - b.addr
-        return sum(1 for o in b.offsets if o < off)
+        return bisect.bisect_left(b.offsets, off)     # offsets ascend
 
     def _sync_now(self, eip: int, retired_current: bool = False) -> None:
         """Set clock.now to the exact count at ``eip`` inside the current block."""
@@ -763,7 +764,7 @@ class Machine:
             self.clock.now = st.block_start
         else:
             off = st.last_post - b.addr
-            start = sum(1 for o in b.offsets if o < off)
+            start = bisect.bisect_left(b.offsets, off)
             idx = next((i for i in b.mmio if i >= start), None)
             if idx is None:
                 idx = start
