@@ -29,6 +29,7 @@ current on the event's CPU (from ``lwp.switch``).
 from __future__ import annotations
 
 import collections
+import pickle
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
@@ -265,11 +266,15 @@ class Checker:
                 f"checks: {len(off)} of {len(self.rules)} rules off, the image carries "
                 f"no kernel symbols: {', '.join(off)}")
         self.finished = False
+        # the debugger's replay (emulator/observe/replay.py): a callable that
+        # is true while the events are ones the furthest run already saw
+        self.replaying: Optional[Callable[[], bool]] = None
 
     def __call__(self, ev: dict) -> None:
         if ev["ev"] == "check.violation":
             self.recent(ev)
             return
+        again = self.replaying is not None and self.replaying()
         found = []
         for rule in self.enabled:
             got = rule.on(ev, self.state, self.ctx)
@@ -279,17 +284,20 @@ class Checker:
         self.state.update(ev, bt)
         self.recent(ev)
         for v in found:
-            self._record(v, ev["t"], ev["cpu"])
+            self._record(v, ev["t"], ev["cpu"], again)
 
-    def _record(self, v: Violation, t: int, cpu: int) -> None:
+    def _record(self, v: Violation, t: int, cpu: int, again: bool = False) -> None:
+        """Keep, emit and report ``v``; ``again`` (a replay of events already
+        checked) only emits it, so the event stream is the first run's."""
         if not v.t:
             v.t, v.cpu = t, cpu
         v.events = self.recent.tail()
-        self.violations.append(v)
+        if not again:
+            self.violations.append(v)
         if self.emit is not None:
             self.emit("check.violation", v.cpu, t=v.t, rule=v.rule, message=v.message,
                       **{k: val for k, val in v.fields.items() if k not in ("rule", "message")})
-        if self.report is not None:
+        if self.report is not None and not again:
             self.report(v.report())
 
     def finish(self) -> list:
@@ -299,6 +307,20 @@ class Checker:
                 for v in rule.finish(self.state, self.ctx) or ():
                     self._record(v, self.state.t, v.cpu)
         return self.violations
+
+    # going back in time (the debugger restores a machine snapshot) ----------
+    def save_state(self) -> bytes:
+        """The state, the last events and every rule's own state, as bytes
+        (not ``violations``: what was reported stays reported)."""
+        return pickle.dumps((self.state, self.recent.events,
+                             [r.__dict__ for r in self.rules]), pickle.HIGHEST_PROTOCOL)
+
+    def restore_state(self, saved: bytes) -> None:
+        """Back to what ``save_state`` saw (each call gets fresh objects)."""
+        self.state, self.recent.events, rules = pickle.loads(saved)
+        for r, d in zip(self.rules, rules):
+            r.__dict__.clear()
+            r.__dict__.update(d)
 
     def summary_line(self) -> str:
         n = len(self.violations)
