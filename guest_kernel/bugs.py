@@ -40,4 +40,15 @@ BUGS = {
                           "the testdev handler recurses past the bottom of its interrupt LWP's stack"),
     "lost_wakeup": Bug("ithread", "ithread_block", "liveness",
                        "main tests the done flag with interrupts on and sleeps after the wake-up came"),
+    "mutex_as_completion": Bug("ithread", "ithread_block", "mutex-owner",
+                               "main waits for holder by taking ib_done, which it holds, again; "
+                               "holder releases it"),
+    "empty_ring_unlock": Bug("ithread", "soak", "mutex-owner",
+                             "testdev_bottom's empty-ring shortcut jumps to the exit that releases "
+                             "td_lock, never taken"),
+    "eoi_unmasked": Bug("classic", "storm", "intr-nesting",
+                        "intr_hard sends its early EOI and sti without raising the IPL: IRQ 5 "
+                        "re-enters its handler"),
+    "sti_before_iret": Bug("classic", "hello", "intr-nesting",
+                           "intr_return does sti before popad/iret"),
 }

@@ -39,10 +39,15 @@ intr_hard:
 2:
 .endif
         push ebp
+.if BUG_EOI_UNMASKED
+        mov eax, [cpu0 + C_IPL]          # BUG: no raise, "the in-service bit keeps
+                                         # the line out" -- but the EOI below clears it
+.else
         mov eax, ebx
         shl eax, 5
         mov eax, [ih_table + eax + IH_IPL]
         call splraise                    # masks this line and all below it
+.endif
         push eax                         # the interrupted IPL
         call pic_eoi
 obs_intr_enter:                          # EBX = line, EBP = interrupted frame (pushad)
@@ -58,6 +63,9 @@ obs_intr_exit:                           # EBX = line
         # falls through to intr_return
 intr_return:
         call intr_return_check
+.if BUG_STI_BEFORE_IRET
+        sti                              # BUG: "iret restores IF anyway"
+.endif
         popad
         add esp, 8                       # vector, error code
         iret

@@ -15,6 +15,10 @@
         .text
 scen_ithread_block:
         push ebx
+.if BUG_MUTEX_AS_COMPLETION
+        mov ebx, ib_done                 # BUG: a mutex as a completion: main takes
+        call mutex_enter                 # it, the holder releases it when done
+.endif
 .if BUG_SLEEP_IN_HARDINTR
         mov eax, sleepy_holder           # the holder sleeps; main is interrupted
 .else
@@ -32,6 +36,11 @@ scen_ithread_block:
         call tsleep                      # holder now sleeps holding td_lock
         int IRQ_BASE + TESTDEV_IRQ       # the hard handler blocks on it
         int IRQ_BASE + TESTDEV_IRQ
+.endif
+.if BUG_MUTEX_AS_COMPLETION
+        mov ebx, ib_done                 # ... and main waits by taking it again
+        call mutex_enter
+        call mutex_exit
 .endif
         mov eax, [ib_holder_lwp]
         call lwp_wait
@@ -110,6 +119,10 @@ ib_holder:
         PRINT msg_ib_again
         mov ebx, td_lock
         call mutex_exit
+.if BUG_MUTEX_AS_COMPLETION
+        mov ebx, ib_done                 # "done": lets main go on
+        call mutex_exit
+.endif
         pop ebx
         ret
 
@@ -137,3 +150,6 @@ msg_ib_convert: .asciz "wrong number of interrupt LWP conversions"
 msg_ib_held:  .asciz "td_lock still held"
         .align 4
 ib_holder_lwp: .long 0
+.if BUG_MUTEX_AS_COMPLETION
+        MUTEX ib_done, MUTEX_ADAPTIVE, IPL_NONE
+.endif

@@ -95,6 +95,11 @@ testdev_intr:
 
 testdev_bottom:
         push ebx
+.if BUG_EMPTY_RING_UNLOCK
+        mov eax, [td_ring + RING_HEAD]   # BUG: an empty ring skips the lock, but
+        cmp eax, [td_ring + RING_TAIL]   # the exit it jumps to releases td_lock,
+        je 2f                            # which this path never took
+.endif
         mov ebx, td_lock
         call mutex_enter
         mov ebx, td_ring

@@ -8,6 +8,33 @@ from emulator.checks.runs import kernel_available, run_config
 
 OK, WHY = kernel_available()
 
+# What the report of a bug must say: for each branch of the rule the bug
+# reaches, the fields of one violation of the targeted rule and a piece of
+# its message.
+REPORTS = {
+    "mutex_as_completion": [
+        # re-entry: main takes the mutex it holds (its contend and its block)
+        ({"lock": "ib_done", "lwp": "lwp 0", "owner": "lwp 0"},
+         "lwp 0 takes ib_done again while holding it"),
+        # release by a non-owner: the holder releases main's mutex
+        ({"lock": "ib_done", "lwp": "lwp 3", "owner": "lwp 0"},
+         "lwp 3 releases ib_done, which lwp 0 holds"),
+    ],
+    "empty_ring_unlock": [
+        # a release of a mutex nobody holds: the interrupt LWP's bottom half
+        ({"lock": "td_lock", "lwp": "ithread 2", "owner": None},
+         "ithread 2 releases td_lock, which nobody holds"),
+    ],
+    "eoi_unmasked": [
+        # the same line enters again while its handler runs on that CPU
+        ({"line": 5}, "irq 5 entered again on cpu0 while its handler is active"),
+    ],
+    "sti_before_iret": [
+        # the first clock interrupt returns with IF=1
+        ({"line": 0, "vector": 32}, "with interrupts enabled (vector 32)"),
+    ],
+}
+
 
 @pytest.mark.skipif(not OK, reason=WHY)
 @pytest.mark.parametrize("bug", load_bugs(), ids=lambda b: b.name)
@@ -19,5 +46,10 @@ def test_broken_kernel_is_caught_by_its_targeted_rule(bug, tmp_path):
     assert hits, f"{bug.name}: fired {r.rules}, wanted {bug.rule}\n{r.stderr}"
     # the report names what is involved: a lock, an LWP/ithread or a line
     v = hits[0]
-    assert any(v.get(k) for k in ("lock", "lwp", "ithread", "line", "owner")), v
+    assert any(v.get(k) is not None for k in ("lock", "lwp", "ithread", "line", "owner")), v
     assert f"checks: {bug.rule} violated" in r.stderr
+    # the guest finished its scenario: it does not report its own bug
+    assert f"PASS {bug.scenario}" in r.stdout, r.stdout
+    for fields, text in REPORTS.get(bug.name, ()):
+        assert any(text in h["message"] and all(h.get(k) == fv for k, fv in fields.items())
+                   for h in hits), f"{bug.name}: no report {text!r} with {fields}\n{r.stderr}"
