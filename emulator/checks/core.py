@@ -21,9 +21,12 @@ Rules that need the kernel's symbols (``needs_kernel``) are switched off,
 once and with a note, when the image does not carry them; so a plain
 multiboot program runs unchanged and nothing fires on it falsely.
 
-Threads are named as the trace names owners: ``lwp 3``, ``ithread 1``.  The
-thread doing an operation is the event's ``by`` field, or else the thread
-current on the event's CPU (from ``lwp.switch``).
+Threads are named as the trace names owners: ``lwp 3``, ``ithread 1``,
+``ap cpu1``.  The thread doing an operation is the event's ``by`` field, or
+else the thread current on the event's CPU (from ``lwp.switch``,
+``cpu.up``, or a switch to a thread's stack).  Everything per CPU is kept
+per CPU (current thread, stack owner, IPL); interrupt frames are kept per
+thread, so they follow an interrupted thread and never mix CPUs.
 """
 
 from __future__ import annotations
@@ -79,12 +82,13 @@ class Rule:
 
 
 # --------------------------------------------------------------------- state
-THREAD_STACKS = ("lwp ", "ithread ", "softint ", "idle ")
+THREAD_STACKS = ("lwp ", "ithread ", "softint ", "idle ", "ap ")
 
 
 def schedulable(name) -> bool:
     """Whether an owner is a thread the scheduler owes CPU time: LWPs and
-    interrupt threads, not the boot context or an idle LWP."""
+    interrupt threads, not the boot context, an idle LWP or an AP's bound
+    LWP (``ap cpuN``: it never leaves its CPU)."""
     return isinstance(name, str) and name.startswith(("lwp ", "ithread ", "softint "))
 
 
@@ -194,9 +198,16 @@ class State:
             if who is not None:
                 self.asleep[who] = (t, kind)
                 self.runnable.pop(who, None)
+        elif kind == "cpu.up":
+            # an AP runs its bound LWP from now on (it never switches)
+            who = ev.get("lwp")
+            if who is not None:
+                self.current[cpu] = who
+                self.running[who] = cpu
         elif kind in ("lwp.wakeup", "lock.wakeup"):
             who = ev.get("lwp")
-            if who is not None and who not in self.running:
+            # an AP's LWP blocks by halting its CPU and wakes itself (by = lwp)
+            if who is not None and (who not in self.running or ev.get("by") == who):
                 self.asleep.pop(who, None)
                 if schedulable(who):
                     self.runnable.setdefault(who, t)

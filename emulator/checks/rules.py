@@ -117,7 +117,10 @@ class BigLockAcrossSleep(Rule):
         "(`biglock.release` with `saved` = d) goes on, after it is switched "
         "back in and has retaken the lock, at a depth other than d (checked "
         "at its first event that is not a big-lock acquisition, or at "
-        "`lwp.resume` when the kernel reports one).")
+        "`lwp.resume` when the kernel reports one). With several CPUs, an LWP "
+        "that blocks or sleeps holding the big lock and wakes again without "
+        "ever leaving its CPU (an AP's bound LWP halts its CPU to wait) held "
+        "it all that time while not running: that is reported too.")
 
     QUIET = ("stack.switch", "biglock.acquire", "irq.raise", "irq.lower", "pic.ack",
              "pic.eoi", "pic.mask", "pic.unmask")
@@ -126,6 +129,7 @@ class BigLockAcrossSleep(Rule):
         self.saved: dict = {}       # lwp -> depth dropped at its last switch
         self.armed: dict = {}       # cpu -> lwp switched in with a depth to retake
         self.reported: set = set()
+        self.blocked: dict = {}     # lwp -> (t, depth) blocked holding it, not yet switched
 
     def _restored(self, who, have, cpu, ctx):
         want = self.saved.pop(who, None)
@@ -147,10 +151,28 @@ class BigLockAcrossSleep(Rule):
             del self.armed[cpu]
             if not (kind == "lwp.switch" and ev.get("to") == armed):
                 out = self._restored(armed, st.biglock.get(armed, 0), cpu, ctx)
+        if kind in ("lock.block", "lwp.sleep"):
+            who = ev.get("lwp") if kind == "lwp.sleep" else st.actor(ev)
+            depth = st.biglock.get(who, 0)
+            if depth > 0:
+                self.blocked[who] = (ev["t"], depth)
+        elif kind in ("lock.wakeup", "lwp.wakeup") and ev.get("lwp") in self.blocked:
+            who = ev["lwp"]
+            t, depth = self.blocked.pop(who)
+            if (ev.get("by") == who and st.running.get(who) is not None
+                    and ("halt", who) not in self.reported):
+                # woken while still on its CPU: it never switched, never dropped it
+                self.reported.add(("halt", who))
+                return (out or []) + [Violation(
+                    self.name, f"{who} blocked at t={t} holding the big lock at depth "
+                    f"{depth} and kept it while not running",
+                    fields={"lwp": who, "depth": depth},
+                    paths=[(f"{who} waking", _bt(ctx, cpu))])]
         if kind == "biglock.release" and ev.get("saved"):
             self.saved[ev.get("lwp") or st.actor(ev)] = ev["saved"]
         elif kind == "lwp.switch":
             old, new = ev.get("from"), ev.get("to")
+            self.blocked.pop(old, None)
             if new in self.saved:
                 self.armed[cpu] = new
             depth = st.biglock.get(old, 0)
@@ -303,15 +325,22 @@ class IrqSafety(Rule):
         "interrupted by that handler on the same CPU, which then spins or "
         "blocks forever on a lock its own CPU holds — lockdep's IN-HARDIRQ vs "
         "HARDIRQ-ON. The rule records both usages per lock and fires when "
-        "they meet, in either order, with both acquisition paths.")
+        "they meet, in either order, with both acquisition paths. With several "
+        "CPUs a line counts as enabled only on a CPU it is delivered to (the "
+        "8259s' lines reach the BSP only; a CPU counts once a line interrupted "
+        "it): on another CPU the handler cannot interrupt the holder, it only "
+        "waits for it.")
 
     def __init__(self) -> None:
         self.hard: dict = {}        # lock -> {line: (t, thread, bt)}
         self.enabled: dict = {}     # lock -> {line: (t, thread, bt)}
         self.reported: set = set()
+        self.line_cpus: set = {0}   # CPUs the lines are delivered to
 
     def on(self, ev, st, ctx):
         if ev["ev"] != "lock.acquire":
+            if ev["ev"] == "intr.enter" and ev.get("line") is not None:
+                self.line_cpus.add(ev["cpu"])
             return None
         cpu = ev["cpu"]
         lock = ev.get("lock")
@@ -332,6 +361,8 @@ class IrqSafety(Rule):
         # "enabled" is the line unmasked at the PIC, which is where the
         # kernel's IPL lives; IF is not consulted, since the mutex code
         # itself runs its few instructions with interrupts off
+        if cpu not in self.line_cpus:
+            return None
         uses = self.enabled.setdefault(lock, {})
         lines = [n for n in range(16) if n not in st.masked and n not in uses]
         if not lines:
@@ -611,7 +642,13 @@ class Liveness(Rule):
         "instructions, the LWP that was running meanwhile sleeping on the "
         "same channel and getting the CPU back only by its timeout. All are reported with the LWP and "
         "how long it waited; the machine's own deadlock report (all CPUs halted with "
-        "interrupts off) ends the run separately.")
+        "interrupts off) ends the run separately. With several CPUs a CPU is idle "
+        "when it runs its idle LWP, or when it said so (`cpu.idle`: an AP waiting "
+        "for a cross-call) and has done no thread work since, or when its bound "
+        "LWP (`ap cpuN`, which cannot switch away) blocked on a mutex by halting.")
+
+    # thread work on a CPU that said it idles ends its idleness
+    WORK = ("lock.", "biglock.", "lwp.", "softint.", "handler.", "ithread.", "wchan.")
 
     def __init__(self, limit: int = 10_000_000, idle_prefix: str = "idle") -> None:
         self.limit = limit
@@ -623,6 +660,7 @@ class Liveness(Rule):
         self.resumed: dict = {}         # lwp -> t it last got the CPU
         self.suspect: dict = {}         # lwp -> (wchan, t unheard, t sleep)
         self.window = 100_000           # a sleep this soon after the unheard wake-up
+        self.halted: dict = {}          # cpu -> idle since its cpu.idle (or halted blocked)
 
     def _lost(self, who, why):
         w, tw, ts = self.suspect.pop(who)
@@ -670,10 +708,22 @@ class Liveness(Rule):
                 out.append(Violation(self.name, f"{who} is runnable and has not run for "
                                      f"{t - since} instructions (since t={since})",
                                      fields={"lwp": who}))
-        if ev["ev"] == "lwp.switch":
+        kind, cpu = ev["ev"], ev["cpu"]
+        changed = kind == "lwp.switch"
+        if kind == "cpu.idle":
+            changed = self.halted[cpu] = True
+        elif kind.startswith(self.WORK):
+            if kind == "lock.block" and str(st.actor(ev)).startswith("ap "):
+                changed = self.halted[cpu] = True       # an AP halts until the lock is free
+            elif self.halted.get(cpu):
+                self.halted[cpu] = False
+                changed = True
+        if changed:
             cur = dict(st.current)
-            cur[ev["cpu"]] = ev.get("to")
-            all_idle = all(str(n).startswith(self.idle_prefix) for n in cur.values())
+            if kind == "lwp.switch":
+                cur[cpu] = ev.get("to")
+            all_idle = bool(cur) and all(str(n).startswith(self.idle_prefix)
+                                         or self.halted.get(c) for c, n in cur.items())
             if all_idle and self.idle_since is None:
                 self.idle_since = t
             elif not all_idle:

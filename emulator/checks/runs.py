@@ -84,13 +84,14 @@ def run_config(model: str, scenario: str, bug: Optional[str] = None,
 
     from emulator.machine import Machine
     from emulator.observe import attach
-    from guest_kernel.__main__ import injections
+    from guest_kernel.__main__ import injections, kernel_cmdline
     from guest_kernel.build import Config
 
     cfg = Config(model, "shared", "thread", bug)
     out = Path(_build_dir(build_dir)) / cfg.name
     _build_locked(cfg, out)
-    m = Machine.from_image(str(out / "kernel.elf"), append=f"scenario={scenario}", cpus=cpus)
+    m = Machine.from_image(str(out / "kernel.elf"), append=kernel_cmdline(scenario, cpus),
+                           cpus=cpus)
     console = []
     m.console = lambda data: console.append(bytes(data))
     inj = injections(scenario)

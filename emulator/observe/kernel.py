@@ -24,8 +24,16 @@ a table entry.  Field readers:
     ("cur",)         the LWP current on this CPU (per-CPU data)
 
 LWP names: ``lwp N`` (N the LWP's id), ``ithread N`` for an interrupt LWP,
-``idle cpuN`` for an idle LWP.  Stacks: each LWP's stack (base and size
-from its struct), each CPU's interrupt stack ``intr cpuN``, and ``boot``.
+``idle cpuN`` for an idle LWP, ``ap cpuN`` for the one LWP bound to
+application processor N (SMP).  Stacks: each LWP's stack (base and size
+from its struct), each CPU's interrupt stack ``intr cpuN``, ``boot``, and
+each AP's stack ``ap cpuN`` (known from the image's geometry before the AP
+runs: its one ESP load comes before it fills in its LWP).
+
+Several CPUs: "cur" and the IPL are read from the acting CPU's own per-CPU
+data (``cpu0`` for the BSP, ``smp_cpus + N*C_SIZE`` for AP N); an LWP is
+running when it is some CPU's current LWP (on an AP, also in state
+LSONPROC: an AP that blocks on a mutex keeps its LWP current while halted).
 """
 
 from __future__ import annotations
@@ -65,9 +73,14 @@ CONST = {
     "cpu_heldmask": "C_HELDMASK",
     "cpu_intrstack_lo": "C_INTRSTACK_LO",
     "cpu_intrstack_hi": "C_INTRSTACK_HI",
+    "state_blocked": "LSBLOCKED",
+    "ap_stack_size": "AP_STACK_SIZE",   # SMP: each AP's stack in ap_stacks
+    "max_cpus": "MAX_CPUS",
 }
 DATA = {"lwp_table": "lwp_table", "cpu_info": "cpu0", "softint_table": "softint_table",
-        "boot_stack": "boot_stack", "boot_stack_top": "boot_stack_top"}
+        "boot_stack": "boot_stack", "boot_stack_top": "boot_stack_top",
+        # SMP (guest_kernel/OBSERVE.md "SMP"): AP k's cpu_info, bound LWP, stack
+        "smp_cpus": "smp_cpus", "smp_lwps": "smp_lwps", "ap_stacks": "ap_stacks"}
 
 # obs_ label -> (trace kind, {field: reader}), after guest_kernel/OBSERVE.md
 def _lock(ev_kind, /, **extra):
@@ -125,7 +138,38 @@ LABELS = {
     "obs_sleep": ("lwp.sleep", {"lwp": ("lwp", "ebx"), "wchan": ("int", "eax"), "ipl": ("ipl",)}),
     "obs_wakeup": ("lwp.wakeup", {"lwp": ("lwp", "eax"), "wchan": ("int", "ecx"), "by": ("cur",)}),
     "obs_idle": ("cpu.idle", {}),
+    # SMP: the same events from any CPU (smp.S, smp_lock.S)
+    "obs_cpu_up": ("cpu.up", {"apic": ("int", "ebx"), "lwp": ("lwp", "edi")}),
+    "obs_idle_ap": ("cpu.idle", {}),
+    "obs_ipi_send": ("ipi.send", {"to": ("shr", "edx", 24), "vector": ("low8", "eax"),
+                                  "by": ("cur",)}),
+    "obs_smp_lock_contend": _lock("lock.contend", owner=("lwp", "edx"),
+                                  owner_running=("bool", "eax"), kind=("kind", "ebx"),
+                                  by=("lwp", "ecx")),
+    "obs_smp_lock_block": _lock("lock.block", owner=("lwp", "edx"),
+                                owner_running=("running", "edx"), kind=("kind", "ebx"),
+                                by=("lwp", "ecx"), ipl=("ipl",)),
+    # the AP saw the word free and retries: it woke itself (no waker is told)
+    "obs_smp_lock_unblock": _lock("lock.wakeup", lwp=("lwp", "ecx"), owner=("owner", "ebx"),
+                                  owner_running=("ownerrun", "ebx"), by=("lwp", "ecx")),
+    "obs_smp_lock_acquire": _lock("lock.acquire", owner=("lwp", "ecx"), owner_running=("true",),
+                                  kind=("kind", "ebx"), by=("lwp", "ecx")),
+    "obs_smp_lock_release": _lock("lock.release", owner=("owner", "ebx"),
+                                  owner_running=("true",), kind=("kind", "ebx"),
+                                  by=("lwp", "ecx")),
+    "obs_smp_spin_acquire": _lock("lock.acquire", owner=("lwp", "ecx"), owner_running=("true",),
+                                  kind=("kind", "ebx"), by=("lwp", "ecx")),
+    "obs_smp_spin_release": _lock("lock.release", owner=("owner", "ebx"),
+                                  owner_running=("true",), kind=("kind", "ebx"), by=("cur",)),
+    "obs_smp_biglock_acquire": ("biglock.acquire", {"depth": ("int", "ecx"),
+                                                    "lwp": ("lwp", "ebx")}),
+    "obs_smp_biglock_release": ("biglock.release", {"depth": ("int", "ecx"),
+                                                    "lwp": ("lwp", "ebx")}),
 }
+# contention labels whose register says the waiter spins (the owner runs on
+# another CPU): a ``lock.spin`` with the same fields follows the
+# ``lock.contend`` when it is non-zero
+SPINS = {"obs_lock_contend": "eax", "obs_smp_lock_contend": "eax"}
 # kernel entry points hooked as well (not obs_ labels, but named by the same
 # file): every wakeup() call, heard by a sleeper or not (the lost wake-up)
 ENTRIES = {
@@ -144,6 +188,11 @@ class KernelModel:
         self.d = {k: symbols.addr(v) for k, v in DATA.items()}
         self.ipl_off = self.c["cpu_ipl"]
         self.sink = None
+        # the APs' bound LWPs, [smp_lwps, + MAX_CPUS * L_SIZE): empty on UP images
+        lwps, n, size = self.d["smp_lwps"], self.c["max_cpus"], self.c["lwp_size"]
+        self._ap_lo = lwps if lwps is not None and n and size else 0
+        self._ap_hi = self._ap_lo + n * size if self._ap_lo else 0
+        self._smp_cpus = self.d["smp_cpus"]
 
     @classmethod
     def detect(cls, view, symbols) -> Optional["KernelModel"]:
@@ -167,6 +216,8 @@ class KernelModel:
         if not ptr:
             return None
         c = self.c
+        if self._ap_lo <= ptr < self._ap_hi:
+            return f"ap cpu{(ptr - self._ap_lo) // c['lwp_size']}"
         lid = self.view.read_u32(ptr + c["lwp_id"]) if c["lwp_id"] is not None else None
         if lid is None:
             return f"lwp@{ptr:#x}"
@@ -188,6 +239,8 @@ class KernelModel:
         return 0
 
     def cpu_base(self, cpu: int) -> Optional[int]:
+        if cpu and self._smp_cpus is not None:
+            return self._smp_cpus + cpu * (self.c["cpu_size"] or 0)
         base, size = self.d["cpu_info"], self.c["cpu_size"]
         if base is None:
             return None
@@ -227,8 +280,15 @@ class KernelModel:
         return v & ~bit if v is not None else None
 
     def running(self, lwp_ptr: Optional[int]) -> bool:
-        return bool(lwp_ptr) and any(self.cpu_lwp(c) == lwp_ptr
-                                     for c in range(self.view.ncpus()))
+        if not lwp_ptr:
+            return False
+        for c in range(self.view.ncpus()):
+            if self.cpu_lwp(c) == lwp_ptr:
+                if c == 0:
+                    return True
+                off, st = self.c["lwp_state"], self.c["state_running"]
+                return off is None or st is None or self._u32(lwp_ptr + off) == st
+        return False
 
     # ----------------------------------------------------------------- stacks
     def add_static_stacks(self, stacks) -> None:
@@ -237,6 +297,10 @@ class KernelModel:
             stacks.add(lo, hi, "boot")
         self._scan_cpus(stacks)
         self._scan_lwps(stacks)
+        base, size = self.d["ap_stacks"], self.c["ap_stack_size"]
+        if base is not None and size:
+            for cpu in range(1, self.view.ncpus()):
+                stacks.add(base + cpu * size, base + (cpu + 1) * size, f"ap cpu{cpu}")
 
     def _scan_cpus(self, stacks) -> bool:
         lo_off, hi_off = self.c["cpu_intrstack_lo"], self.c["cpu_intrstack_hi"]
@@ -287,15 +351,23 @@ class KernelModel:
             spec = LABELS.get(label) or ENTRIES.get(label)
             if spec is None:
                 continue
-            observer.view.add_exec_hook(addr, observer.guard(addr, self._hook(spec)))
+            observer.view.add_exec_hook(addr, observer.guard(addr, self._hook(spec,
+                                                                              SPINS.get(label))))
 
-    def _hook(self, spec):
+    def _hook(self, spec, spins: Optional[str] = None):
         kind, fields = spec
 
         def on_label(machine, cpu):
             cpu = self.view.cpu_index(cpu)
             self.sink.emit(kind, cpu, **self.read_fields(cpu, fields))
-        return on_label
+
+        def on_contend(machine, cpu):
+            cpu = self.view.cpu_index(cpu)
+            got = self.read_fields(cpu, fields)
+            self.sink.emit(kind, cpu, **got)
+            if self.view.reg(cpu, spins):
+                self.sink.emit("lock.spin", cpu, **got)
+        return on_contend if spins else on_label
 
     def _u32(self, addr):
         return self.view.read_u32(addr) if addr is not None else None
@@ -328,6 +400,10 @@ class KernelModel:
                 out[name] = val
             elif how == "bool":
                 out[name] = bool(val)
+            elif how == "shr":
+                out[name] = val >> arg[1]
+            elif how == "low8":
+                out[name] = val & 0xFF
             elif how == "lwp":
                 out[name] = self.lwp_name(val)
             elif how == "lock":
@@ -372,6 +448,7 @@ class KernelModel:
         """(lo, hi) of the red zone below an LWP's stack, if the kernel has one."""
         size = self.c["stack_guard"]
         region = self._stacks.region(owner) if getattr(self, "_stacks", None) else None
+        # (an AP's stack has no red zone: below it is the next AP's stack)
         if not size or region is None or not owner.startswith(("lwp ", "ithread ", "softint ",
                                                                "idle ")):
             return None
