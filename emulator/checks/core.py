@@ -19,7 +19,9 @@ when it does not know; rules then stay silent rather than guess.
 
 Rules that need the kernel's symbols (``needs_kernel``) are switched off,
 once and with a note, when the image does not carry them; so a plain
-multiboot program runs unchanged and nothing fires on it falsely.
+multiboot program runs unchanged and nothing fires on it falsely.  Each rule
+switched off is also a ``check.off`` event (``rule``, ``reason``) at t=0
+through ``emit``, so the trace says which rules did not watch it.
 
 Threads are named as the trace names owners: ``lwp 3``, ``ithread 1``,
 ``ap cpu1``.  The thread doing an operation is the event's ``by`` field, or
@@ -259,6 +261,8 @@ class NullContext:
 class Checker:
     """Runs the rules over a stream of events (a consumer: ``checker(ev)``)."""
 
+    OFF_REASON = "the image carries no kernel symbols"
+
     def __init__(self, rules: Iterable[Rule], ctx=None, kernel: bool = True,
                  emit: Optional[Callable[..., None]] = None, context: int = 12,
                  report: Optional[Callable[[str], None]] = None) -> None:
@@ -276,6 +280,9 @@ class Checker:
             self.notes.append(
                 f"checks: {len(off)} of {len(self.rules)} rules off, the image carries "
                 f"no kernel symbols: {', '.join(off)}")
+            # and in the trace, one check.off per rule, before any event
+            for name in off if self.emit is not None else ():
+                self.emit("check.off", 0, t=0, rule=name, reason=self.OFF_REASON)
         self.finished = False
         # the debugger's replay (emulator/observe/replay.py): a callable that
         # is true while the events are ones the furthest run already saw

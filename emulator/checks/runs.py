@@ -11,6 +11,13 @@ checkers' reports and summary line, and the violations (rule, message and
 the lock/LWP/line fields).  Used by
 ``python -m emulator.checks bugs`` and by tests/golden.
 
+With ``cpus`` > 1 the kernel's command line is the one ``python -m
+guest_kernel run --cpus N`` gives (``scenario=smp:NAME cpus=N``,
+guest_kernel.__main__.kernel_cmdline): the APs come up, then NAME runs.
+``SCENARIOS`` lists every scenario; ``scenarios_for(cpus)`` leaves out the
+SMP ones (``SMP_SCENARIOS``) on one CPU, where the kernel only prints that
+it skips them; ``CPUS`` are the CPU counts checked and blessed (1, 2, 4).
+
 ``kernel_available()`` says whether guest_kernel can run scenarios yet, and
 why not, so tests skip with a reason instead of failing on a missing piece.
 """
@@ -23,7 +30,17 @@ from typing import Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELS = ("classic", "ithread", "threaded")
-SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak")
+SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak",
+             "smp_contend", "smp_biglock")
+# scenarios about several CPUs: on one CPU the kernel only prints that it
+# skips them (and PASS), so runs and goldens take them on 2 CPUs and more
+SMP_SCENARIOS = ("smp_contend", "smp_biglock")
+CPUS = (1, 2, 4)        # the CPU counts every scenario is checked and blessed on
+
+
+def scenarios_for(cpus: int) -> tuple:
+    """The scenarios worth running on ``cpus`` CPUs (the SMP ones need two)."""
+    return SCENARIOS if cpus > 1 else tuple(s for s in SCENARIOS if s not in SMP_SCENARIOS)
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""``make bless`` (``python -m tests.golden.bless [MODEL/SCENARIO ...]``):
-rerun every scenario under every model and rewrite its golden trace.
+"""``make bless`` (``python -m tests.golden.bless [MODEL/SCENARIO | cpusN/MODEL/SCENARIO ...]``):
+rerun every scenario under every model on 1, 2 and 4 CPUs and rewrite its
+golden trace (layout: tests/golden/golden.py).
 
 The only code that writes tests/golden/*; a test never does.  Prints one
 line per golden: events kept, form, size, and whether it changed.
@@ -18,12 +19,12 @@ from emulator.trace import read_events
 from tests.golden import golden
 
 
-def bless_one(model: str, scenario: str) -> dict:
+def bless_one(model: str, scenario: str, cpus: int = 1) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         trace = os.path.join(tmp, "trace.jsonl")
-        r = run_config(model, scenario, trace_path=trace)
+        r = run_config(model, scenario, trace_path=trace, cpus=cpus)
         if not os.path.exists(trace):
-            raise RuntimeError(f"{model}/{scenario}: no trace (exit {r.status}): "
+            raise RuntimeError(f"{golden.key(model, scenario, cpus)}: no trace (exit {r.status}): "
                                f"{r.stderr.strip().splitlines()[-1:] or ''}")
         events = list(read_events(trace))
     form = "full"
@@ -31,7 +32,7 @@ def bless_one(model: str, scenario: str) -> dict:
     if len(data) > golden.LIMIT_BYTES:
         form = "filtered"
         data = golden.encode(golden.form_events(events, form))
-    dest = golden.path(model, scenario)
+    dest = golden.path(model, scenario, cpus)
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     old = open(dest, "rb").read() if os.path.exists(dest) else None
     with open(dest, "wb") as f:
@@ -43,26 +44,35 @@ def bless_one(model: str, scenario: str) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m tests.golden.bless")
-    p.add_argument("only", nargs="*", help="MODEL/SCENARIO pairs (default: all)")
+    p.add_argument("only", nargs="*",
+                   help="MODEL/SCENARIO (one CPU) or cpusN/MODEL/SCENARIO (default: all)")
     args = p.parse_args(argv)
     ok, why = kernel_available()
     if not ok:
         print(f"bless: cannot run scenarios: {why}", file=sys.stderr)
         return 1
     index = golden.load_index()
-    pairs = golden.matrix()
+    configs = golden.matrix()
     if args.only:
-        pairs = [tuple(x.split("/", 1)) for x in args.only]
-    failed = 0
-    for model, scenario in pairs:
         try:
-            info = bless_one(model, scenario)
+            configs = [golden.parse_key(x) for x in args.only]
+        except ValueError as e:
+            print(f"bless: {e}", file=sys.stderr)
+            return 2
+    else:
+        # a full bless drops goldens of configurations no longer run
+        index = {}
+    failed = 0
+    for model, scenario, cpus in configs:
+        name = golden.key(model, scenario, cpus)
+        try:
+            info = bless_one(model, scenario, cpus)
         except Exception as e:      # a kernel that does not build, a machine error
-            print(f"bless: {model}/{scenario}: {e}", file=sys.stderr)
+            print(f"bless: {name}: {e}", file=sys.stderr)
             failed += 1
             continue
-        index[f"{model}/{scenario}"] = {k: info[k] for k in ("form", "events", "status")}
-        print(f"{model + '/' + scenario:<28}{info['events']:>9} events  {info['form']:<9}"
+        index[name] = {k: info[k] for k in ("form", "events", "status")}
+        print(f"{name:<34}{info['events']:>9} events  {info['form']:<9}"
               f"{info['bytes']:>9} bytes  {'changed' if info['changed'] else 'same'}"
               + (f"  ({info['violations']} violations!)" if info["violations"] else ""))
     with open(golden.INDEX, "w", encoding="utf-8") as f:

@@ -1,7 +1,11 @@
 """Golden traces: where they live, what form they are kept in, how to compare.
 
-Every scenario under every model has a golden trace
-``tests/golden/<model>/<scenario>.jsonl.gz``: the run's trace, gzip'ed
+Every scenario under every model on every CPU count of
+``emulator.checks.runs.CPUS`` has a golden trace: on one CPU
+``tests/golden/<model>/<scenario>.jsonl.gz`` (INDEX key ``model/scenario``),
+on N CPUs ``tests/golden/cpus<N>/<model>/<scenario>.jsonl.gz`` (key
+``cpus<N>/model/scenario``); the SMP scenarios have goldens on 2 CPUs and
+more only (``runs.scenarios_for``).  Each is the run's trace, gzip'ed
 deterministically (mtime 0), in one of two forms recorded in
 ``tests/golden/INDEX.json``:
 
@@ -24,7 +28,7 @@ import io
 import json
 import os
 
-from emulator.checks.runs import MODELS, SCENARIOS
+from emulator.checks.runs import CPUS, MODELS, scenarios_for
 from emulator.trace import dumps, read_events
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,19 +39,28 @@ HEAD = 4000
 
 
 def matrix() -> list:
-    """(model, scenario) pairs with a golden: every pair the kernel runs."""
-    try:
-        from guest_kernel import scenarios as gk
-        pairs = getattr(gk, "MATRIX", None)
-        if pairs:
-            return [tuple(p) for p in pairs]
-    except ImportError:
-        pass
-    return [(m, s) for m in MODELS for s in SCENARIOS]
+    """(model, scenario, cpus) with a golden: every configuration the kernel runs."""
+    return [(m, s, c) for c in CPUS for m in MODELS for s in scenarios_for(c)]
 
 
-def path(model: str, scenario: str) -> str:
-    return os.path.join(HERE, model, f"{scenario}.jsonl.gz")
+def key(model: str, scenario: str, cpus: int = 1) -> str:
+    """The INDEX key: ``model/scenario`` on one CPU, ``cpusN/model/scenario``."""
+    return f"{model}/{scenario}" if cpus == 1 else f"cpus{cpus}/{model}/{scenario}"
+
+
+def parse_key(k: str) -> tuple:
+    """(model, scenario, cpus) back from an INDEX key (or a bless argument)."""
+    parts = k.split("/")
+    if len(parts) == 3 and parts[0].startswith("cpus") and parts[0][4:].isdigit():
+        return parts[1], parts[2], int(parts[0][4:])
+    if len(parts) != 2:
+        raise ValueError(f"{k!r} is not MODEL/SCENARIO or cpusN/MODEL/SCENARIO")
+    return parts[0], parts[1], 1
+
+
+def path(model: str, scenario: str, cpus: int = 1) -> str:
+    top = HERE if cpus == 1 else os.path.join(HERE, f"cpus{cpus}")
+    return os.path.join(top, model, f"{scenario}.jsonl.gz")
 
 
 def load_index() -> dict:
@@ -85,5 +98,5 @@ def encode(events) -> bytes:
     return raw.getvalue()
 
 
-def golden_events(model: str, scenario: str):
-    return read_events(path(model, scenario))
+def golden_events(model: str, scenario: str, cpus: int = 1):
+    return read_events(path(model, scenario, cpus))

@@ -1,7 +1,7 @@
 """Guest traces against their goldens (make bless rewrites them, nothing else).
 
-Each blessed (model, scenario) is rerun; a mismatch fails with the output of
-``trace diff``.  Every correct configuration must run with zero violations.
+Each blessed (model, scenario, CPU count) is rerun; a mismatch fails with
+the output of ``trace diff``.  Every correct configuration must run with zero violations.
 Running the same scenario twice gives identical traces.
 """
 
@@ -28,13 +28,13 @@ def blessed():
 def test_scenario_trace_matches_its_golden_with_zero_violations(pair, tmp_path):
     if pair not in INDEX:
         pytest.skip("no goldens yet: run make bless")
-    model, scenario = pair.split("/", 1)
+    model, scenario, cpus = golden.parse_key(pair)
     trace = str(tmp_path / "trace.jsonl")
-    r = run_config(model, scenario, trace_path=trace)
+    r = run_config(model, scenario, trace_path=trace, cpus=cpus)
     assert r.violations == [], r.stderr
     assert r.summary_line() == "checks: 12 rules, 0 violations", r.stderr
     form = INDEX[pair]["form"]
-    same, text = diff_events(golden.golden_events(model, scenario),
+    same, text = diff_events(golden.golden_events(model, scenario, cpus),
                              golden.form_events(read_events(trace), form),
                              names=(f"golden {pair}", "this run"))
     if not same:
@@ -45,10 +45,22 @@ def test_scenario_trace_matches_its_golden_with_zero_violations(pair, tmp_path):
 def test_every_pair_the_kernel_runs_has_a_golden():
     if not OK or not INDEX:
         pytest.skip(WHY or "no goldens yet: run make bless")
-    missing = [f"{m}/{s}" for m, s in golden.matrix() if f"{m}/{s}" not in INDEX]
+    missing = [golden.key(*c) for c in golden.matrix() if golden.key(*c) not in INDEX]
     assert missing == []
     for pair in INDEX:
-        assert os.path.exists(golden.path(*pair.split("/", 1))), pair
+        assert os.path.exists(golden.path(*golden.parse_key(pair))), pair
+
+
+@needs_kernel
+def test_an_smp_run_twice_gives_identical_traces(tmp_path):
+    a, b = str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")
+    ra = run_config("ithread", "smp_contend", trace_path=a, cpus=2)
+    rb = run_config("ithread", "smp_contend", trace_path=b, cpus=2)
+    assert ra.status == rb.status == 0 and ra.stdout == rb.stdout
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        data = fa.read()
+        assert data == fb.read()
+    assert b'"cpu":1,"ev":"lock.contend"' in data
 
 
 @needs_kernel

@@ -28,3 +28,18 @@ def test_the_filtered_form_keeps_the_kernels_events_and_drops_pic_noise():
 
 def test_golden_paths_are_per_model_and_scenario():
     assert golden.path("ithread", "storm").endswith("tests/golden/ithread/storm.jsonl.gz")
+
+
+def test_goldens_on_several_cpus_live_under_cpus_n_and_keep_the_one_cpu_paths():
+    assert golden.path("ithread", "storm", 1) == golden.path("ithread", "storm")
+    assert golden.path("ithread", "storm", 4).endswith("tests/golden/cpus4/ithread/storm.jsonl.gz")
+    for cfg in (("classic", "soak", 1), ("threaded", "smp_biglock", 2)):
+        assert golden.parse_key(golden.key(*cfg)) == cfg
+    assert golden.key("classic", "soak") == "classic/soak"
+
+
+def test_the_smp_scenarios_have_goldens_on_two_cpus_and_more_only():
+    m = golden.matrix()
+    assert ("ithread", "smp_contend", 2) in m and ("ithread", "smp_contend", 4) in m
+    assert not [c for c in m if c[1].startswith("smp_") and c[2] == 1]
+    assert {c[2] for c in m} == {1, 2, 4}
