@@ -46,9 +46,9 @@ BUGS = {
     "empty_ring_unlock": Bug("ithread", "soak", "mutex-owner",
                              "testdev_bottom's empty-ring shortcut jumps to the exit that releases "
                              "td_lock, never taken"),
-    "eoi_unmasked": Bug("classic", "storm", "intr-nesting",
-                        "intr_hard sends its early EOI and sti without raising the IPL: IRQ 5 "
-                        "re-enters its handler"),
+    "eoi_unmasked": Bug("classic", "nested", "intr-nesting",
+                        "intr_hard sends its early EOI and sti without raising the IPL: a packet "
+                        "re-enters the long IRQ 5 handler"),
     "sti_before_iret": Bug("classic", "hello", "intr-nesting",
                            "intr_return does sti before popad/iret"),
 }
