@@ -3,12 +3,16 @@
     python -m emulator debug IMAGE [--append CMDLINE] [--inject SPEC ...]
                                    [--gdb PORT] [--cpus N] [--mem MIB]
                                    [--max-instructions N] [--no-observe] [-x FILE]
+                                   [--trace FILE]
 
 ``main(argv) -> int`` builds the machine (``Machine.from_image``), attaches
 the observer (threads, locks, stacks, trace, checks) unless --no-observe,
 and then either serves GDB's remote protocol on 127.0.0.1:PORT (gdbstub.py)
 or runs the REPL (repl.py) on stdin/stdout.  ``--max-instructions`` bounds
 every ``continue`` (tests and scripts); ``-x FILE`` runs commands first.
+``--trace FILE`` writes the observer's trace: the history of the furthest
+run, each line once, whatever the session does backwards (see
+emulator/observe/replay.py).
 
 Modules: control.py (stops, execution, going back), reverse.py (snapshots),
 expr.py (locations and expressions), views.py (what is shown), repl.py
@@ -36,11 +40,13 @@ def _parser():
                    help="bound every continue to N instructions")
     p.add_argument("--no-observe", action="store_true", help="do not attach the observer")
     p.add_argument("-x", dest="script", metavar="FILE", help="run the commands in FILE first")
+    p.add_argument("--trace", metavar="FILE",
+                   help="write the trace (JSON Lines) of the furthest run to FILE")
     return p
 
 
 def open_debugger(image, append="", inject=(), cpus=1, mem=None, observe=True,
-                  max_run=None, report=None):
+                  max_run=None, report=None, trace=None, history_every=200_000):
     """Machine + observer + Debugger for IMAGE (what main and tests use)."""
     from emulator.debugger.control import Debugger
     from emulator.machine import Machine
@@ -54,11 +60,15 @@ def open_debugger(image, append="", inject=(), cpus=1, mem=None, observe=True,
     if observe:
         from emulator.observe import attach
         session = attach(m, trace_path=None, checks=True, report=report)
-    return Debugger(m, session=session, max_run=max_run)
+    return Debugger(m, session=session, max_run=max_run, trace_path=trace,
+                    history_every=history_every)
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    if args.trace and args.no_observe:
+        print("debug: --trace needs the observer (drop --no-observe)", file=sys.stderr)
+        return 2
     if not 1 <= args.cpus <= 8:
         print("debug: --cpus must be between 1 and 8", file=sys.stderr)
         return 2
@@ -66,15 +76,18 @@ def main(argv=None) -> int:
     from emulator.machine import MachineError
     try:
         dbg = open_debugger(args.image, args.append, args.inject, args.cpus, args.mem,
-                            not args.no_observe, args.max_instructions)
+                            not args.no_observe, args.max_instructions, trace=args.trace)
     except (OSError, ValueError, KeyError, MachineError, ImageError) as e:
         print(f"debug: {args.image}: {e}", file=sys.stderr)
         return 2
-    if args.gdb is not None:
-        from emulator.debugger.gdbstub import GdbStub
-        return GdbStub(dbg, args.gdb, log=sys.stderr).serve()
-    from emulator.debugger.repl import Repl
-    repl = Repl(dbg)
-    if args.script:
-        repl.onecmd(f"source {args.script}")
-    return repl.loop()
+    try:
+        if args.gdb is not None:
+            from emulator.debugger.gdbstub import GdbStub
+            return GdbStub(dbg, args.gdb, log=sys.stderr).serve()
+        from emulator.debugger.repl import Repl
+        repl = Repl(dbg)
+        if args.script:
+            repl.onecmd(f"source {args.script}")
+        return repl.loop()
+    finally:
+        dbg.close()

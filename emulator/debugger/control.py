@@ -28,6 +28,14 @@ calls ``machine.stop()`` — KeyboardInterrupt cannot arrive inside Unicorn,
 and no Python runs there in native mode, so a thread waiting on the signal
 wakeup fd makes the call.
 
+The observer and the checkers go back too: with a session, a ``Rewind``
+(emulator/observe/replay.py) rides in every snapshot, so a restore puts
+their model back, and a replay feeds them events again without reporting a
+violation twice or writing a trace line twice (``trace_path``: the trace
+is the history of the furthest run).  ``fork()`` is called before the user
+changes the machine by hand, ``changed()`` after; ``close()`` ends the
+session's trace.
+
 Where: ``where()`` is the stop display (symbol+offset, file:line, the
 source line, the next instruction).  ``env`` evaluates expressions
 (expr.py) against the selected CPU ``cpu``.
@@ -106,10 +114,14 @@ class Env:
 
 class Debugger:
     def __init__(self, machine, session=None, max_run: Optional[int] = None,
-                 history_every: int = 200_000) -> None:
+                 history_every: int = 200_000, trace_path=None) -> None:
         self.m = machine
-        self.t = Target(machine)
         self.session = session
+        self.rewind = None
+        if session is not None:
+            from emulator.observe.replay import Rewind
+            self.rewind = Rewind(session, trace_path)
+        self.t = Target(machine, companion=self.rewind)
         self.syms = self.t.symbols
         self.cpu = 0
         self.max_run = max_run
@@ -613,9 +625,21 @@ class Debugger:
         self.goto_time(earliest)
         return Stop("step", "No more reverse-execution history.")
 
+    def fork(self) -> None:
+        """The user is about to change the machine by hand: the future the
+        observer saw is no longer this machine's (its trace is cut here)."""
+        if self.rewind is not None:
+            self.rewind.fork()
+
     def changed(self) -> None:
         """The user changed the machine by hand: the history forks here."""
+        self.fork()
         try:
             self.history.changed()
         except SnapshotError:
             pass
+
+    def close(self) -> None:
+        """End of the session: the trace is flushed and closed."""
+        if self.rewind is not None:
+            self.rewind.close()

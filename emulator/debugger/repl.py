@@ -474,10 +474,13 @@ class Repl:
         if s is None:
             return self.say("checks need the observer; it is off for this session.")
         vs = s.violations
+        checker = getattr(s, "checker", None)
+        summary = checker.summary_line() if checker is not None else "checks: off"
         if not vs:
-            return self.say("no violations so far")
+            return self.say(f"no violations so far\n{summary}")
         self.say("\n".join(f"t={getattr(v, 't', '?')} cpu{getattr(v, 'cpu', '?')} "
-                           f"{getattr(v, 'rule', '?')}: {getattr(v, 'message', v)}" for v in vs))
+                           f"{getattr(v, 'rule', '?')}: {getattr(v, 'message', v)}" for v in vs)
+                 + f"\n{summary}")
 
     # acting -----------------------------------------------------------------------------
     def do_irq(self, arg):
@@ -491,6 +494,7 @@ class Repl:
         if pic is None or not hasattr(pic, "set_irq"):
             raise DebugError("this machine has no 8259 PIC to drive")
         levels = {"raise": (1,), "lower": (0,), "pulse": (1, 0)}[parts[0]]
+        self.d.fork()           # the line's events belong to the new history
         platform = getattr(self.d.t.m, "platform", None)      # the PIC and the IO APIC
         for level in levels:
             if platform is not None:
@@ -507,6 +511,7 @@ class Repl:
         self._inject(arg)
 
     def _inject(self, spec):
+        self.d.fork()
         try:
             res = self.d.t.inject(spec)
         except (ValueError, KeyError, TypeError) as e:

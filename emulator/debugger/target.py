@@ -12,6 +12,11 @@ unmapped), ``mem_write``, ``now`` (virtual time, instructions retired),
 listeners, ``snapshot()``/``restore()``, ``devices``, ``symbols`` and
 ``code_range`` (the loaded image's first and last address).
 
+``companion`` (None, or an object with ``save() -> bytes`` and
+``restore(saved)``: the observer's ``Rewind``, emulator/observe/replay.py)
+is Python state that goes back in time with the machine: its ``save()``
+rides in every snapshot and is restored right after the machine.
+
 A change in the machine's API is a change here only.
 """
 
@@ -34,8 +39,9 @@ REG_IDS = {n: getattr(X, "UC_X86_REG_" + n.upper()) for n in GDB_REGS + _EXTRA}
 
 
 class Target:
-    def __init__(self, machine) -> None:
+    def __init__(self, machine, companion=None) -> None:
         self.m = machine
+        self.companion = companion
 
     # CPUs and registers -----------------------------------------------------
     @property
@@ -140,11 +146,17 @@ class Target:
 
     # state ------------------------------------------------------------------
     def snapshot(self):
-        """The machine's snapshot (registers, RAM, devices, clock, loop state)."""
-        return self.m.snapshot()
+        """The machine's snapshot (registers, RAM, devices, clock, loop state),
+        with the companion's state."""
+        snap = self.m.snapshot()
+        if self.companion is not None:
+            snap["companion"] = self.companion.save()
+        return snap
 
     def restore(self, snap) -> None:
         self.m.restore(snap)
+        if self.companion is not None and "companion" in snap:
+            self.companion.restore(snap["companion"])
 
     def inject(self, spec: str):
         return self.m.inject(spec)
