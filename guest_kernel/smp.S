@@ -78,6 +78,7 @@ smp_init:
         cmp eax, 1
         jbe 8f
         call ap_idt_init
+        call smp_timer_calibrate         # the BSP's IDT and LAPIC; lapic_tick
         mov esi, trampoline              # the trampoline below 1 MiB
         mov edi, TRAMPOLINE
         mov ecx, trampoline_end - trampoline
@@ -106,7 +107,8 @@ smp_init:
         jmp 9f
 3:      inc ebx
         jmp 1b
-7:      PRINT msg_cpus                   # "smp: N cpus up"
+7:      call smp_route                   # LAPIC clock, IO APIC lines (smp_intr.S)
+        PRINT msg_cpus                   # "smp: N cpus up"
         mov eax, [smp_ncpus]
         call putdec
         PRINT msg_cpus_up
@@ -238,9 +240,11 @@ ap_idt_init:
         call ap_set_gate
         ret
 
-# ap_set_gate: AP IDT entry EBX -> interrupt gate to EAX (keeps EBX)
+# ap_set_gate: AP IDT entry EBX -> interrupt gate to EAX (keeps EBX);
+# ap_set_gate_at: the same for the gate at EDX (any IDT)
 ap_set_gate:
         lea edx, [ap_idt + ebx*8]
+ap_set_gate_at:
         mov [edx], ax
         mov word ptr [edx + 2], KCODE
         mov word ptr [edx + 4], 0x8e00
@@ -294,7 +298,8 @@ obs_ap_stack:                            # EAX = this AP's stack top; the one ES
         mov dword ptr [LAPIC_LVT_ERROR], LVT_MASKED
         mov dword ptr [LAPIC_TIMER_DCR], DCR_DIVIDE_1
         mov dword ptr [LAPIC_LVT_TIMER], LVT_PERIODIC | TIMER_VECTOR
-        mov dword ptr [LAPIC_TIMER_ICR], AP_TIMER_COUNT
+        mov eax, [lapic_tick]            # calibrated by the BSP
+        mov [LAPIC_TIMER_ICR], eax
         mov eax, [smp_generation]
         mov [esi + C_NSWITCH], eax       # calls seen so far (none to run yet)
 obs_cpu_up:                              # EBX = APIC ID, ESI = cpu_info, EDI = its LWP

@@ -1,0 +1,190 @@
+# smp_intr.S — on several CPUs: the clock from the LAPIC timer and device
+# interrupts through the IO APIC (the PIT and the 8259 pair stay for cpus=1).
+#
+# smp_timer_calibrate(): BSP, thread context, IF=1, PIT clock running, before
+#     the APs start.  Loads the BSP's 256-gate IDT (bsp_idt) and enables its
+#     LAPIC (SVR), then counts the LAPIC timer (divide 1, one-shot, masked)
+#     across one PIT tick: lapic_tick = counts per tick, which every CPU's
+#     periodic timer then uses (one tick per CPU, calibrated in virtual time).
+#     Clobbers EAX, ECX, EDX.
+# smp_route(): BSP, thread context, IF=1, after the APs are up.  Switches the
+#     UP kernel's interrupt hardware, with interrupts off:
+#     - the 8259 pair fully masked (C_PICMASK = 0xFFFF, what it holds) and
+#       LINT0 masked: no ExtINT any more;  the PIT quieted (clock_quiet);
+#     - ISA line L (1-15, not the cascade 2) -> IO APIC pin L, level-
+#       triggered, fixed, physical destination APIC 0 (the UP kernel and
+#       its handlers live on the BSP), vector LINE_VECTOR(L) = 0x40 +
+#       IH_IPL(L) * 16 + L: the priority class is 4 + the line's IPL;
+#     - the clock: the BSP's LAPIC timer, periodic, lapic_tick counts,
+#       vector LINE_VECTOR(0) (class 4 + IPL_SCHED) -> line 0's stub;
+#     - bsp_idt gate LINE_VECTOR(L) -> the UP stub of vector 0x20 + L, so
+#       intr_entry and every model's path run unchanged;
+#     - the UP kernel's pic_apply and pic_eoi are patched at run time into
+#       jumps to smp_pic_apply and smp_eoi (the UP text keeps every byte
+#       and address on one CPU: nothing is patched there).
+# smp_pic_apply: (pic_apply's contract: IF=0, keeps all but EAX) the IPL as
+#     the LAPIC TPR = (4 + IPL) << 4, which holds back every line at or below
+#     the IPL in the LAPIC's IRR (synchronously, as the 8259's IMR did: no
+#     interrupt accepted before the raise slips through after it), and each
+#     line's redirection entry: masked while the line is held
+#     (C_HELDMASK: the ithread/threaded models' line masking) or has no
+#     handler, its vector following IH_IPL.  Level-triggered entries lose
+#     nothing while masked: the input is still high when they open.
+#     smp_linemask = imask[IPL] | held, the lines in effect masked.
+# smp_eoi: (pic_eoi's contract) EOI to the LAPIC; a level entry's EOI
+#     broadcast clears its Remote IRR.
+        .include "kernel.inc"
+
+        .equ IOAPIC_REGSEL, 0xfec00000   # 82093AA: IOREGSEL, IOWIN (3.0)
+        .equ IOAPIC_WIN, 0xfec00010
+        .equ IOAPIC_REDTBL, 0x10         # redirection entry pin N: 0x10 + 2N (low), + 1 (high)
+        .equ IOAPIC_PINS, 24
+        .equ RTE_LEVEL, 0x8000           # trigger mode: level
+        .equ RTE_MASKED, 0x10000
+        .equ LAPIC_TIMER_CCR, LAPIC + 0x390
+        .equ LINE_CLASS_BASE, 0x40       # LINE_VECTOR(L) = 0x40 + IPL * 16 + L
+        .equ CASCADE_LINE, 2
+        .equ JMP_REL32, 0xe9
+
+        .data                            # code too: see SMP_BLOB in kernel.inc
+smp_timer_calibrate:
+        xor ebx, ebx                     # bsp_idt: the UP gates 0-0x2f, then
+1:      mov eax, [idt + ebx*8]           # every line's class vectors
+        mov [bsp_idt + ebx*8], eax
+        mov eax, [idt + ebx*8 + 4]
+        mov [bsp_idt + ebx*8 + 4], eax
+        inc ebx
+        cmp ebx, NVECTORS
+        jb 1b
+2:      mov eax, ap_unexpected
+        cmp ebx, LINE_CLASS_BASE
+        jb 3f
+        cmp ebx, LINE_CLASS_BASE + NIPL * 16
+        jae 3f
+        mov eax, ebx                     # vector 0x40 + ipl*16 + L -> stub 0x20 + L
+        and eax, 15
+        mov eax, [vector_table + IRQ_BASE*4 + eax*4]
+3:      cmp ebx, SPURIOUS_VECTOR
+        jne 4f
+        mov eax, ap_spurious
+4:      push edx
+        lea edx, [bsp_idt + ebx*8]
+        call ap_set_gate_at
+        pop edx
+        inc ebx
+        cmp ebx, 256
+        jb 2b
+        lidt [bsp_idtr]
+        mov dword ptr [LAPIC_SVR], SVR_ENABLE | SPURIOUS_VECTOR
+        mov dword ptr [LAPIC_TIMER_DCR], DCR_DIVIDE_1
+        mov dword ptr [LAPIC_LVT_TIMER], LVT_MASKED | SPURIOUS_VECTOR
+        mov dword ptr [LAPIC_TIMER_ICR], 0xffffffff
+        mov edx, 1                       # to the start of a tick
+        call tsleep
+        mov ebx, [LAPIC_TIMER_CCR]
+        mov edx, 1                       # one whole tick
+        call tsleep
+        sub ebx, [LAPIC_TIMER_CCR]
+        mov [lapic_tick], ebx
+        ret
+
+smp_route:
+        pushf
+        cli
+        mov al, 0xff                     # the 8259 pair: every line masked
+        out PIC1_DATA, al
+        out PIC2_DATA, al
+        mov dword ptr [cpu0 + C_PICMASK], 0xffff
+        mov dword ptr [LAPIC_LVT_LINT0], LVT_MASKED   # no ExtINT any more
+        call clock_quiet                 # the PIT's last edge goes nowhere
+        xor ebx, ebx                     # every pin masked, destination APIC 0
+1:      lea eax, [ebx*2 + IOAPIC_REDTBL + 1]
+        mov [IOAPIC_REGSEL], eax
+        mov dword ptr [IOAPIC_WIN], 0
+        dec eax
+        mov [IOAPIC_REGSEL], eax
+        mov dword ptr [IOAPIC_WIN], RTE_MASKED
+        mov dword ptr [smp_rte + ebx*4], RTE_MASKED
+        inc ebx
+        cmp ebx, IOAPIC_PINS
+        jb 1b
+        mov eax, smp_pic_apply           # patch the UP entry points
+        mov ebx, pic_apply
+        call smp_patch_jmp
+        mov eax, smp_eoi
+        mov ebx, pic_eoi
+        call smp_patch_jmp
+        mov eax, [ih_table + CLOCK_IRQ*IH_SIZE + IH_IPL]
+        shl eax, 4                       # the clock: LAPIC timer, line 0's vector
+        add eax, LINE_CLASS_BASE + CLOCK_IRQ
+        or eax, LVT_PERIODIC
+        mov [LAPIC_LVT_TIMER], eax
+        mov eax, [lapic_tick]
+        mov [LAPIC_TIMER_ICR], eax
+        inc dword ptr [smp_routed]
+        call pic_apply                   # now smp_pic_apply: TPR and entries
+        popf
+        ret
+
+# smp_patch_jmp: overwrite the 5 bytes at EBX with `jmp EAX`
+smp_patch_jmp:
+        sub eax, ebx
+        sub eax, 5
+        mov byte ptr [ebx], JMP_REL32
+        mov [ebx + 1], eax
+        ret
+
+smp_eoi:
+        mov dword ptr [LAPIC_EOI], 0
+        ret
+
+smp_pic_apply:
+        push ecx
+        push edx
+        mov eax, [cpu0 + C_IPL]
+        mov ecx, [imask + eax*4]
+        or ecx, [cpu0 + C_HELDMASK]
+        mov [smp_linemask], ecx
+        add eax, 4                       # TPR: hold back class 4 + IPL and below
+        shl eax, 4
+obs_smp_tpr:                             # EAX = the TPR written (IPL = EAX/16 - 4)
+        mov [LAPIC_TPR], eax
+        mov edx, 1                       # redirection entries, lines 1-15
+1:      cmp edx, CASCADE_LINE
+        je 3f
+        mov ecx, edx
+        shl ecx, 5                       # IH_SIZE = 32
+        mov eax, [ih_table + ecx + IH_IPL]
+        shl eax, 4
+        lea eax, [eax + edx + LINE_CLASS_BASE + RTE_LEVEL]
+        cmp dword ptr [ih_table + ecx + IH_FUNC], 0
+        je 2f                            # no handler: masked
+        bt dword ptr [cpu0 + C_HELDMASK], edx
+        jnc 4f                           # held for its handler thread: masked
+2:      or eax, RTE_MASKED
+4:      cmp eax, [smp_rte + edx*4]
+        je 3f                            # unchanged: no MMIO
+        mov [smp_rte + edx*4], eax
+        lea ecx, [edx*2 + IOAPIC_REDTBL]
+        mov [IOAPIC_REGSEL], ecx
+obs_ioapic_rte:                          # EDX = line (= pin), EAX = its entry (bit 16: masked)
+        mov [IOAPIC_WIN], eax
+3:      inc edx
+        cmp edx, NIRQ
+        jb 1b
+        pop edx
+        pop ecx
+        ret
+
+        .data
+        .align 4
+bsp_idtr:       .short 256 * 8 - 1
+                .long bsp_idt
+
+        .bss
+        .align 16
+bsp_idt:        .space 256 * 8           # the BSP's IDT once smp_timer_calibrate ran
+smp_rte:        .space IOAPIC_PINS * 4   # redirection entries (low words) last written
+smp_linemask:   .space 4                 # imask[IPL] | held: lines in effect masked
+smp_routed:     .space 4                 # 1 once smp_route switched the hardware
+lapic_tick:     .space 4                 # LAPIC timer counts per clock tick (divide 1)
