@@ -30,6 +30,14 @@ from its struct), each CPU's interrupt stack ``intr cpuN``, ``boot``, and
 each AP's stack ``ap cpuN`` (known from the image's geometry before the AP
 runs: its one ESP load comes before it fills in its LWP).
 
+Several CPUs, lines through the IO APIC (smp_intr.S): a line's vector is
+``LINE_CLASS_BASE + IPL*16 + line``, so ``line_of_vector`` gives the line of
+an external interrupt the PICs' bases do not explain; and at
+``obs_smp_tpr`` (after ``smp_linemask`` — the lines in effect masked,
+``imask[IPL] | held`` — is written) each line whose bit changed is a
+``pic.mask`` / ``pic.unmask`` event with ``via="ioapic"``, the IMR's events
+on one CPU, so the line rules read the same events either way.
+
 Several CPUs: "cur" and the IPL are read from the acting CPU's own per-CPU
 data (``cpu0`` for the BSP, ``smp_cpus + N*C_SIZE`` for AP N); an LWP is
 running when it is some CPU's current LWP (on an AP, also in state
@@ -76,11 +84,13 @@ CONST = {
     "state_blocked": "LSBLOCKED",
     "ap_stack_size": "AP_STACK_SIZE",   # SMP: each AP's stack in ap_stacks
     "max_cpus": "MAX_CPUS",
+    "line_class_base": "LINE_CLASS_BASE",   # SMP: a line's vector via the IO APIC
 }
 DATA = {"lwp_table": "lwp_table", "cpu_info": "cpu0", "softint_table": "softint_table",
         "boot_stack": "boot_stack", "boot_stack_top": "boot_stack_top",
         # SMP (guest_kernel/OBSERVE.md "SMP"): AP k's cpu_info, bound LWP, stack
-        "smp_cpus": "smp_cpus", "smp_lwps": "smp_lwps", "ap_stacks": "ap_stacks"}
+        "smp_cpus": "smp_cpus", "smp_lwps": "smp_lwps", "ap_stacks": "ap_stacks",
+        "smp_linemask": "smp_linemask"}
 
 # obs_ label -> (trace kind, {field: reader}), after guest_kernel/OBSERVE.md
 def _lock(ev_kind, /, **extra):
@@ -193,6 +203,7 @@ class KernelModel:
         self._ap_lo = lwps if lwps is not None and n and size else 0
         self._ap_hi = self._ap_lo + n * size if self._ap_lo else 0
         self._smp_cpus = self.d["smp_cpus"]
+        self._linemask = 0xFFFF         # the 8259s are masked whole before lines go via the IO APIC
 
     @classmethod
     def detect(cls, view, symbols) -> Optional["KernelModel"]:
@@ -353,6 +364,31 @@ class KernelModel:
                 continue
             observer.view.add_exec_hook(addr, observer.guard(addr, self._hook(spec,
                                                                               SPINS.get(label))))
+        addr = self.labels.get("obs_smp_tpr")
+        if addr is not None and self.d["smp_linemask"] is not None:
+            observer.view.add_exec_hook(addr, observer.guard(addr, self._on_linemask))
+        if self.c["line_class_base"] is not None:
+            observer.kernel_line = self.line_of_vector
+
+    def line_of_vector(self, vector: int) -> Optional[int]:
+        """The line of a vector routed through the IO APIC (or the BSP's
+        LAPIC timer, line 0's vector), else None."""
+        base = self.c["line_class_base"]
+        if base is None or not base <= vector < base + 128:
+            return None
+        return (vector - base) & 15
+
+    def _on_linemask(self, machine, cpu) -> None:
+        cpu = self.view.cpu_index(cpu)
+        mask = (self._u32(self.d["smp_linemask"]) or 0) & 0xFFFF
+        changed, self._linemask = mask ^ self._linemask, mask
+        line = 0
+        while changed:
+            if changed & 1:
+                self.sink.emit("pic.mask" if mask >> line & 1 else "pic.unmask", cpu,
+                               line=line, via="ioapic")
+            changed >>= 1
+            line += 1
 
     def _hook(self, spec, spins: Optional[str] = None):
         kind, fields = spec

@@ -9,7 +9,9 @@ registers and memory, never the guest's console:
 - ``intr.enter`` (vector, line, kind, eip, owner) from the machine's
   interrupt-delivery listener, after the frame is pushed; ``line`` is the
   PIC input the vector belongs to (None for exceptions and software
-  interrupts). The frame is remembered on the *stack it was pushed on*.
+  interrupts), or, for an external interrupt the PICs' bases do not
+  explain, what ``kernel_line(vector)`` says (the kernel model's IO APIC
+  vectors; None when there is no kernel). The frame is remembered on the *stack it was pushed on*.
 - ``intr.exit`` (vector, line, eip, owner, if) at every ``iret`` site found
   by the scan, before it executes, for the newest frame open on the current
   stack (an ``iret`` with no frame open there, e.g. one that starts a new
@@ -47,6 +49,7 @@ class Observer:
         self.after_event: Optional[Callable[[int], None]] = None
         self.last_hook: dict = {}     # cpu -> (addr, now) of the hook that ran last
         self.suppress: dict = collections.defaultdict(set)   # cpu -> {(addr, esp)}
+        self.kernel_line: Optional[Callable[[int], Optional[int]]] = None
 
     # ------------------------------------------------------- exactly once
     def guard(self, addr: int, fn):
@@ -108,6 +111,8 @@ class Observer:
             self.suppress[cpu].add((eip_from, esp + frame))
         owner = self._refresh(cpu, esp)
         line = None if kind in NOT_A_LINE else self.view.line_of_vector(vector)
+        if line is None and kind == "irq" and self.kernel_line is not None:
+            line = self.kernel_line(vector)
         self.frames[owner].append((vector, line))
         fields = {"vector": vector, "line": line, "kind": kind, "eip": eip_from,
                   "owner": owner}

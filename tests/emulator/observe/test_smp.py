@@ -14,6 +14,7 @@ from tests.emulator.observe.fakemachine import BASE, FakeMachine
 
 CPU0, LWP_TABLE, MUTEX = 0x40000, 0x41000, 0x50000
 SMP_CPUS, SMP_LWPS, AP_STACKS, AP_SIZE = 0x60000, 0x61000, 0x62000, 0x400
+LINEMASK = 0x63000
 L_SIZE = 32
 AP1_LWP = SMP_LWPS + L_SIZE
 AP1_TOP = AP_STACKS + 2 * AP_SIZE
@@ -51,12 +52,13 @@ def machine():
     syms = [Symbol(n, a, "label", "k.S", i) for i, (n, a) in enumerate(sorted(labels.items()))]
     syms += [Symbol(n, a, "label", "k.S", 90) for n, a in
              (("start", BASE), ("cpu0", CPU0), ("lwp_table", LWP_TABLE), ("sc_lock", MUTEX),
-              ("smp_cpus", SMP_CPUS), ("smp_lwps", SMP_LWPS), ("ap_stacks", AP_STACKS))]
+              ("smp_cpus", SMP_CPUS), ("smp_lwps", SMP_LWPS), ("ap_stacks", AP_STACKS),
+              ("smp_linemask", LINEMASK))]
     syms += [Symbol(k, v, "const", "k.S", 1) for k, v in dict(
         L_ID=0, L_FLAGS=4, L_STACK_LO=8, L_STACK_HI=12, L_STATE=16, L_SIZE=L_SIZE, NLWP=2,
         LF_ITHREAD=2, LF_IDLE=1, LSONPROC=LSONPROC, LSBLOCKED=LSBLOCKED, MTX_OWNER=0,
         MTX_KIND=4, MUTEX_SPIN=2, MUTEX_BIT_WAITERS=1, C_SIZE=64, C_CURLWP=8, C_IPL=12,
-        MAX_CPUS=8, AP_STACK_SIZE=AP_SIZE).items()]
+        MAX_CPUS=8, AP_STACK_SIZE=AP_SIZE, LINE_CLASS_BASE=0x40).items()]
     m = FakeMachine(asm, handlers={0x25: at["handler"], 0x31: at["handler"]}, cpus=2)
     m.symbols = SymbolTable(syms)
     m.start(1, at["ap"])
@@ -143,3 +145,29 @@ def test_an_ap_esp_outside_its_stack_is_reported_naming_the_ap(tmp_path):
     v = s.violations[0]
     assert v.rule == "stack-bounds" and v.cpu == 1 and v.fields["owner"] == "ap cpu1"
     assert "overflows by 8 bytes" in v.message
+
+
+def test_lines_through_the_io_apic_are_named_by_their_vector_class():
+    m = machine()
+    s = attach(m, report=io.StringIO())
+    k = s.kernel
+    assert k.line_of_vector(0x40 + 6 * 16 + 0) == 0       # the BSP's LAPIC clock
+    assert k.line_of_vector(0x40 + 4 * 16 + 5) == 5
+    assert k.line_of_vector(0x31) is None                 # an AP's wake IPI
+    assert s.observer.kernel_line == k.line_of_vector
+
+
+def test_a_change_of_the_smp_linemask_is_one_mask_or_unmask_per_line():
+    m = machine()
+    s = attach(m, report=io.StringIO())
+    got = []
+    s.kernel.sink = type("Sink", (), {"emit": lambda self, kind, cpu, **f: got.append(
+        (kind, cpu, f["line"], f["via"]))})()
+    m.uc.mem_write(LINEMASK, (0xFFFF & ~(1 << 5) & ~1).to_bytes(4, "little"))
+    s.kernel._on_linemask(m, 0)
+    assert got == [("pic.unmask", 0, 0, "ioapic"), ("pic.unmask", 0, 5, "ioapic")]
+    got.clear()
+    m.uc.mem_write(LINEMASK, (0xFFFF & ~1).to_bytes(4, "little"))
+    s.kernel._on_linemask(m, 0)
+    s.kernel._on_linemask(m, 0)                            # unchanged: nothing
+    assert got == [("pic.mask", 0, 5, "ioapic")]
