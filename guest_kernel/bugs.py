@@ -43,7 +43,7 @@ BUGS = {
     "mutex_as_completion": Bug("ithread", "ithread_block", "mutex-owner",
                                "main waits for holder by taking ib_done, which it holds, again; "
                                "holder releases it"),
-    "empty_ring_unlock": Bug("ithread", "soak", "mutex-owner",
+    "empty_ring_unlock": Bug("ithread", "biglock", "mutex-owner",
                              "testdev_bottom's empty-ring shortcut jumps to the exit that releases "
                              "td_lock, never taken"),
     "eoi_unmasked": Bug("classic", "nested", "intr-nesting",
