@@ -32,9 +32,11 @@ The observer and the checkers go back too: with a session, a ``Rewind``
 (emulator/observe/replay.py) rides in every snapshot, so a restore puts
 their model back, and a replay feeds them events again without reporting a
 violation twice or writing a trace line twice (``trace_path``: the trace
-is the history of the furthest run).  ``fork()`` is called before the user
-changes the machine by hand, ``changed()`` after; ``close()`` ends the
-session's trace.
+is the history of the furthest run).  The guest's console follows
+the same rule (``ConsoleOnce``): a forward run over time already run, after
+going back, does not print the guest's output again.  ``fork()`` is called
+before the user changes the machine by hand, ``changed()`` after; ``close()``
+ends the session's trace.
 
 Where: ``where()`` is the stop display (symbol+offset, file:line, the
 source line, the next instruction).  ``env`` evaluates expressions
@@ -88,6 +90,52 @@ class Point:
     extra: dict = field(default_factory=dict)
 
 
+class ConsoleOnce:
+    """The guest's console, printed once: each write has a place (virtual
+    time, rank among the writes of that time); going back restores the place
+    (it rides in the snapshots), and a write at or before the furthest place
+    printed is not printed again.  ``fork()``: the machine was changed here,
+    what follows is new."""
+
+    def __init__(self, out) -> None:
+        self.out = out
+        self.clock = None
+        self.place = (-1, 0)
+        self.mark = (-1, 0)
+
+    def __call__(self, data) -> None:
+        t, k = self.place
+        now = self.clock.now if self.clock is not None else t
+        self.place = place = (now, 1) if now > t else (t, k + 1)
+        if place > self.mark:
+            self.mark = place
+            self.out(data)
+
+    def save(self):
+        return self.place
+
+    def restore(self, place) -> None:
+        self.place = place
+
+    def fork(self) -> None:
+        self.mark = min(self.mark, self.place)
+
+
+class Along:
+    """Python state that goes back with the machine (the Target's companion):
+    the console's place and, with a session, the observer's Rewind."""
+
+    def __init__(self, parts) -> None:
+        self.parts = [p for p in parts if p is not None]
+
+    def save(self) -> list:
+        return [p.save() for p in self.parts]
+
+    def restore(self, saved) -> None:
+        for p, s in zip(self.parts, saved):
+            p.restore(s)
+
+
 class Env:
     """What expressions see: registers of the selected CPU, symbols, memory."""
 
@@ -121,7 +169,10 @@ class Debugger:
         if session is not None:
             from emulator.observe.replay import Rewind
             self.rewind = Rewind(session, trace_path)
-        self.t = Target(machine, companion=self.rewind)
+        self.console = ConsoleOnce(getattr(machine, "console", None))
+        self.console.clock = getattr(machine, "clock", None)
+        self._console_gate()
+        self.t = Target(machine, companion=Along([self.console, self.rewind]))
         self.syms = self.t.symbols
         self.cpu = 0
         self.max_run = max_run
@@ -144,6 +195,24 @@ class Debugger:
         if session is not None:
             session.fanout.add(self._on_event)
         self._checkpoint(force=True)
+
+    def _console_gate(self) -> None:
+        """Put ConsoleOnce in front of the machine's console (again, when
+        someone set ``machine.console`` since)."""
+        cur = getattr(self.m, "console", None)
+        if cur is None or cur is self.console:
+            return
+        self.console.out = cur
+        self.m.console = self.console
+
+    def _quiet(self):
+        """A replay prints nothing: ConsoleOnce sees to it (and keeps its
+        place counted); without it, the console is silenced."""
+        import contextlib
+        self._console_gate()
+        if getattr(self.m, "console", None) is self.console:
+            return contextlib.nullcontext()
+        return self.t.quiet()
 
     def _checkpoint(self, force=False, gap=0) -> bool:
         try:
@@ -425,6 +494,7 @@ class Debugger:
             old_fd = signal.set_wakeup_fd(self._wakeup_pipe(), warn_on_full_buffer=False)
         done = 0
         gap = self.history.every
+        self._console_gate()
         try:
             while self.reason is None and (limit is None or done < limit):
                 if self._checkpoint(gap=gap) and done:
@@ -559,7 +629,7 @@ class Debugger:
         for a in addrs:
             self.t.remove_exec_hook(self._hooked.pop(a))
         try:
-            with self.t.quiet():
+            with self._quiet():
                 self._forward(n)
         finally:
             for a in addrs:
@@ -608,7 +678,7 @@ class Debugger:
             self.recorded = []
             self.mode = "record"
             try:
-                with self.t.quiet():
+                with self._quiet():
                     self._forward(end - start)
             finally:
                 self.mode = "idle"
@@ -628,6 +698,7 @@ class Debugger:
     def fork(self) -> None:
         """The user is about to change the machine by hand: the future the
         observer saw is no longer this machine's (its trace is cut here)."""
+        self.console.fork()
         if self.rewind is not None:
             self.rewind.fork()
 

@@ -192,3 +192,20 @@ def test_any_walk_back_and_forth_gives_the_straight_runs_trace_and_violations(
     assert report.getvalue().startswith(ref_report)
     if d.t.now == end:
         assert rev == ref_lines and report.getvalue() == ref_report
+
+
+def test_running_forward_again_after_going_back_prints_the_guest_console_once(tmp_path):
+    from tests.emulator.debugger.conftest import LOOP, build_loop
+    printing = LOOP.replace("        add eax, 2\n", "        add eax, 2\n        out 0xe9, al\n")
+    ref, _p = build_loop(tmp_path, text=printing, name="ref", every=100)
+    once = []
+    ref.m.console = once.append
+    drive(ref, "si 500\n")
+    d, _p = build_loop(tmp_path, text=printing, every=100)
+    seen = []
+    d.m.console = seen.append
+    drive(d, "si 300\nrsi 250\nsi 200\nrsi 100\n")
+    assert b"".join(seen) == b"".join(once)[:len(b"".join(seen))] and seen
+    drive(d, "si 350\n")                      # to t=500: past the furthest run
+    assert d.t.now == 500
+    assert b"".join(seen) == b"".join(once)
