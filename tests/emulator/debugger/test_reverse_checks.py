@@ -209,3 +209,35 @@ def test_running_forward_again_after_going_back_prints_the_guest_console_once(tm
     drive(d, "si 350\n")                      # to t=500: past the furthest run
     assert d.t.now == 500
     assert b"".join(seen) == b"".join(once)
+
+
+def test_checker_state_saved_and_restored_replays_a_violation_without_counting_it_again():
+    from emulator.checks import Checker, all_rules
+    from tests.emulator.checks.test_rules import FakeCtx, acq, rel, sw
+    emitted, reported = [], []
+    ch = Checker(all_rules(), FakeCtx(),
+                 emit=lambda kind, cpu, t, **f: emitted.append((kind, t, f.get("rule"))),
+                 report=reported.append)
+    again = [False]
+    ch.replaying = lambda: again[0]
+    ch(sw(1, None, "lwp 1"))
+    ch(acq(10, "a", by="lwp 1"))
+    saved = ch.save_state()
+    stream = [rel(20, "a", by="lwp 1"), rel(30, "a", by="lwp 1")]    # a double release
+    for ev in stream:
+        ch(ev)
+    assert [v.rule for v in ch.violations] == ["mutex-owner"] and len(reported) == 1
+    assert "a" not in ch.state.owner_of
+    ch.restore_state(saved)                       # back to t=10: a is held again
+    assert ch.state.owner_of["a"] == "lwp 1" and ch.state.current == {0: "lwp 1"}
+    again[0] = True                               # the same events, replayed
+    for ev in stream:
+        ch(ev)
+    assert len(ch.violations) == 1 and len(reported) == 1
+    assert [e for e in emitted if e[0] == "check.violation"] == \
+        [("check.violation", 30, "mutex-owner")] * 2      # emitted both times
+    ch.restore_state(saved)
+    again[0] = False                              # a new history: reported anew
+    for ev in stream:
+        ch(ev)
+    assert len(ch.violations) == 2 and len(reported) == 2
