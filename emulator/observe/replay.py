@@ -40,6 +40,7 @@ dicts, once per snapshot (the debugger takes O(log n) of them on a run).
 from __future__ import annotations
 
 import collections
+import gzip
 import pickle
 from typing import Optional
 
@@ -71,10 +72,14 @@ class Rewind:
         elif trace_path:
             self.writer = open_writer(trace_path)
         if self.writer is not None:
+            # only a plain file the writer opened itself is cut (not stdout,
+            # not a .gz stream)
             f = getattr(self.writer, "_f", None)
             try:
-                self.cuttable = bool(f is not None and f.seekable() and f.writable()
-                                     and not str(trace_path or "").endswith(".gz"))
+                self.cuttable = bool(f is not None and getattr(self.writer, "_own", False)
+                                     and not isinstance(getattr(f, "buffer", None),
+                                                        gzip.GzipFile)
+                                     and f.seekable() and f.writable())
             except (OSError, ValueError):
                 self.cuttable = False
         fan.consumers.insert(0, self._see)
