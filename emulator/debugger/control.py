@@ -699,6 +699,9 @@ class Debugger:
         """The user is about to change the machine by hand: the future the
         observer saw is no longer this machine's (its trace is cut here)."""
         self.console.fork()
+        now = self.t.now
+        self.intr_log = collections.deque((e for e in self.intr_log if e[0] <= now),
+                                          maxlen=self.intr_log.maxlen)
         if self.rewind is not None:
             self.rewind.fork()
 

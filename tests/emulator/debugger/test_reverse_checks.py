@@ -241,3 +241,15 @@ def test_checker_state_saved_and_restored_replays_a_violation_without_counting_i
     for ev in stream:
         ch(ev)
     assert len(ch.violations) == 2 and len(reported) == 2
+
+
+def test_bt_in_a_nested_interrupt_is_the_same_after_going_back_and_forth(tmp_path):
+    import pathlib
+    from tests.emulator.debugger.conftest import build_loop
+    nested = (pathlib.Path(__file__).parent / "nested.S").read_text()
+    d, _p = build_loop(tmp_path, text=nested, name="nested", every=5)
+    first = drive(d, "b deep\nc\nbt\n")
+    again = drive(d, "delete\nc\nrc\nrsi 40\nb deep\nc\nbt\n")
+    bt = first[first.index("#0"):]
+    assert "<int, vector 0x26>" in bt and "<int, vector 0x25>" in bt
+    assert again[again.rindex("#0"):] == bt
