@@ -74,7 +74,8 @@ def main(argv=None) -> int:
         index[name] = {k: info[k] for k in ("form", "events", "status")}
         print(f"{name:<34}{info['events']:>9} events  {info['form']:<9}"
               f"{info['bytes']:>9} bytes  {'changed' if info['changed'] else 'same'}"
-              + (f"  ({info['violations']} violations!)" if info["violations"] else ""))
+              + (f"  ({info['violations']} violations!)" if info["violations"] else "")
+              + (f"  (exit {info['status']}: the scenario failed!)" if info["status"] else ""))
     with open(golden.INDEX, "w", encoding="utf-8") as f:
         json.dump(dict(sorted(index.items())), f, indent=1)
         f.write("\n")

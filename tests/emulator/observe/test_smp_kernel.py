@@ -1,0 +1,54 @@
+"""The observer on irqlab's kernel with several CPUs (smp_contend): the
+APs' stacks and LWPs are named, their lock decisions show whether the owner
+was running on another CPU, and no rule fires."""
+
+import pytest
+
+from emulator.checks.runs import kernel_available, run_config
+from emulator.trace import read_events
+
+OK, WHY = kernel_available()
+pytestmark = pytest.mark.skipif(not OK, reason=WHY)
+
+
+@pytest.fixture(scope="module")
+def contend(tmp_path_factory):
+    trace = str(tmp_path_factory.mktemp("smp") / "t.jsonl")
+    r = run_config("ithread", "smp_contend", trace_path=trace, cpus=4)
+    return r, list(read_events(trace))
+
+
+def test_smp_contend_on_four_cpus_runs_with_zero_violations(contend):
+    r, _ = contend
+    assert r.status == 0 and "PASS smp_contend" in r.stdout
+    assert r.violations == [] and r.summary_line() == "checks: 12 rules, 0 violations"
+
+
+def test_each_ap_comes_up_on_its_own_named_stack_with_its_bound_lwp(contend):
+    _, evs = contend
+    ups = [(e["cpu"], e["apic"], e["lwp"]) for e in evs if e["ev"] == "cpu.up"]
+    assert ups == [(1, 1, "ap cpu1"), (2, 2, "ap cpu2"), (3, 3, "ap cpu3")]
+    first = {}
+    for e in evs:
+        if e["ev"] == "stack.switch" and e["cpu"] not in first:
+            first[e["cpu"]] = e["to"]
+    assert [first[c] for c in (1, 2, 3)] == ["ap cpu1", "ap cpu2", "ap cpu3"]
+
+
+def test_an_ap_contending_says_whether_the_owner_runs_and_spins_or_blocks_accordingly(contend):
+    _, evs = contend
+    mine = [e for e in evs if e["cpu"] > 0 and e["ev"].startswith("lock.")]
+    contends = [e for e in mine if e["ev"] == "lock.contend"]
+    assert {e["owner_running"] for e in contends} == {True, False}
+    assert all(e["by"] == f"ap cpu{e['cpu']}" for e in contends)
+    for i, e in enumerate(mine):
+        if e["ev"] != "lock.contend":
+            continue
+        nxt = next(x for x in mine[i + 1:] if x["cpu"] == e["cpu"])
+        assert nxt["ev"] == ("lock.spin" if e["owner_running"] else "lock.block"), (e, nxt)
+        assert nxt["lock"] == e["lock"] and nxt["owner"] == e["owner"]
+
+
+def test_every_event_is_stamped_with_a_cpu_that_exists(contend):
+    _, evs = contend
+    assert {e["cpu"] for e in evs} == {0, 1, 2, 3}
