@@ -72,7 +72,6 @@ mb_info: .long 0
 
         .bss
         .align 16
-idt:    .space NVECTORS * 8
-boot_stack:                              # smaller by the SMP blob (kernel.inc)
-        .space BOOTSTACK_SIZE - SMP_BLOB
+boot_stack:                              # smaller by the SMP blob (kernel.inc), larger
+        .space BOOTSTACK_SIZE + NVECTORS * 8 - SMP_BLOB   # by the IDT (now at the end of .bss)
 boot_stack_top:

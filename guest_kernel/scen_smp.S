@@ -30,6 +30,7 @@
         .equ HANDLER_RUNS, 20
         .equ HANDLER_WORK, 2000          # `loop` iterations inside one handler
         .equ SMP_PREFIX, 0x3a706d73      # "smp:" as a little-endian dword
+        .equ IPI_TIMEOUT, 50             # ticks main sleeps at most in smp_ipi
         .equ BIGWAIT_INSNS, 6            # instructions per smp_kernel_lock wait iteration
 
         .data                            # code too: see SMP_BLOB in kernel.inc
@@ -70,6 +71,14 @@ smp_dispatch:
         jmp main_fail
 5:      mov eax, msg_unknown
         jmp main_fail
+
+# smp_skip: a scenario's one-CPU exit: "NAME: one CPU ... (skipped ...)", pass
+smp_skip:
+        PRINT scenario_name
+        PRINT msg_skip
+        xor eax, eax
+        pop ebx
+        ret
 
 # smp_boot: smp_init; EAX = 0 (CF=1 when on one CPU) or a reason
 smp_boot:
@@ -149,8 +158,7 @@ scen_smp_contend:
         jne 9f
         xor eax, eax
         jmp 9f
-8:      PRINT msg_skip_contend
-        xor eax, eax
+8:      jmp smp_skip
 9:      pop ebx
         ret
 
@@ -167,6 +175,89 @@ spin_case:
         call putdec
         PRINT msg_spin_updates
         ret
+
+# smp_ipi: (1) the BSP cross-calls every AP, (2) every AP cross-calls the
+# BSP, (3) main sleeps on the BSP and AP 1 wakes it with a reschedule IPI
+# (smp_wakeup).  Each cross-call returns the APIC ID it ran on.
+scen_smp_ipi:
+        push ebx
+        call smp_boot
+        jc 8f
+        test eax, eax
+        jnz 9f
+        mov ebx, 1                       # (1) BSP -> each AP
+1:      mov eax, xc_whoami
+        mov edx, ebx
+        call smp_xcall
+        cmp eax, ebx
+        mov eax, msg_xc_wrong
+        jne 9f
+        inc ebx
+        cmp ebx, [smp_ncpus]
+        jb 1b
+        PRINT msg_xc_aps
+        mov dword ptr [ipi_got], 0       # (2) each AP -> the BSP
+        mov eax, ap_call_bsp
+        call smp_run
+        mov eax, [smp_ncpus]
+        dec eax
+        cmp eax, [ipi_got]
+        mov eax, msg_xc_wrong
+        jne 9f
+        PRINT msg_xc_bsp
+        CURLWP eax                       # (3) main sleeps, AP 1 wakes it
+        mov [ipi_sleeper], eax
+        mov dword ptr [ipi_woke], 0
+        mov eax, ap_wake_main
+        call smp_post
+        pushf
+        cli
+        mov eax, ipi_chan
+        mov edx, IPI_TIMEOUT
+        call sleep_on
+        popf
+        mov ebx, [ipi_woke]              # 0: the sleep timed out
+        call smp_wait
+        mov eax, msg_not_woken
+        test ebx, ebx
+        jz 9f
+        PRINT msg_woken
+        mov eax, ebx
+        call putdec
+        call newline
+        xor eax, eax
+        jmp 9f
+8:      jmp smp_skip
+9:      pop ebx
+        ret
+
+# xc_whoami: a cross-call function: EAX = the APIC ID of the CPU it runs on
+xc_whoami:
+        mov eax, ebx
+        ret
+
+# ap_call_bsp: an AP cross-calls the BSP (EBX = its APIC ID)
+ap_call_bsp:
+        mov eax, xc_whoami
+        xor edx, edx
+        call smp_xcall
+        test eax, eax
+        jnz 1f
+        lock inc dword ptr [ipi_got]
+1:      ret
+
+# ap_wake_main: AP 1 waits until main sleeps, then wakes it by IPI
+ap_wake_main:
+        cmp ebx, 1
+        jne 2f
+        mov eax, [ipi_sleeper]
+1:      pause
+        cmp dword ptr [eax + L_STATE], LSSLEEP
+        jne 1b
+        mov [ipi_woke], ebx
+        mov eax, ipi_chan
+        call smp_wakeup
+2:      ret
 
 # ap_contend: an AP's LWP takes smp_mtx once (EBX = APIC ID)
 ap_contend:
@@ -210,8 +301,7 @@ scen_smp_biglock:
         jne 9f
         xor eax, eax
         jmp 9f
-8:      PRINT msg_skip_biglock
-        xor eax, eax
+8:      jmp smp_skip
 9:      pop ebx
         ret
 
@@ -315,25 +405,18 @@ ap_handlers:
 smp_scenario_table:
         .long sname_smp_contend, scen_smp_contend
         .long sname_smp_biglock, scen_smp_biglock
+        .long sname_smp_ipi, scen_smp_ipi
         .long 0, 0
 sname_smp_contend: .asciz "smp_contend"
 sname_smp_biglock: .asciz "smp_biglock"
-        .align 4
-contend_spins:  .long 0
-contend_blocks: .long 0
-contend_got:    .long 0
-biglock_mpsafe: .long 0
-biglock_wait_locked: .long 0
-biglock_wait_mpsafe: .long 0
-smp_shared:     .long 0
+sname_smp_ipi:  .asciz "smp_ipi"
         MUTEX smp_mtx, MUTEX_ADAPTIVE, IPL_NONE
         MUTEX smp_spin, MUTEX_SPIN, IPL_HIGH
 msg_running:     .asciz "smp_contend: owner running: "
 msg_asleep:      .asciz "smp_contend: owner asleep: "
 msg_spins:       .asciz " spin iterations, "
 msg_blocks:      .asciz " blocks\n"
-msg_skip_contend: .asciz "smp_contend: one CPU, nothing to contend with (skipped; use cpus=N)\n"
-msg_skip_biglock: .asciz "smp_biglock: one CPU, nothing to contend with (skipped; use cpus=N)\n"
+msg_skip:        .asciz ": one CPU, nothing to contend with (skipped; use cpus=N)\n"
 msg_no_spin:     .asciz "no AP spun while the owner ran"
 msg_no_block:    .asciz "no AP blocked while the owner slept"
 msg_spin_case:   .asciz "smp_contend: spin mutex from every cpu: "
@@ -351,7 +434,27 @@ msg_not_excluded: .asciz "non-MPSAFE handlers ran at the same time"
 msg_lost_count:  .asciz "MPSAFE handlers lost an update"
 msg_no_wait:     .asciz "no CPU ever waited for the big lock"
 msg_mpsafe_waited: .asciz "MPSAFE handlers waited for the big lock"
+msg_xc_aps:      .asciz "smp_ipi: cpu 0 -> each AP: ran there\n"
+msg_xc_bsp:      .asciz "smp_ipi: each AP -> cpu 0: ran there\n"
+msg_woken:       .asciz "smp_ipi: main woken by IPI from cpu "
+msg_xc_wrong:    .asciz "cross-call on the wrong CPU"
+msg_not_woken:   .asciz "no wake-up IPI"
 
-        # the SMP blob (smp.S, smp_lock.S, this file) ends at exactly SMP_BLOB
+        .bss
+        .align 4
+contend_spins:  .space 4
+contend_blocks: .space 4
+contend_got:    .space 4
+biglock_mpsafe: .space 4
+biglock_wait_locked: .space 4
+biglock_wait_mpsafe: .space 4
+smp_shared:     .space 4
+ipi_got:        .space 4
+ipi_sleeper:    .space 4
+ipi_woke:       .space 4
+ipi_chan:       .space 4
+
+        .data
+        # the SMP blob (smp*.S, this file) ends at exactly SMP_BLOB
 smp_blob_end:
         .space SMP_BLOB - (smp_blob_end - smp_blob_start)

@@ -22,13 +22,13 @@
 #     IDT stops at 0x2F.  Keeps every register.
 #
 # Each AP: flat GDT (boot.S), its own 256-entry IDT (ap_idt; vectors
-# 0x30 LAPIC timer, 0x31 wake, 0xFF spurious), a 4 KiB stack, a cpu_info in
-# smp_cpus and one bound LWP (smp_lwps, LSONPROC for good: APs have no run
-# queue).  Its LAPIC timer ticks periodically (AP_TIMER_COUNT instructions
-# under icount shift 0, divide 1) and counts C_TICKS.  Between cross-calls an
-# AP halts with IF=1 (ap_loop).  The BSP keeps the PIT and the 8259s (through
-# LINT0 as ExtINT, as the firmware left it): device interrupts are not routed
-# through the IO APIC yet.
+# 0x30 LAPIC timer, 0x31 wake, 0xC0 cross-call, 0xFF spurious), a 4 KiB
+# stack, a cpu_info in smp_cpus and one bound LWP (smp_lwps, LSONPROC for
+# good: APs have no run queue).  Its LAPIC timer ticks periodically
+# (lapic_tick counts, divide 1: calibrated by the BSP against the PIT,
+# smp_intr.S) and counts C_TICKS.  Between cross-calls an AP halts with IF=1
+# (ap_loop).  Once the APs are up, the BSP's clock becomes its LAPIC timer
+# and the device lines go through the IO APIC (smp_route, smp_intr.S).
         .include "kernel.inc"
 
         .equ LAPIC, 0xfee00000           # xAPIC registers (SDM vol. 3, table 10-1)
@@ -57,9 +57,9 @@
         .equ TIMER_VECTOR, 0x30
         .equ WAKE_VECTOR, 0x31
         .equ SPURIOUS_VECTOR, 0xff
+        .equ XCALL_VECTOR, 0xc0          # cross-calls, reschedule IPIs (smp_xcall.S)
         .equ MAX_CPUS, 8
         .equ AP_STACK_SIZE, 4096
-        .equ AP_TIMER_COUNT, 100000      # ~ the PIT's 10 kHz tick
         .equ AP_START_TICKS, 200         # PIT ticks to wait for one AP
 
         .data                            # code too: see SMP_BLOB in kernel.inc
@@ -238,6 +238,9 @@ ap_idt_init:
         mov ebx, SPURIOUS_VECTOR
         mov eax, ap_spurious
         call ap_set_gate
+        mov ebx, XCALL_VECTOR
+        mov eax, smp_ipi_ap
+        call ap_set_gate
         ret
 
 # ap_set_gate: AP IDT entry EBX -> interrupt gate to EAX (keeps EBX);
@@ -373,11 +376,6 @@ trampoline_end:
         .data
         .align 4
 smp_ncpus:      .long 1                  # CPUs asked for (cpus=N)
-smp_inited:     .long 0
-smp_started:    .long 0                  # APs that reached ap_entry32
-smp_func:       .long 0                  # the current cross-call
-smp_generation: .long 0
-smp_done:       .long 0                  # APs that finished it
 ap_idtr:        .short 256 * 8 - 1
                 .long ap_idt
 msg_cpus:       .asciz "smp: "
@@ -388,6 +386,12 @@ msg_ap_dead:    .asciz "an application processor did not start"
 msg_ap_unexpected: .asciz "unexpected interrupt on an AP\n"
 
         .bss
+        .align 4
+smp_inited:     .space 4
+smp_started:    .space 4                 # APs that reached ap_entry32
+smp_func:       .space 4                 # the current cross-call
+smp_generation: .space 4
+smp_done:       .space 4                 # APs that finished it
         .align 16
 ap_idt:         .space 256 * 8
 smp_cpus:       .space MAX_CPUS * C_SIZE

@@ -22,15 +22,17 @@
 #     - the UP kernel's pic_apply and pic_eoi are patched at run time into
 #       jumps to smp_pic_apply and smp_eoi (the UP text keeps every byte
 #       and address on one CPU: nothing is patched there).
-# smp_pic_apply: (pic_apply's contract: IF=0, keeps all but EAX) the IPL as
-#     the LAPIC TPR = (4 + IPL) << 4, which holds back every line at or below
-#     the IPL in the LAPIC's IRR (synchronously, as the 8259's IMR did: no
-#     interrupt accepted before the raise slips through after it), and each
-#     line's redirection entry: masked while the line is held
-#     (C_HELDMASK: the ithread/threaded models' line masking) or has no
-#     handler, its vector following IH_IPL.  Level-triggered entries lose
-#     nothing while masked: the input is still high when they open.
-#     smp_linemask = imask[IPL] | held, the lines in effect masked.
+# smp_pic_apply: (pic_apply's contract: IF=0, keeps all but EAX) what the
+#     8259 IMR did, in two places: each line's redirection entry is masked
+#     exactly when its bit is set in smp_linemask = imask[IPL] | C_HELDMASK
+#     (at or below the IPL, held for a handler thread — the ithread and
+#     threaded models' line masking — or no handler), its vector following
+#     IH_IPL; and the LAPIC TPR = (4 + IPL) << 4 (IPL_HIGH: one class more,
+#     the cross-call IPI's) holds back, in the LAPIC's IRR, a line's request
+#     that was accepted before its entry was masked: nothing at or below the
+#     IPL slips through after a raise.  Level-triggered entries lose nothing
+#     while masked (the input is still high when they open), and an early EOI
+#     re-delivers nothing while the handler runs (its entry is masked).
 # smp_eoi: (pic_eoi's contract) EOI to the LAPIC; a level entry's EOI
 #     broadcast clears its Remote IRR.
         .include "kernel.inc"
@@ -74,6 +76,10 @@ smp_timer_calibrate:
         inc ebx
         cmp ebx, 256
         jb 2b
+        mov ebx, XCALL_VECTOR            # cross-calls and reschedule IPIs (smp_xcall.S)
+        mov eax, smp_ipi_bsp
+        lea edx, [bsp_idt + ebx*8]
+        call ap_set_gate_at
         lidt [bsp_idtr]
         mov dword ptr [LAPIC_SVR], SVR_ENABLE | SPURIOUS_VECTOR
         mov dword ptr [LAPIC_TIMER_DCR], DCR_DIVIDE_1
@@ -139,41 +145,51 @@ smp_eoi:
         ret
 
 smp_pic_apply:
+        push ebx
         push ecx
         push edx
+        mov ecx, NIPL                    # EBX = a signature of imask (it changes
+        xor ebx, ebx                     # when intr_establish changes a line)
+1:      add ebx, [imask + ecx*4 - 4]
+        loop 1b
         mov eax, [cpu0 + C_IPL]
-        mov ecx, [imask + eax*4]
-        or ecx, [cpu0 + C_HELDMASK]
-        mov [smp_linemask], ecx
-        add eax, 4                       # TPR: hold back class 4 + IPL and below
-        shl eax, 4
-obs_smp_tpr:                             # EAX = the TPR written (IPL = EAX/16 - 4)
-        mov [LAPIC_TPR], eax
-        mov edx, 1                       # redirection entries, lines 1-15
-1:      cmp edx, CASCADE_LINE
-        je 3f
+        mov edx, [imask + eax*4]
+        or edx, [cpu0 + C_HELDMASK]
         mov ecx, edx
-        shl ecx, 5                       # IH_SIZE = 32
-        mov eax, [ih_table + ecx + IH_IPL]
+        xor ecx, [smp_linemask]          # ECX = the lines whose mask changes
+        mov [smp_linemask], edx
+        cmp ebx, [smp_imask_sig]
+        je 2f
+        mov [smp_imask_sig], ebx         # handlers changed: every entry again
+        mov ecx, 0xffff
+2:      cmp eax, IPL_HIGH                # TPR: hold back class 4 + IPL and below;
+        jb 3f                            # IPL_HIGH also the cross-call IPI (class 12)
+        inc eax
+3:      add eax, 4
+        shl eax, 4
+obs_smp_tpr:                             # EAX = the TPR written; smp_linemask is new
+        mov [LAPIC_TPR], eax
+        and ecx, ~(1 << CLOCK_IRQ | 1 << CASCADE_LINE)   # the LAPIC timer; no pin
+4:      bsf edx, ecx                     # each line whose entry changes
+        jz 6f
+        btr ecx, edx
+        mov ebx, edx
+        shl ebx, 5                       # IH_SIZE = 32
+        mov eax, [ih_table + ebx + IH_IPL]
         shl eax, 4
         lea eax, [eax + edx + LINE_CLASS_BASE + RTE_LEVEL]
-        cmp dword ptr [ih_table + ecx + IH_FUNC], 0
-        je 2f                            # no handler: masked
-        bt dword ptr [cpu0 + C_HELDMASK], edx
-        jnc 4f                           # held for its handler thread: masked
-2:      or eax, RTE_MASKED
-4:      cmp eax, [smp_rte + edx*4]
-        je 3f                            # unchanged: no MMIO
-        mov [smp_rte + edx*4], eax
-        lea ecx, [edx*2 + IOAPIC_REDTBL]
-        mov [IOAPIC_REGSEL], ecx
+        bt dword ptr [smp_linemask], edx
+        jnc 5f
+        or eax, RTE_MASKED
+5:      mov [smp_rte + edx*4], eax
+        lea ebx, [edx*2 + IOAPIC_REDTBL]
+        mov [IOAPIC_REGSEL], ebx
 obs_ioapic_rte:                          # EDX = line (= pin), EAX = its entry (bit 16: masked)
         mov [IOAPIC_WIN], eax
-3:      inc edx
-        cmp edx, NIRQ
-        jb 1b
-        pop edx
+        jmp 4b
+6:      pop edx
         pop ecx
+        pop ebx
         ret
 
         .data
@@ -183,8 +199,11 @@ bsp_idtr:       .short 256 * 8 - 1
 
         .bss
         .align 16
+idt:            .space NVECTORS * 8      # boot.S's IDT, moved here (after every UP
+                                         # address) so that the SMP blob takes its room
 bsp_idt:        .space 256 * 8           # the BSP's IDT once smp_timer_calibrate ran
 smp_rte:        .space IOAPIC_PINS * 4   # redirection entries (low words) last written
 smp_linemask:   .space 4                 # imask[IPL] | held: lines in effect masked
+smp_imask_sig:  .space 4                 # imask's signature when the entries were written
 smp_routed:     .space 4                 # 1 once smp_route switched the hardware
 lapic_tick:     .space 4                 # LAPIC timer counts per clock tick (divide 1)

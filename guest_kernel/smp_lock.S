@@ -178,8 +178,8 @@ obs_smp_biglock_release:                 # EBX = LWP, ECX = its depth now
         popf
         ret
 
-        .data
+        .bss
         .align 4
-smp_spins:   .long 0                     # adaptive spin iterations, all CPUs
-smp_blocks:  .long 0                     # adaptive blocks, all CPUs
-smp_bigwait: .fill 8, 4, 0               # big-lock spin iterations per APIC ID
+smp_spins:   .space 4                    # adaptive spin iterations, all CPUs
+smp_blocks:  .space 4                    # adaptive blocks, all CPUs
+smp_bigwait: .space 8 * 4                # big-lock spin iterations per APIC ID
