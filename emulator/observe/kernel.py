@@ -77,6 +77,7 @@ CONST = {
     "mutex_spin": "MUTEX_SPIN",
     "cpu_size": "C_SIZE",
     "cpu_curlwp": "C_CURLWP",
+    "cpu_idlelwp": "C_IDLELWP",
     "cpu_ipl": "C_IPL",
     "cpu_heldmask": "C_HELDMASK",
     "cpu_intrstack_lo": "C_INTRSTACK_LO",
@@ -244,6 +245,13 @@ class KernelModel:
         return f"lwp {lid}"
 
     def _idle_cpu(self, ptr: int) -> int:
+        # the CPU whose idle LWP it is (it need not be running: at a switch
+        # away from it, cur is already the next LWP)
+        off = self.c["cpu_idlelwp"]
+        for cpu in range(self.view.ncpus()):
+            b = self.cpu_base(cpu)
+            if off is not None and b is not None and self._u32(b + off) == ptr:
+                return cpu
         for cpu in range(self.view.ncpus()):
             if self.cpu_lwp(cpu) == ptr:
                 return cpu

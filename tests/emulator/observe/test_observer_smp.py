@@ -58,6 +58,7 @@ def machine():
         L_ID=0, L_FLAGS=4, L_STACK_LO=8, L_STACK_HI=12, L_STATE=16, L_SIZE=L_SIZE, NLWP=2,
         LF_ITHREAD=2, LF_IDLE=1, LSONPROC=LSONPROC, LSBLOCKED=LSBLOCKED, MTX_OWNER=0,
         MTX_KIND=4, MUTEX_SPIN=2, MUTEX_BIT_WAITERS=1, C_SIZE=64, C_CURLWP=8, C_IPL=12,
+        C_IDLELWP=20,
         MAX_CPUS=8, AP_STACK_SIZE=AP_SIZE, LINE_CLASS_BASE=0x40).items()]
     m = FakeMachine(asm, handlers={0x25: at["handler"], 0x31: at["handler"]}, cpus=2)
     m.symbols = SymbolTable(syms)
@@ -171,3 +172,12 @@ def test_a_change_of_the_smp_linemask_is_one_mask_or_unmask_per_line():
     s.kernel._on_linemask(m, 0)
     s.kernel._on_linemask(m, 0)                            # unchanged: nothing
     assert got == [("pic.mask", 0, 5, "ioapic")]
+
+
+def test_an_idle_lwp_is_named_after_the_cpu_it_idles_even_when_not_running(tmp_path):
+    m = machine()
+    s = attach(m, report=io.StringIO())
+    idle1 = LWP_TABLE                        # slot 0: an idle LWP (LF_IDLE)
+    m.uc.mem_write(idle1, (7).to_bytes(4, "little") + (1).to_bytes(4, "little"))
+    m.uc.mem_write(SMP_CPUS + 64 + 20, idle1.to_bytes(4, "little"))    # AP 1's C_IDLELWP
+    assert s.kernel.lwp_name(idle1) == "idle cpu1"
