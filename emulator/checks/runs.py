@@ -31,10 +31,10 @@ from typing import Optional
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELS = ("classic", "ithread", "threaded")
 SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak",
-             "smp_contend", "smp_biglock")
+             "smp_contend", "smp_biglock", "smp_ipi")
 # scenarios about several CPUs: on one CPU the kernel only prints that it
 # skips them (and PASS), so runs and goldens take them on 2 CPUs and more
-SMP_SCENARIOS = ("smp_contend", "smp_biglock")
+SMP_SCENARIOS = tuple(s for s in SCENARIOS if s.startswith("smp_"))
 CPUS = (1, 2, 4)        # the CPU counts every scenario is checked and blessed on
 
 

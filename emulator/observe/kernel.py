@@ -21,6 +21,7 @@ a table entry.  Field readers:
     ("owner", REG)   name of the owner recorded in the mutex at REG
     ("running", REG) whether that owner is on a CPU now
     ("int", REG)     the register's value
+    ("sym", REG)     the code symbol at the address in REG (a cross-call's function)
     ("cur",)         the LWP current on this CPU (per-CPU data)
 
 LWP names: ``lwp N`` (N the LWP's id), ``ithread N`` for an interrupt LWP,
@@ -176,6 +177,12 @@ LABELS = {
                                                     "lwp": ("lwp", "ebx")}),
     "obs_smp_biglock_release": ("biglock.release", {"depth": ("int", "ecx"),
                                                     "lwp": ("lwp", "ebx")}),
+    # cross-calls and reschedule IPIs (smp_xcall.S)
+    "obs_xcall_send": ("ipi.send", {"to": ("shr", "edx", 24), "vector": ("low8", "eax"),
+                                    "func": ("sym", "ebx"), "by": ("cur",)}),
+    "obs_xcall_run": ("xcall.run", {"func": ("sym", "edx"), "arg": ("int", "eax"),
+                                    "by": ("cur",)}),
+    "obs_resched_ipi": ("ipi.resched", {"wchan": ("int", "eax"), "by": ("cur",)}),
 }
 # contention labels whose register says the waiter spins (the owner runs on
 # another CPU): a ``lock.spin`` with the same fields follows the
@@ -448,6 +455,8 @@ class KernelModel:
                 out[name] = val >> arg[1]
             elif how == "low8":
                 out[name] = val & 0xFF
+            elif how == "sym":
+                out[name] = self.symbols.symbolize(val) or f"{val:#x}"
             elif how == "lwp":
                 out[name] = self.lwp_name(val)
             elif how == "lock":

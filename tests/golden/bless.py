@@ -42,8 +42,26 @@ def bless_one(model: str, scenario: str, cpus: int = 1) -> dict:
             "violations": len(r.violations), "changed": old != data, "bytes": len(data)}
 
 
+def _bless_safe(cfg):
+    try:
+        return bless_one(*cfg)
+    except Exception as e:          # reported by main, one line per configuration
+        return str(e) or type(e).__name__
+
+
+def _bless_all(configs, jobs: int):
+    """bless_one over ``configs``, in order, ``jobs`` processes at a time."""
+    if jobs <= 1:
+        return (_bless_safe(c) for c in configs)
+    from concurrent.futures import ProcessPoolExecutor
+    pool = ProcessPoolExecutor(jobs)
+    return pool.map(_bless_safe, configs)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m tests.golden.bless")
+    p.add_argument("-j", "--jobs", type=int, default=1,
+                   help="run this many configurations at once (default 1)")
     p.add_argument("only", nargs="*",
                    help="MODEL/SCENARIO (one CPU) or cpusN/MODEL/SCENARIO (default: all)")
     args = p.parse_args(argv)
@@ -63,12 +81,10 @@ def main(argv=None) -> int:
         # a full bless drops goldens of configurations no longer run
         index = {}
     failed = 0
-    for model, scenario, cpus in configs:
+    for (model, scenario, cpus), info in zip(configs, _bless_all(configs, args.jobs)):
         name = golden.key(model, scenario, cpus)
-        try:
-            info = bless_one(model, scenario, cpus)
-        except Exception as e:      # a kernel that does not build, a machine error
-            print(f"bless: {name}: {e}", file=sys.stderr)
+        if isinstance(info, str):   # a kernel that does not build, a machine error
+            print(f"bless: {name}: {info}", file=sys.stderr)
             failed += 1
             continue
         index[name] = {k: info[k] for k in ("form", "events", "status")}

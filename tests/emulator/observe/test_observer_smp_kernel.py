@@ -52,3 +52,17 @@ def test_an_ap_contending_says_whether_the_owner_runs_and_spins_or_blocks_accord
 def test_every_event_is_stamped_with_a_cpu_that_exists(contend):
     _, evs = contend
     assert {e["cpu"] for e in evs} == {0, 1, 2, 3}
+
+
+def test_a_cross_call_is_sent_by_one_cpu_and_run_by_its_target(tmp_path):
+    trace = str(tmp_path / "t.jsonl")
+    r = run_config("ithread", "smp_ipi", trace_path=trace, cpus=2)
+    assert r.status == 0 and r.violations == []
+    evs = list(read_events(trace))
+    sends = [e for e in evs if e["ev"] == "ipi.send" and "func" in e]
+    runs = [e for e in evs if e["ev"] == "xcall.run"]
+    assert sends and runs
+    for s in sends:
+        # the next xcall.run after it is on the target CPU, running that function
+        run = next(x for x in runs if x["t"] > s["t"])
+        assert (run["cpu"], run["func"]) == (s["to"], s["func"])
