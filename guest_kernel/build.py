@@ -37,7 +37,7 @@ SOURCES = [
     "scenarios.S", "scen_ithread_block.S", "scen_biglock.S", "scen_storm.S",
     "scen_nested.S", "scen_soak.S", "gen/vectors.S",
     # SMP, after everything the UP kernel runs, so that no UP address moves
-    "smp.S", "smp_lock.S", "smp_intr.S", "smp_xcall.S", "scen_smp.S",
+    "smp.S", "smp_lock.S", "smp_intr.S", "smp_xcall.S", "smp_wq.S", "scen_smp.S",
 ]
 MODEL_SOURCES = {"classic": [], "ithread": ["intr_ithread.S"],
                  "threaded": ["intr_threaded.S"]}

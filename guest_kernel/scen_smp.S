@@ -30,6 +30,8 @@
         .equ HANDLER_RUNS, 20
         .equ HANDLER_WORK, 2000          # `loop` iterations inside one handler
         .equ SMP_PREFIX, 0x3a706d73      # "smp:" as a little-endian dword
+        .equ WQ_ITEMS, 12                # smp_balance (the message says 12)
+        .equ WQ_WORK, 20000              # pauses per work item
         .equ IPI_TIMEOUT, 50             # ticks main sleeps at most in smp_ipi
         .equ BIGWAIT_INSNS, 6            # instructions per smp_kernel_lock wait iteration
 
@@ -231,6 +233,49 @@ scen_smp_ipi:
 9:      pop ebx
         ret
 
+# smp_balance: WQ_ITEMS work items all queued on AP 1's run queue; the
+# other APs, idle, take them from it (the busiest queue).  Passes when every
+# item ran and, with 3 CPUs or more, some were taken by another AP.
+scen_smp_balance:
+        push ebx
+        call smp_boot
+        jc 8f
+        test eax, eax
+        jnz 9f
+        mov ebx, WQ_ITEMS
+1:      mov eax, wq_item
+        mov edx, 1
+        call smp_wq_put
+        dec ebx
+        jnz 1b
+2:      cmp dword ptr [wq_done], WQ_ITEMS
+        jae 3f
+        mov edx, 1                       # wait a tick at a time
+        call tsleep
+        jmp 2b
+3:      PRINT msg_wq
+        mov eax, [wq_stolen]
+        call putdec
+        call newline
+        xor eax, eax
+        cmp dword ptr [smp_ncpus], 2
+        jbe 9f                           # one AP: nobody to take them
+        cmp [wq_stolen], eax
+        jne 9f
+        mov eax, msg_wq_none
+        jmp 9f
+8:      jmp smp_skip
+9:      pop ebx
+        ret
+
+# wq_item: a work item: WQ_WORK pauses, then counts itself done
+wq_item:
+        mov ecx, WQ_WORK
+1:      pause
+        loop 1b
+        lock inc dword ptr [wq_done]
+        ret
+
 # xc_whoami: a cross-call function: EAX = the APIC ID of the CPU it runs on
 xc_whoami:
         mov eax, ebx
@@ -406,23 +451,25 @@ smp_scenario_table:
         .long sname_smp_contend, scen_smp_contend
         .long sname_smp_biglock, scen_smp_biglock
         .long sname_smp_ipi, scen_smp_ipi
+        .long sname_smp_balance, scen_smp_balance
         .long 0, 0
 sname_smp_contend: .asciz "smp_contend"
 sname_smp_biglock: .asciz "smp_biglock"
 sname_smp_ipi:  .asciz "smp_ipi"
+sname_smp_balance: .asciz "smp_balance"
         MUTEX smp_mtx, MUTEX_ADAPTIVE, IPL_NONE
         MUTEX smp_spin, MUTEX_SPIN, IPL_HIGH
 msg_running:     .asciz "smp_contend: owner running: "
 msg_asleep:      .asciz "smp_contend: owner asleep: "
 msg_spins:       .asciz " spin iterations, "
 msg_blocks:      .asciz " blocks\n"
-msg_skip:        .asciz ": one CPU, nothing to contend with (skipped; use cpus=N)\n"
-msg_no_spin:     .asciz "no AP spun while the owner ran"
-msg_no_block:    .asciz "no AP blocked while the owner slept"
+msg_skip:        .asciz ": one CPU (skipped; use cpus=N)\n"
+msg_no_spin:     .asciz "no AP spun"
+msg_no_block:    .asciz "no AP blocked"
 msg_spin_case:   .asciz "smp_contend: spin mutex from every cpu: "
 msg_spin_updates: .asciz " updates\n"
-msg_spin_lost:   .asciz "a spin mutex let two CPUs in"
-msg_lost_ap:     .asciz "an AP did not take the mutex"
+msg_spin_lost:   .asciz "spin mutex overlap"
+msg_lost_ap:     .asciz "an AP missed the mutex"
 msg_case_locked: .asciz "smp_biglock: handlers"
 msg_case_mpsafe: .asciz " MPSAFE"
 msg_waited:      .asciz ": big-lock wait "
@@ -430,15 +477,17 @@ msg_spin_per_cpu: .asciz " spin iterations (per cpu "
 msg_space:       .asciz " "
 msg_close:       .asciz ") = "
 msg_ns:          .asciz " ns\n"
-msg_not_excluded: .asciz "non-MPSAFE handlers ran at the same time"
-msg_lost_count:  .asciz "MPSAFE handlers lost an update"
-msg_no_wait:     .asciz "no CPU ever waited for the big lock"
-msg_mpsafe_waited: .asciz "MPSAFE handlers waited for the big lock"
-msg_xc_aps:      .asciz "smp_ipi: cpu 0 -> each AP: ran there\n"
-msg_xc_bsp:      .asciz "smp_ipi: each AP -> cpu 0: ran there\n"
-msg_woken:       .asciz "smp_ipi: main woken by IPI from cpu "
-msg_xc_wrong:    .asciz "cross-call on the wrong CPU"
+msg_not_excluded: .asciz "non-MPSAFE overlap"
+msg_lost_count:  .asciz "MPSAFE lost an update"
+msg_no_wait:     .asciz "no big-lock wait"
+msg_mpsafe_waited: .asciz "MPSAFE waited"
+msg_xc_aps:      .asciz "smp_ipi: 0 -> APs ok\n"
+msg_xc_bsp:      .asciz "smp_ipi: APs -> 0 ok\n"
+msg_woken:       .asciz "smp_ipi: IPI woke main from cpu "
+msg_xc_wrong:    .asciz "wrong CPU"
 msg_not_woken:   .asciz "no wake-up IPI"
+msg_wq:          .asciz "smp_balance: stolen "
+msg_wq_none:     .asciz "no steal"
 
         .bss
         .align 4
@@ -453,6 +502,7 @@ ipi_got:        .space 4
 ipi_sleeper:    .space 4
 ipi_woke:       .space 4
 ipi_chan:       .space 4
+wq_done:        .space 4
 
         .data
         # the SMP blob (smp*.S, this file) ends at exactly SMP_BLOB

@@ -21,8 +21,9 @@
 #     too (a self-IPI just ends its next hlt early); never to the BSP, whose
 #     IDT stops at 0x2F.  Keeps every register.
 #
-# Each AP: flat GDT (boot.S), its own 256-entry IDT (ap_idt; vectors
-# 0x30 LAPIC timer, 0x31 wake, 0xC0 cross-call, 0xFF spurious), a 4 KiB
+# Each AP: flat GDT (boot.S), the 256-entry IDT ap_idt that the BSP loads
+# too (smp_intr.S; vectors 0x30 AP LAPIC timer, 0x31 wake, 0x40-0xBF device
+# lines, 0xC0 cross-call, 0xFF spurious), a 4 KiB
 # stack, a cpu_info in smp_cpus and one bound LWP (smp_lwps, LSONPROC for
 # good: APs have no run queue).  Its LAPIC timer ticks periodically
 # (lapic_tick counts, divide 1: calibrated by the BSP against the PIT,
@@ -77,8 +78,7 @@ smp_init:
         mov [smp_ncpus], eax
         cmp eax, 1
         jbe 8f
-        call ap_idt_init
-        call smp_timer_calibrate         # the BSP's IDT and LAPIC; lapic_tick
+        call smp_timer_calibrate         # the IDT of every CPU, the BSP's LAPIC; lapic_tick
         mov esi, trampoline              # the trampoline below 1 MiB
         mov edi, TRAMPOLINE
         mov ecx, trampoline_end - trampoline
@@ -221,33 +221,9 @@ smp_wait:
         pop ecx
         ret
 
-# ap_idt_init: every AP vector reports itself; timer, wake and spurious gates
-ap_idt_init:
-        xor ebx, ebx
-1:      mov eax, ap_unexpected
-        call ap_set_gate
-        inc ebx
-        cmp ebx, 256
-        jb 1b
-        mov ebx, TIMER_VECTOR
-        mov eax, ap_timer_intr
-        call ap_set_gate
-        mov ebx, WAKE_VECTOR
-        mov eax, ap_wake_intr
-        call ap_set_gate
-        mov ebx, SPURIOUS_VECTOR
-        mov eax, ap_spurious
-        call ap_set_gate
-        mov ebx, XCALL_VECTOR
-        mov eax, smp_ipi_ap
-        call ap_set_gate
-        ret
-
-# ap_set_gate: AP IDT entry EBX -> interrupt gate to EAX (keeps EBX);
-# ap_set_gate_at: the same for the gate at EDX (any IDT)
+# ap_set_gate: ap_idt entry EBX -> interrupt gate to EAX (keeps EBX)
 ap_set_gate:
         lea edx, [ap_idt + ebx*8]
-ap_set_gate_at:
         mov [edx], ax
         mov word ptr [edx + 2], KCODE
         mov word ptr [edx + 4], 0x8e00
@@ -309,15 +285,28 @@ obs_cpu_up:                              # EBX = APIC ID, ESI = cpu_info, EDI = 
         lock inc dword ptr [smp_started]
         # falls through to ap_loop
 
-# ap_loop: halt until a cross-call with a new generation, run it, count it
+# ap_loop: halt until a cross-call with a new generation (run it, count
+# it) or a work item in this CPU's queue or, failing that, in the busiest
+# queue (smp_wq.S) — checked with IF=0, so a kick cannot slip in before hlt
 ap_loop:
         cli
         mov eax, [smp_generation]
         cmp eax, [esi + C_NSWITCH]
         jne 1f
+        call wq_get
+        test eax, eax
+        jnz 2f
 obs_idle_ap:
         sti                              # sti; hlt: the wake IPI cannot slip in between
         hlt
+        jmp ap_loop
+2:      sti
+        push ebx
+        push esi
+        call eax                         # the work item (EBX = APIC ID, ESI = cpu_info)
+        pop esi
+        pop ebx
+        inc dword ptr [wq_ran + ebx*4]
         jmp ap_loop
 1:      mov [esi + C_NSWITCH], eax
         sti
@@ -382,8 +371,8 @@ msg_cpus:       .asciz "smp: "
 msg_cpus_up:    .asciz " cpus up\n"
 key_cpus:       .asciz "cpus="
 name_aplwp:     .asciz "ap"
-msg_ap_dead:    .asciz "an application processor did not start"
-msg_ap_unexpected: .asciz "unexpected interrupt on an AP\n"
+msg_ap_dead:    .asciz "an AP did not start"
+msg_ap_unexpected: .asciz "unexpected vector\n"
 
         .bss
         .align 4

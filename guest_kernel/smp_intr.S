@@ -2,7 +2,7 @@
 # interrupts through the IO APIC (the PIT and the 8259 pair stay for cpus=1).
 #
 # smp_timer_calibrate(): BSP, thread context, IF=1, PIT clock running, before
-#     the APs start.  Loads the BSP's 256-gate IDT (bsp_idt) and enables its
+#     the APs start.  Fills the IDT of every CPU (ap_idt) and loads it, enables its
 #     LAPIC (SVR), then counts the LAPIC timer (divide 1, one-shot, masked)
 #     across one PIT tick: lapic_tick = counts per tick, which every CPU's
 #     periodic timer then uses (one tick per CPU, calibrated in virtual time).
@@ -17,7 +17,7 @@
 #       IH_IPL(L) * 16 + L: the priority class is 4 + the line's IPL;
 #     - the clock: the BSP's LAPIC timer, periodic, lapic_tick counts,
 #       vector LINE_VECTOR(0) (class 4 + IPL_SCHED) -> line 0's stub;
-#     - bsp_idt gate LINE_VECTOR(L) -> the UP stub of vector 0x20 + L, so
+#     - ap_idt gate LINE_VECTOR(L) -> the UP stub of vector 0x20 + L, so
 #       intr_entry and every model's path run unchanged;
 #     - the UP kernel's pic_apply and pic_eoi are patched at run time into
 #       jumps to smp_pic_apply and smp_eoi (the UP text keeps every byte
@@ -50,11 +50,11 @@
 
         .data                            # code too: see SMP_BLOB in kernel.inc
 smp_timer_calibrate:
-        xor ebx, ebx                     # bsp_idt: the UP gates 0-0x2f, then
+        xor ebx, ebx                     # ap_idt: the UP gates 0-0x2f, then
 1:      mov eax, [idt + ebx*8]           # every line's class vectors
-        mov [bsp_idt + ebx*8], eax
+        mov [ap_idt + ebx*8], eax
         mov eax, [idt + ebx*8 + 4]
-        mov [bsp_idt + ebx*8 + 4], eax
+        mov [ap_idt + ebx*8 + 4], eax
         inc ebx
         cmp ebx, NVECTORS
         jb 1b
@@ -66,21 +66,23 @@ smp_timer_calibrate:
         mov eax, ebx                     # vector 0x40 + ipl*16 + L -> stub 0x20 + L
         and eax, 15
         mov eax, [vector_table + IRQ_BASE*4 + eax*4]
-3:      cmp ebx, SPURIOUS_VECTOR
-        jne 4f
-        mov eax, ap_spurious
-4:      push edx
-        lea edx, [bsp_idt + ebx*8]
-        call ap_set_gate_at
-        pop edx
+3:      call ap_set_gate
         inc ebx
         cmp ebx, 256
         jb 2b
+        mov ebx, TIMER_VECTOR            # the APs' timer and wake-up
+        mov eax, ap_timer_intr
+        call ap_set_gate
+        mov ebx, WAKE_VECTOR
+        mov eax, ap_wake_intr
+        call ap_set_gate
         mov ebx, XCALL_VECTOR            # cross-calls and reschedule IPIs (smp_xcall.S)
-        mov eax, smp_ipi_bsp
-        lea edx, [bsp_idt + ebx*8]
-        call ap_set_gate_at
-        lidt [bsp_idtr]
+        mov eax, smp_ipi
+        call ap_set_gate
+        mov ebx, SPURIOUS_VECTOR
+        mov eax, ap_spurious
+        call ap_set_gate
+        lidt [ap_idtr]
         mov dword ptr [LAPIC_SVR], SVR_ENABLE | SPURIOUS_VECTOR
         mov dword ptr [LAPIC_TIMER_DCR], DCR_DIVIDE_1
         mov dword ptr [LAPIC_LVT_TIMER], LVT_MASKED | SPURIOUS_VECTOR
@@ -192,16 +194,10 @@ obs_ioapic_rte:                          # EDX = line (= pin), EAX = its entry (
         pop ebx
         ret
 
-        .data
-        .align 4
-bsp_idtr:       .short 256 * 8 - 1
-                .long bsp_idt
-
         .bss
         .align 16
 idt:            .space NVECTORS * 8      # boot.S's IDT, moved here (after every UP
                                          # address) so that the SMP blob takes its room
-bsp_idt:        .space 256 * 8           # the BSP's IDT once smp_timer_calibrate ran
 smp_rte:        .space IOAPIC_PINS * 4   # redirection entries (low words) last written
 smp_linemask:   .space 4                 # imask[IPL] | held: lines in effect masked
 smp_imask_sig:  .space 4                 # imask's signature when the entries were written

@@ -14,9 +14,9 @@
 #     leaves through intr_return, so a woken LWP that outranks the
 #     interrupted one runs at once (preempt), or the idle loop picks it up.
 #     (An AP's bound LWP blocked on a mutex is woken by smp_kick, smp.S.)
-# smp_ipi_bsp / smp_ipi_ap: the XCALL_VECTOR gates (class 12: above every
-#     device line's, held back only at IPL_HIGH): EOI, run the mailbox of
-#     this CPU (xc_func[id], xc_arg[id]) and set xc_done[id].
+# smp_ipi: the XCALL_VECTOR gate (class 12: above every device line's, held
+#     back only at IPL_HIGH): EOI, run the mailbox of this CPU (xc_func[id],
+#     xc_arg[id]), set xc_done[id]; the BSP leaves through intr_return.
         .include "kernel.inc"
 
         .data                            # code too: see SMP_BLOB in kernel.inc
@@ -67,17 +67,15 @@ obs_resched_ipi:                         # EAX = wait channel (the cross-call to
         pop ecx
         ret
 
-smp_ipi_bsp:
+smp_ipi:
         push 0                           # a vector stub's frame, for intr_return
         push XCALL_VECTOR
         pushad
-        call xcall_serve
-        jmp intr_return                  # preempts if the call woke a better LWP
-
-smp_ipi_ap:
-        pushad
-        call xcall_serve
+        call xcall_serve                 # ESI = this CPU's cpu_info
+        cmp esi, cpu0
+        je intr_return                   # the BSP: preempts if the call woke a better LWP
         popad
+        add esp, 8
         iret
 
 # xcall_serve: IF=0; EOI, then this CPU's mailbox, if a call is there
