@@ -183,6 +183,8 @@ LABELS = {
     "obs_xcall_run": ("xcall.run", {"func": ("sym", "edx"), "arg": ("int", "eax"),
                                     "by": ("cur",)}),
     "obs_resched_ipi": ("ipi.resched", {"wchan": ("int", "eax"), "by": ("cur",)}),
+    # per-AP work queues (smp_wq.S): an idle AP takes an item from another's queue
+    "obs_wq_steal": ("wq.steal", {"victim": ("int", "edx"), "by": ("cur",)}),
 }
 # contention labels whose register says the waiter spins (the owner runs on
 # another CPU): a ``lock.spin`` with the same fields follows the
