@@ -262,3 +262,22 @@ def test_idle_aps_take_work_from_the_busiest_run_queue(kernel, cpus):
     assert (stolen > 0 and min(ran[2:]) > 0) if cpus > 2 else stolen == 0
     q = run_qemu(kernel("classic"), smp=cpus, append=kernel_cmdline("smp_balance", cpus))
     assert "PASS smp_balance\n" in q.console and ("stolen 0\n" in q.console) == (cpus == 2)
+
+
+@pytest.mark.parametrize("cpus", (1, 2))
+def test_the_up_interrupt_code_is_rewritten_only_when_there_are_several_cpus(kernel, cpus):
+    # pic_apply / pic_eoi start with a jmp rel32 (0xE9) into the SMP blob only
+    # after smp_route; a one-CPU run executes the UP bytes, untouched
+    elf = kernel("ithread")
+    image = open(elf.replace(".elf", ".bin"), "rb").read()
+    r, console, events, syms, word, m = _machine_run(elf, "hello", cpus)
+    assert "PASS hello\n" in console, console
+    base = syms["_start"] - image.index(m.mem_read(syms["_start"], 16))
+    for name, target in (("pic_apply", "smp_pic_apply"), ("pic_eoi", "smp_eoi")):
+        now = m.mem_read(syms[name], 5)
+        if cpus == 1:
+            assert now == image[syms[name] - base:syms[name] - base + 5] and now[0] != 0xE9
+        else:
+            assert now[0] == 0xE9
+            assert syms[name] + 5 + int.from_bytes(now[1:], "little", signed=True) == syms[target]
+    assert word("smp_routed") == (cpus > 1)
