@@ -2,11 +2,13 @@
 # interrupts through the IO APIC (the PIT and the 8259 pair stay for cpus=1).
 #
 # smp_timer_calibrate(): BSP, thread context, IF=1, PIT clock running, before
-#     the APs start.  Fills the IDT of every CPU (ap_idt) and loads it, enables its
-#     LAPIC (SVR), then counts the LAPIC timer (divide 1, one-shot, masked)
-#     across one PIT tick: lapic_tick = counts per tick, which every CPU's
-#     periodic timer then uses (one tick per CPU, calibrated in virtual time).
-#     Clobbers EAX, ECX, EDX.
+#     the APs start.  Fills the IDT every CPU uses (ap_idt) and loads it on
+#     the BSP, enables the BSP's LAPIC (SVR), then counts its LAPIC timer
+#     (divide 1, one-shot, masked) across one PIT tick: lapic_tick = counts
+#     per tick, which every CPU's periodic timer then uses (one tick per CPU,
+#     calibrated in virtual time).  Clobbers EAX-EDX.
+# References: Intel SDM vol. 3A ch. 10 (LAPIC: timer 10.5.4, TPR/PPR
+# 10.8.3, EOI 10.8.5); 82093AA IO APIC datasheet 3.2.4 (redirection entry).
 # smp_route(): BSP, thread context, IF=1, after the APs are up.  Switches the
 #     UP kernel's interrupt hardware, with interrupts off:
 #     - the 8259 pair fully masked (C_PICMASK = 0xFFFF, what it holds) and
