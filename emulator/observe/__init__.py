@@ -7,7 +7,9 @@ is the one call ``python -m emulator run`` (and the debugger, and tests)
 make after building the machine and before running it:
 
 - it scans the image's code with capstone (emulator/observe/scan.py) for
-  ``iret`` sites, ESP loads and call-return addresses, and hooks them;
+  ``iret`` sites, ESP loads and call-return addresses, and hooks them (and
+  the instruction at the SMP kernel's ``obs_ap_stack``, which lives in .data,
+  in case the image's code range leaves it out);
 - it names stacks by their owner (emulator/observe/stacks.py) from the
   kernel's exported constants, and turns the kernel's ``obs_`` labels into
   events (emulator/observe/kernel.py) when the image is irqlab's kernel;
@@ -61,6 +63,8 @@ class Session:
         if not code:
             code, base = self._code_from_symbols()
         self.codemap = scan_code(code, base, self.symbols.lines())
+        if self.kernel:
+            self._scan_labels(("obs_ap_stack",))
         self.fanout = Fanout()
         self.writer = open_writer(trace_path) if trace_path else None
         if self.writer is not None:
@@ -89,6 +93,20 @@ class Session:
             self.kernel.install(self.observer, self.sink)
         self.observer.start()
         self.finished: Optional[tuple] = None
+
+    def _scan_labels(self, labels) -> None:
+        """Scan the instruction at each label too, wherever it lives: the SMP
+        kernel's AP start-up code (its one ESP load at ``obs_ap_stack``) sits
+        in .data, which an image's code range need not cover."""
+        for name in labels:
+            addr = self.symbols.addr(name)
+            if addr is None or addr in self.codemap.esp_loads:
+                continue
+            data = self.view.mem_read(addr, 16)
+            if data:
+                extra = scan_code(data, addr, (addr,))
+                if addr in extra.esp_loads:
+                    self.codemap.esp_loads[addr] = extra.esp_loads[addr]
 
     def _code_from_symbols(self) -> tuple:
         """The loaded image read back from memory, from the symbol table's

@@ -181,3 +181,15 @@ def test_an_idle_lwp_is_named_after_the_cpu_it_idles_even_when_not_running(tmp_p
     m.uc.mem_write(idle1, (7).to_bytes(4, "little") + (1).to_bytes(4, "little"))
     m.uc.mem_write(SMP_CPUS + 64 + 20, idle1.to_bytes(4, "little"))    # AP 1's C_IDLELWP
     assert s.kernel.lwp_name(idle1) == "idle cpu1"
+
+
+def test_the_ap_stack_load_is_hooked_even_when_the_scanned_code_leaves_it_out(tmp_path):
+    m = machine()
+    _, at = layout()
+    m.image.data = m.code[:at["obs_ap_stack"] - BASE]      # the scan stops before it
+    s = attach(m, trace_path=tmp_path / "t.jsonl", report=io.StringIO())
+    assert at["obs_ap_stack"] in s.codemap.esp_loads
+    m.step(3, cpu=1)
+    s.finish()
+    sw = [e for e in events(tmp_path) if e["ev"] == "stack.switch"]
+    assert [(e["cpu"], e["to"]) for e in sw] == [(1, "ap cpu1")]
