@@ -94,7 +94,8 @@ def check_bugs(only=(), build_dir: str = "build/bugs", verbose: bool = False,
         return 1
     bugs = [b for b in load_bugs() if not only or b.name in only]
     os.makedirs(build_dir, exist_ok=True)
-    print(f"{'bug':<20}{'scenario':<16}{'model':<10}{'targets':<17}{'fired':<44}caught",
+    w = max([20] + [len(b.name) + 2 for b in bugs])
+    print(f"{'bug':<{w}}{'scenario':<16}{'model':<10}{'targets':<17}{'fired':<44}caught",
           file=out)
     caught = 0
     for b in bugs:
@@ -102,7 +103,7 @@ def check_bugs(only=(), build_dir: str = "build/bugs", verbose: bool = False,
         try:
             r = run_config(b.model, b.scenario, bug=b.name, trace_path=trace, cpus=b.cpus)
         except Exception as e:      # the kernel does not build, the machine failed
-            print(f"{b.name:<20}could not run: {e}", file=out)
+            print(f"{b.name:<{w}}could not run: {e}", file=out)
             continue
         fired = r.rules
         hit = b.rule in fired
@@ -110,7 +111,7 @@ def check_bugs(only=(), build_dir: str = "build/bugs", verbose: bool = False,
         note = ""
         if r.status not in (120,) and not fired:
             note = f"  (exit status {r.status})"
-        print(f"{b.name:<20}{b.scenario:<16}{b.model:<10}{b.rule:<17}"
+        print(f"{b.name:<{w}}{b.scenario:<16}{b.model:<10}{b.rule:<17}"
               f"{(', '.join(fired) or '-'):<44}{'yes' if hit else 'NO'}{note}", file=out)
         if verbose or not hit:
             for line in r.stderr.splitlines():

@@ -199,7 +199,10 @@ class MutexOwnership(Rule):
         "owner, on a release of a mutex nobody holds (a double release), and "
         "on an attempt (`lock.acquire`, `lock.contend`, `lock.spin`, "
         "`lock.block`) by the thread that already holds it, which would "
-        "deadlock on itself.")
+        "deadlock on itself, and when a thread acquires a mutex whose owner "
+        "word, read from memory right then, does not name it (`lock.mismatch`: "
+        "a woken waiter that assumed a hand-off the releaser never made). "
+        "Each kind of breakage is reported once per mutex.")
 
     def __init__(self) -> None:
         self.reported: set = set()
@@ -213,18 +216,27 @@ class MutexOwnership(Rule):
         owner = st.owner_of.get(lock)
         if kind == "lock.release":
             if owner is None:
+                branch = "double"
                 msg = f"{who} releases {lock}, which nobody holds (double release?)"
             elif owner != who:
+                branch = "other"
                 msg = f"{who} releases {lock}, which {owner} holds"
             else:
                 return None
         elif kind in ("lock.acquire", "lock.contend", "lock.spin", "lock.block"):
             if owner is None or owner != who:
                 return None
+            branch = "again"
             msg = f"{who} takes {lock} again while holding it"
+        elif kind == "lock.mismatch":
+            branch = "word"
+            word = ev.get("word")
+            msg = (f"{who} acquires {lock}, but its owner word names "
+                   f"{word if word else 'nobody (the mutex is free)'}")
+            owner = word
         else:
             return None
-        key = (lock, kind)
+        key = (lock, branch)
         if key in self.reported:
             return None
         self.reported.add(key)

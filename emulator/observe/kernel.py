@@ -186,6 +186,13 @@ LABELS = {
     # per-AP work queues (smp_wq.S): an idle AP takes an item from another's queue
     "obs_wq_steal": ("wq.steal", {"victim": ("int", "edx"), "by": ("cur",)}),
 }
+# acquisitions (EBX = mutex, ECX = the new owner): after the lock.acquire the
+# mutex's owner word is checked, and a word that does not name the new owner
+# (a waiter that assumed a hand-off, a lost cmpxchg) is a ``lock.mismatch``
+# (lock, by, word = whom the word names, None when it is free) for the
+# mutex-owner rule; correct kernels never emit one
+ACQUIRES = ("obs_lock_acquire", "obs_smp_lock_acquire", "obs_smp_spin_acquire")
+
 # contention labels whose register says the waiter spins (the owner runs on
 # another CPU): a ``lock.spin`` with the same fields follows the
 # ``lock.contend`` when it is non-zero
@@ -379,13 +386,26 @@ class KernelModel:
             spec = LABELS.get(label) or ENTRIES.get(label)
             if spec is None:
                 continue
-            observer.view.add_exec_hook(addr, observer.guard(addr, self._hook(spec,
-                                                                              SPINS.get(label))))
+            hook = self._on_acquire if label in ACQUIRES else self._hook(spec, SPINS.get(label))
+            observer.view.add_exec_hook(addr, observer.guard(addr, hook))
         addr = self.labels.get("obs_smp_tpr")
         if addr is not None and self.d["smp_linemask"] is not None:
             observer.view.add_exec_hook(addr, observer.guard(addr, self._on_linemask))
         if self.c["line_class_base"] is not None:
             observer.kernel_line = self.line_of_vector
+
+    def _on_acquire(self, machine, cpu) -> None:
+        cpu = self.view.cpu_index(cpu)
+        m = self.view.reg(cpu, "ebx")
+        new = self.view.reg(cpu, "ecx")
+        who = self.lwp_name(new)
+        lock = self.lock_name(m)
+        self.sink.emit("lock.acquire", cpu, lock=lock, owner=who, owner_running=True,
+                       kind=self.lock_kind(m), by=who)
+        word = self.mutex_owner(m)
+        if word is not None and word != new:
+            self.sink.emit("lock.mismatch", cpu, lock=lock, by=who,
+                           word=self.lwp_name(word) if word else None)
 
     def line_of_vector(self, vector: int) -> Optional[int]:
         """The line of a vector routed through the IO APIC (or the BSP's

@@ -44,7 +44,7 @@ def machine():
     w(CPU_INFO + 8, u32(LWP_TABLE + 16))                          # curlwp = slot 1
     w(LWP_TABLE, u32(3, 2, 0x6000, 0x7000))                       # ithread 3
     w(LWP_TABLE + 16, u32(4, 0, 0x7000, 0x8000))                  # lwp 4
-    w(MUTEX, u32(0, 2))                                           # free spin mutex
+    w(MUTEX, u32(LWP_TABLE + 16, 2))              # spin mutex, its word as cmpxchg left it
     return m
 
 
@@ -77,3 +77,19 @@ def test_an_obs_label_becomes_an_event_and_lwp_stacks_are_named(tmp_path):
     acq = [e for e in evs if e["ev"] == "lock.acquire"]
     assert acq == [{"t": 3, "cpu": 0, "ev": "lock.acquire", "lock": "sc_lock", "owner": "lwp 4",
                     "owner_running": True, "kind": "spin", "by": "lwp 4"}]
+
+
+def test_an_acquisition_whose_owner_word_names_someone_else_fires_mutex_owner(tmp_path):
+    from emulator.trace import read_events
+    m = machine()
+    m.uc.mem_write(MUTEX, (0).to_bytes(4, "little"))   # the "new owner" never took the word
+    err = io.StringIO()
+    s = attach(m, trace_path=tmp_path / "t.jsonl", report=err)
+    m.step(5)
+    count, _ = s.finish()
+    assert count == 1
+    v = s.violations[0]
+    assert v.rule == "mutex-owner" and v.fields["lock"] == "sc_lock" and v.fields["lwp"] == "lwp 4"
+    assert "lwp 4 acquires sc_lock, but its owner word names nobody" in v.message
+    kinds = [e["ev"] for e in read_events(tmp_path / "t.jsonl")]
+    assert kinds[-3:] == ["lock.acquire", "lock.mismatch", "check.violation"]
