@@ -40,8 +40,9 @@ KINDS: dict[str, tuple[str, ...]] = {
     "irq.lower": ("line",),
     "pic.ack": ("line", "vector"),
     "pic.eoi": ("line",),
-    "pic.mask": ("line",),
-    "pic.unmask": ("line",),
+    # ``via`` is "ioapic" when the kernel masks the line at its IO APIC entry
+    "pic.mask": ("line", "via"),
+    "pic.unmask": ("line", "via"),
     # the kernel holding a line masked for its handler thread (pic_hold /
     # pic_release); ``held`` is whether it is still held after the release
     "pic.hold": ("line",),
@@ -57,7 +58,6 @@ KINDS: dict[str, tuple[str, ...]] = {
     "lwp.sleep": ("lwp", "wchan"),
     "lwp.wakeup": ("lwp", "by"),
     "wchan.wakeup": ("wchan", "by"),
-    "ithread.start": ("ithread", "line", "lwp"),
     "ithread.block": ("ithread", "line", "lock"),
     "ithread.done": ("ithread", "line"),
     "ithread.pool": ("ithread",),
@@ -69,14 +69,20 @@ KINDS: dict[str, tuple[str, ...]] = {
     "lock.spin": ("lock", "owner", "owner_running", "kind", "by"),
     "lock.block": ("lock", "owner", "owner_running", "kind", "by"),
     "lock.wakeup": ("lock", "owner", "owner_running", "kind", "by"),
+    # an acquisition that found the mutex's owner word naming someone else
+    "lock.mismatch": ("lock", "by", "word"),
     "biglock.acquire": ("depth", "lwp"),
     "biglock.release": ("depth", "lwp"),
     "softint.schedule": ("softint", "by"),
     "softint.run": ("softint", "by"),
-    "ipl.change": ("ipl", "by"),
     "cpu.idle": (),
-    "cpu.halt": (),
-    "cpu.wake": (),
+    # several CPUs (the SMP kernel's labels); fields in alphabetical order,
+    # as they were written before these kinds were declared
+    "cpu.up": ("apic", "lwp"),
+    "ipi.send": ("by", "func", "to", "vector"),
+    "ipi.resched": ("by", "wchan"),
+    "xcall.run": ("arg", "by", "func"),
+    "wq.steal": ("by", "victim"),
     # the checkers
     "check.violation": ("rule", "message"),
     "check.off": ("rule", "reason"),

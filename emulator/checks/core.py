@@ -121,7 +121,6 @@ class State:
         self.owner_of: dict = {}          # lock -> thread
         self.pinned: dict = {}            # lwp -> pinner
         self.biglock: dict = collections.defaultdict(int)   # thread -> depth
-        self.ipl: dict = {}               # cpu -> ipl
         self.masked: set = set()          # PIC lines masked (IMR)
         self.held_lines: set = set()      # lines the kernel holds masked for a handler
         self.hold_seen = False            # the kernel reports holds (pic.hold)
@@ -224,8 +223,6 @@ class State:
         elif kind in ("biglock.acquire", "biglock.release"):
             who = ev.get("lwp") or self.actor(ev)
             self.biglock[who] = ev.get("depth", 0)
-        elif kind == "ipl.change":
-            self.ipl[cpu] = ev.get("ipl")
         elif kind == "pic.hold":
             self.hold_seen = True
             self.held_lines.add(ev.get("line"))
