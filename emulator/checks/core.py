@@ -75,6 +75,9 @@ class Rule:
     title = ""
     explanation = ""
     needs_kernel = True
+    # the event kinds ``on`` looks at; None = every event.  The checker
+    # hands a rule only these (a rule with a set must ignore all others).
+    kinds: Optional[frozenset] = None
 
     def on(self, ev: dict, st: "State", ctx) -> Optional[list]:
         return None
@@ -284,6 +287,7 @@ class Checker:
         # the debugger's replay (emulator/observe/replay.py): a callable that
         # is true while the events are ones the furthest run already saw
         self.replaying: Optional[Callable[[], bool]] = None
+        self._dispatch: dict = {}      # event kind -> the enabled rules that look at it
 
     def __call__(self, ev: dict) -> None:
         if ev["ev"] == "check.violation":
@@ -291,7 +295,11 @@ class Checker:
             return
         again = self.replaying is not None and self.replaying()
         found = []
-        for rule in self.enabled:
+        rules = self._dispatch.get(ev["ev"])
+        if rules is None:
+            rules = self._dispatch[ev["ev"]] = tuple(
+                r for r in self.enabled if r.kinds is None or ev["ev"] in r.kinds)
+        for rule in rules:
             got = rule.on(ev, self.state, self.ctx)
             if got:
                 found.extend(got)

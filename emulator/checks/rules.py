@@ -57,6 +57,8 @@ class NoBlockInHardInterrupt(Rule):
         "(between `intr.enter` and `intr.exit` on that thread). Interrupt "
         "threads are threads: an ithread that blocks is not in hard context.")
 
+    kinds = frozenset(BLOCKING)
+
     def on(self, ev, st, ctx):
         if ev["ev"] not in BLOCKING or not st.in_hard_interrupt(ev["cpu"]):
             return None
@@ -81,6 +83,8 @@ class NoSleepWithSpinOrIpl(Rule):
         "sleep (`ipl` field) is above IPL_NONE for an ordinary LWP (interrupt "
         "and soft-interrupt threads run at their own IPL and keep it across "
         "a block by design). Both acquisition and sleep paths are shown.")
+
+    kinds = frozenset(BLOCKING)
 
     def on(self, ev, st, ctx):
         if ev["ev"] not in BLOCKING:
@@ -262,6 +266,7 @@ class LockOrder(Rule):
         "seen.")
 
     ATTEMPTS = ("lock.acquire", "lock.contend", "lock.spin", "lock.block")
+    kinds = frozenset(ATTEMPTS)
 
     def __init__(self) -> None:
         self.edges: dict = {}       # (a, b) -> (t, thread, bt_a, bt_b)
@@ -343,6 +348,8 @@ class IrqSafety(Rule):
         "it): on another CPU the handler cannot interrupt the holder, it only "
         "waits for it.")
 
+    kinds = frozenset({"lock.acquire", "intr.enter"})
+
     def __init__(self) -> None:
         self.hard: dict = {}        # lock -> {line: (t, thread, bt)}
         self.enabled: dict = {}     # lock -> {line: (t, thread, bt)}
@@ -415,6 +422,8 @@ class PinnedNotRun(Rule):
         "another CPU, until it is unpinned. The rule fires when `lwp.switch` "
         "switches to a pinned LWP, except the pinner returning to it "
         "normally (the pinner has not blocked).")
+
+    kinds = frozenset({"lwp.switch"})
 
     def __init__(self) -> None:
         self.reported: set = set()
