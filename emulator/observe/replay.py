@@ -8,7 +8,7 @@ the observing ``Session`` (emulator/observe) follow:
 
 - ``save() -> bytes`` is taken with every machine snapshot: the observer's
   model (stack owner per CPU, open interrupt frames, hook bookkeeping), the
-  stack map, the checkers' state and every rule's own state
+  kernel model's run state (the line mask last seen), the stack map, the checkers' state and every rule's own state
   (``Checker.save_state``), the ``Recent`` buffer, and where the event
   stream stood.  Not the trace file and not the violations already
   reported: they are the history of the furthest run.
@@ -119,6 +119,7 @@ class Rewind:
     def save(self) -> bytes:
         s = self.s
         parts = {"observer": _state_of(s.observer), "stacks": _state_of(s.stacks),
+                 "kernel": _state_of(s.kernel) if s.kernel is not None else None,
                  "events": s.events.events,
                  "checker": s.checker.save_state() if s.checker is not None else None,
                  "place": self.place, "again": self.again,
@@ -130,6 +131,8 @@ class Rewind:
         parts = pickle.loads(saved)
         vars(s.observer).update(parts["observer"])
         vars(s.stacks).update(parts["stacks"])
+        if s.kernel is not None and parts["kernel"] is not None:
+            vars(s.kernel).update(parts["kernel"])     # e.g. the IO APIC line mask seen last
         s.events.events = parts["events"]
         if s.checker is not None and parts["checker"] is not None:
             s.checker.restore_state(parts["checker"])
