@@ -511,7 +511,8 @@ class Repl:
         self._inject(arg)
 
     def _inject(self, spec):
-        self.d.fork()
+        # installing only schedules (the injection fires in a later run), so
+        # changed() after it forks the history; a refused spec changes nothing
         try:
             res = self.d.t.inject(spec)
         except (ValueError, KeyError, TypeError) as e:

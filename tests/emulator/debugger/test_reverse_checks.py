@@ -253,3 +253,16 @@ def test_bt_in_a_nested_interrupt_is_the_same_after_going_back_and_forth(tmp_pat
     bt = first[first.index("#0"):]
     assert "<int, vector 0x26>" in bt and "<int, vector 0x25>" in bt
     assert again[again.rindex("#0"):] == bt
+
+
+def test_a_refused_inject_after_going_back_does_not_print_the_guest_console_again(tmp_path):
+    from tests.emulator.debugger.conftest import LOOP, build_loop
+    printing = LOOP.replace("        add eax, 2\n", "        add eax, 2\n        out 0xe9, al\n")
+    d, _p = build_loop(tmp_path, text=printing, every=100)
+    seen = []
+    d.m.console = seen.append
+    drive(d, "si 300\n")
+    printed = len(seen)
+    out = drive(d, "rsi 250\ninject nonsense\nsi 250\n")
+    assert "error: inject nonsense" in out and d.t.now == 300
+    assert len(seen) == printed                 # the machine was not changed: no new history
