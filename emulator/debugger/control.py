@@ -2,7 +2,8 @@
 
 Contract
 --------
-``Debugger(machine, session=None, max_run=None)`` holds the breakpoints,
+``Debugger(machine, session=None, max_run=None, history_every=200_000,
+trace_path=None)`` holds the breakpoints,
 watchpoints and catchpoints, and runs the machine until one of them (or
 Ctrl-C, or the guest's exit) stops it.  It knows nothing of text input: the
 REPL (repl.py) and the GDB stub (gdbstub.py) both drive it.

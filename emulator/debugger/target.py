@@ -12,10 +12,11 @@ unmapped), ``mem_write``, ``now`` (virtual time, instructions retired),
 listeners, ``snapshot()``/``restore()``, ``devices``, ``symbols`` and
 ``code_range`` (the loaded image's first and last address).
 
-``companion`` (None, or an object with ``save() -> bytes`` and
-``restore(saved)``: the observer's ``Rewind``, emulator/observe/replay.py)
-is Python state that goes back in time with the machine: its ``save()``
-rides in every snapshot and is restored right after the machine.
+``companion`` (None, or an object with ``save()`` and ``restore(saved)``:
+the debugger's ``Along``, control.py — the console's place and the
+observer's ``Rewind``, emulator/observe/replay.py) is Python state that goes
+back in time with the machine: its ``save()`` rides in every snapshot and is
+restored right after the machine.
 
 A change in the machine's API is a change here only.
 """
