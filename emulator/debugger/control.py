@@ -3,10 +3,10 @@
 Contract
 --------
 ``Debugger(machine, session=None, max_run=None, history_every=200_000,
-trace_path=None)`` holds the breakpoints,
-watchpoints and catchpoints, and runs the machine until one of them (or
-Ctrl-C, or the guest's exit) stops it.  It knows nothing of text input: the
-REPL (repl.py) and the GDB stub (gdbstub.py) both drive it.
+trace_path=None)`` holds the breakpoints, watchpoints and catchpoints, and
+runs the machine until one of them (or Ctrl-C, or the guest's exit) stops it.
+It knows nothing of text input: the REPL (repl.py) and the GDB stub
+(gdbstub.py) both drive it.
 
 Execution (each returns a ``Stop``: why we stopped, one line):
   ``stepi(n)``, ``nexti(n)`` (over ``call``/``int`` and over interrupts
@@ -34,8 +34,9 @@ The observer and the checkers go back too: with a session, a ``Rewind``
 their model back, and a replay feeds them events again without reporting a
 violation twice or writing a trace line twice (``trace_path``: the trace
 is the history of the furthest run).  The guest's console follows
-the same rule (``ConsoleOnce``): a forward run over time already run, after
-going back, does not print the guest's output again.  ``fork()`` is called
+the same rule (``ConsoleOnce``, on reverse.py's ``HighWater``): a forward
+run over time already run, after going back, does not print the guest's
+output again.  ``fork()`` is called
 before the user changes the machine by hand, ``changed()`` after; ``close()``
 ends the session's trace.
 
@@ -56,7 +57,7 @@ from typing import Optional
 import capstone
 
 from emulator.debugger import expr as E
-from emulator.debugger.reverse import History, SnapshotError
+from emulator.debugger.reverse import HighWater, History, SnapshotError
 from emulator.debugger.target import Target, TargetError
 
 CHUNK = 1_000_000     # a continue runs in chunks, so Ctrl-C and checks are seen
@@ -101,25 +102,21 @@ class ConsoleOnce:
     def __init__(self, out) -> None:
         self.out = out
         self.clock = None
-        self.place = (-1, 0)
-        self.mark = (-1, 0)
+        self.places = HighWater()
 
     def __call__(self, data) -> None:
-        t, k = self.place
-        now = self.clock.now if self.clock is not None else t
-        self.place = place = (now, 1) if now > t else (t, k + 1)
-        if place > self.mark:
-            self.mark = place
+        now = self.clock.now if self.clock is not None else self.places.place[0]
+        if self.places.see(now):
             self.out(data)
 
     def save(self):
-        return self.place
+        return self.places.place
 
     def restore(self, place) -> None:
-        self.place = place
+        self.places.place = place
 
     def fork(self) -> None:
-        self.mark = min(self.mark, self.place)
+        self.places.fork()
 
 
 class Along:

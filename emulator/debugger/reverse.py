@@ -24,6 +24,14 @@ Cost is bounded: a long ``continue`` doubles the gap between its snapshots
 (fewer when the RAM copies would pass ``budget`` bytes, 512 MiB), and when
 more are taken, every other one of the older half is dropped (replays from
 there get longer, never wrong).
+
+``HighWater`` tells what is new along a run that is replayed: the guest's
+console (control.py's ``ConsoleOnce``) and the observer's events
+(emulator/observe/replay.py) give each item a place ``(t, k)`` — its virtual
+time and its rank among the items of that time — and ``see(t)`` is true only
+for an item past the furthest place seen (``mark``).  ``place`` rides in the
+snapshots; ``fork()`` (the machine changed by hand here) lowers the mark to
+the place, so what follows is new.
 """
 
 from __future__ import annotations
@@ -33,6 +41,27 @@ import bisect
 
 class SnapshotError(Exception):
     pass
+
+
+class HighWater:
+    def __init__(self) -> None:
+        self.place = (-1, 0)        # (t, k) of the last item seen
+        self.mark = (-1, 0)         # the furthest place seen (this branch)
+
+    def see(self, t: int) -> bool:
+        """The next item, at time t: is it past the mark?"""
+        last, k = self.place
+        self.place = place = (t, 1) if t > last else (last, k + 1)
+        if place > self.mark:
+            self.mark = place
+            return True
+        return False
+
+    def behind(self) -> bool:
+        return self.place < self.mark
+
+    def fork(self) -> None:
+        self.mark = min(self.mark, self.place)
 
 
 class History:

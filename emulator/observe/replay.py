@@ -15,7 +15,8 @@ the observing ``Session`` (emulator/observe) follow:
   ``restore(saved)`` puts all of it back (after the machine's restore).
 - The event stream has a **high-water mark**: the furthest event seen.  An
   event's place is ``(t, k)``: its virtual time and its rank among the
-  events of that time.  irqlab is deterministic, so a replay from a
+  events of that time (emulator/debugger/reverse.py's ``HighWater``, which
+  the guest's console uses too).  irqlab is deterministic, so a replay from a
   snapshot gives the same events in the same order; those at or before the
   mark are *again*.  Again events feed the observer, the ``Recent`` buffer
   and the rules (so their state follows the machine), and a rule that fires
@@ -44,6 +45,7 @@ import gzip
 import pickle
 from typing import Optional
 
+from emulator.debugger.reverse import HighWater
 from emulator.trace import dumps, open_writer
 
 # what is state (saved) rather than wiring (kept) in the observer's objects
@@ -58,8 +60,7 @@ def _state_of(obj) -> dict:
 class Rewind:
     def __init__(self, session, trace_path=None) -> None:
         self.s = session
-        self.place = (-1, 0)        # (t, k) of the last event seen
-        self.mark = (-1, 0)         # the furthest place ever seen (this branch)
+        self.places = HighWater()   # events' places and the mark
         self.again = False
         self.writer = None
         self.cuttable = False
@@ -90,14 +91,7 @@ class Rewind:
 
     # ------------------------------------------------------------- the stream
     def _see(self, ev: dict) -> None:
-        t, k = self.place
-        t_ev = ev["t"]
-        self.place = place = (t_ev, 1) if t_ev > t else (t, k + 1)
-        if place > self.mark:
-            self.mark = place
-            self.again = False
-        else:
-            self.again = True
+        self.again = not self.places.see(ev["t"])
 
     def _write(self, ev: dict) -> None:
         if not self.again:
@@ -109,7 +103,7 @@ class Rewind:
         """Bytes of the trace up to the current place."""
         if not self.cuttable:
             return 0
-        if self.again or self.place < self.mark:
+        if self.again or self.places.behind():
             return self.offset
         f = self.writer._f
         f.flush()
@@ -122,7 +116,7 @@ class Rewind:
                  "kernel": _state_of(s.kernel) if s.kernel is not None else None,
                  "events": s.events.events,
                  "checker": s.checker.save_state() if s.checker is not None else None,
-                 "place": self.place, "again": self.again,
+                 "place": self.places.place,
                  "offset": self._trace_offset()}
         return pickle.dumps(parts, pickle.HIGHEST_PROTOCOL)
 
@@ -136,16 +130,16 @@ class Rewind:
         s.events.events = parts["events"]
         if s.checker is not None and parts["checker"] is not None:
             s.checker.restore_state(parts["checker"])
-        self.place = parts["place"]
-        self.again = self.place < self.mark
+        self.places.place = parts["place"]
+        self.again = self.places.behind()
         self.offset = parts["offset"]
 
     def fork(self) -> None:
         """The machine is changed by hand here: the history after now is gone."""
-        if self.place >= self.mark:
+        if not self.places.behind():
             return
         offset = self._trace_offset()
-        self.mark = self.place
+        self.places.fork()
         self.again = False
         if self.cuttable:
             f = self.writer._f

@@ -266,3 +266,17 @@ def test_a_refused_inject_after_going_back_does_not_print_the_guest_console_agai
     out = drive(d, "rsi 250\ninject nonsense\nsi 250\n")
     assert "error: inject nonsense" in out and d.t.now == 300
     assert len(seen) == printed                 # the machine was not changed: no new history
+
+
+def test_high_water_sees_an_item_again_after_going_back_and_new_after_a_fork():
+    from emulator.debugger.reverse import HighWater
+    hw = HighWater()
+    assert [hw.see(t) for t in (5, 5, 9)] == [True, True, True]
+    saved = hw.place                            # (9, 1)
+    hw.place = (5, 1)                           # back to the first item at t=5
+    assert [hw.see(t) for t in (5, 9)] == [False, False] and not hw.behind()
+    assert hw.see(12) and hw.place == hw.mark == (12, 1)
+    hw.place = saved
+    assert hw.behind()
+    hw.fork()                                   # changed by hand at (9, 1)
+    assert not hw.behind() and hw.see(12)       # the old future is new again
