@@ -33,12 +33,13 @@ The observer and the checkers go back too: with a session, a ``Rewind``
 (emulator/observe/replay.py) rides in every snapshot, so a restore puts
 their model back, and a replay feeds them events again without reporting a
 violation twice or writing a trace line twice (``trace_path``: the trace
-is the history of the furthest run).  The guest's console follows
-the same rule (``ConsoleOnce``, on reverse.py's ``HighWater``): a forward
-run over time already run, after going back, does not print the guest's
-output again.  ``fork()`` is called
-before the user changes the machine by hand, ``changed()`` after; ``close()``
-ends the session's trace.
+is the history of the furthest run).  The guest's console follows the same
+rule (``ConsoleOnce``, on reverse.py's ``HighWater``): a forward run over
+time already run, after going back, does not print the guest's output
+again.  The log of interrupts taken (``IntrLog``: what bt and nexti read)
+rides in the snapshots too, so it holds this history up to now, each
+interrupt once.  ``fork()`` is called before the user changes the machine by
+hand, ``changed()`` after; ``close()`` ends the session's trace.
 
 Where: ``where()`` is the stop display (symbol+offset, file:line, the
 source line, the next instruction).  ``env`` evaluates expressions
@@ -119,9 +120,24 @@ class ConsoleOnce:
         self.places.fork()
 
 
+class IntrLog(collections.deque):
+    """The last interrupts taken in this history, oldest first: (t, cpu,
+    vector, kind, eip_from, line, esp, seq).  It goes back with the machine,
+    so it never holds the future; ``seq`` keeps counting up (nexti tells the
+    interrupts its step took by it)."""
+
+    def save(self) -> tuple:
+        return tuple(self)
+
+    def restore(self, saved) -> None:
+        self.clear()
+        self.extend(saved)
+
+
 class Along:
     """Python state that goes back with the machine (the Target's companion):
-    the console's place and, with a session, the observer's Rewind."""
+    the console's place, the interrupt log and, with a session, the
+    observer's Rewind."""
 
     def __init__(self, parts) -> None:
         self.parts = [p for p in parts if p is not None]
@@ -170,7 +186,9 @@ class Debugger:
         self.console = ConsoleOnce(getattr(machine, "console", None))
         self.console.clock = getattr(machine, "clock", None)
         self._console_gate()
-        self.t = Target(machine, companion=Along([self.console, self.rewind]))
+        self.intr_log = IntrLog(maxlen=512)
+        self.intr_seq = 0
+        self.t = Target(machine, companion=Along([self.console, self.intr_log, self.rewind]))
         self.syms = self.t.symbols
         self.cpu = 0
         self.max_run = max_run
@@ -183,8 +201,6 @@ class Debugger:
         self.hit = None                  # (time, addr) of the exec-hook stop
         self.start = None                # (time, pc) the current command started at
         self.recorded: list = []
-        self.intr_log = collections.deque(maxlen=512)
-        self.intr_seq = 0
         self.history = History(self.t, every=history_every)
         self.env = Env(self)
         self.cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
@@ -697,9 +713,6 @@ class Debugger:
         """The user is about to change the machine by hand: the future the
         observer saw is no longer this machine's (its trace is cut here)."""
         self.console.fork()
-        now = self.t.now
-        self.intr_log = collections.deque((e for e in self.intr_log if e[0] <= now),
-                                          maxlen=self.intr_log.maxlen)
         if self.rewind is not None:
             self.rewind.fork()
 

@@ -178,13 +178,7 @@ def unwind(d, limit: int = 64, depth_words: int = 2048) -> list:
     """[{pc, esp, kind: 'frame'|'irq', text}] innermost first."""
     pc, esp = d.pc, d.reg("esp")
     frames = [{"pc": pc, "esp": esp, "kind": "frame", "mark": ""}]
-    # interrupts taken by now on this CPU, in time order (after going back the
-    # log also holds the future and the replay's second sighting of each)
-    now, seen, intrs = d.t.now, set(), []
-    for e in sorted(d.intr_log, key=lambda e: (e[0], e[-1])):
-        if e[1] == d.cpu and e[0] <= now and e[:5] not in seen:
-            seen.add(e[:5])
-            intrs.append(e)
+    intrs = [e for e in d.intr_log if e[1] == d.cpu]     # taken by now, in time order
     used = set()
     try:
         words_raw = b""

@@ -61,3 +61,19 @@ def test_info_pic_and_idt_show_the_programmed_state(tmp_path):
     assert "0x25 intr 0x0008:" in out and "irq5" in out and "irq 5" in out
     assert "0x23 intr 0x0008:" in out and "irq3" in out
     assert "testdev" in out and "error" not in out
+
+
+def test_the_interrupt_log_goes_back_with_the_machine_and_holds_each_interrupt_once(tmp_path):
+    d, p = build_loop(tmp_path, text=IRQNEST, name="irqnest")
+    # irq 5 raised four instructions past main_loop, out of the sti's shadow
+    drive(d, "b main_loop\nc\ndelete\nsi 4\ncatch irq 5\nirq pulse 5\nc\ndelete\nsi 20\n")
+    assert p["wait3"] <= d.pc < p["irq3"]
+    drive(d, "b deep3\nirq pulse 3\nc\n")
+    assert d.pc == p["deep3"]
+    taken = [e[:7] for e in d.intr_log]
+    assert [e[2] for e in taken[-2:]] == [0x25, 0x23]
+    drive(d, "rsi 1\nsi 1\n")             # replayed from before irq 3: logged once
+    assert [e[:7] for e in d.intr_log] == taken
+    t3 = d.intr_log[-1][0]
+    drive(d, f"rsi {d.t.now - t3 + 1}\n")  # before it (and before the pulse)
+    assert [e[:7] for e in d.intr_log] == taken[:-1]   # no future in it
