@@ -219,15 +219,6 @@ class Debugger:
         self.console.out = cur
         self.m.console = self.console
 
-    def _quiet(self):
-        """A replay prints nothing: ConsoleOnce sees to it (and keeps its
-        place counted); without it, the console is silenced."""
-        import contextlib
-        self._console_gate()
-        if getattr(self.m, "console", None) is self.console:
-            return contextlib.nullcontext()
-        return self.t.quiet()
-
     def _checkpoint(self, force=False, gap=0) -> bool:
         try:
             return self.history.checkpoint(force=force, gap=gap)
@@ -643,14 +634,16 @@ class Debugger:
         for a in addrs:
             self.t.remove_exec_hook(self._hooked.pop(a))
         try:
-            with self._quiet():
-                self._forward(n)
+            self._forward(n)
         finally:
             for a in addrs:
                 self._hook(a)
             self.mode = mode
 
     def _forward(self, n: int) -> None:
+        """Run exactly n instructions over time already run: the console
+        prints nothing (ConsoleOnce's mark is ahead; its place is counted)."""
+        self._console_gate()
         left = n
         while left > 0:
             before = self.t.now
@@ -692,8 +685,7 @@ class Debugger:
             self.recorded = []
             self.mode = "record"
             try:
-                with self._quiet():
-                    self._forward(end - start)
+                self._forward(end - start)
             finally:
                 self.mode = "idle"
             hits = [h for h in self.recorded if h[0] < now]

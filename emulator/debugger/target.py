@@ -128,23 +128,6 @@ class Target:
         else:
             hooks.append(fn)
 
-    def quiet(self):
-        """A context in which the guest console prints nothing (a replay
-        re-executes the guest's port writes; the user saw them once)."""
-        import contextlib
-
-        @contextlib.contextmanager
-        def ctx():
-            if not hasattr(self.m, "console"):
-                yield
-                return
-            saved, self.m.console = self.m.console, (lambda data: None)
-            try:
-                yield
-            finally:
-                self.m.console = saved
-        return ctx()
-
     # state ------------------------------------------------------------------
     def snapshot(self):
         """The machine's snapshot (registers, RAM, devices, clock, loop state),
