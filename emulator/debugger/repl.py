@@ -473,14 +473,12 @@ class Repl:
         s = self.d.session
         if s is None:
             return self.say("checks need the observer; it is off for this session.")
-        vs = s.violations
+        lines = [f"t={getattr(v, 't', '?')} cpu{getattr(v, 'cpu', '?')} "
+                 f"{getattr(v, 'rule', '?')}: {getattr(v, 'message', v)}"
+                 for v in s.violations] or ["no violations so far"]
         checker = getattr(s, "checker", None)
-        summary = checker.summary_line() if checker is not None else "checks: off"
-        if not vs:
-            return self.say(f"no violations so far\n{summary}")
-        self.say("\n".join(f"t={getattr(v, 't', '?')} cpu{getattr(v, 'cpu', '?')} "
-                           f"{getattr(v, 'rule', '?')}: {getattr(v, 'message', v)}" for v in vs)
-                 + f"\n{summary}")
+        lines.append(checker.summary_line() if checker is not None else "checks: off")
+        self.say("\n".join(lines))
 
     # acting -----------------------------------------------------------------------------
     def do_irq(self, arg):
