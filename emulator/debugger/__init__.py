@@ -78,7 +78,10 @@ def main(argv=None) -> int:
         dbg = open_debugger(args.image, args.append, args.inject, args.cpus, args.mem,
                             not args.no_observe, args.max_instructions, trace=args.trace)
     except (OSError, ValueError, KeyError, MachineError, ImageError) as e:
-        print(f"debug: {args.image}: {e}", file=sys.stderr)
+        if isinstance(e, OSError) and args.trace and e.filename == args.trace:
+            print(f"debug: cannot write --trace {args.trace}: {e.strerror}", file=sys.stderr)
+        else:
+            print(f"debug: {args.image}: {e}", file=sys.stderr)
         return 2
     try:
         if args.gdb is not None:

@@ -89,3 +89,13 @@ def test_the_command_line_runs_a_script_from_stdin(tmp_path):
                        input="b bump\nc\np $pc == bump\nquit\n")
     assert "Breakpoint 1, bump" in r.stdout and "1 (0x1)" in r.stdout
     assert r.returncode == 0
+
+
+def test_a_trace_file_that_cannot_be_written_is_named_in_one_line(tmp_path, capsys):
+    from emulator.debugger import main
+    _d, p = build_loop(tmp_path)
+    bad = str(tmp_path / "no-such-dir" / "t.jsonl")
+    assert main([p["elf"], "--mem", "4", "--trace", bad]) == 2
+    err = capsys.readouterr().err                 # after the checkers' note on this image
+    assert err.endswith(f"\ndebug: cannot write --trace {bad}: No such file or directory\n")
+    assert "Traceback" not in err
