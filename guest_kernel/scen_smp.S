@@ -1,14 +1,17 @@
-# scen_smp.S — the multiprocessor scenarios, smp_contend and smp_biglock.
+# scen_smp.S — the multiprocessor scenarios: smp_contend, smp_biglock,
+# smp_ipi, smp_balance.
 #
 # smp_dispatch: main jumps here (instead of failing) when scenario=NAME is
 #     not in scenario_table, so the UP scenarios' code, data and timing stay
 #     exactly as they were.  `scenario=smp:NAME` starts the APs (smp_init)
 #     and runs NAME, any scenario, from main's lookup (the UP scenarios then
-#     run on the BSP with the APs up and idle); otherwise runs the smp
-#     scenario NAME and goes back to main_pass / main_fail; an unknown name
-#     fails as before.
-# Both scenarios boot the APs (smp_init, cpus=N on the command line) and on
-# one CPU print a line saying they were skipped, then PASS.
+#     run on the BSP with the APs up and idle, the BSP's clock and device
+#     lines through its LAPIC and the IO APIC: smp_intr.S); otherwise runs
+#     the smp scenario NAME and goes back to main_pass / main_fail; an
+#     unknown name fails as before.
+# Each scenario boots the APs (smp_boot: smp_init, cpus=N on the command
+# line) and on one CPU prints a line saying it was skipped, then PASS
+# (smp_skip).
 #   smp_contend: LWP main holds the adaptive mutex smp_mtx (1) while it runs
 #       a busy loop (until an AP spins, at most CONTEND_WORK turns): every
 #       AP's LWP finds the owner running and spins; (2)
@@ -23,6 +26,8 @@
 #       BIGWAIT_INSNS, in ns of virtual time).  Passes when the non-MPSAFE
 #       handlers excluded each other (the shared count is exact) and the
 #       MPSAFE ones never waited.
+#   smp_ipi, smp_balance: at their labels below (cross-calls and the
+#       reschedule IPI; work items stolen from the busiest run queue).
         .include "kernel.inc"
 
         .equ CONTEND_WORK, 200000        # at most this many turns main holds smp_mtx running
@@ -30,7 +35,7 @@
         .equ HANDLER_RUNS, 20
         .equ HANDLER_WORK, 2000          # `loop` iterations inside one handler
         .equ SMP_PREFIX, 0x3a706d73      # "smp:" as a little-endian dword
-        .equ WQ_ITEMS, 12                # smp_balance (the message says 12)
+        .equ WQ_ITEMS, 12                # smp_balance (README and test_smp say 12)
         .equ WQ_WORK, 20000              # pauses per work item
         .equ IPI_TIMEOUT, 50             # ticks main sleeps at most in smp_ipi
         .equ BIGWAIT_INSNS, 6            # instructions per smp_kernel_lock wait iteration
@@ -74,7 +79,8 @@ smp_dispatch:
 5:      mov eax, msg_unknown
         jmp main_fail
 
-# smp_skip: a scenario's one-CPU exit: "NAME: one CPU ... (skipped ...)", pass
+# smp_skip: a scenario's one-CPU exit, jumped to (not called) with the
+# scenario's saved EBX on the stack: "NAME: one CPU (skipped ...)", EAX = 0
 smp_skip:
         PRINT scenario_name
         PRINT msg_skip

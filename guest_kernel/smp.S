@@ -1,35 +1,41 @@
 # smp.S — application processors: start-up, per-CPU data, cross-calls.
 #
-# Nothing here runs on one CPU: the UP kernel (PIT clock, 8259s, one run
-# queue on the BSP) is byte-for-byte what it was, and only the smp_*
-# scenarios call in here.  The CPU count comes from the command line
-# (`cpus=N`, 1-8, default 1): irqlab without --cpus has no APIC at all, so
-# the kernel must not probe 0xFEE00000 to find out.
+# Nothing here runs on one CPU but smp_init reading `cpus=1`: the UP kernel
+# (PIT clock, 8259s, one run queue on the BSP) is byte-for-byte what it was,
+# and only the SMP blob calls in here (scen_smp.S: the smp_* scenarios and
+# `scenario=smp:NAME`; smp_intr.S, smp_xcall.S, smp_wq.S).  The CPU count
+# comes from the command line (`cpus=N`, 1-8, default 1): irqlab without
+# --cpus has no APIC at all, so the kernel must not probe 0xFEE00000 to
+# find out.
 #
 # smp_init(): BSP, thread context, IF=1.  EAX = smp_ncpus from the command
-#     line; when > 1, fills the AP IDT, copies the trampoline to 0x8000 and
+#     line; when > 1, fills ap_idt and calibrates the LAPIC timer
+#     (smp_timer_calibrate, smp_intr.S), copies the trampoline to 0x8000,
 #     starts APIC IDs 1..N-1 one at a time by INIT, SIPI, SIPI (SDM 8.4.4.1),
 #     waiting (tsleep, bounded) until each has counted itself in
-#     smp_started, and prints "smp: N cpus up".  EAX = 0, or a reason string when an AP did not start.
-#     Only the first call does anything.
+#     smp_started, switches the BSP to the LAPIC clock and the IO APIC
+#     (smp_route) and prints "smp: N cpus up".  EAX = 0, or a reason string
+#     when an AP did not start.  Only the first call does anything.
 # smp_run(EAX = function): a cross-call: every AP calls function(EBX = its
 #     APIC ID, ESI = its cpu_info) once, woken by the IPI WAKE_VECTOR; the
 #     BSP waits (tsleep polls) until all have returned.  Keeps EBX-EBP.
 #     smp_post(EAX) starts one without waiting, smp_wait waits for it.
 # smp_curcpu() -> EAX = this CPU's cpu_info (cpu0 on the BSP), any CPU.
 # smp_kick(): WAKE_VECTOR to every AP by physical APIC ID, the sender's own
-#     too (a self-IPI just ends its next hlt early); never to the BSP, whose
-#     IDT stops at 0x2F.  Keeps every register.
+#     too (a self-IPI just ends its next hlt early); never to the BSP, where
+#     nothing waits for it (its LWPs are woken through its run queue: the
+#     reschedule IPI is smp_wakeup, smp_xcall.S).  Keeps every register.
 #
 # Each AP: flat GDT (boot.S), the 256-entry IDT ap_idt that the BSP loads
 # too (smp_intr.S; vectors 0x30 AP LAPIC timer, 0x31 wake, 0x40-0xBF device
-# lines, 0xC0 cross-call, 0xFF spurious), a 4 KiB
-# stack, a cpu_info in smp_cpus and one bound LWP (smp_lwps, LSONPROC for
-# good: APs have no run queue).  Its LAPIC timer ticks periodically
-# (lapic_tick counts, divide 1: calibrated by the BSP against the PIT,
-# smp_intr.S) and counts C_TICKS.  Between cross-calls an AP halts with IF=1
-# (ap_loop).  Once the APs are up, the BSP's clock becomes its LAPIC timer
-# and the device lines go through the IO APIC (smp_route, smp_intr.S).
+# lines, 0xC0 cross-call, 0xFF spurious), a 4 KiB stack, a cpu_info in
+# smp_cpus and one bound LWP (smp_lwps, LSONPROC for good: APs have no run
+# queue of LWPs, only one of work items, smp_wq.S).  Its LAPIC timer ticks
+# periodically (lapic_tick counts, divide 1: calibrated by the BSP against
+# the PIT, smp_intr.S) and counts C_TICKS.  Between cross-calls and work
+# items an AP halts with IF=1 (ap_loop).  Once the APs are up, the BSP's
+# clock becomes its LAPIC timer and the device lines go through the IO APIC
+# (smp_route, smp_intr.S).
         .include "kernel.inc"
 
         .equ LAPIC, 0xfee00000           # xAPIC registers (SDM vol. 3, table 10-1)
