@@ -7,12 +7,16 @@
 #     interrupt context there (IF=0), and spins (pause) until it returned.
 #     One cross-call is in flight at a time (xc_lock); a caller waiting for
 #     the lock or the result keeps IF=1, so a call aimed at it meanwhile is
-#     still served: no deadlock between two CPUs calling each other.  A call
-#     to the caller's own CPU is a plain call.  Keeps EBX-EBP.
-# smp_wakeup(EAX = wait channel): the reschedule IPI: wakeup_locked on the
-#     BSP, whose run queue holds every LWP but the APs' bound ones; the IPI
-#     leaves through intr_return, so a woken LWP that outranks the
-#     interrupted one runs at once (preempt), or the idle loop picks it up.
+#     still served: no deadlock between two CPUs calling each other.
+#     Keeps EBX-EBP.  A call to the caller's own CPU is only a plain call,
+#     with the caller's IF: function gets EAX = argument but EBX = function
+#     and the caller's ESI, and only EBX and ESI are kept across it (no
+#     scenario makes one; smp_wakeup is for APs).
+# smp_wakeup(EAX = wait channel), from an AP: the reschedule IPI:
+#     wakeup_locked on the BSP, whose run queue holds every LWP but the APs'
+#     bound ones; the IPI leaves through intr_return, so a woken LWP that
+#     outranks the interrupted one runs at once (preempt), or the idle loop
+#     picks it up.
 #     (An AP's bound LWP blocked on a mutex is woken by smp_kick, smp.S.)
 # smp_ipi: the XCALL_VECTOR gate (class 12: above every device line's, held
 #     back only at IPL_HIGH): EOI, run the mailbox of this CPU (xc_func[id],
