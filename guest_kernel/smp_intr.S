@@ -7,8 +7,6 @@
 #     (divide 1, one-shot, masked) across one PIT tick: lapic_tick = counts
 #     per tick, which every CPU's periodic timer then uses (one tick per CPU,
 #     calibrated in virtual time).  Clobbers EAX-EDX.
-# References: Intel SDM vol. 3A ch. 10 (LAPIC: timer 10.5.4, TPR/PPR
-# 10.8.3, EOI 10.8.5); 82093AA IO APIC datasheet 3.2.4 (redirection entry).
 # smp_route(): BSP, thread context, IF=1, after the APs are up.  Switches the
 #     UP kernel's interrupt hardware, with interrupts off:
 #     - the 8259 pair fully masked (C_PICMASK = 0xFFFF, what it holds) and
@@ -37,6 +35,8 @@
 #     re-delivers nothing while the handler runs (its entry is masked).
 # smp_eoi: (pic_eoi's contract) EOI to the LAPIC; a level entry's EOI
 #     broadcast clears its Remote IRR.
+# References: Intel SDM vol. 3A ch. 10 (LAPIC: timer 10.5.4, TPR/PPR
+# 10.8.3, EOI 10.8.5); 82093AA IO APIC datasheet 3.2.4 (redirection entry).
         .include "kernel.inc"
 
         .equ IOAPIC_REGSEL, 0xfec00000   # 82093AA: IOREGSEL, IOWIN (3.0)
