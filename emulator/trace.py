@@ -78,6 +78,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "cpu.idle": (),
     # several CPUs (the SMP kernel's labels); fields in alphabetical order,
     # as they were written before these kinds were declared
+    "cpu.start": ("eip", "vector"),     # the machine: an AP leaves wait-for-SIPI
     "cpu.up": ("apic", "lwp"),
     "ipi.send": ("by", "func", "to", "vector"),
     "ipi.resched": ("by", "wchan"),
