@@ -160,45 +160,36 @@ def test_storm_loses_no_packet_on_two_cpus_with_the_line_through_the_io_apic(ker
     assert "PASS storm\n" in r.stdout, r.stdout + r.stderr
 
 
-class _Events:
-    """A trace sink that keeps (kind, cpu, fields)."""
-    def __init__(self):
-        self.events = []
-
-    def emit(self, _kind, _cpu=None, **fields):
-        self.events.append((_kind, _cpu, fields))
-
-
 def _machine_run(elf, scenario, cpus, budget=60_000_000, hooks=()):
+    """Run on irqlab in-process: (result, console, the machine's events, symbols, word(), machine)."""
     from emulator.machine import Machine
+    from emulator.trace import TraceSink
     m = Machine.from_image(elf, append=kernel_cmdline(scenario, cpus), cpus=cpus)
+    syms = {name: s.value for name, s in m.symbols.symbols.items()}
     for label, fn in hooks:
-        m.add_exec_hook(m.symbols.addr(label), fn)
+        m.add_exec_hook(syms[label], fn)
     out = []
     m.console = out.append
-    sink = _Events()
-    m.set_trace(sink)
-    for spec in injections(scenario):
-        if spec != "--inject":
-            m.inject(spec)
+    events = []
+    m.set_trace(TraceSink(m.clock, events.append))
+    for spec in injections(scenario)[1::2]:          # ["--inject", spec, ...]
+        m.inject(spec)
     r = m.run(max_instructions=budget)
-    syms = {s["name"]: s["value"] for s in
-            json.load(open(elf.replace(".elf", ".sym.json")))["symbols"]}
     word = lambda name, off=0: int.from_bytes(m.mem_read(syms[name] + off, 4), "little")
-    return r, b"".join(out).decode("latin-1"), sink.events, syms, word, m
+    return r, b"".join(out).decode("latin-1"), events, syms, word, m
 
 
 def test_with_two_cpus_the_clock_is_the_lapic_timer_and_devices_come_through_the_io_apic(kernel):
     r, console, events, syms, word, _ = _machine_run(kernel("classic"), "nested", 2)
     assert r.status == 0 and "PASS nested\n" in console, console
-    up = next(i for i, e in enumerate(events) if e[0] == "apic.sipi")
+    up = next(i for i, e in enumerate(events) if e["ev"] == "apic.sipi")
     after = events[up:]
     clock_vector = syms["LINE_CLASS_BASE"] + 16 * syms["IPL_SCHED"]          # line 0
     testdev_vector = syms["LINE_CLASS_BASE"] + 16 * syms["IPL_VM"] + syms["TESTDEV_IRQ"]
-    bsp_timer = [e for e in after if e[0] == "apic.timer" and e[2]["apic"] == 0]
-    assert len(bsp_timer) > 10 and all(e[2]["vector"] == clock_vector for e in bsp_timer)
-    assert any(e[0] == "ioapic.deliver" and e[2]["vector"] == testdev_vector for e in after)
-    routed = max(i for i, e in enumerate(events) if e[0] == "pic.ack")
+    bsp_timer = [e for e in after if e["ev"] == "apic.timer" and e["apic"] == 0]
+    assert len(bsp_timer) > 10 and all(e["vector"] == clock_vector for e in bsp_timer)
+    assert any(e["ev"] == "ioapic.deliver" and e["vector"] == testdev_vector for e in after)
+    routed = max(i for i, e in enumerate(events) if e["ev"] == "pic.ack")
     assert routed < len(events) - 100 and word("smp_routed") == 1
     # the 8259 pair is masked for good, the LAPIC timer was calibrated against
     # one PIT tick (119 counts of 1.193182 MHz = 99733 ns, one count per ns)
@@ -272,7 +263,7 @@ def test_the_up_interrupt_code_is_rewritten_only_when_there_are_several_cpus(ker
     image = open(elf.replace(".elf", ".bin"), "rb").read()
     r, console, events, syms, word, m = _machine_run(elf, "hello", cpus)
     assert "PASS hello\n" in console, console
-    base = syms["_start"] - image.index(m.mem_read(syms["_start"], 16))
+    base = m.symbols.base                                # kernel.bin's load address
     for name, target in (("pic_apply", "smp_pic_apply"), ("pic_eoi", "smp_eoi")):
         now = m.mem_read(syms[name], 5)
         if cpus == 1:
