@@ -71,7 +71,7 @@ def kernel_cmdline(scenario: str, cpus: int = 1) -> str:
 def _emulator_cmd(verb, a, elf) -> list[str]:
     append = kernel_cmdline(a.scenario, getattr(a, "cpus", 1) or 1)
     cmd = [sys.executable, "-m", "emulator", verb, str(elf), "--append", append]
-    if getattr(a, "cpus", 1) and a.cpus != 1:
+    if getattr(a, "cpus", 1) != 1:       # the emulator refuses 0 and > 8 clearly
         cmd += ["--cpus", str(a.cpus)]
     if getattr(a, "trace", None):
         cmd += ["--trace", a.trace]
