@@ -161,12 +161,11 @@ def kernel_run(image: str, observe: bool, trace: bool) -> tuple:
     import tempfile
     from emulator.machine import Machine
     from emulator.observe import attach
-    from guest_kernel.__main__ import injections
+    from guest_kernel.__main__ import injection_specs
     m = Machine.from_image(image, append=f"scenario={KERNEL_SCENARIO}")
     m.console = lambda data: None
-    inj = injections(KERNEL_SCENARIO)
-    for i in range(1, len(inj), 2):
-        m.inject(inj[i])
+    for spec in injection_specs(KERNEL_SCENARIO):
+        m.inject(spec)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "soak.jsonl") if trace else None
         t0 = time.perf_counter()

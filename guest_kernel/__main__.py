@@ -42,17 +42,19 @@ def _config(a) -> Config:
     return Config(a.model, a.intr_stack, a.softint, a.bug)
 
 
-def injections(scenario: str) -> list[str]:
-    """The --inject arguments a scenario carries (scenarios/NAME.inject)."""
+def injection_specs(scenario: str) -> list[str]:
+    """The injection specs a scenario carries (scenarios/NAME.inject), for
+    ``machine.inject``."""
     f = HERE / "scenarios" / f"{scenario}.inject"
     if not f.exists():
         return []
-    out = []
-    for line in f.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            out += ["--inject", line]
-    return out
+    lines = (line.split("#", 1)[0].strip() for line in f.read_text().splitlines())
+    return [line for line in lines if line]
+
+
+def injections(scenario: str) -> list[str]:
+    """The same as --inject arguments for ``python -m emulator``."""
+    return [arg for spec in injection_specs(scenario) for arg in ("--inject", spec)]
 
 
 def kernel_cmdline(scenario: str, cpus: int = 1) -> str:

@@ -101,7 +101,7 @@ def run_config(model: str, scenario: str, bug: Optional[str] = None,
 
     from emulator.machine import Machine
     from emulator.observe import attach
-    from guest_kernel.__main__ import injections, kernel_cmdline
+    from guest_kernel.__main__ import injection_specs, kernel_cmdline
     from guest_kernel.build import Config
 
     cfg = Config(model, "shared", "thread", bug)
@@ -111,9 +111,8 @@ def run_config(model: str, scenario: str, bug: Optional[str] = None,
                            cpus=cpus)
     console = []
     m.console = lambda data: console.append(bytes(data))
-    inj = injections(scenario)
-    for i in range(1, len(inj), 2):
-        m.inject(inj[i])
+    for spec in injection_specs(scenario):
+        m.inject(spec)
     err = io.StringIO()
     session = attach(m, trace_path=trace_path, report=err)
     result = m.run(max_instructions)

@@ -22,7 +22,7 @@ import sys
 
 import pytest
 
-from guest_kernel.__main__ import injections, kernel_cmdline
+from guest_kernel.__main__ import injection_specs, injections, kernel_cmdline
 from tests.qemu import run_qemu
 
 MODELS = ("classic", "ithread", "threaded")
@@ -172,7 +172,7 @@ def _machine_run(elf, scenario, cpus, budget=60_000_000, hooks=()):
     m.console = out.append
     events = []
     m.set_trace(TraceSink(m.clock, events.append))
-    for spec in injections(scenario)[1::2]:          # ["--inject", spec, ...]
+    for spec in injection_specs(scenario):
         m.inject(spec)
     r = m.run(max_instructions=budget)
     word = lambda name, off=0: int.from_bytes(m.mem_read(syms[name] + off, 4), "little")
