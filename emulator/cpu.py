@@ -103,6 +103,7 @@ class Cpu:
         self.nmi_blocked = False        # an NMI handler runs (until its iret)
         self.nmi_esp = 0                # ESP just after the NMI frame was pushed
         self.maybe_16bit = False        # started by a SIPI, 32-bit code not yet seen
+        self.restored_prev = None       # (pc, time, instruction before) kept by a restore
         self.ram = None                 # the machine's RAM (memoryview), read directly
         # registers go straight to libunicorn: the binding's reg_read costs ~10x more
         self._uch = uc._uch

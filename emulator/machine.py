@@ -55,8 +55,9 @@ machine at the kernel's entry.  ``Machine.from_bytes(data, ...)`` likewise.
   (``uc.context_save``: hidden segment caches too, so stale fs/gs selectors
   restore), RAM, devices and APICs (their ``save_state()``; the wiring
   stays), the round robin, clock, pending schedule and each CPU's run-loop
-  state (an exception raised but not yet delivered, the interrupt shadow,
-  NMI blocking).
+  state (an exception raised but not yet delivered, the interrupt shadow —
+  also the one a restore right after ``sti``/``mov ss`` is still in, which
+  the decoded blocks it drops would have told — NMI blocking).
 * ``console``: callable taking bytes, stdout by default; 0xE9 and COM1
   both go there, in the order written.
 
@@ -524,7 +525,10 @@ class Machine:
                 "loop": [{"pending_exc": c.pending_exc, "shadow_spent": c.shadow_spent,
                           "just_delivered": c.just_delivered, "last_block": c.st.last_block,
                           "cur_block": c.st.cur_block, "nmi_blocked": c.nmi_blocked,
-                          "nmi_esp": c.nmi_esp, "maybe_16bit": c.maybe_16bit}
+                          "nmi_esp": c.nmi_esp, "maybe_16bit": c.maybe_16bit,
+                          # the instruction before this one (an interrupt
+                          # shadow): the restore drops the blocks that say it
+                          "prev": (c.pc, self.clock.now, self._previous_of(c, c.pc))}
                          for c in self.cpus],
                 "current_cpu": self.current_cpu,
                 "now": self.clock.now, "schedule": list(self._schedule)}
@@ -536,6 +540,7 @@ class Machine:
             c.pending_exc, c.shadow_spent = loop["pending_exc"], loop["shadow_spent"]
             c.just_delivered, c.nmi_blocked = loop["just_delivered"], loop["nmi_blocked"]
             c.nmi_esp = loop["nmi_esp"]
+            c.restored_prev = loop["prev"]
             c.st.now = c.st.block_start = snap["now"]
             c.st.last_block, c.st.cur_block = loop["last_block"], loop["cur_block"]
             c.st.skip_addr = -1
@@ -713,13 +718,23 @@ class Machine:
 
         Only block-ending instructions matter here: sti, mov ss, pop ss, hlt
         and int n all end QEMU's translation blocks."""
-        idx = self._index_in_block(eip)
-        if idx is None:
+        return self._previous_of(self._cur, eip)
+
+    def _previous_of(self, cpu: Cpu, eip: int) -> str:
+        kept = cpu.restored_prev
+        if kept is not None:
+            # a restore forgot the blocks; the snapshot said what came before
+            if kept[:2] == (eip, self.clock.now):
+                return kept[2]
+            cpu.restored_prev = None
+        blocks, st = cpu.blocks, cpu.st
+        b = blocks.get(st.cur_block)
+        if b is None or not b.addr <= eip <= b.addr + b.size:
             return ""
+        idx = bisect.bisect_left(b.offsets, eip - b.addr)
         if idx > 0:
-            b = self._blocks[self.st.cur_block]
             return b.last if idx == len(b.offsets) else ""
-        prev = self._blocks.get(self.st.last_block)
+        prev = blocks.get(st.last_block)
         return prev.last if prev is not None else ""
 
     def in_interrupt_shadow(self, cpu: Cpu) -> bool:
