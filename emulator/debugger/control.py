@@ -206,6 +206,7 @@ class Debugger:
         self.cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
         self.t.on_interrupt(self._on_interrupt)
         self.exit_status = None
+        self.exit_at: Optional[int] = None   # when the guest exited (this history)
         if session is not None:
             session.fanout.add(self._on_event)
         self._checkpoint(force=True)
@@ -489,8 +490,14 @@ class Debugger:
     def _exec(self, n: Optional[int], exact: bool, poll=None) -> Stop:
         """Run forward up to n instructions (None: max_run / unbounded)."""
         limit = n if n is not None else self.max_run
-        self.reason = None
         self.hit = None
+        if self.exit_at is not None and self.t.now >= self.exit_at:
+            # as gdb: nothing runs after the program's end (on several CPUs
+            # the APs would spin on until Ctrl-C); going back still works
+            self.reason = Stop("exited", f"The guest has exited (status {self.exit_status}); "
+                               "go back with reverse-stepi or reverse-continue.")
+            return self.reason
+        self.reason = None
         self.start = (self.t.now, self.pc)
         self.mode = "run"
         old = old_fd = None
@@ -533,6 +540,7 @@ class Debugger:
         why = str(getattr(res, "reason", "") or "") if res is not None else ""
         if why == "exit":
             self.exit_status = getattr(res, "status", None)
+            self.exit_at = self.t.now
             self.reason = Stop("exited", f"The guest exited with status {self.exit_status}.")
         elif why in ("crash", "triple-fault", "deadlock", "error"):
             report = (getattr(res, "report", "") or "").strip()
@@ -711,6 +719,8 @@ class Debugger:
     def changed(self) -> None:
         """The user changed the machine by hand: the history forks here."""
         self.fork()
+        if self.exit_at is not None and self.t.now < self.exit_at:
+            self.exit_at = None             # the new history has not ended
         try:
             self.history.changed()
         except SnapshotError:
