@@ -140,17 +140,9 @@ KERNEL_MODEL, KERNEL_SCENARIO = "ithread", "soak"
 
 
 def kernel_image() -> str:
-    """The bench kernel (built under build/bench when stale)."""
-    import os
-    from pathlib import Path
-    from guest_kernel.build import Config, build, is_stale
-    root = Path(__file__).resolve().parent.parent
-    cfg = Config(KERNEL_MODEL, "shared", "thread", None)
-    out = root / "build" / "bench" / cfg.name
-    os.makedirs(out, exist_ok=True)
-    if is_stale(cfg, out):
-        build(cfg, out)
-    return str(out / "kernel.elf")
+    """The bench kernel (the checks' build, built when stale)."""
+    from emulator.checks.runs import kernel_image as build
+    return build(KERNEL_MODEL)
 
 
 def kernel_run(image: str, observe: bool, trace: bool) -> tuple:

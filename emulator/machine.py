@@ -213,6 +213,15 @@ class _NullTrace:
 MAX_CPUS = 8                           # --cpus accepts 1..MAX_CPUS
 
 
+def _block_index(blocks: dict, st, eip: int) -> Optional[int]:
+    """How many instructions of the CPU's current block (``st.cur_block`` in
+    ``blocks``) lie before ``eip``, or None when ``eip`` is not in it."""
+    b = blocks.get(st.cur_block)
+    if b is None or not b.addr <= eip <= b.addr + b.size:
+        return None
+    return bisect.bisect_left(b.offsets, eip - b.addr)     # offsets ascend
+
+
 class MachineError(Exception):
     """A bad image or argument (one line for the user)."""
 
@@ -699,11 +708,7 @@ class Machine:
         self._pending_io_hooks.clear()
 
     def _index_in_block(self, eip: int) -> Optional[int]:
-        b = self._blocks.get(self.st.cur_block)
-        if b is None or not b.addr <= eip <= b.addr + b.size:
-            return None
-        off = eip - b.addr
-        return bisect.bisect_left(b.offsets, off)     # offsets ascend
+        return _block_index(self._blocks, self.st, eip)
 
     def _sync_now(self, eip: int, retired_current: bool = False) -> None:
         """Set clock.now to the exact count at ``eip`` inside the current block."""
@@ -728,11 +733,11 @@ class Machine:
                 return kept[2]
             cpu.restored_prev = None
         blocks, st = cpu.blocks, cpu.st
-        b = blocks.get(st.cur_block)
-        if b is None or not b.addr <= eip <= b.addr + b.size:
+        idx = _block_index(blocks, st, eip)
+        if idx is None:
             return ""
-        idx = bisect.bisect_left(b.offsets, eip - b.addr)
         if idx > 0:
+            b = blocks[st.cur_block]
             return b.last if idx == len(b.offsets) else ""
         prev = blocks.get(st.last_block)
         return prev.last if prev is not None else ""

@@ -18,6 +18,9 @@ guest_kernel.__main__.kernel_cmdline): the APs come up, then NAME runs.
 SMP ones (``SMP_SCENARIOS``) on one CPU, where the kernel only prints that
 it skips them; ``CPUS`` are the CPU counts checked and blessed (1, 2, 4).
 
+``kernel_image(model, bug=None)`` is the path of one configuration's
+kernel.elf, built when stale (also what ``make bench`` runs).
+
 ``kernel_available()`` says whether guest_kernel can run scenarios yet, and
 why not, so tests skip with a reason instead of failing on a missing piece.
 """
@@ -89,6 +92,17 @@ def _build_locked(cfg, out) -> None:
             build(cfg, out)
 
 
+def kernel_image(model: str, bug: Optional[str] = None,
+                 build_dir: Optional[str] = None) -> str:
+    """The kernel.elf of one configuration (default options), built when stale."""
+    from pathlib import Path
+    from guest_kernel.build import Config
+    cfg = Config(model, "shared", "thread", bug)
+    out = Path(_build_dir(build_dir)) / cfg.name
+    _build_locked(cfg, out)
+    return str(out / "kernel.elf")
+
+
 def run_config(model: str, scenario: str, bug: Optional[str] = None,
                trace_path: Optional[str] = None, cpus: int = 1,
                max_instructions: int = 200_000_000,
@@ -97,18 +111,13 @@ def run_config(model: str, scenario: str, bug: Optional[str] = None,
     and checked exactly as ``python -m emulator run`` does with the observer
     attached; the exit status is 120 when a rule fired."""
     import io
-    from pathlib import Path
 
     from emulator.machine import Machine
     from emulator.observe import attach
     from guest_kernel.__main__ import injection_specs, kernel_cmdline
-    from guest_kernel.build import Config
 
-    cfg = Config(model, "shared", "thread", bug)
-    out = Path(_build_dir(build_dir)) / cfg.name
-    _build_locked(cfg, out)
-    m = Machine.from_image(str(out / "kernel.elf"), append=kernel_cmdline(scenario, cpus),
-                           cpus=cpus)
+    m = Machine.from_image(kernel_image(model, bug, build_dir),
+                           append=kernel_cmdline(scenario, cpus), cpus=cpus)
     console = []
     m.console = lambda data: console.append(bytes(data))
     for spec in injection_specs(scenario):

@@ -72,9 +72,8 @@ class MachineContext:
         if g is None:
             return None
         data = self.view.mem_read(g[0], g[1] - g[0])
-        if not data or data.count(0) == len(data):     # count: C speed, any(): not
-            return None
-        return (g[0], g[1], sum(1 for b in data if b))
+        written = len(data) - data.count(0) if data else 0     # count: C speed
+        return (g[0], g[1], written) if written else None
 
     def stack_region(self, owner) -> Optional[tuple]:
         return self.stacks.region(owner) if owner else None
