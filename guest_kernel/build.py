@@ -33,7 +33,7 @@ SOURCES = [
     "boot.S", "console.S", "cmdline.S", "pic.S", "spl.S", "switch.S",
     "sched.S", "idle.S", "lwp.S", "sleepq.S", "kernel_lock.S", "mutex.S",
     "turnstile.S", "pin.S", "ring.S", "softint.S", "intr.S",
-    "intr_classic.S", "clock.S", "com.S", "rtc.S", "testdev.S", "main.S",
+    "intr_classic.S", "clock.S", "com.S", "rtc.S", "testdev.S", "kbd.S", "main.S",
     "scenarios.S", "scen_ithread_block.S", "scen_biglock.S", "scen_storm.S",
     "scen_nested.S", "scen_soak.S", "gen/vectors.S",
     # SMP, after everything the UP kernel runs, so that no UP address moves

@@ -38,8 +38,9 @@ obs_intr_exit_ithread:                   # EBX = line
         jmp intr_return
 
 # ithread_body: EBX = line, as the interrupt LWP, IF=1.  Runs the handler
-# until no new request came meanwhile (only a software `int` can bring one:
-# the line itself is held masked), then unmasks the line.
+# until no new request came meanwhile (a guard: no device can bring one, the
+# line is held masked and a second request waits in the PIC's IRR), then
+# unmasks the line.
 ithread_body:
         mov eax, ebx
         shl eax, 5

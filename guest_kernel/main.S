@@ -1,9 +1,9 @@
 # main.S — LWP 0: start the drivers, run the scenario, report, exit.
 #
 # main: runs as LWP "main" (PRI_KTHREAD) on its own stack, IF=0, IPL_HIGH.
-# Brings up the clock, COM1 input and the test device, opens the IPL to
-# IPL_NONE, then calls the scenario named by scenario=NAME (scenario_table
-# in scenarios.S).  A scenario returns EAX = 0 for pass, or the address of
+# Brings up the clock, COM1 input, the test device and the keyboard
+# controller, opens the IPL to IPL_NONE, then calls the scenario named by
+# scenario=NAME (scenario_table in scenarios.S).  A scenario returns EAX = 0 for pass, or the address of
 # a reason string; main prints `PASS name` or `FAIL name: reason` and exits
 # through port 0xF4 with 0 or 1.
         .include "kernel.inc"
@@ -19,6 +19,8 @@ main:
         call com_start
         mov esi, IH_MPSAFE
         call testdev_start
+        mov esi, IH_MPSAFE
+        call kbd_start
         mov eax, IPL_NONE
         call splx                        # every established line opens
         sti

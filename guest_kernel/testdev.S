@@ -1,4 +1,7 @@
 # testdev.S — the irqlab test device driver (ports 0x510-0x517, IRQ 5).
+# Only irqlab has the device (QEMU's fw_cfg answers its probe otherwise):
+# the scenarios that feed it packets (storm, and nested and soak on top of
+# what they do on both machines) inject them (scenarios/NAME.inject).
 #
 # testdev_start(ESI = flags, IH_MPSAFE or 0): IRQ 5 at IPL_VM, FIFO flushed,
 #     interrupt enabled.
@@ -74,15 +77,6 @@ testdev_intr:
 4:      dec ecx                          # (so that other interrupts nest in it)
         jnz 4b
 3:
-.if BUG_STACK_OVERFLOW
-        mov ecx, 240                     # BUG: recursion deeper than the stack
-        call td_recurse
-.endif
-.if BUG_SLEEP_IN_HARDINTR
-        mov ebx, td_lock                 # BUG: an adaptive mutex in hard context
-        call mutex_enter
-        call mutex_exit
-.endif
 .if MODEL == MODEL_CLASSIC
         mov ebx, [td_softint]
         call softint_schedule
@@ -95,11 +89,6 @@ testdev_intr:
 
 testdev_bottom:
         push ebx
-.if BUG_EMPTY_RING_UNLOCK
-        mov eax, [td_ring + RING_HEAD]   # BUG: an empty ring skips the lock, but
-        cmp eax, [td_ring + RING_TAIL]   # the exit it jumps to releases td_lock,
-        je 2f                            # which this path never took
-.endif
         mov ebx, td_lock
         call mutex_enter
         mov ebx, td_ring
@@ -116,20 +105,6 @@ testdev_bottom:
         pop ebx
         ret
 
-.if BUG_STACK_OVERFLOW
-td_recurse:                              # 16 bytes of stack per level
-        push eax
-        push ebx
-        push edx
-        dec ecx
-        jz 1f
-        call td_recurse
-1:      pop edx
-        pop ebx
-        pop eax
-        ret
-.endif
-
 # testdev_overflow: EAX = packets the device dropped (0 without a device)
 testdev_overflow:
         cmp dword ptr [td_present], 0
@@ -145,11 +120,7 @@ testdev_overflow:
 name_td:     .asciz "testdev"
 name_tdsoft: .asciz "testdev-soft"
         MUTEX td_lock, MUTEX_ADAPTIVE, IPL_NONE
-.if BUG_IRQ_UNSAFE
-        MUTEX td_stat, MUTEX_SPIN, IPL_NONE   # BUG: does not keep IRQ 5 out
-.else
         MUTEX td_stat, MUTEX_SPIN, IPL_VM
-.endif
         .align 4
 td_softint:      .long 0
 td_intr_count:   .long 0
