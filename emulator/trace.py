@@ -73,6 +73,8 @@ KINDS: dict[str, tuple[str, ...]] = {
     "lock.mismatch": ("lock", "by", "word"),
     "biglock.acquire": ("depth", "lwp"),
     "biglock.release": ("depth", "lwp"),
+    # a driver's work for one event finished (after any bottom half)
+    "work.done": ("line", "driver", "by"),
     "softint.schedule": ("softint", "by"),
     "softint.run": ("softint", "by"),
     "cpu.idle": (),

@@ -10,17 +10,19 @@
 # device interrupt, now": through the PIC's mask, the IPL and the
 # acknowledge cycle like any device interrupt.
 #
-# kbd_start(ESI = flags, IH_MPSAFE or 0): IRQ 1 at IPL_VM, the output
-#     buffer drained, command byte: keyboard interrupt on, mouse interface
-#     and its interrupt off.  IF=0, the line still masked (main opens it).
+# kbd_start: IRQ 1 at IPL_VM (drv_kbd: the model and MPSAFE the build
+#     gives the driver), the output buffer drained, command byte: keyboard
+#     interrupt on, mouse interface and its interrupt off.  IF=0, the line
+#     still masked (main opens it).
 # kbd_raise(AL = byte): any context, IF=1 to be interrupted at once: the
 #     byte goes into the output buffer and IRQ 1 rises.  Clobbers EAX.
 # kbd_intr (the top half, any model): reads the byte (IRQ 1 falls) into
 #     kbd_ring (lock-free: it never blocks) and counts it under the spin
 #     mutex kbd_stat, spins kbd_busy iterations (scenarios make it long),
-#     then hands the rest on — classic: schedules the soft interrupt
-#     kbd_softint; ithread and threaded: it runs as a thread already, so it
-#     calls kbd_bottom itself.  An interrupt that finds no byte does nothing.
+#     then hands the rest on (intr_bottom: a soft interrupt in the classic
+#     and hybrid models, at once in the ithread and threaded ones, which
+#     run as a thread already).  An interrupt that finds no byte does
+#     nothing.
 # kbd_bottom: under the adaptive mutex kbd_lock, takes every byte out of
 #     the ring, counts it in kbd_received and wakes sleepers on
 #     kbd_bottom_count.  It may block on kbd_lock.  Thread context may call
@@ -40,20 +42,8 @@
 
         .text
 kbd_start:
-        mov ebx, KBD_IRQ
-        mov eax, kbd_intr
-        xor edx, edx
-        mov ecx, IPL_VM
-        mov edi, name_kbd
+        mov esi, drv_kbd
         call intr_establish
-.if MODEL == MODEL_CLASSIC
-        mov eax, IPL_SOFTNET
-        mov edx, kbd_bottom
-        xor ecx, ecx
-        mov ebx, name_kbdsoft
-        call softint_establish
-        mov [kbd_softint], eax
-.endif
         call kbd_drain                   # whatever the BIOS left
         mov al, CMD_WRITE_MODE
         call kbd_command
@@ -124,12 +114,8 @@ kbd_intr:
         call mutex_enter
         call mutex_exit
 .endif
-.if MODEL == MODEL_CLASSIC
-        mov ebx, [kbd_softint]
-        call softint_schedule
-.else
-        call kbd_bottom
-.endif
+        mov ebx, KBD_IRQ
+        call intr_bottom                 # the rest: now, or in a soft interrupt
 9:      pop edx
         pop ebx
         ret
@@ -171,8 +157,7 @@ kbd_recurse:                             # 16 bytes of stack per level
 .endif
 
         .data
-name_kbd:     .asciz "kbd"
-name_kbdsoft: .asciz "kbd-soft"
+        DRIVER kbd, KBD_IRQ, IPL_VM, kbd_intr, kbd_bottom, KBD_MODEL, KBD_MPSAFE
         MUTEX kbd_lock, MUTEX_ADAPTIVE, IPL_NONE
 .if BUG_IRQ_UNSAFE
         MUTEX kbd_stat, MUTEX_SPIN, IPL_NONE  # BUG: does not keep IRQ 1 out
@@ -180,7 +165,6 @@ name_kbdsoft: .asciz "kbd-soft"
         MUTEX kbd_stat, MUTEX_SPIN, IPL_VM
 .endif
         .align 4
-kbd_softint:      .long 0
 kbd_intr_count:   .long 0
 kbd_bottom_count: .long 0
 kbd_received:     .long 0

@@ -76,7 +76,7 @@ scen_ithread_block:
         mov ebx, kbd_lock
         cmp dword ptr [ebx + MTX_OWNER], 0
         jne 9f
-.if MODEL == MODEL_ITHREAD || (MODEL == MODEL_CLASSIC && SOFTINT_FAST)
+.if KBD_MODEL == MODEL_ITHREAD || (KBD_MODEL != MODEL_THREADED && SOFTINT_FAST)
         cmp dword ptr [ithread_blocks], 1    # the borrowing LWP blocked and converted
 .else
         cmp dword ptr [ithread_blocks], 0    # nothing borrows in this configuration

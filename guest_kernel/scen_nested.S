@@ -65,7 +65,7 @@ scen_nested:
         je 7f
         cmp dword ptr [ih_table + COM1_IRQ * IH_SIZE + IH_COUNT], 0
         je 6f                            # the injected COM1 edges were handled
-.if MODEL == MODEL_CLASSIC
+.if KBD_MODEL == MODEL_CLASSIC
         cmp dword ptr [cpu0 + C_MAXDEPTH], 2
         jb 5f                            # the clock nested in the kbd handler
 .endif

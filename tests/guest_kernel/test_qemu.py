@@ -8,7 +8,7 @@ import pytest
 from guest_kernel.bugs import BUGS
 from tests.qemu import run_qemu
 
-MODELS = ("classic", "ithread", "threaded")
+MODELS = ("classic", "ithread", "threaded", "hybrid")
 QEMU_SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "nested", "soak")
 
 

@@ -73,7 +73,8 @@ def test_reverse_over_lock_operations_and_interrupts_ends_with_no_violations(ker
     d, report = session(elf, "biglock", tmp_path / "rev.jsonl")
     # the scenario's end: irq 1 (vector 0x21) enters, its interrupt thread
     # pins lwp 0, takes kbd_stat and kbd_lock and the big lock, and returns
-    script = ["b obs_lock_acquire", "c", "c", "rsi 40", "c",
+    # (rsi 60: back past the kbd_stat acquisition, 47 instructions before kbd_lock's)
+    script = ["b obs_lock_acquire", "c", "c", "rsi 60", "c",
               "b obs_biglock_release", "c", "c", "rc", "rc", "rsi 200",
               "catch irq", "c", "rsi 1", "c", "delete",
               "run-for 100", "rsi 300000", "c", "checks"]
