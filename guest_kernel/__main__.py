@@ -36,7 +36,7 @@ from guest_kernel.bugs import BUGS
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak",
-             "smp_contend", "smp_biglock", "smp_ipi", "smp_balance")
+             "lending", "smp_contend", "smp_biglock", "smp_ipi", "smp_balance")
 
 
 def _config_args(p):

@@ -48,7 +48,7 @@ SOURCES = [
     "intr_establish.S", "intr_ithread.S", "intr_threaded.S", "clock.S", "com.S",
     "rtc.S", "testdev.S", "kbd.S", "main.S",
     "scenarios.S", "scen_ithread_block.S", "scen_biglock.S", "scen_storm.S",
-    "scen_nested.S", "scen_soak.S", "gen/vectors.S",
+    "scen_nested.S", "scen_soak.S", "scen_lending.S", "gen/vectors.S",
     # SMP, after everything the UP kernel runs, so that no UP address moves
     "smp.S", "smp_lock.S", "smp_intr.S", "smp_xcall.S", "smp_wq.S", "scen_smp.S",
 ]

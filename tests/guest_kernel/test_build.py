@@ -71,7 +71,8 @@ def test_an_unknown_bug_is_one_clear_error():
 
 
 def test_every_bug_names_an_existing_scenario_and_a_rule():
-    scenarios = {"hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak"}
+    scenarios = {"hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak",
+                 "lending"}
     for name, bug in BUGS.items():
         assert bug.scenario in scenarios, name
         assert bug.model in ("classic", "ithread", "threaded", "hybrid"), name

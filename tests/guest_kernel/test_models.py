@@ -26,7 +26,8 @@ from tests.qemu import run_qemu
 machine_mod = pytest.importorskip("emulator.machine")
 
 MODELS = ("classic", "ithread", "threaded", "hybrid")
-SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak")
+SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak",
+             "lending")
 IRQLAB_ONLY = ("storm",)        # its packets are injected into irqlab's test device
 MIXED = {   # the mixed kernel, and one where every threadable driver differs
     "testdev-hybrid": dict(model="ithread", drivers=("testdev=hybrid,mpsafe", "com=classic")),

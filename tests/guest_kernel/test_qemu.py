@@ -9,7 +9,7 @@ from guest_kernel.bugs import BUGS
 from tests.qemu import run_qemu
 
 MODELS = ("classic", "ithread", "threaded", "hybrid")
-QEMU_SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "nested", "soak")
+QEMU_SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "nested", "soak", "lending")
 
 
 @pytest.mark.parametrize("model", MODELS)
