@@ -42,15 +42,14 @@ MODEL_VALUE = {"classic": 0, "ithread": 1, "threaded": 2, "hybrid": 3}
 # one mechanism per file; every model's interrupt path is in every kernel
 # (a driver's model picks its line's path at run time: intr.S)
 SOURCES = [
-    "boot.S", "console.S", "cmdline.S", "pic.S", "spl.S", "switch.S",
+    "boot.S", "console.S", "cmdline.S", "pic.S", "apic.S", "spl.S", "switch.S",
     "sched.S", "idle.S", "lwp.S", "sleepq.S", "kernel_lock.S", "mutex.S",
     "turnstile.S", "pin.S", "ring.S", "softint.S", "trap.S", "intr.S",
-    "intr_establish.S", "intr_ithread.S", "intr_threaded.S", "clock.S", "com.S",
-    "rtc.S", "testdev.S", "kbd.S", "main.S",
-    "scenarios.S", "scen_ithread_block.S", "scen_biglock.S", "scen_storm.S",
-    "scen_nested.S", "scen_soak.S", "scen_lending.S", "gen/vectors.S",
-    # SMP, after everything the UP kernel runs, so that no UP address moves
-    "smp.S", "smp_lock.S", "smp_intr.S", "smp_xcall.S", "smp_wq.S", "scen_smp.S",
+    "intr_establish.S", "intr_ithread.S", "intr_threaded.S", "intr_stat.S",
+    "smp.S", "smp_xcall.S", "clock.S", "com.S", "rtc.S", "testdev.S", "kbd.S",
+    "main.S", "scenarios.S", "scen_ithread_block.S", "scen_biglock.S",
+    "scen_storm.S", "scen_nested.S", "scen_soak.S", "scen_lending.S", "scen_smp.S",
+    "scen_mpsafe.S", "gen/vectors.S",
 ]
 
 

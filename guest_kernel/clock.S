@@ -5,8 +5,11 @@
 # clock_start: IRQ 0 at IPL_SCHED (drv_clock: interrupt context in every
 #     model, MPSAFE unless built otherwise), counter 0 in mode 2 (rate
 #     generator) with PIT_HZ_COUNT.
-# clock_intr: each tick counts C_TICKS, ends due timed sleeps, wakes
-#     sleepers on C_TICKS, and every QUANTUM_TICKS asks for a reschedule.
+# clock_intr: on every CPU (the PIT's IRQ 0 on one CPU; each CPU's LAPIC
+#     timer, on line 0's vector, on several: apic.S) each tick counts the
+#     CPU's C_TICKS and every QUANTUM_TICKS (C_QUANTUM) asks it for a
+#     reschedule; CPU 0's ticks are the kernel's time: there it also ends
+#     the timed sleeps that are due and wakes sleepers on cpu0 + C_TICKS.
         .include "kernel.inc"
 
         .text
@@ -33,17 +36,18 @@ clock_start:
 clock_intr:
         pushf
         cli
-        inc dword ptr [cpu0 + C_TICKS]
-        call sleepq_tick
+        inc dword ptr gs:[C_TICKS]
+        cmp dword ptr gs:[C_ID], 0
+        jne 1f
+        call sleepq_tick                 # the kernel's time is CPU 0's
         mov eax, cpu0 + C_TICKS
         call wakeup_locked
-        dec dword ptr [quantum_left]
-        jnz 1f
-        mov dword ptr [quantum_left], QUANTUM_TICKS
-        mov dword ptr [cpu0 + C_RESCHED], 1
-1:      popf
+1:      dec dword ptr gs:[C_QUANTUM]
+        jnz 2f
+        mov dword ptr gs:[C_QUANTUM], QUANTUM_TICKS
+        mov dword ptr gs:[C_RESCHED], 1
+2:      popf
         ret
 
         .data
         DRIVER clock, CLOCK_IRQ, IPL_SCHED, clock_intr, 0, CLOCK_MODEL, CLOCK_MPSAFE
-quantum_left: .long QUANTUM_TICKS

@@ -11,7 +11,9 @@
 #                  bottom half (the seed's proposal: a short threaded top
 #                  half that hands the bulk on through the ring);
 #       threaded — a handler thread (irq_thread, intr_threaded.S);
-#     classic gets a soft interrupt for the bottom half too.  Only lines at
+#     classic gets a soft interrupt for the bottom half too.  Interrupt
+#     LWPs run on the CPU that took the interrupt and are never stolen
+#     (LF_BOUND); soft interrupts are per CPU (softint.S).  Only lines at
 #     or below IPL_VM may have a thread; a line above it runs classic
 #     whatever its driver asks (as Solaris runs everything above LOCK_LEVEL
 #     in interrupt context; the build refuses to ask).  Keeps all registers.
@@ -59,7 +61,8 @@ intr_establish:
         call imask_recompute
         pushf
         cli
-        call pic_apply
+        call pic_apply                   # the 8259 masks (one CPU), and
+        call [intr_ops + OPS_LINE]       # the line's IO APIC entry (several)
         popf
         popad
         ret
@@ -76,14 +79,14 @@ intr_make_lwp:
         je 1f
         xor eax, eax                     # ithread, hybrid: borrowed from a pool
         push esi
-        mov esi, LF_ITHREAD
+        mov esi, LF_ITHREAD | LF_BOUND   # (on the CPU that took the interrupt)
         call lwp_create
         pop esi
         mov dword ptr [eax + L_STATE], LSPOOL
         jmp 2f
 1:      mov eax, irq_thread              # threaded: its own thread, waiting
         push esi
-        mov esi, LF_IRQTHREAD
+        mov esi, LF_IRQTHREAD | LF_BOUND # (woken on the CPU that took the interrupt)
         call lwp_create
         pop esi
         call setrunnable
@@ -171,6 +174,7 @@ intr_soft_bottom:
         ret
 
 work_done:
+        call intr_latency                # (when a scenario measures: intr_stat.S)
         push eax
         IH_ENTRY eax, ebx
         mov eax, [eax + IH_NAME]

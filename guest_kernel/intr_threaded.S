@@ -3,12 +3,15 @@
 # intr_threaded: entered by jmp from intr_entry (intr.S) with the pushad
 # frame on the interrupted stack, EBX = line, IF=0, for a line whose driver
 # runs threaded (it has a handler thread: IH_LWP).  The stub masks and
-# acknowledges the line, marks it pending and wakes its handler thread
-# (priority PRI_INTR, so the return path switches to it at once unless the
-# interrupted code runs at raised IPL).  Leaves through intr_return.
+# acknowledges the line, marks it pending and wakes its handler thread on
+# this CPU (priority PRI_INTR, so the return path switches to it at once
+# unless the interrupted code runs at raised IPL).  Leaves through
+# intr_return.
 # irq_thread(EAX = line): the handler thread: sleeps on its handler-table
 # entry until pending, runs the handler as an ordinary thread (IPL_NONE,
-# IF=1, may block), then unmasks the line.
+# IF=1, may block), then unmasks the line.  IH_PENDING is set and tested
+# under the scheduler's lock, so a request another CPU takes as soon as the
+# line is unmasked is never lost.
         .include "kernel.inc"
 
         .text
@@ -17,21 +20,31 @@ intr_threaded:
         call pic_eoi
 obs_intr_enter_threaded:                 # EBX = line
         IH_ENTRY eax, ebx
+        call sched_lock
         mov dword ptr [eax + IH_PENDING], 1
-        call wakeup_locked               # the thread sleeps on its table entry
+        mov edx, [eax + IH_LWP]
+        cmp dword ptr [edx + L_STATE], LSSLEEP
+        jne 1f
+        CURCPU ecx                       # asleep: it runs where the interrupt came
+        mov [edx + L_CPU], ecx
+1:      call wakeup_locked               # the thread sleeps on its table entry
+        call sched_unlock
 obs_intr_exit_threaded:                  # EBX = line
         jmp intr_return
 
 irq_thread:
         mov ebx, eax
 1:      cli
+        call sched_lock
         IH_ENTRY eax, ebx
         cmp dword ptr [eax + IH_PENDING], 0
         jne 2f
         xor edx, edx
         call sleep_on
+        call sched_unlock
         jmp 1b
 2:      mov dword ptr [eax + IH_PENDING], 0
+        call sched_unlock
         sti
         call intr_call_handler
         cli

@@ -25,12 +25,22 @@ STRUCTS = {
           ("BORROWED", 4),    # interrupt LWP: the LWP it borrows, or 0
           ("FLAGS", 4), ("BIGLOCKS", 4), ("WAITLOCK", 4), ("NAME", 4),
           ("ENTRY", 4), ("ARG", 4), ("IPL", 4), ("WAKETIME", 4), ("NRUN", 4),
-          ("BIGSAVED", 4), ("LINE", 4), ("PAD0", 4), ("PAD1", 4)],
-    # per-CPU data
+          ("BIGSAVED", 4), ("LINE", 4),
+          ("CPU", 4),         # the per-CPU data of the CPU it runs on or is queued on
+          ("SCHEDDEPTH", 4)], # sched_lock depth it held when it switched out (switch.S)
+    # per-CPU data, one per CPU in `cpus` (cpu0 = cpus), reached through the
+    # GS segment (gs:[C_SELF] is this CPU's, boot.S): the scheduler's run
+    # queues (RUNQ_HEAD/TAIL by priority, QLEN entries), the big-lock
+    # statistics (BIGWAIT spin iterations, BIGHOLD/BIGSTART virtual ns,
+    # BIGWANTED the LWP spinning for it), the clock (TICKS, QUANTUM), the
+    # device interrupts it took (NINTR), its LAPIC TPR last written (TPR)
     "C": [("SELF", 4), ("ID", 4), ("CURLWP", 4), ("IPL", 4), ("SOFTPEND", 4),
           ("IDEPTH", 4), ("INTRSTACK_LO", 4), ("INTRSTACK_HI", 4),
           ("IDLELWP", 4), ("RESCHED", 4), ("PICMASK", 4), ("TICKS", 4),
-          ("NSWITCH", 4), ("HELDMASK", 4), ("MAXDEPTH", 4), ("PAD", 4)],
+          ("NSWITCH", 4), ("MAXDEPTH", 4), ("QUANTUM", 4), ("QLEN", 4),
+          ("BIGWANTED", 4), ("BIGWAIT", 4), ("BIGHOLD", 4), ("BIGSTART", 4),
+          ("NINTR", 4), ("TPR", 4), ("PAD", 8),
+          ("RUNQ_HEAD", 4 * 8), ("RUNQ_TAIL", 4 * 8)],
     # mutex(9): OWNER = owning LWP | MUTEX_BIT_WAITERS
     "MTX": [("OWNER", 4), ("KIND", 4), ("IPL", 4), ("OLDIPL", 4),
             ("WAITERS", 4), ("NAME", 4)],
@@ -45,9 +55,17 @@ STRUCTS = {
     # one established interrupt handler per IRQ line (intr_establish.S):
     # MODEL is how it runs (MODEL_*), BOTTOM its second half or 0, SOFTINT
     # the soft interrupt that runs BOTTOM (classic, hybrid) or 0
+    # (TSTART, LATSUM, LATN, LATMAX: the latency from entry to work done,
+    # virtual ns, while a scenario measures: intr_stat.S)
     "IH": [("FUNC", 4), ("ARG", 4), ("IPL", 4), ("FLAGS", 4), ("LWP", 4),
            ("COUNT", 4), ("PENDING", 4), ("NAME", 4), ("MODEL", 4), ("BOTTOM", 4),
-           ("SOFTINT", 4), ("PAD", 4)],
+           ("SOFTINT", 4), ("TSTART", 4), ("LATSUM", 4), ("LATN", 4), ("LATMAX", 4),
+           ("PAD", 4)],
+    # the interrupt controller's operations (pic.S intr_ops): one table for
+    # the 8259s (one CPU) or for the LAPIC and IO APIC (several, apic.S),
+    # chosen once at boot
+    "OPS": [("APPLY", 4), ("LINE", 4), ("EOI", 4), ("EOI_EARLY", 4), ("EOI_LATE", 4),
+            ("STRAY", 4)],
     # a driver's interrupt attachment, what intr_establish reads (the DRIVER
     # macro, kernel.inc): its line and IPL, top and bottom half, model, flags
     # (IH_MPSAFE), its name and its soft interrupt's name
@@ -62,6 +80,7 @@ CONSTANTS = {
     # LWP flags
     "LF_IDLE": 1, "LF_ITHREAD": 2, "LF_SOFTINT": 4, "LF_IRQTHREAD": 8,
     "LF_CONVERTED": 16,
+    "LF_BOUND": 32,         # never taken by another CPU's steal (sched.S)
     # priorities: interrupt threads > soft interrupts > kernel threads > idle
     "PRI_IDLE": 0, "PRI_KTHREAD": 2, "PRI_SOFTINT": 4, "PRI_INTR": 6, "NPRI": 8,
     # interrupt priority levels
@@ -71,14 +90,21 @@ CONSTANTS = {
     "MUTEX_ADAPTIVE": 1, "MUTEX_SPIN": 2, "MUTEX_BIT_WAITERS": 1,
     # handler flags; L_LINE of an LWP that serves no IRQ line
     "IH_MPSAFE": 1, "NO_LINE": 0xFFFFFFFF,
+    # CPUs: at most MAX_CPUS (APIC IDs 0..MAX_CPUS-1, the index into cpus);
+    # a line's IO APIC route (intr_route, apic.S): a CPU, or any CPU by
+    # lowest-priority delivery
+    "MAX_CPUS": 8, "ROUTE_LOWEST": 0xFF,
     # sizes
-    "NLWP": 24, "STACK_SIZE": 4096, "STACK_GUARD": 512, "INTRSTACK_SIZE": 4096,
+    "NLWP": 48, "STACK_SIZE": 4096, "STACK_GUARD": 512, "INTRSTACK_SIZE": 4096,
     "BOOTSTACK_SIZE": 4096, "NSOFTINT": 4, "RING_SLOTS": 64, "NIRQ": 16,
     # interrupt models (-D MODEL=... the default, -D <DRIVER>_MODEL=... each
     # driver's: guest_kernel/build.py), options
     "MODEL_CLASSIC": 0, "MODEL_ITHREAD": 1, "MODEL_THREADED": 2, "MODEL_HYBRID": 3,
-    # vectors
-    "IRQ_BASE": 0x20, "NVECTORS": 0x30,
+    # vectors: the 8259s' IRQ_BASE + line; through the IO APIC and the LAPIC
+    # timer LINE_CLASS_BASE + IPL * 16 + line (priority class 4 + the line's
+    # IPL, apic.S); the IPIs; NVECTORS stubs in gen/vectors.S, IDT_GATES gates
+    "IRQ_BASE": 0x20, "NVECTORS": 0x30, "IDT_GATES": 256, "LINE_CLASS_BASE": 0x40,
+    "XCALL_VECTOR": 0xC0, "RESCHED_VECTOR": 0xC1, "SPURIOUS_VECTOR": 0xFF,
     # the clock: PIT counter 0 in mode 2, 119 counts = 99.7 us per tick
     "PIT_HZ_COUNT": 119, "QUANTUM_TICKS": 2,
 }

@@ -4,9 +4,11 @@
 # Prints the banner: the kernel's model and, when the build gave a driver
 # another model or took its MPSAFE away (<NAME>_NOTE, guest_kernel/build.py),
 # "drivers NAME=MODEL[,biglock] ...".  Brings up the clock, COM1 input, the
-# test device and the keyboard controller, opens the IPL to IPL_NONE, then
-# calls the scenario named by scenario=NAME (scenario_table in
-# scenarios.S).  A scenario returns EAX = 0 for pass, or the address of a
+# test device and the keyboard controller, opens the IPL to IPL_NONE,
+# starts the other CPUs when cpus=N asks for several (smp_start, smp.S: from
+# then on the interrupt hardware is the APICs'), then calls the scenario
+# named by scenario=NAME (scenario_table in scenarios.S, every scenario for
+# every CPU count).  A scenario returns EAX = 0 for pass, or the address of a
 # reason string; main prints `PASS name` or `FAIL name: reason` and exits
 # through port 0xF4 with 0 or 1.
         .include "kernel.inc"
@@ -27,7 +29,9 @@ main:
         mov eax, IPL_NONE
         call splx                        # every established line opens
         sti
-main_lookup:                             # smp_dispatch comes back here after smp:NAME
+        call smp_start                   # cpus=N: the APs, the APIC path
+        test eax, eax
+        jnz main_fail
         mov esi, scenario_table          # find the scenario by name
 1:      mov edi, [esi]
         test edi, edi
@@ -48,16 +52,15 @@ main_lookup:                             # smp_dispatch comes back here after sm
 4:      pop esi
         call [esi + 4]                   # the scenario; EAX = 0 or a reason
         test eax, eax
-        jnz 6f
-main_pass:                               # smp_dispatch (scen_smp.S) comes back here
+        jnz main_fail
         PRINT msg_pass
         PRINT scenario_name
         call newline
         xor al, al
         jmp kernel_exit
-5:      jmp smp_dispatch                 # not a UP scenario: an SMP one? (scen_smp.S)
+5:      mov eax, msg_unknown
 main_fail:                               # EAX = reason
-6:      PRINT msg_fail
+        PRINT msg_fail
         PRINT scenario_name
         PRINT msg_colon
         PRINT eax

@@ -4,12 +4,16 @@
 # OWNER is the owning LWP | MUTEX_BIT_WAITERS.
 #   mutex_enter(EBX = m): spin: raise the IPL to MTX_IPL, then spin for the
 #     owner word.  adaptive: one cmpxchg; on failure mutex_vector_enter
-#     spins while the owner runs on another CPU and otherwise sets the
-#     waiters bit and blocks on the mutex's turnstile (turnstile.S).
+#     decides under the scheduler's lock: it spins while the owner runs on
+#     another CPU and is not itself waiting for the big lock (mutex_oncpu),
+#     and otherwise sets the waiters bit and blocks on the mutex's turnstile
+#     (turnstile.S); obs_lock_contend says each new decision once, not once
+#     per spin.
 #   mutex_exit(EBX = m): spin: clear, splx to the saved level.  adaptive:
 #     cmpxchg owner -> 0, which fails only when the waiters bit is set;
 #     then the turnstile wakes the waiters.
 #   mutex_tryenter(EBX = m) -> EAX = 1 if taken.  mutex_owned -> EAX.
+# mutex_spins / mutex_blocks count the decisions to spin and the blocks.
 # All keep every register but EAX, and IF.  Adaptive mutexes may not be
 # entered from hard interrupt context (interrupt LWPs may: they can block).
         .include "kernel.inc"
@@ -33,36 +37,67 @@ obs_lock_acquire:                        # EBX = mutex, ECX = the new owner LWP
         ret
 
 mutex_vector_enter:                      # ECX = curlwp, pushed ECX on the stack
-        pushf
         push edx
-1:      cli
+        push esi                         # ESI, EDI: the owner and the decision
+        push edi                         # last said (lock.contend), none yet
+        xor esi, esi
+        mov edi, -1
+1:      xor eax, eax
+        lock cmpxchg [ebx + MTX_OWNER], ecx   # free -> ours
+        jz 8f
+        pushf
+        cli
+        call sched_lock                  # the owner's state holds still
         mov eax, [ebx + MTX_OWNER]
         test eax, eax
-        jz 3f
+        jz 6f                            # released meanwhile: try again
         mov edx, eax
         and edx, ~3                      # EDX = owner
-        xor eax, eax
-        cmp dword ptr [edx + L_STATE], LSONPROC
+        call mutex_oncpu                 # EAX = 1: it runs, spin; 0: block
+        cmp edx, esi
         jne 2f
-        cmp edx, ecx
-        je 2f
-        mov eax, 1                       # running elsewhere
-2:
+        cmp eax, edi
+        je 3f                            # the same owner, the same decision
+2:      mov esi, edx
+        mov edi, eax
+        add [mutex_spins], eax           # (under the scheduler's lock)
 obs_lock_contend:                        # EBX = mutex, ECX = LWP, EDX = owner, EAX = owner running
-        test eax, eax
-        jz 4f
-        sti                              # owner runs on another CPU: spin
+3:      test eax, eax
+        jnz 6f
+        call turnstile_block             # sets the waiters bit, sleeps; 0 if it raced
+        xor esi, esi                     # woken: decide afresh
+        mov edi, -1
+6:      call sched_unlock
+        popf                             # spin with the caller's IF
         pause
         jmp 1b
-4:      call turnstile_block             # sets the waiters bit, sleeps; 0 if it raced
-        jmp 1b
-3:      lock cmpxchg [ebx + MTX_OWNER], ecx   # EAX = 0: free -> ours
-        jnz 1b
+8:      pop edi
+        pop esi
         pop edx
-        popf
         call mutex_acquired
         pop ecx
         ret
+
+# mutex_oncpu: EDX = the owner, ECX = curlwp -> EAX = 1 when the owner is
+# running on a CPU (its CPU's current LWP) and is not spinning for the big
+# lock there (NetBSD mutex_oncpu: ci_biglock_wanted), else 0: then spinning
+# would only wait for it to be switched in, or for the big lock its waiter
+# may hold.  Keeps every other register.
+mutex_oncpu:
+        xor eax, eax
+        cmp edx, ecx
+        je 9f                            # ourselves (a recursive enter): never spin
+        push esi
+        mov esi, [edx + L_CPU]
+        test esi, esi
+        jz 8f
+        cmp [esi + C_CURLWP], edx
+        jne 8f                           # not running (or borrowed by an ithread)
+        cmp [esi + C_BIGWANTED], edx
+        je 8f                            # running, but waiting for the big lock
+        inc eax
+8:      pop esi
+9:      ret
 
 mutex_spin_enter:
         mov eax, [ebx + MTX_IPL]
@@ -120,7 +155,12 @@ obs_lock_release:                        # EBX = mutex, ECX = the releasing LWP
 mutex_owned:
         mov eax, [ebx + MTX_OWNER]
         and eax, ~3
-        cmp eax, [cpu0 + C_CURLWP]
+        cmp eax, gs:[C_CURLWP]
         sete al
         movzx eax, al
         ret
+
+        .data
+        .align 4
+mutex_spins:    .long 0                  # decisions to spin (mutex_vector_enter)
+mutex_blocks:   .long 0                  # blocks on a turnstile (turnstile_block)

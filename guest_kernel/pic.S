@@ -1,14 +1,30 @@
-# pic.S — the two 8259A PICs: initialisation, EOI, and the line mask.
+# pic.S — the interrupt controller: one table of operations, and the 8259s.
 #
-# The mask written to the PICs is always  imask[current IPL] | held lines
-# (see spl.S for the IPL half; pic_hold/pic_release are how the ithread and
-# threaded models keep a line masked while its handler thread runs).
-# pic_apply writes only the bytes that changed.  Every routine here expects
-# IF=0 (callers use pushf/cli/popf) and keeps every register but EAX.
+# The kernel reaches its interrupt controller only through intr_ops (OPS_*,
+# layout.py), chosen once at boot: i8259_ops here on one CPU, apic_ops
+# (apic.S) once smp_start has switched to the LAPICs and the IO APIC.  The
+# entry points every other file calls, IF=0, keeping every register but
+# EAX:
+#   pic_apply: this CPU's IPL (and, on the 8259s, the held lines) to the
+#       hardware — the 8259 IMRs, or this CPU's LAPIC TPR.
+#   pic_eoi(EBX = line): end of interrupt, for the paths that hold the line
+#       masked first (ithread, threaded).
+#   pic_hold(EBX = line): the line stays masked until pic_release (its
+#       handler thread runs); held lines are one word for all CPUs,
+#       intr_held (a converted interrupt thread may finish elsewhere).
+#   pic_release(EBX = line): its handler finished; unmask it (if the IPL
+#       allows, on the 8259s).
+# intr_hard (intr.S) uses OPS_EOI_EARLY before its handler and OPS_EOI_LATE
+# after it (the 8259s: early, so higher lines nest; the LAPIC: late, as
+# Linux's fasteoi, so a level line still asserted is not sent again before
+# its handler has quieted the device), and intr_stray OPS_STRAY.
+# The 8259 side: the mask written is always  imask[current IPL] | held
+# lines (spl.S); i8259_apply writes only the bytes that changed.
         .include "kernel.inc"
 
         .equ ICW1_INIT, 0x11             # ICW1: edge, cascade, ICW4 needed
         .equ ICW4_8086, 0x01
+        .equ OCW3_READ_ISR, 0x0b
 
         .text
 pic_init:
@@ -35,8 +51,29 @@ pic_init:
         mov dword ptr [cpu0 + C_PICMASK], 0xffff
         ret
 
-# pic_eoi: EBX = line.  Non-specific EOI to the slave (lines 8-15) and master.
+pic_apply:
+        jmp [intr_ops + OPS_APPLY]
+
 pic_eoi:
+        jmp [intr_ops + OPS_EOI]
+
+pic_hold:
+        lock bts dword ptr [intr_held], ebx
+obs_pic_hold:                            # EBX = line
+        jmp [intr_ops + OPS_LINE]
+
+pic_release:
+.if BUG_NO_UNMASK
+        test dword ptr gs:[C_IPL], 0x80000000   # never true: the line stays held
+        jz 1f
+.endif
+        lock btr dword ptr [intr_held], ebx
+1:
+obs_pic_release:                         # EBX = line
+        jmp [intr_ops + OPS_LINE]
+
+# i8259_eoi: EBX = line.  Non-specific EOI to the slave (lines 8-15) and master.
+i8259_eoi:
         mov al, PIC_EOI
         cmp ebx, 8
         jb 1f
@@ -44,29 +81,12 @@ pic_eoi:
 1:      out PIC1_CMD, al
         ret
 
-# pic_hold: EBX = line, masked until pic_release (the handler thread runs)
-pic_hold:
-        bts dword ptr [cpu0 + C_HELDMASK], ebx
-obs_pic_hold:                            # EBX = line
-        jmp pic_apply
-
-# pic_release: EBX = line; its handler finished, unmask it (if the IPL allows)
-pic_release:
-.if BUG_NO_UNMASK
-        test dword ptr [cpu0 + C_IPL], 0x80000000  # never true: the line stays held
-        jz 1f
-.endif
-        btr dword ptr [cpu0 + C_HELDMASK], ebx
-1:
-obs_pic_release:                         # EBX = line
-        jmp pic_apply
-
-# pic_apply: write imask[IPL] | held to the PICs (only bytes that changed)
-pic_apply:
+# i8259_apply: write imask[IPL] | held to the PICs (only bytes that changed)
+i8259_apply:
         push ecx
-        mov eax, [cpu0 + C_IPL]
+        mov eax, gs:[C_IPL]
         mov eax, [imask + eax*4]
-        or eax, [cpu0 + C_HELDMASK]
+        or eax, [intr_held]
         mov ecx, eax                     # cascade line 2 open iff a slave line is
         and ecx, 0xff00
         cmp ecx, 0xff00
@@ -74,8 +94,8 @@ pic_apply:
         and eax, ~0x04
         jmp 2f
 1:      or eax, 0x04
-2:      mov ecx, [cpu0 + C_PICMASK]
-        mov [cpu0 + C_PICMASK], eax
+2:      mov ecx, gs:[C_PICMASK]
+        mov gs:[C_PICMASK], eax
         xor ecx, eax
         test ecx, 0xff
         jz 3f
@@ -86,3 +106,35 @@ pic_apply:
         out PIC2_DATA, al
 4:      pop ecx
         ret
+
+# i8259_stray: EBX = a line with no handler.  A spurious IRQ 7 / 15 (the
+# request vanished before the acknowledge: its ISR bit is clear) gets no EOI
+# from its own chip (the slave's gets the master's cascade EOI); anything
+# else is acknowledged.  Clobbers EAX, ECX.
+i8259_stray:
+        mov al, OCW3_READ_ISR            # read the ISR next
+        cmp ebx, 8
+        jae 1f
+        out PIC1_CMD, al
+        in al, PIC1_CMD
+        mov ecx, ebx
+        jmp 2f
+1:      out PIC2_CMD, al
+        in al, PIC2_CMD
+        lea ecx, [ebx - 8]
+2:      bt eax, ecx
+        jc i8259_eoi
+        cmp ebx, 8                       # spurious: only the slave's cascade
+        jb 3f                            # in-service bit on the master, if any
+        mov al, PIC_EOI
+        out PIC1_CMD, al
+3:      ret
+
+intr_nop:
+        ret
+
+        .data
+        .align 4
+intr_ops:                                # the controller in use (OPS_*): the 8259s
+        .long i8259_apply, i8259_apply, i8259_eoi, i8259_eoi, intr_nop, i8259_stray
+intr_held:      .long 0                  # lines held masked for their handler threads

@@ -1,16 +1,20 @@
 # pin.S — borrowing: run an interrupt LWP on top of the interrupted one.
 #
-# lwp_borrow(EDI = interrupt LWP from its pool, ESI = function, EBX = its
-#     argument, EDX = the IPL to run it at), IF=0, on the current LWP's stack.
-#     The current LWP is pinned (LSPINNED, L_PINNED = EDI): it is not on a
-#     run queue and must not run until unpinned.  Its switch frame is pushed
-#     exactly as cpu_switchto would, so that if the function blocks,
-#     mi_switch converts the interrupt LWP into a full thread and switches
-#     straight back into this frame (sched.S).  The function runs on the
-#     interrupt LWP's own stack, as that LWP, with IF=1.
-#     Returns on the pinned LWP's stack, IF=0, the pinned LWP current again
-#     and its IPL restored — either because the function returned (the
-#     interrupt LWP goes back to its pool: LSPOOL) or because it blocked.
+# lwp_borrow(EDI = interrupt LWP claimed from its pool, ESI = function, EBX
+#     = its argument, EDX = the IPL to run it at), IF=0, on the current LWP's
+#     stack, without the scheduler's lock.  The current LWP of this CPU is
+#     pinned (LSPINNED, L_PINNED = EDI): it is not on a run queue and must
+#     not run, here or anywhere, until unpinned.  Its switch frame is pushed
+#     exactly as cpu_switchto would (with a scheduler's-lock depth of 0), so
+#     that if the function blocks, mi_switch converts the interrupt LWP into
+#     a full thread and switches straight back into this frame (sched.S).
+#     The function runs on the interrupt LWP's own stack, as that LWP, on
+#     this CPU (L_CPU), with IF=1; it returns with IF=0, the scheduler's lock
+#     held or not.  Returns on the pinned LWP's stack, IF=0, without the
+#     scheduler's lock, the pinned LWP current again and its IPL restored —
+#     either because the function returned (the interrupt LWP goes back to
+#     its pool: LSPOOL, under the scheduler's lock, so that no other CPU
+#     claims it before it is off its stack) or because it blocked.
 #     Keeps EBX, ESI, EDI, EBP; clobbers EAX, ECX, EDX.
 # Used by the ithread model (intr_ithread.S) and fast soft interrupts.
         .include "kernel.inc"
@@ -22,14 +26,17 @@ lwp_borrow:
         push esi
         push edi
         CURLWP eax
-        mov ecx, [cpu0 + C_IPL]
+        mov ecx, gs:[C_IPL]
         mov [eax + L_IPL], ecx
+        mov dword ptr [eax + L_SCHEDDEPTH], 0
         mov [eax + L_SP], esp
         mov [eax + L_PINNED], edi
         mov dword ptr [eax + L_STATE], LSPINNED
         mov [edi + L_BORROWED], eax
         mov dword ptr [edi + L_STATE], LSONPROC
-        mov [cpu0 + C_CURLWP], edi
+        CURCPU ecx
+        mov [edi + L_CPU], ecx
+        mov gs:[C_CURLWP], edi
         inc dword ptr [edi + L_NRUN]
 obs_pin:                                 # EAX = LWP pinned, EDI = the interrupt LWP
         mov esp, [edi + L_STACK_HI]      # a fresh stack each time out of the pool
@@ -38,6 +45,7 @@ obs_pin:                                 # EAX = LWP pinned, EDI = the interrupt
         sti
         call esi
         cli
+        call sched_lock                  # (once more, if the function holds it)
         CURLWP edi
         mov dword ptr [edi + L_STATE], LSPOOL
         mov eax, [edi + L_BORROWED]
@@ -47,9 +55,11 @@ obs_pin:                                 # EAX = LWP pinned, EDI = the interrupt
         mov dword ptr [edi + L_BORROWED], 0
         mov dword ptr [eax + L_PINNED], 0
         mov dword ptr [eax + L_STATE], LSONPROC
-        mov [cpu0 + C_CURLWP], eax
+        mov gs:[C_CURLWP], eax
 obs_unpin_return:                        # EAX = LWP unpinned and resumed, EDI = the interrupt LWP
         mov esp, [eax + L_SP]
+        mov dword ptr [sched_depth], 0   # off the interrupt LWP's stack: let go
+        mov dword ptr [sched_lock_word], 0
         mov eax, [eax + L_IPL]
         call set_ipl
         pop edi

@@ -1,7 +1,8 @@
 # scen_biglock.S — the big lock held recursively across a sleep, and a
 # handler not marked MPSAFE run while it is held.
 #
-# main takes the big lock twice (depth 2), sleeps three ticks (mi_switch
+# main moves to the CPU that takes IRQ 1 (lwp_bind, intr_cpu), takes the
+# big lock twice (depth 2), sleeps three ticks (mi_switch
 # drops both holds and takes the same depth back), checks the depth, then
 # makes the keyboard controller raise IRQ 1 (kbd_raise) with IRQ 1's
 # handler made not MPSAFE for the while (its flags are restored after): it
@@ -17,6 +18,9 @@
         .text
 scen_biglock:
         push ebx
+        mov eax, KBD_IRQ                 # main moves to the CPU that takes IRQ 1
+        call intr_cpu
+        call lwp_bind
         mov eax, [ih_table + KBD_IH + IH_FLAGS]
         mov [bl_flags], eax
         and dword ptr [ih_table + KBD_IH + IH_FLAGS], ~IH_MPSAFE

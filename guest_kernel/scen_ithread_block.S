@@ -1,8 +1,9 @@
 # scen_ithread_block.S — a device interrupt whose handler needs a mutex that
 # the interrupted LWP holds.
 #
-# LWP "holder" takes kbd_lock (adaptive) and, with interrupts enabled and
-# the lock held, makes the keyboard controller raise IRQ 1 (kbd_raise: the
+# LWP "holder", bound to the CPU that takes IRQ 1 (intr_cpu: its IO APIC
+# route on several CPUs), takes kbd_lock (adaptive) and, with interrupts
+# enabled and the lock held, makes the keyboard controller raise IRQ 1 (kbd_raise: the
 # interrupt comes through the PIC at once, on irqlab and QEMU alike) —
 # twice: the second request arrives while the first handler still waits
 # for the lock, latched in the PIC's IRR behind the line's mask, and must
@@ -35,6 +36,12 @@ scen_ithread_block:
         xor esi, esi
         call lwp_create
         mov [ib_holder_lwp], eax
+        push eax                         # on the CPU that takes IRQ 1: it is the
+        mov eax, KBD_IRQ                 # interrupted LWP
+        call intr_cpu
+        mov edx, eax
+        pop eax
+        call lwp_place
         call setrunnable
 .if BUG_SLEEP_IN_HARDINTR
         mov edx, 1

@@ -79,12 +79,16 @@ scen_lending:
         pop ebx
         ret
 
-# lend_spawn(EAX = entry, ECX = priority, EBX = name) -> EAX = the new LWP, runnable
+# lend_spawn(EAX = entry, ECX = priority, EBX = name) -> EAX = the new LWP,
+# runnable, bound to this CPU (with several CPUs the hog would run on
+# another, and nothing would show who outranks whom)
 lend_spawn:
         push esi
         xor edx, edx
         xor esi, esi
         call lwp_create
+        mov edx, gs:[C_ID]               # all on one CPU: lending is about
+        call lwp_place                   # who runs first there
         call setrunnable
         pop esi
         ret

@@ -11,7 +11,8 @@
 # that a packet arrives while IRQ 5's own handler runs (the line must stay
 # out until it finishes: the eoi_unmasked bug lets it in).  Afterwards the
 # state must be back where it started: no interrupt frame open, IPL_NONE,
-# no line held, the PICs' IMRs equal to what the kernel last wrote.  (QEMU's
+# no line held, the PICs' IMRs equal to what the kernel last wrote (all
+# masked, on several CPUs, where the lines go through the IO APIC).  (QEMU's
 # RTC follows the host clock, so nothing printed depends on how many RTC
 # interrupts came.)
 #
@@ -46,11 +47,11 @@ scen_nested:
         cmp dword ptr [stray_count], 1
         jne 4f
         cli
-        cmp dword ptr [cpu0 + C_IDEPTH], 0
+        cmp dword ptr gs:[C_IDEPTH], 0
         jne 8f
-        cmp dword ptr [cpu0 + C_IPL], IPL_NONE
+        cmp dword ptr gs:[C_IPL], IPL_NONE
         jne 8f
-        cmp dword ptr [cpu0 + C_HELDMASK], 0
+        cmp dword ptr [intr_held], 0
         jne 8f
         in al, PIC2_DATA                 # the IMRs are what we last wrote
         mov ah, al
@@ -66,8 +67,11 @@ scen_nested:
         cmp dword ptr [ih_table + COM1_IRQ * IH_SIZE + IH_COUNT], 0
         je 6f                            # the injected COM1 edges were handled
 .if KBD_MODEL == MODEL_CLASSIC
-        cmp dword ptr [cpu0 + C_MAXDEPTH], 2
-        jb 5f                            # the clock nested in the kbd handler
+        mov eax, KBD_IRQ                 # the clock nested in the kbd handler,
+        call intr_cpu                    # on the CPU that took IRQ 1
+        CPU_PTR ecx, eax
+        cmp dword ptr [ecx + C_MAXDEPTH], 2
+        jb 5f
 .endif
 1:      PRINT msg_nest_done
         xor eax, eax

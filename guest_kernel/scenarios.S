@@ -1,12 +1,14 @@
-# scenarios.S — the scenario table and the two that also boot on QEMU.
+# scenarios.S — the scenario table (every scenario, for every CPU count),
+# hello and preempt.
 #
 # Each scenario is called by main (LWP 0, IF=1, IPL_NONE) and returns
 # EAX = 0 for pass or the address of a reason string.  What a scenario
 # prints depends only on virtual time, never on the host.
 #   hello:   a banner line and three clock ticks.
-#   preempt: three CPU-bound LWPs of equal priority share the CPU under
-#            clock preemption (round robin every QUANTUM_TICKS); each must
-#            have been switched in more than once, and all must finish.
+#   preempt: three CPU-bound LWPs of equal priority share main's CPU (they
+#            are bound to it: round robin is one CPU's business) under
+#            clock preemption (every QUANTUM_TICKS); each must have been
+#            switched in more than once, and all must finish.
         .include "kernel.inc"
 
         .equ PREEMPT_WORK, 300000        # loop iterations of worker A
@@ -22,6 +24,10 @@ scenario_table:
         .long sname_nested, scen_nested
         .long sname_soak, scen_soak
         .long sname_lending, scen_lending
+        .long sname_smp_contend, scen_smp_contend
+        .long sname_smp_ipi, scen_smp_ipi
+        .long sname_smp_balance, scen_smp_balance
+        .long sname_smp_mpsafe, scen_smp_mpsafe
         .long 0, 0
 sname_hello:          .asciz "hello"
 sname_preempt:        .asciz "preempt"
@@ -31,6 +37,10 @@ sname_storm:          .asciz "storm"
 sname_nested:         .asciz "nested"
 sname_soak:           .asciz "soak"
 sname_lending:        .asciz "lending"
+sname_smp_contend:    .asciz "smp_contend"
+sname_smp_ipi:        .asciz "smp_ipi"
+sname_smp_balance:    .asciz "smp_balance"
+sname_smp_mpsafe:     .asciz "smp_mpsafe"
 
         .text
 scen_hello:
@@ -59,6 +69,8 @@ scen_preempt:
         call lwp_create
         pop ebx
         mov [workers + ebx*4], eax
+        mov edx, gs:[C_ID]               # on main's CPU
+        call lwp_place
         call setrunnable
         inc ebx
         cmp ebx, 3

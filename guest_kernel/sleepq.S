@@ -2,12 +2,17 @@
 #
 # sleep_on(EAX = wchan, EDX = timeout in ticks or 0): the current LWP sleeps
 #     until wakeup(wchan) or the timeout.  Call with the condition checked
-#     under IF=0 and still IF=0 (pushf/cli ... sleep_on ... popf), so that a
-#     wake-up cannot fall between the check and the sleep.  Keeps EBX-EBP.
-# wakeup(EAX = wchan): every LWP sleeping on it becomes runnable (any IF).
-# wakeup_locked: the same with IF=0 already.  sleepq_tick: called from the
-#     clock each tick, ends the timed sleeps that are due.
+#     under the scheduler's lock and still holding it (SCHED_LOCK ...
+#     sleep_on ... SCHED_UNLOCK, kernel.inc), so that a wake-up from any CPU
+#     cannot fall between the check and the sleep; it returns holding it
+#     again.  Keeps EBX-EBP.
+# tsleep: EDX ticks, no channel (a pure delay); thread context, any IF.
+# wakeup(EAX = wchan): every LWP sleeping on it becomes runnable (any IF,
+#     any CPU: an LWP queued on another CPU gets its reschedule IPI there).
+# wakeup_locked: the same with IF=0 already.  sleepq_tick: called from CPU
+#     0's clock each tick, ends the timed sleeps that are due.
 # The sleep queue is the LWP table itself: a sleeper is any LWP in LSSLEEP.
+# Time is CPU 0's tick count (cpu0 + C_TICKS), the one clock every CPU reads.
         .include "kernel.inc"
 
         .text
@@ -25,13 +30,11 @@ obs_sleep:                               # EBX = LWP, EAX = wait channel
         pop ebx
         ret
 
-# tsleep: EDX ticks, no channel (a pure delay); IF any
 tsleep:
-        pushf
-        cli
+        SCHED_LOCK
         mov eax, tsleep_chan
         call sleep_on
-        popf
+        SCHED_UNLOCK
         ret
 
 wakeup:
@@ -44,6 +47,7 @@ wakeup:
 wakeup_locked:
         push ebx
         push ecx
+        call sched_lock
         mov ecx, eax
         mov ebx, lwp_table
 1:      cmp dword ptr [ebx + L_STATE], LSSLEEP
@@ -57,12 +61,14 @@ obs_wakeup:                              # EAX = LWP woken, ECX = wait channel
         cmp ebx, lwp_table + NLWP * L_SIZE
         jb 1b
         mov eax, ecx
+        call sched_unlock
         pop ecx
         pop ebx
         ret
 
 sleepq_tick:
         push ebx
+        call sched_lock
         mov ebx, lwp_table
 1:      cmp dword ptr [ebx + L_STATE], LSSLEEP
         jne 2f
@@ -76,6 +82,7 @@ sleepq_tick:
 2:      add ebx, L_SIZE
         cmp ebx, lwp_table + NLWP * L_SIZE
         jb 1b
+        call sched_unlock
         pop ebx
         ret
 

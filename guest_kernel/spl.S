@@ -1,9 +1,11 @@
-# spl.S — interrupt priority levels mapped onto the PIC masks.
+# spl.S — interrupt priority levels, per CPU, onto the interrupt controller.
 #
 # IPL_NONE < SOFTCLOCK < SOFTBIO < SOFTNET < SOFTSERIAL < VM < SCHED < HIGH.
-# Each IRQ line is established at an IPL (intr.S); imask[ipl] masks every
-# line established at or below ipl, and every line with no handler.  Soft
-# levels mask no line: soft interrupts are kept out by their own check.
+# Each CPU has its own IPL (gs:[C_IPL]); pic_apply (pic.S) gives it to the
+# controller: the 8259 masks on one CPU, where imask[ipl] masks every line
+# established at or below ipl and every line with no handler, or the CPU's
+# LAPIC TPR (apic.S).  Soft levels mask no line: soft interrupts are kept
+# out by their own check.
 #   splraise: EAX = new level; if above the current one, raise.  EAX = old.
 #   splx:     EAX = level to return to (exactly, up or down); with fast
 #             soft interrupts, lowering to IPL_NONE in thread context runs
@@ -18,10 +20,10 @@ splraise:
         pushf
         cli
         push ecx
-        mov ecx, [cpu0 + C_IPL]
+        mov ecx, gs:[C_IPL]
         cmp eax, ecx
         jbe 1f                           # never lower here
-        mov [cpu0 + C_IPL], eax
+        mov gs:[C_IPL], eax
         call pic_apply
 1:      mov eax, ecx
         pop ecx
@@ -35,9 +37,9 @@ splx:
 .if SOFTINT_FAST
         cmp eax, IPL_NONE                # back at thread level with fast soft
         jne 1f                           # interrupts pending: run them now,
-        cmp dword ptr [cpu0 + C_SOFTPEND], 0   # as NetBSD's spllower does
+        cmp dword ptr gs:[C_SOFTPEND], 0   # as NetBSD's spllower does
         je 1f
-        cmp dword ptr [cpu0 + C_IDEPTH], 0
+        cmp dword ptr gs:[C_IDEPTH], 0
         jne 1f
         push eax
         CURLWP eax
@@ -55,9 +57,9 @@ splx:
         ret
 
 set_ipl:
-        cmp eax, [cpu0 + C_IPL]
+        cmp eax, gs:[C_IPL]
         je 1f
-        mov [cpu0 + C_IPL], eax
+        mov gs:[C_IPL], eax
         push eax
         call pic_apply
         pop eax

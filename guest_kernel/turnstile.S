@@ -1,22 +1,24 @@
 # turnstile.S — blocking on an adaptive mutex, with priority lending.
 #
-# turnstile_block(EBX = m, ECX = curlwp), IF=0, from mutex_vector_enter:
+# turnstile_block(EBX = m, ECX = curlwp), IF=0, with the scheduler's lock
+#     (sched.S), from mutex_vector_enter:
 #     sets MUTEX_BIT_WAITERS in the owner word (returns at once if the owner
 #     changed meanwhile), queues the LWP on m's waiter list (MTX_WAITERS,
 #     linked by L_NEXT), lends its priority along the chain of owners
 #     (turnstile_lend) and blocks (LSBLOCKED) until turnstile_wakeup.
-# turnstile_wakeup(EBX = m), any IF: clears the owner, gives the releasing
+# turnstile_wakeup(EBX = m), any IF, any CPU (it takes the scheduler's
+#     lock; a waiter queued on another CPU gets its reschedule IPI): clears the owner, gives the releasing
 #     LWP the highest priority still lent to it (turnstile_unlend), then
 #     makes every waiter runnable (a waiter that outranks it asks for a
 #     reschedule).
-# turnstile_lend(EAX = priority, EDX = owner), IF=0: raises the owner to
+# turnstile_lend(EAX = priority, EDX = owner), IF=0, the scheduler's lock held: raises the owner to
 #     EAX if it is lower, and if that owner is itself blocked on a mutex,
 #     that mutex's owner, and so on down the chain (NetBSD turnstile_block's
 #     lending loop; illumos turnstile_pi_inherit); it stops at an LWP
 #     already that high, at one not blocked on a mutex, or after NLWP steps
 #     (a longer chain is a cycle: a deadlock, not ours to break).  A raised
 #     LWP on a run queue moves to its new queue.
-# turnstile_unlend(ECX = lwp), IF=0: its priority becomes the highest of
+# turnstile_unlend(ECX = lwp), IF=0, the scheduler's lock held: its priority becomes the highest of
 #     its base priority and the priorities of the LWPs blocked on mutexes
 #     it owns (NetBSD turnstile_unlendpri; illumos turnstile_pi_waive): a
 #     release keeps what the other mutexes' waiters still lend.  Found by
@@ -35,6 +37,7 @@ turnstile_block:
         lock cmpxchg [ebx + MTX_OWNER], edx
         jnz 9f                           # changed meanwhile: retry
         and edx, ~3                      # EDX = owner
+        inc dword ptr [mutex_blocks]
         mov eax, [ebx + MTX_WAITERS]     # push ourselves on the waiter list
         mov [ecx + L_NEXT], eax
         mov [ebx + MTX_WAITERS], ecx
@@ -51,8 +54,7 @@ obs_lock_block:                          # EBX = mutex, ECX = LWP, EDX = owner
         ret
 
 turnstile_wakeup:
-        pushf
-        cli
+        SCHED_LOCK
         push ecx
         mov dword ptr [ebx + MTX_OWNER], 0
         CURLWP ecx                       # give back what m's waiters lent first,
@@ -67,7 +69,7 @@ obs_lock_wakeup:                         # EBX = mutex, EAX = LWP woken
         call setrunnable
         jmp 1b
 2:      pop ecx
-        popf
+        SCHED_UNLOCK
         ret
 
 turnstile_lend:
