@@ -41,8 +41,9 @@ KINDS: dict[str, tuple[str, ...]] = {
     "pic.ack": ("line", "vector"),
     "pic.eoi": ("line",),
     # ``via`` is "ioapic" when the kernel masks the line at its IO APIC entry
-    "pic.mask": ("line", "via"),
-    "pic.unmask": ("line", "via"),
+    # (``vector``: the entry's, ``ipl``: the line's, from the vector's class)
+    "pic.mask": ("line", "via", "vector", "ipl"),
+    "pic.unmask": ("line", "via", "vector", "ipl"),
     # the kernel holding a line masked for its handler thread (pic_hold /
     # pic_release); ``held`` is whether it is still held after the release
     "pic.hold": ("line",),
@@ -57,6 +58,8 @@ KINDS: dict[str, tuple[str, ...]] = {
     "lwp.unpin": ("lwp", "by"),
     "lwp.sleep": ("lwp", "wchan"),
     "lwp.wakeup": ("lwp", "by"),
+    # an idle CPU took an LWP from another CPU's run queue (``from``, ``to``: CPUs)
+    "lwp.migrate": ("lwp", "from", "to"),
     "wchan.wakeup": ("wchan", "by"),
     "ithread.block": ("ithread", "line", "lock"),
     "ithread.done": ("ithread", "line"),
@@ -78,14 +81,19 @@ KINDS: dict[str, tuple[str, ...]] = {
     "softint.schedule": ("softint", "by"),
     "softint.run": ("softint", "by"),
     "cpu.idle": (),
+    # the IPL a CPU runs at, when it changes (the kernel's pic_apply)
+    "cpu.ipl": ("ipl",),
+    # the big lock found held by another CPU: this CPU spins until its
+    # biglock.acquire
+    "biglock.contend": ("lwp",),
     # several CPUs (the SMP kernel's labels); fields in alphabetical order,
     # as they were written before these kinds were declared
     "cpu.start": ("eip", "vector"),     # the machine: an AP leaves wait-for-SIPI
     "cpu.up": ("apic", "lwp"),
     "ipi.send": ("by", "func", "to", "vector"),
-    "ipi.resched": ("by", "wchan"),
+    # the reschedule IPI to CPU ``to`` for the LWP ``lwp`` queued there
+    "ipi.resched": ("by", "lwp", "to"),
     "xcall.run": ("arg", "by", "func"),
-    "wq.steal": ("by", "victim"),
     # the checkers
     "check.violation": ("rule", "message"),
     "check.off": ("rule", "reason"),

@@ -22,7 +22,9 @@
 # intr_return_check: IF=0 on the interrupted LWP's stack just before
 #     popad/iret.  Back at thread level (no interrupt frame open, not inside
 #     a borrowing LWP, IPL_NONE) it runs pending fast soft interrupts and
-#     honours a reschedule request (preempt).
+#     honours a reschedule request (preempt) — unless the LWP holds the big
+#     lock: preempting it would let the lock go in the middle of what it
+#     protects (mi_switch drops it), so it is preempted after it let go.
 # intr_stray: a line with no handler (EBX = line): counted, and the
 #     controller's OPS_STRAY (the 8259s tell a spurious IRQ 7 / 15, which
 #     gets no EOI from its own chip, from a stray that does; the LAPIC
@@ -104,6 +106,8 @@ intr_return_check:
 .endif
         cmp dword ptr gs:[C_RESCHED], 0
         je 9f
+        cmp dword ptr [eax + L_BIGLOCKS], 0
+        jne 9f                           # not inside the big lock (NetBSD kpreempt)
         call preempt
 9:      ret
 

@@ -3,10 +3,12 @@
 # kernel_lock: take one hold.  If this CPU already owns it (the current LWP
 #     holds it, or the LWP a borrowing interrupt LWP pinned does), only the
 #     counts grow; otherwise `lock cmpxchg` KL_CPU from 0 to this CPU's
-#     per-CPU data, spinning with IF=0 while another CPU holds it: the
-#     current LWP is this CPU's C_BIGWANTED meanwhile (an adaptive mutex it
-#     owns is then not worth spinning for: mutex_oncpu, mutex.S), and each
-#     wait iteration (BIGWAIT_INSNS instructions) counts in C_BIGWAIT.
+#     per-CPU data, spinning while another CPU holds it, with the caller's
+#     IF between tries (interrupts are taken, the clock keeps ticking, as
+#     NetBSD's _kernel_lock spins at the caller's spl): the current LWP is
+#     its CPU's C_BIGWANTED meanwhile (an adaptive mutex it owns is then not
+#     worth spinning for: mutex_oncpu, mutex.S), and each wait iteration
+#     (BIGWAIT_INSNS instructions) counts in C_BIGWAIT.
 # kernel_unlock_one: drop one hold; the lock is free when the count reaches 0.
 # kernel_lock_release_all / kernel_lock_reacquire: for mi_switch only (IF=0):
 #     drop every hold of the current LWP (remembered in L_BIGSAVED), and take
@@ -19,7 +21,7 @@
 # CPU's total.  All keep every register and IF.
         .include "kernel.inc"
 
-        .equ BIGWAIT_INSNS, 5            # pause, inc, xor, lock cmpxchg, jnz
+        .equ BIGWAIT_INSNS, 10           # the instructions of one wait iteration
 
         .text
 kernel_lock:
@@ -35,9 +37,13 @@ kernel_lock:
         xor eax, eax                     # free -> ours
         lock cmpxchg [kernel_lock_word + KL_CPU], ecx
         jz 3f
-        mov gs:[C_BIGWANTED], ebx
-1:      pause                            # a wait iteration: BIGWAIT_INSNS
+1:      push dword ptr [esp + 12]        # a wait iteration (BIGWAIT_INSNS), with
+        popf                             # the caller's IF: its clock still ticks
+        pause
+        cli
         inc dword ptr gs:[C_BIGWAIT]
+        mov gs:[C_BIGWANTED], ebx        # (again: a nested handler may have cleared it)
+        CURCPU ecx                       # (the LWP may have moved meanwhile)
         xor eax, eax
         lock cmpxchg [kernel_lock_word + KL_CPU], ecx
         jnz 1b

@@ -39,7 +39,6 @@
         .equ MP_PACKETS, 60              # scenarios/smp_mpsafe.inject sends these
         .equ MP_TICKS, 20                # how long the workers run without the device
         .equ MP_WAIT_TICKS, 400          # at most this long for the packets
-        .equ BIGWAIT_INSNS, 5            # kernel_lock.S: one wait iteration
 
         .text
 scen_smp_mpsafe:

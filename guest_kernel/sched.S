@@ -32,7 +32,8 @@
 #       the scheduler's lock at the depth it had.  Keeps EBX, ESI, EDI, EBP.
 #   preempt(): IF=0: the current LWP goes to the back of its queue and
 #       mi_switch (takes the lock itself).
-#   yield_if_wanted(): a preemption point for thread context.
+#   yield_if_wanted(): a preemption point for thread context (not inside
+#       the big lock, as intr_return_check).
 # The idle loop is in idle.S.
         .include "kernel.inc"
 
@@ -300,6 +301,8 @@ yield_if_wanted:
         CURLWP eax
         cmp dword ptr [eax + L_BORROWED], 0
         jne 1f
+        cmp dword ptr [eax + L_BIGLOCKS], 0
+        jne 1f                           # inside the big lock: not now
         push eax
         push ecx
         push edx

@@ -346,20 +346,30 @@ class IrqSafety(Rule):
         "CPUs a line counts as enabled only on a CPU it is delivered to (the "
         "8259s' lines reach the BSP only; a CPU counts once a line interrupted "
         "it): on another CPU the handler cannot interrupt the holder, it only "
-        "waits for it.")
+        "waits for it. And where the lines go through the IO APIC the IPL is "
+        "each CPU's own (its LAPIC TPR, `cpu.ipl`), not a mask at the line: a "
+        "line whose IPL (`pic.unmask via=ioapic`'s `ipl`) is at or below the "
+        "CPU's cannot interrupt it.")
 
-    kinds = frozenset({"lock.acquire", "intr.enter"})
+    kinds = frozenset({"lock.acquire", "intr.enter", "cpu.ipl", "pic.mask", "pic.unmask"})
 
     def __init__(self) -> None:
         self.hard: dict = {}        # lock -> {line: (t, thread, bt)}
         self.enabled: dict = {}     # lock -> {line: (t, thread, bt)}
         self.reported: set = set()
         self.line_cpus: set = {0}   # CPUs the lines are delivered to
+        self.cpu_ipl: dict = {}     # cpu -> its IPL (cpu.ipl)
+        self.line_ipl: dict = {}    # line -> its IPL, when its IO APIC entry says
 
     def on(self, ev, st, ctx):
-        if ev["ev"] != "lock.acquire":
-            if ev["ev"] == "intr.enter" and ev.get("line") is not None:
+        kind = ev["ev"]
+        if kind != "lock.acquire":
+            if kind == "intr.enter" and ev.get("line") is not None:
                 self.line_cpus.add(ev["cpu"])
+            elif kind == "cpu.ipl":
+                self.cpu_ipl[ev["cpu"]] = ev.get("ipl")
+            elif kind in ("pic.mask", "pic.unmask") and ev.get("ipl") is not None:
+                self.line_ipl[ev.get("line")] = ev["ipl"]
             return None
         cpu = ev["cpu"]
         lock = ev.get("lock")
@@ -383,7 +393,9 @@ class IrqSafety(Rule):
         if cpu not in self.line_cpus:
             return None
         uses = self.enabled.setdefault(lock, {})
-        lines = [n for n in range(16) if n not in st.masked and n not in uses]
+        ipl = self.cpu_ipl.get(cpu) or 0
+        lines = [n for n in range(16) if n not in st.masked and n not in uses
+                 and self.line_ipl.get(n, ipl + 1) > ipl]
         if not lines:
             return None
         bt = _bt(ctx, cpu)

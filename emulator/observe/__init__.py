@@ -8,7 +8,7 @@ make after building the machine and before running it:
 
 - it scans the image's code with capstone (emulator/observe/scan.py) for
   ``iret`` sites, ESP loads and call-return addresses, and hooks them (and
-  the instruction at the SMP kernel's ``obs_ap_stack``, which lives in .data,
+  the instruction at the kernel's ``obs_ap_stack``, an AP's first ESP load,
   in case the image's code range leaves it out);
 - it names stacks by their owner (emulator/observe/stacks.py) from the
   kernel's exported constants, and turns the kernel's ``obs_`` labels into

@@ -24,26 +24,28 @@ a table entry.  Field readers:
     ("sym", REG)     the code symbol at the address in REG (a cross-call's function)
     ("str", REG)     the NUL-terminated string at the address in REG (a driver's name)
     ("cur",)         the LWP current on this CPU (per-CPU data)
+    ("cpuof", REG)   the index of the CPU whose per-CPU data is at REG
+    ("cpuidx",)      the acting CPU's index
 
 LWP names: ``lwp N`` (N the LWP's id), ``ithread N`` for an interrupt LWP,
-``idle cpuN`` for an idle LWP, ``ap cpuN`` for the one LWP bound to
-application processor N (SMP).  Stacks: each LWP's stack (base and size
-from its struct), each CPU's interrupt stack ``intr cpuN``, ``boot``, and
-each AP's stack ``ap cpuN`` (known from the image's geometry before the AP
-runs: its one ESP load comes before it fills in its LWP).
+``idle cpuN`` for the idle LWP of CPU N.  Stacks: each LWP's stack (base
+and size from its struct), each CPU's interrupt stack ``intr cpuN``, and
+``boot``.
 
-Several CPUs, lines through the IO APIC (smp_intr.S): a line's vector is
+Per-CPU data: CPU N's is ``cpu0 + N*C_SIZE`` (the machine's CPU index is
+the APIC ID and the index); "cur" and the IPL are read from the acting
+CPU's own.  An LWP is running when it is some CPU's current LWP.  Stolen
+LWPs: ``lwp.migrate`` (``from`` the CPU whose queue it left, ``to`` the
+acting CPU).
+
+Several CPUs, lines through the IO APIC (apic.S): a line's vector is
 ``LINE_CLASS_BASE + IPL*16 + line``, so ``line_of_vector`` gives the line of
 an external interrupt the PICs' bases do not explain; and at
-``obs_smp_tpr`` (after ``smp_linemask`` — the lines in effect masked,
-``imask[IPL] | held`` — is written) each line whose bit changed is a
-``pic.mask`` / ``pic.unmask`` event with ``via="ioapic"``, the IMR's events
-on one CPU, so the line rules read the same events either way.
-
-Several CPUs: "cur" and the IPL are read from the acting CPU's own per-CPU
-data (``cpu0`` for the BSP, ``smp_cpus + N*C_SIZE`` for AP N); an LWP is
-running when it is some CPU's current LWP (on an AP, also in state
-LSONPROC: an AP that blocks on a mutex keeps its LWP current while halted).
+``obs_ioapic_rte`` (a redirection entry written: EDX = line, EAX = its low
+word) a line whose entry's mask bit changed is a ``pic.mask`` /
+``pic.unmask`` event with ``via="ioapic"`` and the entry's ``vector``, the
+IMR's events on one CPU, so the line rules read the same events either
+way.  The IPL masks no entry there: it is each CPU's own LAPIC TPR.
 """
 
 from __future__ import annotations
@@ -81,19 +83,16 @@ CONST = {
     "cpu_curlwp": "C_CURLWP",
     "cpu_idlelwp": "C_IDLELWP",
     "cpu_ipl": "C_IPL",
-    "cpu_heldmask": "C_HELDMASK",
     "cpu_intrstack_lo": "C_INTRSTACK_LO",
     "cpu_intrstack_hi": "C_INTRSTACK_HI",
     "state_blocked": "LSBLOCKED",
-    "ap_stack_size": "AP_STACK_SIZE",   # SMP: each AP's stack in ap_stacks
     "max_cpus": "MAX_CPUS",
     "line_class_base": "LINE_CLASS_BASE",   # SMP: a line's vector via the IO APIC
+    "kl_cpu": "KL_CPU",             # the big lock's owning per-CPU struct (or 0)
 }
 DATA = {"lwp_table": "lwp_table", "cpu_info": "cpu0", "softint_table": "softint_table",
         "boot_stack": "boot_stack", "boot_stack_top": "boot_stack_top",
-        # SMP (guest_kernel/OBSERVE.md "SMP"): AP k's cpu_info, bound LWP, stack
-        "smp_cpus": "smp_cpus", "smp_lwps": "smp_lwps", "ap_stacks": "ap_stacks",
-        "smp_linemask": "smp_linemask"}
+        "intr_held": "intr_held", "kernel_lock_word": "kernel_lock_word"}
 
 # obs_ label -> (trace kind, {field: reader}), after guest_kernel/OBSERVE.md
 def _lock(ev_kind, /, **extra):
@@ -155,41 +154,16 @@ LABELS = {
     # at the same point in every model (intr_establish.S work_done)
     "obs_work_done": ("work.done", {"line": ("int", "ebx"), "driver": ("str", "eax"),
                                     "by": ("cur",)}),
-    # SMP: the same events from any CPU (smp.S, smp_lock.S)
+    # several CPUs (smp.S, sched.S, apic.S, smp_xcall.S)
     "obs_cpu_up": ("cpu.up", {"apic": ("int", "ebx"), "lwp": ("lwp", "edi")}),
-    "obs_idle_ap": ("cpu.idle", {}),
-    "obs_ipi_send": ("ipi.send", {"to": ("shr", "edx", 24), "vector": ("low8", "eax"),
-                                  "by": ("cur",)}),
-    "obs_smp_lock_contend": _lock("lock.contend", owner=("lwp", "edx"),
-                                  owner_running=("bool", "eax"), kind=("kind", "ebx"),
-                                  by=("lwp", "ecx")),
-    "obs_smp_lock_block": _lock("lock.block", owner=("lwp", "edx"),
-                                owner_running=("running", "edx"), kind=("kind", "ebx"),
-                                by=("lwp", "ecx"), ipl=("ipl",)),
-    # the AP saw the word free and retries: it woke itself (no waker is told)
-    "obs_smp_lock_unblock": _lock("lock.wakeup", lwp=("lwp", "ecx"), owner=("owner", "ebx"),
-                                  owner_running=("ownerrun", "ebx"), by=("lwp", "ecx")),
-    "obs_smp_lock_acquire": _lock("lock.acquire", owner=("lwp", "ecx"), owner_running=("true",),
-                                  kind=("kind", "ebx"), by=("lwp", "ecx")),
-    "obs_smp_lock_release": _lock("lock.release", owner=("owner", "ebx"),
-                                  owner_running=("true",), kind=("kind", "ebx"),
-                                  by=("lwp", "ecx")),
-    "obs_smp_spin_acquire": _lock("lock.acquire", owner=("lwp", "ecx"), owner_running=("true",),
-                                  kind=("kind", "ebx"), by=("lwp", "ecx")),
-    "obs_smp_spin_release": _lock("lock.release", owner=("owner", "ebx"),
-                                  owner_running=("true",), kind=("kind", "ebx"), by=("cur",)),
-    "obs_smp_biglock_acquire": ("biglock.acquire", {"depth": ("int", "ecx"),
-                                                    "lwp": ("lwp", "ebx")}),
-    "obs_smp_biglock_release": ("biglock.release", {"depth": ("int", "ecx"),
-                                                    "lwp": ("lwp", "ebx")}),
-    # cross-calls and reschedule IPIs (smp_xcall.S)
+    "obs_lwp_migrate": ("lwp.migrate", {"lwp": ("lwp", "edi"), "from": ("cpuof", "esi"),
+                                        "to": ("cpuidx",)}),
+    "obs_resched_ipi": ("ipi.resched", {"to": ("int", "edx"), "lwp": ("lwp", "eax"),
+                                        "by": ("cur",)}),
     "obs_xcall_send": ("ipi.send", {"to": ("shr", "edx", 24), "vector": ("low8", "eax"),
                                     "func": ("sym", "ebx"), "by": ("cur",)}),
     "obs_xcall_run": ("xcall.run", {"func": ("sym", "edx"), "arg": ("int", "eax"),
                                     "by": ("cur",)}),
-    "obs_resched_ipi": ("ipi.resched", {"wchan": ("int", "eax"), "by": ("cur",)}),
-    # per-AP work queues (smp_wq.S): an idle AP takes an item from another's queue
-    "obs_wq_steal": ("wq.steal", {"victim": ("int", "edx"), "by": ("cur",)}),
 }
 # acquisitions (EBX = mutex, ECX = the new owner): after the lock.acquire the
 # mutex's owner word is checked, and a word that does not name the new owner
@@ -198,17 +172,24 @@ LABELS = {
 # mutex-owner rule; correct kernels never emit one.  ``_on_acquire`` reads
 # the fields their LABELS entries name by hand (two register reads instead
 # of read_fields' five: the hottest label, ~12% of a checked soak run)
-ACQUIRES = ("obs_lock_acquire", "obs_smp_lock_acquire", "obs_smp_spin_acquire")
+ACQUIRES = ("obs_lock_acquire",)
 
 # contention labels whose register says the waiter spins (the owner runs on
 # another CPU): a ``lock.spin`` with the same fields follows the
 # ``lock.contend`` when it is non-zero
-SPINS = {"obs_lock_contend": "eax", "obs_smp_lock_contend": "eax"}
+SPINS = {"obs_lock_contend": "eax"}
 # kernel entry points hooked as well (not obs_ labels, but named by the same
 # file): every wakeup() call, heard by a sleeper or not (the lost wake-up)
 ENTRIES = {
     "wakeup_locked": ("wchan.wakeup", {"wchan": ("int", "eax"), "by": ("cur",)}),
 }
+# entry points whose event depends on the state they find (KernelModel methods):
+# ``cpu.ipl`` (ipl) when pic_apply finds the CPU's IPL changed since the last
+# one said (every spl change goes through it: splraise, set_ipl — also from
+# cpu_switchto and a borrow); ``biglock.contend`` (lwp) when kernel_lock
+# finds the big lock held by another CPU (it will spin; the wait ends at its
+# biglock.acquire)
+WATCHED = {"pic_apply": "_on_pic_apply", "kernel_lock": "_on_kernel_lock"}
 
 
 class KernelModel:
@@ -222,12 +203,8 @@ class KernelModel:
         self.d = {k: symbols.addr(v) for k, v in DATA.items()}
         self.ipl_off = self.c["cpu_ipl"]
         self.sink = None
-        # the APs' bound LWPs, [smp_lwps, + MAX_CPUS * L_SIZE): empty on UP images
-        lwps, n, size = self.d["smp_lwps"], self.c["max_cpus"], self.c["lwp_size"]
-        self._ap_lo = lwps if lwps is not None and n and size else 0
-        self._ap_hi = self._ap_lo + n * size if self._ap_lo else 0
-        self._smp_cpus = self.d["smp_cpus"]
         self._linemask = 0xFFFF         # the 8259s are masked whole before lines go via the IO APIC
+        self._ipl: dict = {}            # cpu -> the IPL its last cpu.ipl said
 
     @classmethod
     def detect(cls, view, symbols) -> Optional["KernelModel"]:
@@ -239,7 +216,7 @@ class KernelModel:
             names = [n for n in table.names() if n.startswith(cls.PREFIX)]
         present = {n: symbols.addr(n) for n in names}
         if present:
-            for n in ENTRIES:
+            for n in list(ENTRIES) + list(WATCHED):
                 present[n] = symbols.addr(n)
         present = {n: a for n, a in present.items() if a is not None}
         if not present:
@@ -251,8 +228,6 @@ class KernelModel:
         if not ptr:
             return None
         c = self.c
-        if self._ap_lo <= ptr < self._ap_hi:
-            return f"ap cpu{(ptr - self._ap_lo) // c['lwp_size']}"
         lid = self.view.read_u32(ptr + c["lwp_id"]) if c["lwp_id"] is not None else None
         if lid is None:
             return f"lwp@{ptr:#x}"
@@ -281,8 +256,6 @@ class KernelModel:
         return 0
 
     def cpu_base(self, cpu: int) -> Optional[int]:
-        if cpu and self._smp_cpus is not None:
-            return self._smp_cpus + cpu * (self.c["cpu_size"] or 0)
         base, size = self.d["cpu_info"], self.c["cpu_size"]
         if base is None:
             return None
@@ -324,13 +297,7 @@ class KernelModel:
     def running(self, lwp_ptr: Optional[int]) -> bool:
         if not lwp_ptr:
             return False
-        for c in range(self.view.ncpus()):
-            if self.cpu_lwp(c) == lwp_ptr:
-                if c == 0:
-                    return True
-                off, st = self.c["lwp_state"], self.c["state_running"]
-                return off is None or st is None or self._u32(lwp_ptr + off) == st
-        return False
+        return any(self.cpu_lwp(c) == lwp_ptr for c in range(self.view.ncpus()))
 
     # ----------------------------------------------------------------- stacks
     def add_static_stacks(self, stacks) -> None:
@@ -339,10 +306,6 @@ class KernelModel:
             stacks.add(lo, hi, "boot")
         self._scan_cpus(stacks)
         self._scan_lwps(stacks)
-        base, size = self.d["ap_stacks"], self.c["ap_stack_size"]
-        if base is not None and size:
-            for cpu in range(1, self.view.ncpus()):
-                stacks.add(base + cpu * size, base + (cpu + 1) * size, f"ap cpu{cpu}")
 
     def _scan_cpus(self, stacks) -> bool:
         lo_off, hi_off = self.c["cpu_intrstack_lo"], self.c["cpu_intrstack_hi"]
@@ -390,14 +353,17 @@ class KernelModel:
         self.sink = sink
         self._stacks = observer.stacks
         for label, addr in sorted(self.labels.items(), key=lambda x: x[1]):
+            if label in WATCHED:
+                observer.view.add_exec_hook(addr, observer.guard(addr, getattr(self, WATCHED[label])))
+                continue
             spec = LABELS.get(label) or ENTRIES.get(label)
             if spec is None:
                 continue
             hook = self._on_acquire if label in ACQUIRES else self._hook(spec, SPINS.get(label))
             observer.view.add_exec_hook(addr, observer.guard(addr, hook))
-        addr = self.labels.get("obs_smp_tpr")
-        if addr is not None and self.d["smp_linemask"] is not None:
-            observer.view.add_exec_hook(addr, observer.guard(addr, self._on_linemask))
+        addr = self.labels.get("obs_ioapic_rte")
+        if addr is not None:
+            observer.view.add_exec_hook(addr, observer.guard(addr, self._on_rte))
         if self.c["line_class_base"] is not None:
             observer.kernel_line = self.line_of_vector
 
@@ -414,6 +380,21 @@ class KernelModel:
             self.sink.emit("lock.mismatch", cpu, lock=lock, by=who,
                            word=self.lwp_name(word) if word else None)
 
+    def _on_pic_apply(self, machine, cpu) -> None:
+        cpu = self.view.cpu_index(cpu)
+        b = self.cpu_base(cpu)
+        ipl = self._u32(b + self.ipl_off) if b is not None and self.ipl_off is not None else None
+        if ipl is not None and self._ipl.get(cpu) != ipl:
+            self._ipl[cpu] = ipl
+            self.sink.emit("cpu.ipl", cpu, ipl=ipl)
+
+    def _on_kernel_lock(self, machine, cpu) -> None:
+        cpu = self.view.cpu_index(cpu)
+        word, off = self.d["kernel_lock_word"], self.c["kl_cpu"]
+        holder = self._u32(word + off) if word is not None and off is not None else None
+        if holder and holder != self.cpu_base(cpu):
+            self.sink.emit("biglock.contend", cpu, lwp=self.lwp_name(self.cpu_lwp(cpu) or 0))
+
     def line_of_vector(self, vector: int) -> Optional[int]:
         """The line of a vector routed through the IO APIC (or the BSP's
         LAPIC timer, line 0's vector), else None."""
@@ -422,17 +403,18 @@ class KernelModel:
             return None
         return (vector - base) & 15
 
-    def _on_linemask(self, machine, cpu) -> None:
+    def _on_rte(self, machine, cpu) -> None:
+        """A redirection entry written: a line's mask at the IO APIC, if it changed."""
         cpu = self.view.cpu_index(cpu)
-        mask = (self._u32(self.d["smp_linemask"]) or 0) & 0xFFFF
-        changed, self._linemask = mask ^ self._linemask, mask
-        line = 0
-        while changed:
-            if changed & 1:
-                self.sink.emit("pic.mask" if mask >> line & 1 else "pic.unmask", cpu,
-                               line=line, via="ioapic")
-            changed >>= 1
-            line += 1
+        line = self.view.reg(cpu, "edx") & 0xF
+        entry = self.view.reg(cpu, "eax")
+        masked = bool(entry & 0x10000)
+        if masked != bool(self._linemask >> line & 1):
+            self._linemask ^= 1 << line
+            vector = entry & 0xFF
+            base = self.c["line_class_base"] or 0
+            self.sink.emit("pic.mask" if masked else "pic.unmask", cpu, line=line,
+                           via="ioapic", vector=vector, ipl=(vector - base) >> 4)
 
     def _hook(self, spec, spins: Optional[str] = None):
         kind, fields = spec
@@ -519,9 +501,13 @@ class KernelModel:
             elif how == "softint":
                 out[name] = self.softint_name(val)
             elif how == "heldbit":
-                b, off = self.cpu_base(cpu), self.c["cpu_heldmask"]
-                mask = self._u32(b + off) if b is not None and off is not None else None
+                mask = self._u32(self.d["intr_held"])
                 out[name] = None if mask is None else (mask >> val) & 1
+            elif how == "cpuof":
+                base, size = self.d["cpu_info"], self.c["cpu_size"]
+                out[name] = (val - base) // size if base is not None and size else None
+            elif how == "cpuidx":
+                out[name] = cpu
             elif how == "ipl":
                 b = self.cpu_base(cpu)
                 if b is not None and self.ipl_off is not None:
@@ -532,7 +518,6 @@ class KernelModel:
         """(lo, hi) of the red zone below an LWP's stack, if the kernel has one."""
         size = self.c["stack_guard"]
         region = self._stacks.region(owner) if getattr(self, "_stacks", None) else None
-        # (an AP's stack has no red zone: below it is the next AP's stack)
         if not size or region is None or not owner.startswith(("lwp ", "ithread ", "softint ",
                                                                "idle ")):
             return None
