@@ -16,9 +16,11 @@ guest_kernel/build.py ``DRIVERS``.
 to ``python -m emulator run`` with ``--append scenario=S`` and the
 scenario's injections (guest_kernel/scenarios/S.inject: one --inject SPEC
 per non-comment line), passing the exit status through.  With ``--cpus N``
-(N > 1) the command line is ``scenario=smp:S cpus=N`` (kernel_cmdline): the
-kernel learns the CPU count from it (it must not probe for APICs a one-CPU
-irqlab does not have).
+(N > 1) the command line is ``scenario=S cpus=N`` (kernel_cmdline): the
+kernel learns the CPU count from it (a count is a choice: it does not probe
+for APICs).  ``--append WORDS`` adds words to the kernel's command line
+(``route=5:2``: IO APIC line 5 to CPU 2, ``route=5:lowest``; ``figures``:
+scenarios print what they measured; guest_kernel/cmdline.S).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from guest_kernel.bugs import BUGS
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak",
-             "lending", "smp_contend", "smp_biglock", "smp_ipi", "smp_balance")
+             "lending", "smp_contend", "smp_ipi", "smp_balance", "smp_mpsafe")
 
 
 def _config_args(p):
@@ -70,18 +72,19 @@ def injections(scenario: str) -> list[str]:
 def kernel_cmdline(scenario: str, cpus: int = 1) -> str:
     """The kernel's command line for a scenario on ``cpus`` CPUs.
 
-    One CPU: ``scenario=NAME`` (exactly as before SMP).  More: ``scenario=
-    smp:NAME cpus=N`` — the kernel starts N-1 APs, then runs NAME (smp.S,
-    scen_smp.S); the UP path never looks for either, so UP runs stay
-    instruction-for-instruction what they were.
+    One CPU: ``scenario=NAME``.  More: ``scenario=NAME cpus=N`` — the
+    kernel starts N-1 APs, then runs NAME (smp.S).  The kernel still takes
+    the older ``scenario=smp:NAME`` form.
     """
     if cpus <= 1:
         return f"scenario={scenario}"
-    return f"scenario=smp:{scenario} cpus={cpus}"
+    return f"scenario={scenario} cpus={cpus}"
 
 
 def _emulator_cmd(verb, a, elf) -> list[str]:
     append = kernel_cmdline(a.scenario, getattr(a, "cpus", 1) or 1)
+    if getattr(a, "append", None):
+        append += " " + a.append
     cmd = [sys.executable, "-m", "emulator", verb, str(elf), "--append", append]
     if getattr(a, "cpus", 1) != 1:       # the emulator refuses 0 and > 8 clearly
         cmd += ["--cpus", str(a.cpus)]
@@ -117,6 +120,8 @@ def main(argv=None) -> int:
         _config_args(r)
         r.add_argument("--scenario", default="hello", choices=SCENARIOS)
         r.add_argument("--cpus", type=int, default=1)
+        r.add_argument("--append", metavar="WORDS",
+                       help="more words for the kernel's command line (route=L:C, figures)")
         r.add_argument("--build-dir", default="build")
         if verb == "run":
             r.add_argument("--trace")

@@ -12,7 +12,7 @@ the lock/LWP/line fields).  Used by
 ``python -m emulator.checks bugs`` and by tests/golden.
 
 With ``cpus`` > 1 the kernel's command line is the one ``python -m
-guest_kernel run --cpus N`` gives (``scenario=smp:NAME cpus=N``,
+guest_kernel run --cpus N`` gives (``scenario=NAME cpus=N``,
 guest_kernel.__main__.kernel_cmdline): the APs come up, then NAME runs.
 ``SCENARIOS`` lists every scenario; ``scenarios_for(cpus)`` leaves out the
 SMP ones (``SMP_SCENARIOS``) on one CPU, where the kernel only prints that
@@ -34,7 +34,7 @@ from typing import Optional
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELS = ("classic", "ithread", "threaded", "hybrid")     # guest_kernel/build.py MODELS
 SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak",
-             "lending", "smp_contend", "smp_biglock", "smp_ipi", "smp_balance")
+             "lending", "smp_contend", "smp_ipi", "smp_balance", "smp_mpsafe")
 # scenarios about several CPUs: on one CPU the kernel only prints that it
 # skips them (and PASS), so runs and goldens take them on 2 CPUs and more
 SMP_SCENARIOS = tuple(s for s in SCENARIOS if s.startswith("smp_"))

@@ -22,7 +22,8 @@ from tests.golden import golden
 def bless_one(model: str, scenario: str, cpus: int = 1) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         trace = os.path.join(tmp, "trace.jsonl")
-        r = run_config(model, scenario, trace_path=trace, cpus=cpus)
+        r = run_config(model, scenario, trace_path=trace, cpus=cpus,
+                       max_instructions=golden.budget(scenario, cpus))
         if not os.path.exists(trace):
             raise RuntimeError(f"{golden.key(model, scenario, cpus)}: no trace (exit {r.status}): "
                                f"{r.stderr.strip().splitlines()[-1:] or ''}")
@@ -91,7 +92,8 @@ def main(argv=None) -> int:
         print(f"{name:<34}{info['events']:>9} events  {info['form']:<9}"
               f"{info['bytes']:>9} bytes  {'changed' if info['changed'] else 'same'}"
               + (f"  ({info['violations']} violations!)" if info["violations"] else "")
-              + (f"  (exit {info['status']}: the scenario failed!)" if info["status"] else ""))
+              + (f"  (exit {info['status']}: the scenario failed!)"
+                 if info["status"] not in (0, golden.TRUNCATED) else ""))
     with open(golden.INDEX, "w", encoding="utf-8") as f:
         json.dump(dict(sorted(index.items())), f, indent=1)
         f.write("\n")

@@ -31,7 +31,8 @@ def test_scenario_trace_matches_its_golden_with_zero_violations(pair, tmp_path):
         pytest.skip("no goldens yet: run make bless")
     model, scenario, cpus = golden.parse_key(pair)
     trace = str(tmp_path / "trace.jsonl")
-    r = run_config(model, scenario, trace_path=trace, cpus=cpus)
+    r = run_config(model, scenario, trace_path=trace, cpus=cpus,
+                   max_instructions=golden.budget(scenario, cpus))
     assert r.violations == [], r.stderr
     assert r.summary_line() == "checks: 12 rules, 0 violations", r.stderr
     assert r.status == INDEX[pair]["status"], r.stdout[-500:]

@@ -33,7 +33,7 @@ def test_golden_paths_are_per_model_and_scenario():
 def test_goldens_on_several_cpus_live_under_cpus_n_and_keep_the_one_cpu_paths():
     assert golden.path("ithread", "storm", 1) == golden.path("ithread", "storm")
     assert golden.path("ithread", "storm", 4).endswith("tests/golden/cpus4/ithread/storm.jsonl.gz")
-    for cfg in (("classic", "soak", 1), ("threaded", "smp_biglock", 2)):
+    for cfg in (("classic", "soak", 1), ("threaded", "smp_mpsafe", 2)):
         assert golden.parse_key(golden.key(*cfg)) == cfg
     assert golden.key("classic", "soak") == "classic/soak"
 
@@ -45,7 +45,13 @@ def test_the_smp_scenarios_have_goldens_on_two_cpus_and_more_only():
     assert {c[2] for c in m} == {1, 2, 4}
 
 
-def test_every_model_has_goldens_on_one_cpu_and_hybrid_there_only():
+def test_every_model_has_goldens_on_one_two_and_four_cpus():
     m = golden.matrix()
-    assert {c[0] for c in m if c[2] == 1} == {"classic", "ithread", "threaded", "hybrid"}
-    assert ("hybrid", "soak", 1) in m and not [c for c in m if c[0] == "hybrid" and c[2] > 1]
+    for cpus in (1, 2, 4):
+        assert {c[0] for c in m if c[2] == cpus} == {"classic", "ithread", "threaded", "hybrid"}
+    assert ("hybrid", "smp_mpsafe", 4) in m and ("hybrid", "soak", 2) in m
+
+
+def test_the_long_runs_are_truncated_on_several_cpus_only():
+    assert golden.budget("soak", 1) == golden.budget("hello", 4) == 200_000_000
+    assert golden.budget("soak", 2) == golden.budget("storm", 4) < 5_000_000

@@ -135,3 +135,26 @@ def test_checker_counts_each_rule_once_per_cpu_stream():
     for ev in START:
         ch(ev)
     assert ch.state.current[1] == "ap cpu1" and ch.violations == []
+
+
+def _ioapic_line4():
+    """Line 4 through the IO APIC (IPL 7), its handler taking m on CPU 0."""
+    return [E(4, "pic.unmask", 0, line=4, via="ioapic", vector=0x40 + 7 * 16 + 4, ipl=7),
+            E(10, "intr.enter", 0, vector=0xb4, line=4), acq(11, "m", kind="spin", cpu=0,
+                                                               by="lwp 1"),
+            rel(12, "m", cpu=0, by="lwp 1"), E(13, "intr.exit", 0, vector=0xb4, line=4)]
+
+
+def test_through_the_io_apic_a_cpu_at_the_lines_ipl_takes_its_lock_safely():
+    # the IPL is each CPU's LAPIC TPR, not a mask at the line: at IPL 7 (its
+    # cpu.ipl) CPU 0 cannot be interrupted by line 4, whose entry is open
+    vs = run(START + _ioapic_line4() + [E(19, "cpu.ipl", 0, ipl=7),
+                                        acq(20, "m", kind="spin", cpu=0, by="lwp 1")])
+    assert "irq-safety" not in rules_of(vs)
+
+
+def test_through_the_io_apic_a_cpu_below_the_lines_ipl_taking_its_lock_fires():
+    vs = run(START + _ioapic_line4() + [E(19, "cpu.ipl", 0, ipl=5),
+                                        acq(20, "m", kind="spin", cpu=0, by="lwp 1")])
+    v = [v for v in vs if v.rule == "irq-safety"]
+    assert len(v) == 1 and v[0].fields["line"] == 4
