@@ -391,8 +391,8 @@ class Metrics:
         while stack and stack[-1][0] == TAIL:
             stack.pop()
         self.cur[cpu] = new
-        d = self.thread_pending.pop(new, None)
-        if d is not None:
+        if new in self.thread_pending:
+            d = self.thread_pending.pop(new)
             line = self.thread_line.get(new)
             if line is not None:
                 self._start(line, t)

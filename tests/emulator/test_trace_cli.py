@@ -27,45 +27,38 @@ def test_percentiles_use_nearest_rank_on_integers():
     assert percentiles([3, 1, 2, 1000]) == (4, 2, 1000, 1000)
 
 
-def test_summary_measures_raise_to_start_and_end_per_line():
+def summary_of(events):
     s = Summary()
-    for e in [E(100, "irq.raise", line=0), E(110, "intr.enter", vector=32, line=0),
-              E(150, "intr.exit", vector=32, line=0),
-              E(200, "irq.raise", line=0), E(230, "intr.enter", vector=32, line=0),
-              E(300, "intr.exit", vector=32, line=0)]:
+    for e in events:
         s.add(e)
-    assert s.to_start[0] == [10, 30]
-    assert s.to_end[0] == [50, 100]
+    return s.metrics.result()
+
+
+def test_summary_measures_raise_to_start_and_end_per_line():
+    r = summary_of([E(100, "irq.raise", line=0), E(110, "intr.enter", vector=32, line=0),
+                    E(150, "intr.exit", vector=32, line=0),
+                    E(200, "irq.raise", line=0), E(230, "intr.enter", vector=32, line=0),
+                    E(300, "intr.exit", vector=32, line=0)])
+    assert (r["latency_start"]["0"]["n"], r["latency_start"]["0"]["max"]) == (2, 30)
+    assert (r["latency_end"]["0"]["median"], r["latency_end"]["0"]["max"]) == (50, 100)
 
 
 def test_summary_ends_a_blocked_ithreads_episode_at_ithread_done():
-    s = Summary()
-    for e in [E(0, "irq.raise", line=5), E(10, "intr.enter", vector=37, line=5),
-              E(20, "pic.mask", line=5), E(30, "ithread.block", ithread="ithread 1", line=5),
-              E(40, "intr.exit", vector=37, line=5),
-              E(90, "ithread.done", ithread="ithread 1", line=5), E(95, "pic.unmask", line=5)]:
-        s.add(e)
-    assert s.to_end[5] == [90]
-    assert s.masked[5] == [75]
+    r = summary_of([E(0, "irq.raise", line=5), E(10, "intr.enter", vector=37, line=5),
+                    E(12, "handler.enter", line=5, path="ithread"),
+                    E(14, "lwp.pin", lwp="lwp 1", by="ithread 1"),
+                    E(20, "pic.mask", line=5), E(30, "ithread.block", ithread="ithread 1", line=5),
+                    E(40, "intr.exit", vector=37, line=5),
+                    E(90, "ithread.done", ithread="ithread 1", line=5), E(95, "pic.unmask", line=5)])
+    assert r["latency_end"]["5"]["max"] == 90
+    assert r["masked"]["5"]["total"] == 75
 
 
 def test_summary_prefers_handler_events_when_the_kernel_reports_them():
-    s = Summary(handler_lines={4})
-    for e in [E(0, "irq.raise", line=4), E(5, "intr.enter", vector=36, line=4),
-              E(9, "intr.exit", vector=36, line=4), E(50, "handler.enter", line=4),
-              E(80, "handler.exit", line=4)]:
-        s.add(e)
-    assert s.to_start[4] == [50] and s.to_end[4] == [80]
-
-
-def test_a_raise_during_a_handler_opens_the_next_episode():
-    s = Summary()
-    for e in [E(0, "irq.raise", line=0), E(10, "intr.enter", vector=32, line=0),
-              E(15, "irq.raise", line=0), E(20, "intr.exit", vector=32, line=0),
-              E(25, "intr.enter", vector=32, line=0), E(40, "intr.exit", vector=32, line=0)]:
-        s.add(e)
-    assert s.to_start[0] == [10, 10]
-    assert s.to_end[0] == [20, 25]
+    r = summary_of([E(0, "irq.raise", line=4), E(5, "intr.enter", vector=36, line=4),
+                    E(9, "intr.exit", vector=36, line=4), E(50, "handler.enter", line=4),
+                    E(80, "handler.exit", line=4)])
+    assert r["latency_start"]["4"]["max"] == 50 and r["latency_end"]["4"]["max"] == 80
 
 
 def test_summary_command_prints_counts_latency_and_violations(tmp_path, capsys):
@@ -78,6 +71,7 @@ def test_summary_command_prints_counts_latency_and_violations(tmp_path, capsys):
     assert "events: 5 over t=0..31, 1 cpu" in out
     assert "irq.raise" in out
     assert "line 0 raise -> handler start" in out and "      7" in out
+    assert "line 0: 1 interrupts delivered" in out
     assert "line 3" not in out      # never raised: its masks are not shown
     assert "violations: 1" in out and "lock-order" in out
 
@@ -202,9 +196,9 @@ def test_an_interrupt_frame_resumes_on_its_lwps_track_after_a_switch(tmp_path):
 
 
 def test_a_threaded_handler_episode_ends_when_its_thread_is_done():
-    s = Summary(handler_lines={5})
-    for e in [E(0, "irq.raise", line=5), E(4, "handler.enter", line=5, path="threaded"),
-              E(9, "handler.exit", line=5, path="threaded"),
-              E(70, "ithread.done", ithread="ithread 2", line=5)]:
-        s.add(e)
-    assert s.to_start[5] == [4] and s.to_end[5] == [70]
+    r = summary_of([E(0, "irq.raise", line=5), E(4, "handler.enter", line=5, path="threaded"),
+                    E(6, "lwp.wakeup", lwp="ithread 2", by="lwp 1"),
+                    E(9, "handler.exit", line=5, path="threaded"),
+                    E(20, "lwp.switch", **{"from": "lwp 1", "to": "ithread 2"}),
+                    E(70, "ithread.done", ithread="ithread 2", line=5)])
+    assert r["latency_start"]["5"]["max"] == 20 and r["latency_end"]["5"]["max"] == 70
