@@ -87,8 +87,11 @@ import collections
 from typing import Iterable, Optional
 
 # context entries on an LWP's stack of what it is doing (see overhead)
-FRAME, HANDLER, WORK, TAIL, SOFT = "frame", "handler", "work", "tail", "soft"
+# an entry is (kind, delivery, label, seq): what, for whom, its name on a
+# timeline (emulator/perfetto.py draws them), a number unique in the trace
+FRAME, STUB, HANDLER, WORK, TAIL, SOFT = "frame", "stub", "handler", "work", "tail", "soft"
 AWAIT_CAP = 4096        # started episodes kept per line waiting for work.done
+CTX_CAP = 64            # entries kept per LWP (a trace whose frames never close)
 
 
 def dist(values, total: bool = False) -> dict:
@@ -135,6 +138,9 @@ class Latency:
         self.to_end: dict = collections.defaultdict(list)
         self.to_done: dict = collections.defaultdict(list)
         self.waiting: dict = collections.defaultdict(list)   # softint -> ended episodes
+        # listener(what, line, raise_t, t), what in "start", "end", "done":
+        # the timeline exporter draws an episode's flow from it
+        self.listener = None
 
     def raised(self, line: int, t: int) -> None:
         q = self.open[line]
@@ -146,6 +152,8 @@ class Latency:
             if ep.start_t is None:
                 ep.start_t = t
                 self.to_start[line].append(t - ep.raise_t)
+                if self.listener:
+                    self.listener("start", line, ep.raise_t, t)
                 return
 
     def current(self, line: int) -> Optional[_Episode]:
@@ -164,17 +172,25 @@ class Latency:
             ep = q[0]                      # never seen starting: it starts now
             ep.start_t = t
             self.to_start[line].append(t - ep.raise_t)
+            if self.listener:
+                self.listener("start", line, ep.raise_t, t)
         ep.end_t = t
         self.to_end[line].append(t - ep.raise_t)
         self.open[line].remove(ep)
+        if self.listener:
+            self.listener("end", line, ep.raise_t, t)
         if ep.softint is None:
             self.to_done[line].append(t - ep.raise_t)
+            if self.listener:
+                self.listener("done", line, ep.raise_t, t)
         else:
             self.waiting[ep.softint].append((line, ep.raise_t))
 
     def done_by_softint(self, batch: list, t: int) -> None:
         for line, raise_t in batch:
             self.to_done[line].append(t - raise_t)
+            if self.listener:
+                self.listener("done", line, raise_t, t)
 
 
 class Metrics:
@@ -222,6 +238,8 @@ class Metrics:
         self.mutex_wait: dict = collections.defaultdict(list)
         self.stack_depth: dict = {}
         self.packets = 0
+        self.seq = 0
+        self.work_listener = None       # as Latency.listener, for work.done
 
     # ------------------------------------------------------------ one event
     def add(self, ev: dict) -> None:
@@ -253,7 +271,7 @@ class Metrics:
             seen += 1
             stack = self.ctx.get(owner)
             if stack:
-                what, d = stack[-1]
+                what, d = stack[-1][0], stack[-1][1]
                 return None if what in (HANDLER, WORK, SOFT) else d
             s = self.softint_of.get(owner)
             if s is not None:
@@ -266,11 +284,18 @@ class Metrics:
         seen = 0
         while owner is not None and seen < 8:
             seen += 1
-            for _, d in reversed(self.ctx.get(owner, ())):
-                if d is not None:
-                    return d
+            for entry in reversed(self.ctx.get(owner, ())):
+                if entry[1] is not None:
+                    return entry[1]
             owner = self.borrowed.get(owner)
         return None
+
+    def _push(self, owner, kind: str, d, label: str) -> None:
+        stack = self.ctx[owner]
+        if len(stack) >= CTX_CAP:
+            del stack[0]
+        self.seq += 1
+        stack.append((kind, d, label, self.seq))
 
     @staticmethod
     def _pop_through(stack: list, what: str) -> Optional[tuple]:
@@ -314,7 +339,8 @@ class Metrics:
             d = _Delivery(line)
             self.deliveries.append(d)
             self.by_intr.start(line, t)
-        self.ctx[owner].append((FRAME, d))
+        label = f"irq {line}" if d is not None else f"{ev.get('kind') or 'intr'} {ev.get('vector')}"
+        self._push(owner, FRAME, d, label)
 
     def _on_intr_exit(self, ev, t, cpu):
         line = ev.get("line")
@@ -330,18 +356,22 @@ class Metrics:
         self.handler_lines.add(line)
         path = ev.get("path", "intr")
         owner = self.cur.get(cpu)
-        if path == "ithread":
-            self.pending_pin[cpu] = line
-        elif path == "threaded":
-            self.pending_wake[cpu] = [line, False]
+        if path in ("ithread", "threaded"):
+            if path == "ithread":
+                self.pending_pin[cpu] = line
+            else:
+                self.pending_wake[cpu] = [line, False]
+            self._push(owner, STUB, self._innermost(owner), f"handler {line} ({path} stub)")
         else:
             self._start(line, t)
             self.handlers[cpu].append(line)
-            self.ctx[owner].append((HANDLER, self._innermost(owner)))
+            self._push(owner, HANDLER, self._innermost(owner), f"handler {line}")
 
     def _on_handler_exit(self, ev, t, cpu):
         line = ev.get("line")
         path = ev.get("path", "intr")
+        if path in ("ithread", "threaded"):
+            self._pop_through(self.ctx.get(self.cur.get(cpu), []), STUB)
         if path == "ithread":
             self.pending_pin.pop(cpu, None)
         elif path == "threaded":
@@ -374,7 +404,7 @@ class Metrics:
         if line is not None:
             self.thread_line[by] = line
             self._start(line, t)
-            self.ctx[by].append((WORK, self._innermost(lwp)))
+            self._push(by, WORK, self._innermost(lwp), f"ithread work, line {line}")
 
     def _on_unpin(self, ev, t, cpu):
         lwp, by = ev.get("lwp"), ev.get("by")
@@ -396,7 +426,7 @@ class Metrics:
             line = self.thread_line.get(new)
             if line is not None:
                 self._start(line, t)
-            self.ctx[new].append((WORK, d))
+            self._push(new, WORK, d, f"thread work, line {line}")
 
     def _on_stack_switch(self, ev, t, cpu):
         if cpu not in self.switched:        # before the scheduler: the stack's owner
@@ -414,7 +444,7 @@ class Metrics:
         who, line = ev.get("ithread"), ev.get("line")
         stack = self.ctx[who]
         entry = self._pop_through(stack, WORK)
-        stack.append((TAIL, entry[1] if entry else self._innermost(who)))
+        self._push(who, TAIL, entry[1] if entry else self._innermost(who), "after done")
         if isinstance(line, int):
             self.thread_line.setdefault(who, line)
             self.by_handler.end(line, t)
@@ -445,7 +475,7 @@ class Metrics:
         self._finish_soft_run(by, t)
         self.softint_of[by] = s
         self.soft_run[by] = self.by_handler.waiting.pop(s, [])
-        self.ctx[by].append((SOFT, None))
+        self._push(by, SOFT, None, f"softint {s}")
 
     def _on_sleep(self, ev, t, cpu):
         self._finish_soft_run(ev.get("lwp"), t)
@@ -466,7 +496,10 @@ class Metrics:
         q = self.awaiting.get(line)
         out = self.work_done[line]
         while q:
-            out.append(t - q.popleft())
+            raise_t = q.popleft()
+            out.append(t - raise_t)
+            if self.work_listener:
+                self.work_listener("done", line, raise_t, t)
 
     def _on_biglock(self, ev, t, cpu):
         lwp, depth = ev.get("lwp"), ev.get("depth")

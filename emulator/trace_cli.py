@@ -14,9 +14,8 @@ Commands (``main(argv)``, argv without the leading ``trace``):
         N events they share, then both sides aligned (difflib) over the next
         window of events.  Exit status 0 identical, 1 different, 2 error.
     trace export --perfetto FILE OUT.json
-        the Chrome trace-event format (JSON object with ``traceEvents``) that
-        ui.perfetto.dev and chrome://tracing open: one track per CPU and one
-        per LWP, slices for what runs and, nested in them, interrupt slices.
+        the Chrome trace-event format that ui.perfetto.dev opens: every
+        mechanism on CPU, LWP and IRQ-line tracks (emulator/perfetto.py).
 
 Definitions: emulator/metrics.py's contract (one place for both commands).
 
@@ -36,6 +35,7 @@ import sys
 from typing import Iterable, Iterator, Optional
 
 from emulator.metrics import Metrics
+from emulator.perfetto import export as export_perfetto, export_file  # noqa: F401
 from emulator.trace import TraceError, format_event, read_events
 
 
@@ -233,134 +233,6 @@ def _take(it: Iterator, n: int) -> list:
     return out
 
 
-# -------------------------------------------------------------------- export
-class PerfettoExporter:
-    """Builds Chrome trace-event JSON, streaming, from irqlab events.
-
-    pid 1 "CPUs": one thread per CPU (tid = cpu).  pid 2 "LWPs": one thread
-    per owner (LWP, interrupt thread), tids given in order of appearance.
-    On both, a slice per stretch an owner runs, and inside it a slice per
-    interrupt frame that owner is executing (frames live on the owner's
-    stack, so they are suspended with it and nest by construction).  Point
-    events (raises, masks, violations) are instant events on the CPU track.
-    Timestamps are microseconds (t / 1000: one instruction = 1 ns).
-    """
-
-    CPU_PID = 1
-    LWP_PID = 2
-
-    def __init__(self, out) -> None:
-        self.out = out
-        self.first = True
-        self.current: dict = {}        # cpu -> owner name (or None)
-        self.frames: dict = collections.defaultdict(list)   # owner/cpu key -> [name]
-        self.tids: dict = {}           # owner -> tid
-        self.cpus: set = set()
-        self.last_t = 0
-        self.out.write('{"displayTimeUnit":"ns","traceEvents":[\n')
-
-    def _write(self, rec: dict) -> None:
-        if not self.first:
-            self.out.write(",\n")
-        self.first = False
-        self.out.write(json.dumps(rec, separators=(",", ":"), sort_keys=True))
-
-    @staticmethod
-    def _ts(t: int):
-        return t // 1000 if t % 1000 == 0 else round(t / 1000, 3)
-
-    def _tid(self, owner: str) -> int:
-        tid = self.tids.get(owner)
-        if tid is None:
-            tid = self.tids[owner] = len(self.tids) + 1
-            self._write({"ph": "M", "name": "thread_name", "pid": self.LWP_PID,
-                         "tid": tid, "args": {"name": owner}})
-        return tid
-
-    def _cpu(self, cpu: int) -> None:
-        if cpu not in self.cpus:
-            self.cpus.add(cpu)
-            self._write({"ph": "M", "name": "thread_name", "pid": self.CPU_PID,
-                         "tid": cpu, "args": {"name": f"cpu{cpu}"}})
-
-    def _slice(self, ph: str, name: str, t: int, cpu: int, owner, cat: str) -> None:
-        ts = self._ts(t)
-        self._write({"ph": ph, "name": name, "cat": cat, "ts": ts,
-                     "pid": self.CPU_PID, "tid": cpu})
-        if owner is not None:
-            self._write({"ph": ph, "name": name, "cat": cat, "ts": ts,
-                         "pid": self.LWP_PID, "tid": self._tid(owner)})
-
-    def _frames_key(self, cpu: int):
-        owner = self.current.get(cpu)
-        return owner if owner is not None else ("cpu", cpu)
-
-    def add(self, ev: dict) -> None:
-        t, cpu, kind = ev["t"], ev["cpu"], ev["ev"]
-        self.last_t = max(self.last_t, t)
-        self._cpu(cpu)
-        if kind == "lwp.switch":
-            old = self.current.get(cpu)
-            self._suspend(cpu, t)
-            new = ev.get("to")
-            self.current[cpu] = new
-            if new is not None:
-                self._slice("B", str(new), t, cpu, new, "run")
-                for name in self.frames[new]:
-                    self._slice("B", name, t, cpu, new, "intr")
-            del old
-        elif kind == "intr.enter":
-            name = (f"irq {ev['line']}" if ev.get("line") is not None
-                    else f"vector {ev.get('vector')}")
-            self.frames[self._frames_key(cpu)].append(name)
-            self._slice("B", name, t, cpu, self.current.get(cpu), "intr")
-        elif kind == "intr.exit":
-            stack = self.frames[self._frames_key(cpu)]
-            if stack:
-                name = stack.pop()
-                self._slice("E", name, t, cpu, self.current.get(cpu), "intr")
-        elif kind in ("irq.raise", "irq.lower", "pic.mask", "pic.unmask",
-                      "check.violation", "ithread.block", "ithread.done",
-                      "lock.block", "lock.contend", "softint.schedule"):
-            args = {k: v for k, v in ev.items() if k not in ("t", "cpu", "ev")}
-            label = kind + (f" {ev['line']}" if "line" in ev else "")
-            if kind == "check.violation":
-                label = f"violation: {ev.get('rule')}"
-            self._write({"ph": "i", "s": "t", "name": label, "cat": kind.split(".")[0],
-                         "ts": self._ts(t), "pid": self.CPU_PID, "tid": cpu,
-                         "args": args})
-
-    def _suspend(self, cpu: int, t: int) -> None:
-        """Close the running owner's slices on this CPU (frames stay on its stack)."""
-        owner = self.current.get(cpu)
-        if owner is None:
-            for name in reversed(self.frames[("cpu", cpu)]):
-                self._slice("E", name, t, cpu, None, "intr")
-            # frames seen before any owner was known are attributed to the CPU
-            self.frames.pop(("cpu", cpu), None)
-            return
-        for name in reversed(self.frames[owner]):
-            self._slice("E", name, t, cpu, owner, "intr")
-        self._slice("E", str(owner), t, cpu, owner, "run")
-
-    def finish(self) -> None:
-        for cpu in sorted(self.cpus):
-            self._suspend(cpu, self.last_t)
-            self.current[cpu] = None
-        self._write({"ph": "M", "name": "process_name", "pid": self.CPU_PID,
-                     "tid": 0, "args": {"name": "CPUs"}})
-        self._write({"ph": "M", "name": "process_name", "pid": self.LWP_PID,
-                     "tid": 0, "args": {"name": "LWPs"}})
-        self.out.write("\n]}\n")
-
-
-def export_perfetto(events: Iterable[dict], out) -> None:
-    ex = PerfettoExporter(out)
-    for ev in events:
-        ex.add(ev)
-    ex.finish()
-
-
 # ----------------------------------------------------------------------- CLI
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m emulator trace",
@@ -396,12 +268,7 @@ def main(argv: Optional[list] = None) -> int:
             print(text)
             return 0 if same else 1
         if args.cmd == "export":
-            try:
-                out = open(args.out, "w", encoding="utf-8")
-            except OSError as err:
-                raise TraceError(f"{args.out}: cannot write: {err.strerror}") from None
-            with out:
-                export_perfetto(read_events(args.file), out)
+            export_file(args.file, args.out)        # emulator/perfetto.py
             return 0
     except TraceError as err:
         print(f"trace: {err}", file=sys.stderr)
