@@ -3,17 +3,18 @@
     python -m guest_kernel compare [--models classic,ithread,threaded]
         [--scenarios storm,nested,...] [--cpus 1,2,4]
         [--variant intr-stack=separate] [--variant softint=fast]
-        [--driver NAME=MODEL[,mpsafe|,biglock]] [-j N] [--traces]
-        [--build-dir build] [--max-instructions N] -o DIR
+        [--driver NAME=MODEL[,mpsafe|,biglock]] [-j N | --scheduler tcp://H:P]
+        [--traces] [--build-dir build] [--max-instructions N] -o DIR
     make compare          # the default matrix into build/compare/
 
 Contract
 --------
 Runs every configuration of the matrix (matrix.py: models x scenarios x
 CPU counts x variants, SMP scenarios on 2 CPUs and more only; without
---scenarios and --cpus, ``matrix.default_jobs``), ``-j`` at a time
-(default: the machine's cores) in worker processes, with a tqdm progress
-bar on stderr when stderr is a terminal.  Each run is the in-process
+--scenarios and --cpus, ``matrix.default_matrix``), ``-j`` at a time
+(default: the machine's cores) in worker processes or on a Dask cluster
+(``--scheduler``), through emulator/pool.py (results in matrix order; a
+tqdm progress bar on stderr when stderr is a terminal).  Each run is the in-process
 ``guest_kernel run`` path with the observer and the checkers on and a
 trace; its numbers are emulator/metrics.py over that trace.  Writes:
 
@@ -37,10 +38,10 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 
+from emulator.pool import PoolError, default_jobs
 from guest_kernel.build import MODELS
-from guest_kernel.compare.matrix import (MatrixError, UP_SCENARIOS, default_jobs, make_jobs,
+from guest_kernel.compare.matrix import (MatrixError, UP_SCENARIOS, default_matrix, make_jobs,
                                          run_job_to)
 
 
@@ -74,8 +75,10 @@ def parser() -> argparse.ArgumentParser:
                    help="also run this kernel variant: intr-stack=separate, softint=fast")
     p.add_argument("--driver", action="append", default=[], metavar="NAME=MODEL[,mpsafe|,biglock]",
                    help="a driver's own interrupt model, in every configuration")
-    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+    p.add_argument("-j", "--jobs", type=int, default=default_jobs(),
                    help="configurations run at once (default: the machine's cores)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run on this Dask distributed cluster instead (emulator/pool.py)")
     p.add_argument("--traces", action="store_true", help="keep each trace in DIR/traces/")
     p.add_argument("--build-dir", default="build", help="where kernels are built (build)")
     p.add_argument("--max-instructions", type=int, default=200_000_000, metavar="N",
@@ -87,44 +90,26 @@ def parser() -> argparse.ArgumentParser:
 def jobs_from(a) -> list:
     variants = ["default"] + [v for v in a.variant if v != "default"]
     if a.scenarios is None and a.cpus is None and variants == ["default"] and not a.driver:
-        return default_jobs(a.models)
+        return default_matrix(a.models)
     return make_jobs(a.models, a.scenarios or list(UP_SCENARIOS), a.cpus or [1],
                      variants, tuple(a.driver))
 
 
-def _progress(total: int):
-    if not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm      # only for a terminal
-    return tqdm(total=total, unit="run", desc="compare", file=sys.stderr)
+def _one(settings: dict, job):
+    """The pool's worker function (emulator/pool.py): one configuration."""
+    return run_job_to(job, **settings)
 
 
-def run_all(jobs: list, a, trace_dir: str) -> list:
-    """[(entry, samples)] in job order, ``a.jobs`` at a time."""
-    args = [(job, a.build_dir, trace_dir, a.traces, a.max_instructions) for job in jobs]
-    bar = _progress(len(jobs))
-    results: list = [None] * len(jobs)
-    try:
-        if a.jobs <= 1 or len(jobs) == 1:
-            for i, arg in enumerate(args):
-                results[i] = run_job_to(*arg)
-                if bar:
-                    bar.update(1)
-        else:
-            import concurrent.futures as cf
-            import multiprocessing
-            # spawn: each worker imports the machine fresh (no forked Unicorn state)
-            ctx = multiprocessing.get_context("spawn")
-            with cf.ProcessPoolExecutor(max_workers=a.jobs, mp_context=ctx) as pool:
-                futures = {pool.submit(run_job_to, *arg): i for i, arg in enumerate(args)}
-                for fut in cf.as_completed(futures):
-                    results[futures[fut]] = fut.result()
-                    if bar:
-                        bar.update(1)
-    finally:
-        if bar:
-            bar.close()
-    return results
+def run_all(jobs: list, a) -> list:
+    """[(entry, samples)] in job order, -j at a time (or on --scheduler's
+    Dask cluster) through emulator/pool.py, one configuration per batch
+    (their costs differ a hundredfold)."""
+    from emulator.pool import run_ordered
+    settings = {"build_dir": os.path.abspath(a.build_dir),
+                "trace_dir": os.path.abspath(os.path.join(a.out, "traces")) if a.traces else None,
+                "max_instructions": a.max_instructions}
+    return list(run_ordered(_one, jobs, context=settings, jobs=a.jobs, scheduler=a.scheduler,
+                            desc="compare", batch=1))
 
 
 def write_outputs(out: str, results: list) -> str:
@@ -149,20 +134,19 @@ def write_outputs(out: str, results: list) -> str:
 
 
 def main(argv=None) -> int:
-    a = parser().parse_args(argv)
+    try:
+        a = parser().parse_args(argv)
+    except SystemExit as e:              # --help, or a bad option (one line said)
+        return e.code if isinstance(e.code, int) else 2
     try:
         if a.jobs < 1:
             raise MatrixError("-j must be at least 1")
         jobs = jobs_from(a)
         if a.traces:
-            trace_dir = os.path.join(a.out, "traces")
-            os.makedirs(trace_dir, exist_ok=True)
-            results = run_all(jobs, a, trace_dir)
-        else:
-            with tempfile.TemporaryDirectory(prefix="irqlab-compare-") as tmp:
-                results = run_all(jobs, a, tmp)
+            os.makedirs(os.path.join(a.out, "traces"), exist_ok=True)
+        results = run_all(jobs, a)
         text = write_outputs(a.out, results)
-    except MatrixError as e:
+    except (MatrixError, PoolError) as e:
         print(f"compare: {e}", file=sys.stderr)
         return 2
     except OSError as e:

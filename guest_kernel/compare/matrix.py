@@ -12,6 +12,8 @@ in a fixed order, leaving out the SMP scenarios on one CPU (there they only
 print that they skip); ``DEFAULT_MATRIX`` is what ``make compare`` runs.
 ``parse_variant(text)`` -> the Config keyword arguments, or MatrixError.
 
+``run_job_to(job, build_dir, trace_dir, max_instructions)`` is the same
+with the trace kept in ``trace_dir`` (or a temporary directory).
 ``run_job(job, build_dir, trace_path, max_instructions)`` builds the
 configuration when stale (one process at a time) and runs it in this
 process exactly as ``python -m guest_kernel run`` runs it — the scenario's
@@ -116,7 +118,7 @@ def make_jobs(models, scenarios, cpus, variants=("default",), drivers=()) -> lis
     return jobs
 
 
-def default_jobs(models=MODELS) -> list:
+def default_matrix(models=MODELS) -> list:
     """``make compare``: every model over the one-CPU scenarios, then the
     big-lock scenario on 2 and 4 CPUs (what the SMP kernel supports)."""
     jobs = make_jobs(models, UP_SCENARIOS, (1,))
@@ -170,14 +172,15 @@ def run_job(job: Job, build_dir: str, trace_path: str,
     return entry, samples
 
 
-def run_job_to(job: Job, build_dir: str, trace_dir: str, keep: bool,
-               max_instructions: int) -> tuple:
-    """``run_job`` with the trace in ``trace_dir`` (deleted unless ``keep``)."""
-    path = os.path.join(trace_dir, job.name + (".jsonl.gz" if keep else ".jsonl"))
+def run_job_to(job: Job, build_dir: str, trace_dir, max_instructions: int) -> tuple:
+    """``run_job`` with the trace kept as ``trace_dir/NAME.jsonl.gz``, or,
+    when ``trace_dir`` is None, in a temporary directory of the worker's own."""
+    import tempfile
     try:
-        return run_job(job, build_dir, path, max_instructions)
+        if trace_dir is not None:
+            return run_job(job, build_dir, os.path.join(trace_dir, job.name + ".jsonl.gz"),
+                           max_instructions)
+        with tempfile.TemporaryDirectory(prefix="irqlab-compare-") as tmp:
+            return run_job(job, build_dir, os.path.join(tmp, "trace.jsonl"), max_instructions)
     except BuildError as e:
         raise MatrixError(f"{job.name}: {e}") from None
-    finally:
-        if not keep and os.path.exists(path):
-            os.unlink(path)
