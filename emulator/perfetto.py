@@ -93,7 +93,6 @@ class Exporter:
         self.seq = 0
         self.locks: dict = {}           # owner -> [(key, name)] holds and waits, in order
         self.counters: dict = {}        # (pid, name) -> last value
-        self.held: dict = {}
         self.work_done_lines: set = set()
         self.flows: dict = {}           # open flow id -> line (at most FLOWS_OPEN)
         self.deferred: list = []        # flow steps to bind once the event is drawn

@@ -23,8 +23,9 @@ import base64
 import html
 
 NOTE = ("Times are instructions, i.e. ns of virtual time (1 instruction = 1 ns). "
-        "\"work done\" marked * is the soft-interrupt proxy (the kernel emits no "
-        "work.done event for that line yet; see emulator/metrics.py).")
+        "\"work done\" marked * is measured without the kernel's work.done event "
+        "(which it does not emit for that line): the handler's end, or the end of "
+        "the soft-interrupt run that took the work over (emulator/metrics.py).")
 
 
 def group_key(e: dict) -> tuple:

@@ -230,3 +230,24 @@ def test_the_result_is_the_same_from_from_events_and_ends_at_the_last_event():
     r = from_events(evs)
     assert r == run(evs)
     assert r["instructions"] == 360 and r["virtual_ms"] == 0.0
+
+
+def test_work_done_inside_the_handler_closes_the_episode_before_its_end():
+    evs = ithread_borrow()
+    i = next(i for i, e in enumerate(evs) if e["ev"] == "ithread.done")
+    evs.insert(i, E(250, "work.done", line=5, driver="testdev", by="ithread 2"))
+    r = run(evs)
+    assert r["latency_done"]["5"]["median"] == 250 - 100
+    assert r["latency_end"]["5"]["median"] == 300 - 100
+    assert r["work_done_source"]["5"] == "work.done"
+
+
+def test_one_work_done_finishes_every_started_episode_of_its_line():
+    # two top halves hand their work to one soft-interrupt run
+    r = run([SW(0, None, "lwp 1"),
+             E(100, "irq.raise", line=5), E(110, "handler.enter", line=5, path="intr"),
+             E(120, "handler.exit", line=5, path="intr"), E(130, "irq.lower", line=5),
+             E(200, "irq.raise", line=5), E(210, "handler.enter", line=5, path="intr"),
+             E(220, "handler.exit", line=5, path="intr"),
+             E(500, "work.done", line=5, driver="testdev", by="softint 2")])
+    assert r["latency_done"]["5"] == dist([400, 300])
