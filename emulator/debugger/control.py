@@ -157,6 +157,8 @@ class Env:
         self.d = dbg
 
     def reg(self, name):
+        if name == "pc":
+            return self.d.pc
         return self.d.t.reg(name, self.d.cpu)
 
     def symbol(self, name):
@@ -204,6 +206,7 @@ class Debugger:
         self.history = History(self.t, every=history_every)
         self.env = Env(self)
         self.cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+        self.cs16 = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_16)
         self.t.on_interrupt(self._on_interrupt)
         self.exit_status = None
         self.exit_at: Optional[int] = None   # when the guest exited (this history)
@@ -261,18 +264,23 @@ class Debugger:
 
     @property
     def pc(self) -> int:
-        return self.t.reg("eip", self.cpu)
+        """The selected CPU's next instruction, linear (Target.pc): what
+        breakpoints, disassembly and stops are in terms of."""
+        return self.t.pc(self.cpu)
 
     def reg(self, name: str) -> int:
         return self.t.reg(name, self.cpu)
 
     # decoding ---------------------------------------------------------------
-    def insn_at(self, addr: int):
+    def insn_at(self, addr: int, bits: Optional[int] = None):
+        """The instruction at linear ``addr``, decoded as the selected CPU
+        decodes code now (16-bit in real mode) unless ``bits`` says."""
         try:
             code = self.t.mem_read(addr, 16)
         except TargetError:
             return None
-        return next(self.cs.disasm(code, addr, 1), None)
+        bits = bits or self.t.code_bits(self.cpu)
+        return next((self.cs16 if bits == 16 else self.cs).disasm(code, addr, 1), None)
 
     def insn_text(self, addr: int) -> str:
         i = self.insn_at(addr)
@@ -294,6 +302,8 @@ class Debugger:
         else:
             lines.append(head)
         lines.append("=> " + self.insn_text(pc))
+        if self.t.code_bits(self.cpu) == 16:
+            lines[0] += (f" [16-bit, cs:ip {self.reg('cs'):04x}:{self.reg('eip') & 0xFFFF:04x}]")
         if self.t.ncpus > 1:
             lines[0] = f"[cpu {self.cpu}] " + lines[0]
         return "\n".join(lines)

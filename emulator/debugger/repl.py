@@ -356,8 +356,10 @@ class Repl:
             return self._info_observer(topic)
         if topic == "cpus":
             return self.say("\n".join(
-                f"{'*' if i == self.d.cpu else ' '} cpu {i}: eip {self.d.t.reg('eip', i):#010x} "
-                f"<{self.d.symbolize(self.d.t.reg('eip', i))}>" for i in range(self.d.t.ncpus)))
+                f"{'*' if i == self.d.cpu else ' '} cpu {i}: pc {self.d.t.pc(i):#010x} "
+                f"<{self.d.symbolize(self.d.t.pc(i))}> {self.d.t.cpu_state(i)}"
+                + (" 16-bit" if self.d.t.code_bits(i) == 16 else "")
+                for i in range(self.d.t.ncpus)))
         if topic == "lapic":
             return self.say(views.lapic(self.d, self.d.eval(rest) if rest.strip() else self.d.cpu))
         if topic == "ioapic":
@@ -528,6 +530,8 @@ class Repl:
         v = self.d.eval(rhs)
         if lhs.startswith("$"):
             name = {"pc": "eip", "sp": "esp", "fp": "ebp"}.get(lhs[1:].lower(), lhs[1:].lower())
+            if lhs[1:].lower() == "pc":     # $pc is linear: EIP is its offset from CS's base
+                v -= self.d.pc - self.d.reg("eip")
             try:
                 self.d.t.set_reg(name, v, self.d.cpu)
             except KeyError:

@@ -48,7 +48,7 @@ def test_x_formats_follow_gdb(tmp_path):
 def test_cpu_selects_the_cpu_the_views_read(tmp_path):
     d, _p = build_loop(tmp_path)
     out = drive(d, "cpu\ncpu 0\ninfo cpus\n")
-    assert "cpu 0 of 1" in out and "* cpu 0: eip" in out
+    assert "cpu 0 of 1" in out and "* cpu 0: pc" in out
 
 
 def test_stub_write_watchpoint_stops_with_a_watch_reply(tmp_path):
