@@ -52,45 +52,17 @@ import collections
 import os
 import signal
 import threading
-from dataclasses import dataclass, field
 from typing import Optional
 
 import capstone
 
 from emulator.debugger import expr as E
+from emulator.debugger.goback import GoingBack
 from emulator.debugger.reverse import HighWater, History, SnapshotError
+from emulator.debugger.stops import DebugError, Point, Stop  # noqa: F401 (the debugger's API)
 from emulator.debugger.target import Target, TargetError
 
 CHUNK = 1_000_000     # a continue runs in chunks, so Ctrl-C and checks are seen
-
-
-class DebugError(Exception):
-    """A mistake the user made, or a thing that cannot be done: one line."""
-
-
-@dataclass
-class Stop:
-    kind: str                 # step, break, watch, catch, interrupted, exited, limit, error
-    text: str = ""
-    bp: object = None
-
-    def __str__(self):
-        return self.text
-
-
-@dataclass
-class Point:
-    num: int
-    kind: str                 # break, tbreak, watch, rwatch, catch
-    addr: Optional[int] = None
-    length: int = 0
-    cond: Optional[str] = None
-    what: str = ""            # for catch: "irq", "irq 5", "switch", "violation"
-    line: Optional[int] = None
-    enabled: bool = True
-    hits: int = 0
-    handle: object = None
-    extra: dict = field(default_factory=dict)
 
 
 class ConsoleOnce:
@@ -176,7 +148,7 @@ class Env:
         return self.d.line_addr(file, line)
 
 
-class Debugger:
+class Debugger(GoingBack):
     def __init__(self, machine, session=None, max_run: Optional[int] = None,
                  history_every: int = 200_000, trace_path=None) -> None:
         self.m = machine
@@ -194,6 +166,7 @@ class Debugger:
         self.syms = self.t.symbols
         self.cpu = 0
         self.max_run = max_run
+        self.poll = None                 # () -> bool, asked between chunks: stop now?
         self.points: dict = {}
         self.next_num = 1
         self._hooked: dict = {}          # addr -> hook handle
@@ -417,7 +390,7 @@ class Debugger:
         esp = self.t.reg("esp", c)
         self.intr_seq += 1
         self.intr_log.append((self.t.now, c, vector, kind, eip_from, line, esp, self.intr_seq))
-        if self.mode != "run" or self.reason is not None:
+        if self.mode not in ("run", "record") or self.reason is not None:
             return
         for p in self.points.values():
             if not (p.enabled and p.kind == "catch" and p.what.startswith("irq")):
@@ -425,6 +398,9 @@ class Debugger:
             want = p.what.split()[1:] if len(p.what.split()) > 1 else None
             if line is None or (want and int(want[0], 0) != line):
                 continue
+            if self.mode == "record":
+                self.recorded.append((self.t.now, c, p))
+                return
             p.hits += 1
             self.cpu = c
             self._stop(Stop("catch", f"Catchpoint {p.num} (irq {line}, vector {vector:#x}, "
@@ -432,7 +408,7 @@ class Debugger:
             return
 
     def _on_event(self, ev: dict) -> None:
-        if self.mode != "run" or self.reason is not None:
+        if self.mode not in ("run", "record") or self.reason is not None:
             return
         kind = ev.get("ev", "")
         for p in self.points.values():
@@ -444,6 +420,9 @@ class Debugger:
                 text = f"Catchpoint {p.num} (violation {ev.get('rule')}: {ev.get('message')})"
             else:
                 continue
+            if self.mode == "record":
+                self.recorded.append((ev.get("t", self.t.now), ev.get("cpu", self.cpu), p))
+                return
             p.hits += 1
             self._stop(Stop("catch", text, p))
             return
@@ -500,6 +479,7 @@ class Debugger:
     def _exec(self, n: Optional[int], exact: bool, poll=None) -> Stop:
         """Run forward up to n instructions (None: max_run / unbounded)."""
         limit = n if n is not None else self.max_run
+        poll = poll or self.poll
         self.hit = None
         if self.exit_at is not None and self.t.now >= self.exit_at:
             # as gdb: nothing runs after the program's end (on several CPUs
@@ -553,9 +533,10 @@ class Debugger:
             self.exit_at = self.t.now
             self.reason = Stop("exited", f"The guest exited with status {self.exit_status}.")
         elif why in ("crash", "triple-fault", "deadlock", "error"):
+            # a stop, not an exit: the crashed state stays to be looked at
             report = (getattr(res, "report", "") or "").strip()
             self.exit_status = getattr(res, "status", None)
-            self.reason = Stop("exited", f"The machine stopped ({why})." + (f"\n{report}" if report else ""))
+            self.reason = Stop("crashed", f"The machine stopped ({why})." + (f"\n{report}" if report else ""))
         elif why == "stopped" and self.reason is None and ran == 0:
             self.reason = Stop("interrupted", "Stopped.")
         elif ran == 0 and self.reason is None and why not in ("stopped",):
@@ -577,6 +558,28 @@ class Debugger:
 
     def stepi(self, n: int = 1) -> Stop:
         return self._exec(n, exact=True)
+
+    def stepi_cpu(self, cpu: int) -> Stop:
+        """One instruction of CPU ``cpu`` (gdb's stepi on that thread): the
+        CPUs whose turns come first run them, as the round robin has them
+        (so a breakpoint they hit stops it).  A CPU that is halted or waits
+        for a start-up IPI runs nothing until the machine wakes it; this
+        runs until then, bounded like ``continue``."""
+        ran = 0
+        while True:
+            wait = self.t.turn_distance(cpu)
+            if wait == 0:
+                stop = self.stepi(1)
+                self.cpu = cpu
+                return stop
+            if self.max_run is not None and ran >= self.max_run:
+                self.cpu = cpu
+                return Stop("limit", f"cpu {cpu} did not run in {ran} instructions (limit)")
+            n = wait if wait is not None else CHUNK // 100
+            stop = self.stepi(n)
+            ran += n
+            if stop.kind != "step":
+                return stop
 
     def run_for(self, n: int) -> Stop:
         return self._exec(n, exact=True)
@@ -642,82 +645,6 @@ class Debugger:
         ret = fr[1]["pc"]
         esp0 = self.reg("esp")
         return self._run_until(ret, lambda: self.reg("esp") > esp0)
-
-    # going back ---------------------------------------------------------------
-    def _replay(self, n: int) -> None:
-        """Run exactly n instructions with no stop: breakpoint hooks are taken
-        off meanwhile, so a hot breakpoint costs nothing in a replay."""
-        mode, self.mode = self.mode, "replay"
-        addrs = list(self._hooked)
-        for a in addrs:
-            self.t.remove_exec_hook(self._hooked.pop(a))
-        try:
-            self._forward(n)
-        finally:
-            for a in addrs:
-                self._hook(a)
-            self.mode = mode
-
-    def _forward(self, n: int) -> None:
-        """Run exactly n instructions over time already run: the console
-        prints nothing (ConsoleOnce's mark is ahead; its place is counted)."""
-        self._console_gate()
-        left = n
-        while left > 0:
-            before = self.t.now
-            self.t.step(left)
-            ran = self.t.now - before
-            if ran <= 0:
-                raise DebugError(f"replay stuck at t={self.t.now}")
-            left -= ran
-
-    def goto_time(self, t: int) -> None:
-        if self.history.broken:
-            raise DebugError(f"going back is off: the machine cannot snapshot ({self.history.broken})")
-        if t < 0:
-            raise DebugError("cannot go before the start of the run")
-        earliest = self.history.earliest()
-        if earliest is None or t < earliest:
-            raise DebugError(f"no history that far back (it starts at t={earliest})")
-        try:
-            self.history.goto(t, self._replay)
-        except ValueError as e:
-            raise DebugError(f"going back failed: {e}") from None
-
-    def reverse_stepi(self, n: int = 1) -> Stop:
-        self.goto_time(max(self.history.earliest(), self.t.now - n))
-        return Stop("step")
-
-    def reverse_cont(self) -> Stop:
-        """Back to the latest breakpoint/watchpoint hit before now: record hits
-        in windows going back from now (4K, 32K, 256K... instructions), so a
-        recent hit is found without replaying the whole history with hooks."""
-        if self.history.broken:
-            raise DebugError(f"going back is off: the machine cannot snapshot ({self.history.broken})")
-        now = self.t.now
-        earliest = self.history.earliest()
-        end, width = now, 4096
-        while end > earliest:
-            start = max(earliest, end - width)
-            self.goto_time(start)
-            self.recorded = []
-            self.mode = "record"
-            try:
-                self._forward(end - start)
-            finally:
-                self.mode = "idle"
-            hits = [h for h in self.recorded if h[0] < now]
-            if hits:
-                t, cpu, p = hits[-1]
-                self.goto_time(t)
-                self.cpu = cpu
-                name = {"watch": "Hardware watchpoint", "rwatch": "Hardware read watchpoint"}.get(
-                    p.kind, "Breakpoint")
-                return Stop("watch" if "watch" in p.kind else "break",
-                            f"{name} {p.num} (reverse), {self.symbolize(self.pc)}", p)
-            end, width = start, width * 8
-        self.goto_time(earliest)
-        return Stop("step", "No more reverse-execution history.")
 
     def fork(self) -> None:
         """The user is about to change the machine by hand: the future the

@@ -9,6 +9,7 @@ and 8-bit x86 registers by name (``eax``, ``ax``, ``al``, ``eip``,
 instruction: CS base + EIP in real mode, where EIP alone is an offset),
 ``code_bits(cpu)`` (16 while the CPU decodes 16-bit code, else 32),
 ``cpu_state(cpu)`` ("running", "halted", "wait-for-sipi"),
+``turn_distance(cpu)`` (instructions until that CPU's next one),
 ``mem_read(addr, n)`` (``TargetError`` when
 unmapped), ``mem_write``, ``now`` (virtual time, instructions retired),
 ``step(n)`` (exactly n instructions unless a hook stopped it),
@@ -125,6 +126,26 @@ class Target:
             return 16
         bits16 = getattr(self.m.cpus[cpu], "code_16bit", None)
         return 16 if callable(bits16) and bits16() else 32
+
+    def turn_distance(self, cpu: int):
+        """Instructions the other CPUs retire before CPU ``cpu``'s next one
+        (0: it is next), from the round robin's turns; None while it cannot
+        run (halted, waiting for a start-up IPI)."""
+        rr = getattr(self.m, "rr", None)
+        if rr is None or len(self.m.cpus) == 1:
+            return 0
+        if not rr.runnable(cpu):
+            return None
+        n = len(rr.state)
+        if rr.current == cpu and rr.used < rr.quantum:
+            return 0
+        wait = rr.quantum - rr.used if rr.runnable(rr.current) else 0
+        k = (rr.current + 1) % n
+        while k != cpu:
+            if rr.runnable(k):
+                wait += rr.quantum
+            k = (k + 1) % n
+        return max(wait, 1)
 
     def cpu_state(self, cpu: int = 0) -> str:
         """"running", "halted" or "wait-for-sipi" (an AP not started yet)."""
