@@ -575,10 +575,15 @@ class Debugger(GoingBack):
             if self.max_run is not None and ran >= self.max_run:
                 self.cpu = cpu
                 return Stop("limit", f"cpu {cpu} did not run in {ran} instructions (limit)")
-            n = wait if wait is not None else CHUNK // 100
+            # not runnable: the rest of the running CPU's turn (it cannot run
+            # before that ends), or one instruction when every CPU sleeps
+            n = wait if wait is not None else self.t.turn_left(cpu)
             stop = self.stepi(n)
             ran += n
-            if stop.kind != "step":
+            if stop.kind != "step" or self.poll is not None and self.poll():
+                return stop
+            if wait is None and n == 1 and self.t.ran_in_turn(cpu):
+                self.cpu = cpu                  # it woke and took that instruction
                 return stop
 
     def run_for(self, n: int) -> Stop:

@@ -139,13 +139,26 @@ class Target:
         n = len(rr.state)
         if rr.current == cpu and rr.used < rr.quantum:
             return 0
-        wait = rr.quantum - rr.used if rr.runnable(rr.current) else 0
+        wait = rr.quantum - rr.used if rr.runnable(rr.current) and rr.current != cpu else 0
         k = (rr.current + 1) % n
         while k != cpu:
             if rr.runnable(k):
                 wait += rr.quantum
             k = (k + 1) % n
-        return max(wait, 1)
+        return wait
+
+    def turn_left(self, cpu: int) -> int:
+        """Instructions another CPU may still retire in its current turn
+        before CPU ``cpu`` (not runnable now) could run: at least 1."""
+        rr = getattr(self.m, "rr", None)
+        if rr is None or rr.current == cpu or not rr.runnable(rr.current):
+            return 1
+        return max(1, rr.quantum - rr.used)
+
+    def ran_in_turn(self, cpu: int) -> bool:
+        """Whether CPU ``cpu`` has the current turn and retired in it."""
+        rr = getattr(self.m, "rr", None)
+        return rr is None or (rr.current == cpu and rr.used > 0)
 
     def cpu_state(self, cpu: int = 0) -> str:
         """"running", "halted" or "wait-for-sipi" (an AP not started yet)."""
