@@ -390,7 +390,7 @@ class Debugger(GoingBack):
         esp = self.t.reg("esp", c)
         self.intr_seq += 1
         self.intr_log.append((self.t.now, c, vector, kind, eip_from, line, esp, self.intr_seq))
-        if self.mode not in ("run", "record") or self.reason is not None:
+        if self.mode != "record" and (self.mode != "run" or self.reason is not None):
             return
         for p in self.points.values():
             if not (p.enabled and p.kind == "catch" and p.what.startswith("irq")):
@@ -408,7 +408,7 @@ class Debugger(GoingBack):
             return
 
     def _on_event(self, ev: dict) -> None:
-        if self.mode not in ("run", "record") or self.reason is not None:
+        if self.mode != "record" and (self.mode != "run" or self.reason is not None):
             return
         kind = ev.get("ev", "")
         for p in self.points.values():

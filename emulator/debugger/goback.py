@@ -92,14 +92,19 @@ class GoingBack:
         return Stop("step", "No more reverse-execution history.")
 
     def _record(self, start: int, end: int) -> list:
-        """The stops a forward run over [start, end) would have made."""
-        self.goto_time(start)
+        """The stops a forward run over [start, end) would have made.  The
+        window is replayed from each snapshot in it in turn: one taken after
+        a change by hand (set, irq, inject) holds the change, which a replay
+        from before it would not make."""
         self.recorded = []
-        self.mode = "record"
-        try:
-            self._forward(end - start)
-        finally:
-            self.mode = "idle"
+        cuts = [start] + [t for t in self.history.times if start < t < end] + [end]
+        for a, b in zip(cuts, cuts[1:]):
+            self.goto_time(a)
+            self.mode = "record"
+            try:
+                self._forward(b - a)
+            finally:
+                self.mode = "idle"
         return self.recorded
 
     def _back_to(self, t: int, cpu: int, p):
