@@ -141,6 +141,11 @@ class _Parser:
 def _apply(op, a, b):
     if op in ("/", "%") and b == 0:
         raise ExprError("division by zero")
+    if op in ("<<", ">>"):
+        if b < 0:
+            raise ExprError(f"negative shift count {b}")
+        if b >= 64:             # as in 64-bit arithmetic (gdb's): every bit shifted out
+            return -1 if op == ">>" and a < 0 else 0
     return {
         "||": lambda: int(bool(a) or bool(b)), "&&": lambda: int(bool(a) and bool(b)),
         "|": lambda: a | b, "^": lambda: a ^ b, "&": lambda: a & b,

@@ -149,7 +149,8 @@ class GdbStub:
         if not data:
             self.hung_up = True
             raise HungUp()
-        self.events.extend(self.reader.feed(data))
+        evs = self.reader.feed(data)
+        self.events.extend(e for e in evs if self.ack or e[0] != "ack")   # no-ack mode: ignore
         return True
 
     def read_packet(self):

@@ -74,6 +74,8 @@ COMMANDS = [
     ("quit", ["q", "exit"], "quit — leave the debugger"),
 ]
 
+SHOW_MOST = 4096          # lines one disassemble / bt / trace tail shows at most
+
 REPEATABLE = {"stepi", "nexti", "reverse-stepi", "continue", "finish", "x", "until"}
 
 INFO_TOPICS = ["registers", "breakpoints", "idt", "threads", "locks", "stacks", "cpus",
@@ -212,12 +214,14 @@ class Repl:
             self.say(f"error: {name} failed: {type(e).__name__}: {e}")
 
     # helpers ------------------------------------------------------------------
-    def _count(self, arg, default=1) -> int:
+    def _count(self, arg, default=1, most=None) -> int:
         if not arg:
             return default
         n = self.d.eval(arg)
         if n <= 0:
             raise DebugError(f"the count must be positive, not {n}")
+        if most is not None and n > most:
+            raise DebugError(f"the count is at most {most}, not {n}")
         return n
 
     def _show_stop(self, stop: Stop) -> None:
@@ -449,7 +453,7 @@ class Repl:
         parts = arg.split()
         count = 10
         if len(parts) >= 2:
-            count = self._count(parts[-1])
+            count = self._count(parts[-1], most=SHOW_MOST)
             parts = parts[:-1]
         addr = self.d.location(" ".join(parts)) if parts else self.d.pc
         self.say(views.disassemble(self.d, addr, count))
@@ -459,7 +463,7 @@ class Repl:
         self.say(views.listing(self.d, addr))
 
     def do_bt(self, arg):
-        self.say(views.backtrace(self.d, self._count(arg, 64)))
+        self.say(views.backtrace(self.d, self._count(arg, 64, most=SHOW_MOST)))
 
     def do_cpu(self, arg):
         if arg:
@@ -478,7 +482,7 @@ class Repl:
         parts = arg.split()
         if not parts or parts[0] != "tail":
             raise DebugError("trace tail [N]")
-        n = self._count(parts[1]) if len(parts) > 1 else 10
+        n = self._count(parts[1], most=SHOW_MOST) if len(parts) > 1 else 10
         s = self.d.session
         if s is None:
             return self.say("trace tail needs the observer; it is off for this session.")
