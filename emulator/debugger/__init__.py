@@ -20,9 +20,11 @@ every ``continue`` (tests and scripts); ``-x FILE`` runs commands first.
 run, each line once, whatever the session does backwards (see
 emulator/observe/replay.py).
 
-Modules: control.py (stops, execution, going back), reverse.py (snapshots),
-expr.py (locations and expressions), views.py (what is shown), repl.py
-(the command table), gdbstub.py, target.py (the machine's API, in one place).
+Modules: control.py (stops, execution), goback.py (going back), reverse.py
+(snapshots), stops.py (Stop, Point, DebugError), expr.py (locations and
+expressions), views.py (what is shown), repl.py (the command table),
+terminal.py (line editing, history, Tab), gdbstub.py and rsp.py (GDB's
+remote protocol), target.py (the machine's API, in one place).
 """
 
 from __future__ import annotations

@@ -8,13 +8,19 @@ runs the machine until one of them (or Ctrl-C, or the guest's exit) stops it.
 It knows nothing of text input: the REPL (repl.py) and the GDB stub
 (gdbstub.py) both drive it.
 
-Execution (each returns a ``Stop``: why we stopped, one line):
-  ``stepi(n)``, ``nexti(n)`` (over ``call``/``int`` and over interrupts
-  taken meanwhile), ``finish()``, ``cont()``, ``until(addr)``,
-  ``run_for(n)``, ``reverse_stepi(n)``, ``reverse_cont()``.
+Execution (each returns a ``Stop`` (stops.py): why we stopped, one line):
+  ``stepi(n)``, ``stepi_cpu(cpu)`` (one instruction of that CPU, the others
+  running their turns first), ``nexti(n)`` (over ``call``/``int`` and over
+  interrupts taken meanwhile), ``finish()``, ``cont()``, ``until(addr)``,
+  ``run_for(n)``, and going back (goback.py): ``reverse_stepi(n)``,
+  ``reverse_cont()``, ``goto_time(t)``.
 A stop condition never fires at the address and time a command starts from
 (so ``continue`` from a breakpoint moves on).  Every forward run is bounded:
-by ``n`` or by ``max_run`` instructions (``None``: unbounded, Ctrl-C stops).
+by ``n`` or by ``max_run`` instructions (``None``: unbounded, Ctrl-C stops);
+``poll`` (None, or a function asked between chunks: true = stop now, the
+stub's "gdb sent Ctrl-C or hung up") applies to every forward run.  A
+guest crash, triple fault or deadlock is a ``crashed`` stop: the state
+stays to be looked at.
 
 Exact stops: the machine's ``stop()`` takes effect at the next block
 boundary, so a breakpoint (or the return address nexti/finish wait for)
@@ -42,13 +48,14 @@ interrupt once.  ``fork()`` is called before the user changes the machine by
 hand, ``changed()`` after; ``close()`` ends the session's trace.
 
 Where: ``where()`` is the stop display (symbol+offset, file:line, the
-source line, the next instruction).  ``env`` evaluates expressions
-(expr.py) against the selected CPU ``cpu``.
+source line, the next instruction; CS:IP too while the CPU runs 16-bit
+code).  ``pc`` is the selected CPU's linear address (Target.pc: CS base +
+IP in real mode); ``insn_at`` decodes as that CPU decodes (16- or 32-bit).
+``env`` evaluates expressions (expr.py) against the selected CPU ``cpu``.
 """
 
 from __future__ import annotations
 
-import collections
 import os
 import signal
 import threading
@@ -57,69 +64,13 @@ from typing import Optional
 import capstone
 
 from emulator.debugger import expr as E
+from emulator.debugger.along import Along, ConsoleOnce, IntrLog
 from emulator.debugger.goback import GoingBack
-from emulator.debugger.reverse import HighWater, History, SnapshotError
+from emulator.debugger.reverse import History, SnapshotError
 from emulator.debugger.stops import DebugError, Point, Stop  # noqa: F401 (the debugger's API)
 from emulator.debugger.target import Target, TargetError
 
 CHUNK = 1_000_000     # a continue runs in chunks, so Ctrl-C and checks are seen
-
-
-class ConsoleOnce:
-    """The guest's console, printed once: each write has a place (virtual
-    time, rank among the writes of that time); going back restores the place
-    (it rides in the snapshots), and a write at or before the furthest place
-    printed is not printed again.  ``fork()``: the machine was changed here,
-    what follows is new."""
-
-    def __init__(self, out) -> None:
-        self.out = out
-        self.clock = None
-        self.places = HighWater()
-
-    def __call__(self, data) -> None:
-        now = self.clock.now if self.clock is not None else self.places.place[0]
-        if self.places.see(now):
-            self.out(data)
-
-    def save(self):
-        return self.places.place
-
-    def restore(self, place) -> None:
-        self.places.place = place
-
-    def fork(self) -> None:
-        self.places.fork()
-
-
-class IntrLog(collections.deque):
-    """The last interrupts taken in this history, oldest first: (t, cpu,
-    vector, kind, eip_from, line, esp, seq).  It goes back with the machine,
-    so it never holds the future; ``seq`` keeps counting up (nexti tells the
-    interrupts its step took by it)."""
-
-    def save(self) -> tuple:
-        return tuple(self)
-
-    def restore(self, saved) -> None:
-        self.clear()
-        self.extend(saved)
-
-
-class Along:
-    """Python state that goes back with the machine (the Target's companion):
-    the console's place, the interrupt log and, with a session, the
-    observer's Rewind."""
-
-    def __init__(self, parts) -> None:
-        self.parts = [p for p in parts if p is not None]
-
-    def save(self) -> list:
-        return [p.save() for p in self.parts]
-
-    def restore(self, saved) -> None:
-        for p, s in zip(self.parts, saved):
-            p.restore(s)
 
 
 class Env:
