@@ -176,6 +176,10 @@ class TraceWriter:
     builds one.  When ``t`` is omitted the writer reads it from ``clock``
     (an ``emulator.clock.Clock``), so it can serve directly as the machine's
     trace sink.  ``close()`` flushes and closes (idempotent).
+
+    A write that fails (a full disk, /dev/full) does not stop the run: the
+    writer keeps the first error in ``error``, writes nothing more, and
+    ``close()`` raises that error (an OSError) once, after closing.
     """
 
     def __init__(self, target, clock=None) -> None:
@@ -199,10 +203,19 @@ class TraceWriter:
         self.clock = clock
         self.count = 0
         self.closed = False
+        self.error: Optional[OSError] = None
 
     def write(self, ev: dict) -> None:
-        self._f.write(dumps(ev))
-        self._f.write("\n")
+        if self.error is not None:
+            return
+        try:
+            self._f.write(dumps(ev))
+            self._f.write("\n")
+        except BrokenPipeError:
+            raise                         # stdout went away: the caller's status 141
+        except OSError as e:
+            self.error = e
+            return
         self.count += 1
 
     __call__ = write
@@ -222,10 +235,17 @@ class TraceWriter:
         if self.closed:
             return
         self.closed = True
-        if self._own:
-            self._f.close()
-        else:
-            self._f.flush()
+        try:
+            if self._own:
+                self._f.close()
+            else:
+                self._f.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:              # the file is closed all the same (io's close)
+            self.error = self.error or e
+        if self.error is not None:
+            raise self.error
 
     def __enter__(self):
         return self
