@@ -30,6 +30,7 @@ import gzip
 import io
 import json
 import sys
+import zlib
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 # Every kind irqlab emits, with its fields in serialisation order.  A field
@@ -259,45 +260,153 @@ def open_writer(path, clock=None) -> TraceWriter:
     return TraceWriter(path, clock)
 
 
-def _open_text(path: str):
+MAX_LINE = 1 << 20          # bytes in one trace line (a longer one is refused)
+
+
+def _no_float(text: str):
+    raise ValueError(f"{text[:20]} is not an integer (traces hold integers only)")
+
+
+# ints keep the C fast path (a parse_int hook would cost a Python call each);
+# Python's own limit refuses integers of more than 4300 digits (ValueError)
+_decode = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float).decode
+
+
+def _open_binary(path: str):
     if path == "-":
-        return sys.stdin
+        return sys.stdin.buffer
     try:
-        with open(path, "rb") as probe:
-            magic = probe.read(2)
-        if magic == b"\x1f\x8b":
-            return io.TextIOWrapper(gzip.GzipFile(path, "rb"), encoding="ascii")
-        return open(path, "r", encoding="ascii")
+        f = open(path, "rb")
+        magic = f.peek(2)[:2]
     except OSError as e:
         raise TraceError(f"{path}: cannot read trace: {e.strerror}") from None
+    if magic == b"\x1f\x8b":
+        f.close()
+        return gzip.GzipFile(path, "rb")
+    return f
+
+
+def _lines(f, path: str) -> Iterator[bytes]:
+    """The file's lines, each at most MAX_LINE bytes; gzip damage is a TraceError."""
+    n = 0
+    while True:
+        n += 1
+        try:
+            line = f.readline(MAX_LINE + 1)
+        except (EOFError, OSError, zlib.error) as e:
+            what = "truncated" if isinstance(e, EOFError) else "corrupt"
+            raise TraceError(f"{path}:{n}: {what} gzip data ({_one_line(e)})") from None
+        if not line:
+            return
+        if len(line) > MAX_LINE:
+            raise TraceError(f"{path}:{n}: a line longer than {MAX_LINE >> 20} MiB")
+        yield line
 
 
 def read_events(path) -> Iterator[dict]:
-    """Yield the events of a trace file one by one (a generator)."""
+    """Yield the events of a trace file one by one (a generator).
+
+    Anything that is not a good trace (a non-ASCII byte or a byte-order
+    mark, a corrupt or truncated .gz, a value that is not an integer,
+    string, boolean, null or flat list of those, an integer of thousands
+    of digits, deep nesting, a line over 1 MiB) is a TraceError naming the
+    line."""
     path = str(path)
-    f = _open_text(path)
+    f = _open_binary(path)
     try:
-        yield from parse_lines(f, path)
+        yield from parse_lines(_lines(f, path), path)
     finally:
-        if f is not sys.stdin:
+        if f is not sys.stdin.buffer:
             f.close()
 
 
-def parse_lines(lines: Iterable[str], name: str = "<trace>") -> Iterator[dict]:
-    """Parse JSON Lines into events, checking the three head keys."""
+def parse_lines(lines: Iterable, name: str = "<trace>") -> Iterator[dict]:
+    """Parse JSON Lines (str or ASCII bytes) into events, checking each one."""
     for n, line in enumerate(lines, 1):
+        if isinstance(line, bytes):
+            line = _ascii(line, name, n)
+        elif not line.isascii():
+            line = _ascii(line.encode("utf-8", "surrogateescape"), name, n)
         line = line.strip()
         if not line:
             continue
         try:
-            ev = json.loads(line)
+            ev = _decode(line)
+        except RecursionError:
+            raise TraceError(f"{name}:{n}: not a trace event (nested too deeply)") from None
         except ValueError as e:
-            raise TraceError(f"{name}:{n}: not a JSON line ({e.msg})") from None
-        except UnicodeDecodeError:
-            raise TraceError(f"{name}:{n}: not an ASCII JSON line") from None
-        if not isinstance(ev, dict) or not all(k in ev for k in HEAD):
+            raise TraceError(f"{name}:{n}: not a JSON line ({_one_line(e)})") from None
+        if ev.__class__ is not dict or "t" not in ev or "cpu" not in ev or "ev" not in ev:
             raise TraceError(f"{name}:{n}: an event needs t, cpu and ev")
+        problem = _check_event(ev)
+        if problem:
+            raise TraceError(f"{name}:{n}: {problem}")
         yield ev
+
+
+def _ascii(line: bytes, name: str, n: int) -> str:
+    try:
+        return line.decode("ascii")
+    except UnicodeDecodeError as e:
+        if n == 1 and line.startswith(b"\xef\xbb\xbf"):
+            raise TraceError(f"{name}:1: starts with a byte-order mark (a trace is ASCII "
+                             "JSON Lines)") from None
+        raise TraceError(f"{name}:{n}: non-ASCII byte {line[e.start]:#04x} at column "
+                         f"{e.start + 1} (a trace is ASCII JSON Lines)") from None
+
+
+_SCALARS = frozenset((int, str, bool, type(None)))     # exact types json gives
+
+
+def _check_event(ev: dict) -> str:
+    """'' for an event of the trace's form, else what is wrong with it."""
+    t, cpu, kind = ev["t"], ev["cpu"], ev["ev"]
+    if type(t) is not int or t < 0:
+        return f"t must be a non-negative integer, not {_shown(t)}"
+    if type(cpu) is not int or cpu < 0:
+        return f"cpu must be a non-negative integer, not {_shown(cpu)}"
+    if type(kind) is not str or not kind:
+        return f"ev must be a kind name, not {_shown(kind)}"
+    scalars = _SCALARS
+    for v in ev.values():
+        if v.__class__ not in scalars:
+            break
+    else:
+        return _check_typed(ev)
+    for k, v in ev.items():
+        if v.__class__ in scalars or (v.__class__ is list
+                                      and all(x.__class__ in scalars for x in v)):
+            continue
+        return (f"field {k!r} is {_shown(v) if not isinstance(v, list) else 'a nested list'} "
+                "(values are integers, strings, booleans, null or lists of those)")
+    return _check_typed(ev)
+
+
+def _check_typed(ev: dict) -> str:
+    """The fields the tools compute with have their type (line, vector: int or
+    null; rule: a string)."""
+    for k in ("line", "vector"):
+        v = ev.get(k)
+        if v is not None and v.__class__ is not int:
+            return f"field {k!r} must be an integer or null, not {_shown(v)}"
+    rule = ev.get("rule")
+    if rule is not None and rule.__class__ is not str:
+        return f"field 'rule' must be a string, not {_shown(rule)}"
+    return ""
+
+
+def _shown(v) -> str:
+    if isinstance(v, dict):
+        return "an object"
+    if isinstance(v, list):
+        return "a list"
+    text = json.dumps(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _one_line(e: Exception) -> str:
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return text[:160]
 
 
 class Fanout:
