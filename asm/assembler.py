@@ -27,7 +27,7 @@ from __future__ import annotations
 from . import expr as X
 from .encoder import Encoder, EncodeError
 from .errors import AsmError, suggest
-from .source import MAX_IMAGE, Reader, Stmt
+from .source import LOCAL_NAME, MAX_IMAGE, Reader, Stmt
 
 HEADER_SIZE = 32
 ADDRESS_LIMIT = 1 << 32          # the image must end at or below 4 GiB
@@ -83,8 +83,9 @@ class Layout:
             for name, off in ins.refs:
                 if name not in self.all_names:
                     col = s.col + ins.ops_off + off
-                    if name.startswith("@"):
-                        n, k = name[1:].split(".")
+                    local = LOCAL_NAME.match(name)
+                    if local:
+                        n, k = local.groups()
                         where = "before" if k == "none" else "after"
                         raise s.loc.error(f"no local label '{n}:' {where} this point", col)
                     raise s.loc.error(f"undefined symbol '{name}'" + suggest(

@@ -75,6 +75,8 @@ def parse_number(text: str, offset: int = 0) -> int:
     else:
         digits, base = t, 10
     try:
+        if "_" in digits or not digits:          # int() would take 1_000
+            raise ValueError(text)
         value = int(digits, base)
     except ValueError:
         what = {16: "hexadecimal", 2: "binary", 8: "octal", 10: "decimal"}[base]

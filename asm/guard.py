@@ -12,7 +12,8 @@ So keystone is handed only statements of this grammar:
     mnemonic   = [a-z][a-z0-9]*
     operands   = operand { "," operand }       each non-empty
     operand    = characters from OPERAND_CHARS, not starting or ending with
-                 ":" and without "::"
+                 ":" and without "::"; every number one asm.expr reads
+                 (`1_000`, `0x1g`, `09` are refused here)
 
 check_statement(prefix, mnemonic, ops) says, for the user, what is wrong
 with a statement as written (EncodeError-ready (message, where, offset) or
@@ -37,11 +38,14 @@ import sys
 import threading
 import time
 
+from .expr import ExprError, parse_number
+
 PREFIXES = ("rep", "repe", "repz", "repne", "repnz", "lock", "data16", "addr16")
 MNEMONIC = re.compile(r"[a-z][a-z0-9]*\Z")
 # as written: identifiers, numbers, char literals ('\n'), operators, brackets
 OPERAND_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
                           "_.@$ \t,[]()+-*/%<>=&|^~!:")
+NUMBER = re.compile(r"(?<![\w.@$])\d[\w]*")
 CHAR_LITERAL = re.compile(r"'(?:\\x[0-9a-fA-F]{1,2}|\\[0-7]{1,3}|\\.|[^\\'])'")
 # what keystone gets: symbols, '.', '$' and char literals are numbers by then
 KEYSTONE_TEXT = re.compile(r"(?:(?:" + "|".join(PREFIXES) + r") )*[a-z][a-z0-9]*"
@@ -65,6 +69,11 @@ def check_statement(mnemonic: str, ops: str, ops_off: int):
         if c not in OPERAND_CHARS:
             what = repr(c) if c.isprintable() else f"{ord(c):#04x}"
             return (f"unexpected character {what} in the operands", "operands", ops_off + i)
+    for m in NUMBER.finditer(plain):          # keystone would take `1_000` or misread it
+        try:
+            parse_number(m.group(), m.start())
+        except ExprError as e:
+            return (str(e), "operands", ops_off + e.offset)
     from .source import split_top
     for text, off in split_top(plain, ","):
         if not text:

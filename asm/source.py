@@ -71,6 +71,7 @@ IDENT = re.compile(r"[A-Za-z_.@][\w.@]*$")
 WORD = re.compile(r"\s*([.A-Za-z_][\w.]*)")
 LOCALREF = re.compile(r"(?<![\w.@$'\\])(\d+)([bf])(?![\w.@])")
 ASSIGN = re.compile(r"\s*([A-Za-z_.@][\w.@]*)\s*=(?!=)\s*")
+LOCAL_NAME = re.compile(r"@(\d+)\.(\d+|none)\Z")      # a numeric local label, renamed
 
 DATA_WIDTH = {".byte": 1, ".short": 2, ".word": 2, ".hword": 2, ".value": 2,
               ".2byte": 2, ".long": 4, ".int": 4, ".4byte": 4, ".quad": 8,
@@ -764,8 +765,9 @@ def check_names(reader: Reader):
             for name in e.names:
                 if name not in known:
                     off = max(0, e.text.find(name))
-                    if name.startswith("@"):
-                        n, k = name[1:].split(".")
+                    local = LOCAL_NAME.match(name)
+                    if local:
+                        n, k = local.groups()
                         where = "before" if k == "none" else "after"
                         raise s.loc.error(f"no local label '{n}:' {where} this point "
                                           f"(for '{n}{where[0]}')", c)

@@ -67,7 +67,8 @@ MNEMONICS = ["mov", "add", "jmp", "push", "lea", "int", "nop", "call", "in", "ou
 OPERAND_TOKENS = ["eax", "ebx", "al", "[", "]", "+", "-", "*", "/", "%", "dword ptr", "byte",
                   ",", "0x10", "1", "08", "(", ")", ":", "ds", "es", "<<", ">>", "&", "|",
                   "^", "~", "!", "'\\x'", "'a'", "table", ".", "$", "1b", "2f", " ", "\t",
-                  "\u00e9", "\"s\"", "{", "}", "\\", "?", "`", "=", "::", "9" * 30]
+                  "\u00e9", "\"s\"", "{", "}", "\\", "?", "`", "=", "::", "9" * 30, "@", "1_0",
+                  "0x1g", "1e3", "@1.x", "\x00"]
 DIRECTIVES = [".byte", ".long", ".short", ".quad", ".ascii", ".asciz", ".fill", ".space",
               ".org", ".align", ".p2align", ".balign", ".equ", ".set", ".rept", ".irp", ".if",
               ".include", ".incbin", ".macro", ".section", ".comm", ".error", ".endm", ".endr",

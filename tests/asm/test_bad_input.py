@@ -58,6 +58,25 @@ def test_the_command_line_build_of_a_stray_comma_exits_1_quickly(tmp_path):
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("src,message", [
+    ("mov eax, 1_000", "bad decimal number '1_000'"),
+    ("mov eax, [ebx + 0x1g]", "bad hexadecimal number '0x1g'"),
+    ("mov eax, 1e3", "bad decimal number '1e3'"),
+])
+def test_a_malformed_number_in_an_instruction_is_an_error_before_keystone(src, message):
+    assert error_of(f"_start:\n{src}\n").message == message
+
+
+@pytest.mark.parametrize("name", ["@", "@1", "@x.y"])
+def test_a_symbol_spelled_like_an_internal_local_label_is_undefined_not_a_crash(name):
+    assert error_of(f"_start:\nmov eax, {name}\n.long {name}\n").message == \
+        f"undefined symbol '{name}'"
+
+
+def test_tabs_inside_operands_still_assemble():
+    assert code("mov\teax, [ebx +\t4]\nmov eax,\t1") == bytes.fromhex("8b4304b801000000")
+
+
 def test_keystone_is_never_handed_text_outside_the_checked_grammar():
     enc = Encoder()
     ins = enc.prepare("nop", 32)
