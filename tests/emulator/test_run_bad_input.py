@@ -177,3 +177,16 @@ def test_a_trace_that_cannot_be_opened_is_status_2(tmp_path, image):
     (tmp_path / "k.bin").write_bytes(image.flat())
     r = run(tmp_path / "k.bin", "--trace", tmp_path / "no" / "such" / "dir.jsonl")
     assert "cannot write --trace" in one_line_error(r)
+
+
+def test_a_debug_session_tracing_onto_a_full_disk_ends_with_one_line_and_status_74(tmp_path):
+    # the PIC writes give the trace events (the writer only fails when it writes)
+    guest = asm.assemble_text("_start:\n mov al, 0xfe\n out 0x21, al\n mov al, 1\n out 0xf4, al\n")
+    (tmp_path / "k.bin").write_bytes(guest.flat())
+    r = subprocess.run([sys.executable, "-m", "emulator", "debug", str(tmp_path / "k.bin"),
+                        "--max-instructions", "1000", "--trace", "/dev/full"],
+                       input="continue\nquit\n", capture_output=True, text=True, timeout=120)
+    assert r.returncode == 74, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == \
+        "debug: cannot write --trace /dev/full: No space left on device"
+    assert "Traceback" not in r.stderr
