@@ -21,8 +21,9 @@ make after building the machine and before running it:
 - a violation is reported on stderr (``report``, default ``sys.stderr``) as
   it happens, with backtraces and the events before it.
 
-``session.finish() -> (violation_count, summary_line)`` runs the rules'
-end-of-run checks, closes the trace and returns the line to print last on
+``session.finish() -> (violation_count, summary_line)`` emits one
+``stack.usage`` per kernel stack (how deep it was ever used), runs the
+rules' end-of-run checks, closes the trace and returns the line to print last on
 stderr (``checks: 12 rules, 0 violations``); a trace that could not be
 written (a full disk) leaves its OSError in ``session.trace_error`` (the run
 and the checks go on).  ``session.exit_status(status)``
@@ -133,6 +134,9 @@ class Session:
 
     def finish(self) -> tuple:
         if self.finished is None:
+            if self.kernel is not None:
+                for name, kind, size, used in self.kernel.stack_usage(self.stacks):
+                    self.sink.emit("stack.usage", 0, stack=name, kind=kind, size=size, used=used)
             if self.checker is not None:
                 self.checker.finish()
                 line = self.checker.summary_line()
