@@ -29,6 +29,11 @@ CASES = {
     "bool_t": (b'{"t":true,"cpu":0,"ev":"x"}\n', "t must be a non-negative integer"),
     "line_list": (b'{"t":1,"cpu":0,"ev":"irq.raise","line":[]}\n', "field 'line' must be an integer"),
     "rule_list": (b'{"t":1,"cpu":0,"ev":"check.violation","rule":[1]}\n', "field 'rule' must be a string"),
+    "owner_list": (b'{"t":1,"cpu":0,"ev":"intr.enter","owner":["a"]}\n', "field 'owner' must be a string"),
+    "depth_string": (b'{"t":1,"cpu":0,"ev":"biglock.acquire","depth":"2"}\n',
+                     "field 'depth' must be an integer"),
+    "switch_to_list": (b'{"t":1,"cpu":0,"ev":"lwp.switch","from":"a","to":[1]}\n',
+                       "field 'to' of lwp.switch must be a string"),
     "nested_value": (b'{"t":1,"cpu":0,"ev":"x","a":[[1]]}\n', "field 'a' is a nested list"),
     "object_value": (b'{"t":1,"cpu":0,"ev":"x","a":{}}\n', "field 'a' is an object"),
     "float": (b'{"t":1,"cpu":0,"ev":"x","a":1.5}\n', "1.5 is not an integer"),
@@ -58,6 +63,13 @@ def test_a_bad_line_after_good_ones_names_its_line_number(tmp_path):
     path.write_bytes(GOOD * 3 + b'{"t":1,"cpu":0,"ev":"x\xff"}\n')
     with pytest.raises(TraceError, match=r"t.jsonl:4: non-ASCII"):
         list(read_events(path))
+
+
+def test_a_symbolised_trace_with_string_addresses_and_an_ipi_to_list_reads(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b'{"t":1,"cpu":0,"ev":"intr.enter","vector":37,"eip":"lwp_exit+0x4",'
+                     b'"owner":"lwp 3"}\n{"t":2,"cpu":0,"ev":"ipi.send","to":[1,2],"vector":192}\n')
+    assert [e["ev"] for e in read_events(path)] == ["intr.enter", "ipi.send"]
 
 
 def test_a_good_gzip_trace_still_reads(tmp_path):
