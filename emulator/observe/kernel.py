@@ -190,6 +190,9 @@ ENTRIES = {
 # finds the big lock held by another CPU (it will spin; the wait ends at its
 # biglock.acquire)
 WATCHED = {"pic_apply": "_on_pic_apply", "kernel_lock": "_on_kernel_lock"}
+# stack kinds of ``stack.usage`` (at the end of a run) by owner name
+STACK_KINDS = (("lwp ", "lwp"), ("idle ", "lwp"), ("softint ", "lwp"), ("ithread ", "ithread"),
+               ("intr ", "intr"), ("boot", "boot"))
 
 
 class KernelModel:
@@ -394,6 +397,23 @@ class KernelModel:
         holder = self._u32(word + off) if word is not None and off is not None else None
         if holder and holder != self.cpu_base(cpu):
             self.sink.emit("biglock.contend", cpu, lwp=self.lwp_name(self.cpu_lwp(cpu) or 0))
+
+    def stack_usage(self, stacks) -> list:
+        """[(owner, kind, size, used)] of every known stack: ``used`` is how
+        far down from its top it was ever written (the lowest non-zero byte,
+        as Linux's stack_not_used reads a zero-filled stack)."""
+        self._scan_cpus(stacks)
+        self._scan_lwps(stacks)
+        out = []
+        for name in stacks.names():
+            kind = next((k for prefix, k in STACK_KINDS if name.startswith(prefix)), None)
+            lo, hi = stacks.region(name)
+            data = self.view.mem_read(lo, hi - lo) if kind and hi > lo else None
+            if data is None:
+                continue
+            untouched = len(data) - len(data.lstrip(b"\0"))
+            out.append((name, kind, hi - lo, hi - lo - untouched))
+        return out
 
     def line_of_vector(self, vector: int) -> Optional[int]:
         """The line of a vector routed through the IO APIC (or the BSP's
