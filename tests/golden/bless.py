@@ -39,7 +39,7 @@ def bless_one(model: str, scenario: str, cpus: int = 1) -> dict:
     with open(dest, "wb") as f:
         f.write(data)
     kept = sum(1 for _ in golden.form_events(events, form))
-    return {"form": form, "events": kept, "status": r.status,
+    return {"form": form, "events": kept, "status": r.status, "console": r.stdout,
             "violations": len(r.violations), "changed": old != data, "bytes": len(data)}
 
 
@@ -88,7 +88,7 @@ def main(argv=None) -> int:
             print(f"bless: {name}: {info}", file=sys.stderr)
             failed += 1
             continue
-        index[name] = {k: info[k] for k in ("form", "events", "status")}
+        index[name] = {k: info[k] for k in ("form", "events", "status", "console")}
         print(f"{name:<34}{info['events']:>9} events  {info['form']:<9}"
               f"{info['bytes']:>9} bytes  {'changed' if info['changed'] else 'same'}"
               + (f"  ({info['violations']} violations!)" if info["violations"] else "")

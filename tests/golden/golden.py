@@ -24,6 +24,10 @@ cheap: their goldens record the first ``BUDGET`` instructions (exit status
 124), which is where ``HEAD`` events would end anyway; that they pass on
 several CPUs, with no violation, is tests/guest_kernel/test_smp.py's.
 
+INDEX also keeps what each run printed (``console``): a rerun must print
+it again, and QEMU (``-smp N``, tests/guest_kernel/test_smp.py) must print
+the same, so irqlab and QEMU are compared without a second irqlab run.
+
 In both forms addresses are stored symbolised (emulator/trace_symbols.py):
 ``eip`` as ``symbol+0xoff``, a ``wchan`` by its symbol, ``esp`` as its
 owner's stack and the offset from the top, so moving code or data in the

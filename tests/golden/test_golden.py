@@ -36,6 +36,9 @@ def test_scenario_trace_matches_its_golden_with_zero_violations(pair, tmp_path):
     assert r.violations == [], r.stderr
     assert r.summary_line() == "checks: 12 rules, 0 violations", r.stderr
     assert r.status == INDEX[pair]["status"], r.stdout[-500:]
+    # what the kernel printed (tests/guest_kernel/test_smp.py holds QEMU's
+    # console to the same text)
+    assert r.stdout == INDEX[pair]["console"]
     form = INDEX[pair]["form"]
     same, text = diff_events(golden.golden_events(model, scenario, cpus),
                              golden.form_events(read_events(trace), form,
