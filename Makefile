@@ -49,7 +49,7 @@ bench: install
 	$(PY) -m asm.bench
 
 # The interrupt models compared: every model over storm, nested,
-# ithread_block, biglock and soak (and smp_biglock on 2 and 4 CPUs), in
+# ithread_block, biglock and soak (and smp_mpsafe on 2 and 4 CPUs), in
 # parallel; metrics.json, report.md/.html and plots into build/compare/.
 compare: install
 	$(PY) -m guest_kernel compare -o build/compare

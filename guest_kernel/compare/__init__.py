@@ -69,7 +69,7 @@ def parser() -> argparse.ArgumentParser:
                    help=f"comma-separated (default {','.join(MODELS)})")
     p.add_argument("--scenarios", type=_csv, default=None,
                    help=f"comma-separated (default {','.join(UP_SCENARIOS)}, "
-                        "and smp_biglock on 2 and 4 CPUs)")
+                        "and smp_mpsafe on 2 and 4 CPUs)")
     p.add_argument("--cpus", type=_cpus, default=None, help="CPU counts, e.g. 1,2,4 (default 1)")
     p.add_argument("--variant", action="append", default=[], metavar="OPT=VALUE[,...]",
                    help="also run this kernel variant: intr-stack=separate, softint=fast")

@@ -38,7 +38,7 @@ from guest_kernel.build import MODELS, BuildError, Config, build, is_stale
 
 UP_SCENARIOS = ("storm", "nested", "ithread_block", "biglock", "soak")
 SMP_SCENARIO_PREFIX = "smp_"
-DEFAULT_SMP = (("smp_biglock", 2), ("smp_biglock", 4))
+DEFAULT_SMP = (("smp_mpsafe", 2), ("smp_mpsafe", 4))
 VARIANT_KEYS = {"intr-stack": ("intr_stack", ("shared", "separate")),
                 "softint": ("softint", ("thread", "fast"))}
 RESULTS = {0: "PASS", 120: "VIOLATION", 124: "BUDGET", 126: "CRASH", 130: "STOPPED"}

@@ -34,12 +34,12 @@ def runs(tmp_path_factory):
 
 
 def test_the_matrix_leaves_smp_scenarios_off_one_cpu_and_keeps_its_order():
-    jobs = make_jobs(["classic", "ithread"], ["storm", "smp_biglock"], [1, 2])
+    jobs = make_jobs(["classic", "ithread"], ["storm", "smp_mpsafe"], [1, 2])
     assert [(j.scenario, j.cpus, j.model) for j in jobs] == [
         ("storm", 1, "classic"), ("storm", 1, "ithread"), ("storm", 2, "classic"),
-        ("storm", 2, "ithread"), ("smp_biglock", 2, "classic"), ("smp_biglock", 2, "ithread")]
+        ("storm", 2, "ithread"), ("smp_mpsafe", 2, "classic"), ("smp_mpsafe", 2, "ithread")]
     with pytest.raises(MatrixError, match="empty"):
-        make_jobs(["classic"], ["smp_biglock"], [1])
+        make_jobs(["classic"], ["smp_mpsafe"], [1])
 
 
 def test_the_default_matrix_is_every_model_on_five_scenarios_and_the_big_lock_on_2_and_4():
@@ -47,8 +47,8 @@ def test_the_default_matrix_is_every_model_on_five_scenarios_and_the_big_lock_on
     assert len(jobs) == 3 * 5 + 3 * 2
     assert {j.scenario for j in jobs if j.cpus == 1} == {"storm", "nested", "ithread_block",
                                                          "biglock", "soak"}
-    assert {(j.scenario, j.cpus) for j in jobs if j.cpus > 1} == {("smp_biglock", 2),
-                                                                  ("smp_biglock", 4)}
+    assert {(j.scenario, j.cpus) for j in jobs if j.cpus > 1} == {("smp_mpsafe", 2),
+                                                                  ("smp_mpsafe", 4)}
 
 
 def test_a_variant_names_kernel_options_and_a_bad_one_is_refused():
