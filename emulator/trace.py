@@ -59,8 +59,9 @@ KINDS: dict[str, tuple[str, ...]] = {
     "lwp.unpin": ("lwp", "by"),
     "lwp.sleep": ("lwp", "wchan"),
     "lwp.wakeup": ("lwp", "by"),
-    # an idle CPU took an LWP from another CPU's run queue (``from``, ``to``: CPUs)
-    "lwp.migrate": ("lwp", "from", "to"),
+    # an idle CPU took an LWP from another CPU's run queue (``from_cpu``,
+    # ``to_cpu``: CPU indexes; ``from``/``to`` are owner names elsewhere)
+    "lwp.migrate": ("lwp", "from_cpu", "to_cpu"),
     "wchan.wakeup": ("wchan", "by"),
     "ithread.block": ("ithread", "line", "lock"),
     "ithread.done": ("ithread", "line"),

@@ -35,8 +35,8 @@ and size from its struct), each CPU's interrupt stack ``intr cpuN``, and
 Per-CPU data: CPU N's is ``cpu0 + N*C_SIZE`` (the machine's CPU index is
 the APIC ID and the index); "cur" and the IPL are read from the acting
 CPU's own.  An LWP is running when it is some CPU's current LWP.  Stolen
-LWPs: ``lwp.migrate`` (``from`` the CPU whose queue it left, ``to`` the
-acting CPU).
+LWPs: ``lwp.migrate`` (``from_cpu`` the CPU whose queue it left, ``to_cpu``
+the acting CPU).
 
 Several CPUs, lines through the IO APIC (apic.S): a line's vector is
 ``LINE_CLASS_BASE + IPL*16 + line``, so ``line_of_vector`` gives the line of
@@ -156,8 +156,9 @@ LABELS = {
                                     "by": ("cur",)}),
     # several CPUs (smp.S, sched.S, apic.S, smp_xcall.S)
     "obs_cpu_up": ("cpu.up", {"apic": ("int", "ebx"), "lwp": ("lwp", "edi")}),
-    "obs_lwp_migrate": ("lwp.migrate", {"lwp": ("lwp", "edi"), "from": ("cpuof", "esi"),
-                                        "to": ("cpuidx",)}),
+    "obs_lwp_migrate": ("lwp.migrate", {"lwp": ("lwp", "edi"),
+                                        "from_cpu": ("cpuof", "esi"),
+                                        "to_cpu": ("cpuidx",)}),
     "obs_resched_ipi": ("ipi.resched", {"to": ("int", "edx"), "lwp": ("lwp", "eax"),
                                         "by": ("cur",)}),
     "obs_xcall_send": ("ipi.send", {"to": ("shr", "edx", 24), "vector": ("low8", "eax"),

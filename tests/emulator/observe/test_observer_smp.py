@@ -149,7 +149,7 @@ def test_a_stolen_lwp_is_a_migration_from_the_cpu_whose_queue_it_left(tmp_path):
     m.step(13, cpu=1)                # ... obs_lwp_migrate on CPU 1, ESI = CPU 0's data
     s.finish()
     mig = [e for e in events(tmp_path) if e["ev"] == "lwp.migrate"]
-    assert [(e["cpu"], e["lwp"], e["from"], e["to"]) for e in mig] == [(1, "lwp 4", 0, 1)]
+    assert [(e["cpu"], e["lwp"], e["from_cpu"], e["to_cpu"]) for e in mig] == [(1, "lwp 4", 0, 1)]
 
 
 def test_an_io_apic_entry_written_is_an_unmask_only_when_its_mask_bit_changes(tmp_path):
