@@ -165,7 +165,7 @@ def test_smp_ipi_cross_calls_both_ways_and_wakes_main_by_ipi(kernel, cpus):
 
 # smp_mpsafe on 4 CPUs, ithread model: the drivers MPSAFE (the default) and
 # under the big lock, each run once with its trace and figures
-BIGLOCK = ("testdev=ithread,biglock", "com=ithread,biglock")
+BIGLOCK = ("testdev=ithread,biglock", "com=classic,biglock")     # COM1 is IPL_HIGH: classic only
 
 
 @pytest.fixture(scope="module")
@@ -220,3 +220,33 @@ def test_smp_mpsafe_waits_less_for_the_big_lock_with_mpsafe_handlers(mpsafe):
         in_handler = {e["cpu"] for e in evs if e["ev"] == "biglock.acquire"
                       and str(e.get("lwp", "")).startswith(("ithread", "intr"))}
         assert bool(in_handler) == (name == "biglock"), (name, in_handler)
+
+
+def _entries(model, scenario, cpus, append, kernel):
+    """(console, {line: CPUs that entered its handler}) of an in-process run."""
+    from emulator.machine import Machine
+    from emulator.trace import TraceSink
+    from guest_kernel.__main__ import injection_specs
+    m = Machine.from_image(kernel(model), append=f"{kernel_cmdline(scenario, cpus)} {append}",
+                           cpus=cpus)
+    out, events = [], []
+    m.console = out.append
+    m.set_trace(TraceSink(m.clock, events.append))
+    for spec in injection_specs(scenario):
+        m.inject(spec)
+    assert m.run(max_instructions=60_000_000).status == 0
+    lines = {}
+    for e in events:            # a line's vector is 0x40 + IPL * 16 + line (apic.S)
+        if e["ev"] == "intr.enter" and 0x40 <= e["vector"] < 0xC0:
+            lines.setdefault(e["vector"] & 0xF, set()).add(e["cpu"])
+    return b"".join(out).decode("latin-1"), lines
+
+
+@pytest.mark.parametrize("append,cpu", [("", 2), ("route=5:1", 1), ("route=5:lowest", 0)])
+def test_the_test_devices_line_goes_to_the_cpu_its_route_names(kernel, append, cpu):
+    # nested's packets on line 5: by default_route to CPU 2; route=5:1 on the
+    # command line sends them to CPU 1; lowest priority picks CPU 0 (the
+    # lowest APIC ID among equals, as QEMU)
+    console, lines = _entries("classic", "nested", 4, append, kernel)
+    assert console.endswith("PASS nested\n"), console
+    assert lines[5] == {cpu}
