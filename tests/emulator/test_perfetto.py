@@ -252,7 +252,7 @@ def test_exporting_to_a_full_device_is_one_line_not_a_traceback(tmp_path, capsys
 @pytest.mark.parametrize("key,must", [
     ("ithread/ithread_block", {"borrowed by ithread 3", "ithread work, line 1"}),
     ("classic/nested", {"handler 5", "irq 0"}),
-    ("cpus2/classic/smp_biglock", {"ap cpu1"}),
+    ("cpus2/classic/smp_mpsafe", {"idle cpu1", "wait big lock", "hold big lock", "handler 5"}),
 ])
 def test_real_traces_export_valid_with_their_mechanisms(key, must):
     from emulator.trace import read_events
