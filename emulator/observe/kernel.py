@@ -401,8 +401,10 @@ class KernelModel:
 
     def stack_usage(self, stacks) -> list:
         """[(owner, kind, size, used)] of every known stack: ``used`` is how
-        far down from its top it was ever written (the lowest non-zero byte,
-        as Linux's stack_not_used reads a zero-filled stack)."""
+        far down from its top it was ever written (the lowest non-zero
+        32-bit word, as Linux's stack_not_used reads a zero-filled stack a
+        long at a time: a byte count would move with the kernel's layout
+        whenever the deepest word is an address whose low byte is 0)."""
         self._scan_cpus(stacks)
         self._scan_lwps(stacks)
         out = []
@@ -412,7 +414,7 @@ class KernelModel:
             data = self.view.mem_read(lo, hi - lo) if kind and hi > lo else None
             if data is None:
                 continue
-            untouched = len(data) - len(data.lstrip(b"\0"))
+            untouched = (len(data) - len(data.lstrip(b"\0"))) // 4 * 4
             out.append((name, kind, hi - lo, hi - lo - untouched))
         return out
 

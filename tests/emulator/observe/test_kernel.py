@@ -148,3 +148,17 @@ def test_each_kernel_stack_reports_how_deep_it_was_used_at_the_end(tmp_path):
            for e in read_events(tmp_path / "t.jsonl") if e["ev"] == "stack.usage"}
     # the push wrote 0x11223344 at 0x7efc..0x7eff of lwp 4's [0x7000, 0x8000)
     assert use == {"lwp 4": ("lwp", 0x1000, 0x8000 - 0x7efc), "ithread 3": ("ithread", 0x1000, 0)}
+
+
+def test_stack_usage_counts_whole_words_so_a_zero_low_byte_does_not_move_it(tmp_path):
+    # the deepest word an address like 0x00101200: its lowest byte (at the
+    # lowest address) is 0, yet the word was written
+    from emulator.trace import read_events
+    m = watching()
+    s = attach(m, trace_path=tmp_path / "t.jsonl", report=io.StringIO())
+    m.uc.mem_write(0x7ef8, (0x00101200).to_bytes(4, "little"))
+    m.step(6)
+    s.finish()
+    use = {e["stack"]: e["used"] for e in read_events(tmp_path / "t.jsonl")
+           if e["ev"] == "stack.usage"}
+    assert use["lwp 4"] == 0x8000 - 0x7ef8
