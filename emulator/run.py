@@ -5,8 +5,8 @@ or a bad image (one line on stderr); 124 when --max-instructions runs out;
 126 for a crash, triple fault or deadlock (a report paragraph on stderr);
 120 when a checker rule fired (whatever the guest wrote).  The observer and
 the checkers run by default (``--no-checks`` turns the checkers off); the
-run ends with one summary line on stderr, ``checks: 12 rules, 0
-violations``.  Never a Python traceback: errors the user can cause are caught here and said in one line.
+run ends with one summary line on stderr, ``checks: 13 rules, 0
+violations``; ``--spinout N`` sets the spinout rule's bound (instructions).  Never a Python traceback: errors the user can cause are caught here and said in one line.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cpus", type=int, default=1, metavar="N")
     p.add_argument("--no-checks", action="store_true",
                    help="do not run the lock-rule checkers (the trace is still written)")
+    p.add_argument("--spinout", type=int, default=None, metavar="N",
+                   help="a spin or hard interrupt handler longer than N instructions is a "
+                        "violation (default 10000000)")
     p.add_argument("--no-native", action="store_true", help="use the pure-Python block hook")
     return p
 
@@ -51,6 +54,8 @@ def main(argv) -> int:
         return _bad("--cpus must be between 1 and 8")
     if not 1 <= args.mem <= 3072:
         return _bad("--mem must be between 1 and 3072 MiB")
+    if args.spinout is not None and args.spinout < 1:
+        return _bad("--spinout must be at least 1 instruction")
     serial = None
     if args.serial_in:
         try:
@@ -72,7 +77,8 @@ def main(argv) -> int:
     if args.trace or not args.no_checks:
         from emulator.observe import attach
         try:
-            session = attach(m, trace_path=args.trace, checks=not args.no_checks)
+            session = attach(m, trace_path=args.trace, checks=not args.no_checks,
+                             limits={"spinout": args.spinout})
         except OSError as e:
             return _bad(f"cannot write --trace {args.trace}: {e.strerror}")
     restore = _stop_on_ctrl_c(m)

@@ -92,6 +92,8 @@ def _emulator_cmd(verb, a, elf) -> list[str]:
         cmd += ["--trace", a.trace]
     if getattr(a, "max_instructions", None):
         cmd += ["--max-instructions", str(a.max_instructions)]
+    if getattr(a, "spinout", None):
+        cmd += ["--spinout", str(a.spinout)]
     return cmd + injections(a.scenario)
 
 
@@ -127,6 +129,8 @@ def main(argv=None) -> int:
         if verb == "run":
             r.add_argument("--trace")
             r.add_argument("--max-instructions", type=int)
+            r.add_argument("--spinout", type=int, metavar="N",
+                           help="the spinout rule's bound in instructions (default 10000000)")
     a = ap.parse_args(argv)
     try:
         if a.cmd == "build":

@@ -26,7 +26,8 @@ kernel_lock:
 1:      xor eax, eax                     # free -> ours
         lock cmpxchg [kernel_lock_word + KL_CPU], ecx
         jz 2f
-        pause
+obs_biglock_spin:                        # EBX = LWP, EAX = the owning CPU's cpu_info
+        pause                            # (each iteration: the observer says it once)
         jmp 1b
 2:      inc dword ptr [kernel_lock_word + KL_COUNT]
         inc dword ptr [ebx + L_BIGLOCKS]

@@ -20,6 +20,13 @@ scen_biglock:
         mov eax, [ih_table + KBD_IH + IH_FLAGS]
         mov [bl_flags], eax
         and dword ptr [ih_table + KBD_IH + IH_FLAGS], ~IH_MPSAFE
+.if BUG_BIGLOCK_ORDER
+        mov ebx, kbd_lock                # BUG: kbd_lock, then the big lock; the
+        call mutex_enter                 # handler below takes the big lock, then
+        call kernel_lock                 # kbd_lock (ABBA: a deadlock on two CPUs)
+        call kernel_unlock_one
+        call mutex_exit
+.endif
         call kernel_lock
         call kernel_lock
         PRINT msg_bl_sleep

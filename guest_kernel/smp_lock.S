@@ -114,7 +114,8 @@ smp_spin_enter:
 1:      xor eax, eax
         lock cmpxchg [ebx + MTX_OWNER], ecx
         jz 2f
-        pause
+obs_smp_spin_wait:                       # EBX = mutex, ECX = LWP, EAX = the owner word
+        pause                            # (each iteration: the observer says it once)
         jmp 1b
 2:
 obs_smp_spin_acquire:                    # EBX = mutex, ECX = the new owner LWP (IF=0)
@@ -147,6 +148,7 @@ smp_kernel_lock:
 1:      xor eax, eax                     # a wait iteration is these 6 instructions
         lock cmpxchg [kernel_lock_word + KL_CPU], ecx   # (scen_smp.S BIGWAIT_INSNS)
         jz 2f
+obs_smp_biglock_spin:                    # EBX = LWP, EAX = the owning cpu_info (once said per wait)
         inc dword ptr [smp_bigwait + edx*4]
         pause
         jmp 1b

@@ -9,12 +9,16 @@ A rule returns ``None`` or a list of ``Violation``; the checker stamps each
 with the last events (``Recent``), emits a ``check.violation`` event through
 ``emit`` (so it lands in the trace) and keeps it.  ``finish()`` gives every
 rule a last look (``rule.finish``: liveness, lines left masked) and returns
-the violations.
+the violations.  A rule that must notice what does *not* happen (a spin that
+never ends) puts times in ``rule.alarms``; the checker has ``rule.due(state,
+ctx, t)`` called at each (``ctx.call_at``) and records what it returns.
 
 ``ctx`` is the window on the live machine (``MachineContext`` in
 emulator/observe, or a fake in tests): ``backtrace(cpu)`` (symbolised frames,
-innermost first), ``interrupts_enabled(cpu)``, ``esp(cpu)``,
-``stack_region(owner)`` -> (lo, hi) or None.  Every method may answer None
+innermost first, across interrupt frames), ``thread_backtrace(name)``,
+``thread_line(name)`` (the line an interrupt thread serves),
+``interrupts_enabled(cpu)``, ``esp(cpu)``, ``stack_region(owner)`` -> (lo,
+hi) or None, ``call_at(t, fn)``.  Every method may answer None (False)
 when it does not know; rules then stay silent rather than guess.
 
 Rules that need the kernel's symbols (``needs_kernel``) are switched off,
@@ -78,8 +82,15 @@ class Rule:
     # the event kinds ``on`` looks at; None = every event.  The checker
     # hands a rule only these (a rule with a set must ignore all others).
     kinds: Optional[frozenset] = None
+    # times at which the rule wants ``due`` called (the checker schedules
+    # them through ``ctx.call_at`` and empties the list): a rule that must
+    # notice what does *not* happen, such as a spin that never ends
+    alarms: list = ()
 
     def on(self, ev: dict, st: "State", ctx) -> Optional[list]:
+        return None
+
+    def due(self, st: "State", ctx, t: int) -> Optional[list]:
         return None
 
     def finish(self, st: "State", ctx) -> Optional[list]:
@@ -110,6 +121,7 @@ class Held:
     kind: Optional[str]
     t: int
     bt: list
+    depth: int = 0      # hard interrupt frames open on the thread when it took it
 
 
 class State:
@@ -139,6 +151,10 @@ class State:
     def frames_of(self, cpu: int) -> list:
         cur = self.current.get(cpu)
         return self.frames[cur if cur is not None else ("cpu", cpu)]
+
+    def borrowing(self, who) -> bool:
+        """Whether ``who`` is an interrupt LWP running on a pinned LWP."""
+        return who in self.pinned.values()
 
     def in_hard_interrupt(self, cpu: int) -> bool:
         """True when the CPU runs an interrupt frame of its current thread,
@@ -184,7 +200,8 @@ class State:
             who = self.actor(ev)
             lock = ev.get("lock")
             self.owner_of[lock] = who
-            self.held[who].append(Held(lock, ev.get("kind"), t, bt or []))
+            self.held[who].append(Held(lock, ev.get("kind"), t, bt or [],
+                                       len(self.frames_of(cpu))))
         elif kind == "lock.release":
             who = self.actor(ev)
             lock = ev.get("lock")
@@ -257,6 +274,15 @@ class NullContext:
     def guard_dirty(self, owner):
         return None
 
+    def thread_backtrace(self, name):
+        return None
+
+    def thread_line(self, name):
+        return None
+
+    def call_at(self, t, fn):
+        return False
+
 
 class Checker:
     """Runs the rules over a stream of events (a consumer: ``checker(ev)``)."""
@@ -303,11 +329,26 @@ class Checker:
             got = rule.on(ev, self.state, self.ctx)
             if got:
                 found.extend(got)
+            if rule.alarms:
+                self._schedule(rule)
         bt = self.ctx.backtrace(ev["cpu"]) if ev["ev"] == "lock.acquire" else None
         self.state.update(ev, bt)
         self.recent(ev)
         for v in found:
             self._record(v, ev["t"], ev["cpu"], again)
+
+    def _schedule(self, rule: Rule) -> None:
+        """Have ``rule.due`` called at each time it asked for."""
+        for t in rule.alarms:
+            self.ctx.call_at(t, lambda rule=rule, t=t: self._due(rule, t))
+        rule.alarms.clear()
+
+    def _due(self, rule: Rule, t: int) -> None:
+        if self.finished:
+            return
+        again = self.replaying is not None and self.replaying()
+        for v in rule.due(self.state, self.ctx, t) or ():
+            self._record(v, t, v.cpu, again)
 
     def _record(self, v: Violation, t: int, cpu: int, again: bool = False) -> None:
         """Keep, emit and report ``v``; ``again`` (a replay of events already

@@ -1,4 +1,5 @@
-"""The twelve rules irqlab checks while the kernel runs.
+"""The rules irqlab checks while the kernel runs (the thirteenth, spinout, in
+emulator/checks/spinout.py).
 
 Contract
 --------
@@ -16,6 +17,7 @@ from __future__ import annotations
 from typing import Optional
 
 from emulator.checks.core import Rule, State, Violation
+from emulator.checks.spinout import Spinout
 
 
 def _bt(ctx, cpu: int) -> list:
@@ -42,10 +44,30 @@ def _sleeper(ev: dict, st: State) -> Optional[str]:
     return st.actor(ev)
 
 
+def _hard_line(frames: list) -> Optional[int]:
+    """The line of the innermost interrupt frame that has one."""
+    return next((f.line for f in reversed(frames) if f.line is not None), None)
+
+
+def _serving(st: State, who, ctx) -> tuple:
+    """(True, line) when ``who`` is an interrupt thread at work for an
+    interrupt: borrowing the LWP it pinned, or a line's interrupt or
+    handler thread while the kernel holds that line masked for it (from
+    the acknowledge to ``ithread.done``); (False, None) otherwise."""
+    if not str(who).startswith("ithread "):
+        return False, None
+    line = ctx.thread_line(who)
+    if st.borrowing(who):
+        return True, line
+    if line is not None and line in st.held_lines:
+        return True, line
+    return False, None
+
+
 # 1 ---------------------------------------------------------------------------
 class NoBlockInHardInterrupt(Rule):
     name = "hardintr-block"
-    title = "no blocking in hard interrupt context"
+    title = "no blocking, and no adaptive mutex, in hard interrupt context"
     explanation = (
         "A handler that runs in interrupt context borrows the interrupted "
         "thread's stack and has no thread of its own to put to sleep: if it "
@@ -55,36 +77,74 @@ class NoBlockInHardInterrupt(Rule):
         "behind it. The rule fires when a `lock.block` or `lwp.sleep` happens "
         "while the current thread is executing an interrupt frame "
         "(between `intr.enter` and `intr.exit` on that thread). Interrupt "
-        "threads are threads: an ithread that blocks is not in hard context.")
+        "threads are threads: an ithread that blocks is not in hard context. "
+        "It fires too, the first time, when an adaptive mutex is taken (or "
+        "tried: `lock.acquire`, `lock.contend`, `lock.spin` of kind "
+        "`adaptive`) in hard interrupt context even though it was free: a "
+        "sleep lock blocks whenever its owner is not running, so that "
+        "handler blocks the first time the lock is busy (NetBSD's "
+        "LOCKDEBUG: \"acquiring sleep lock from interrupt context\"; "
+        "lockdep's might_sleep in hard irq). Each lock, and each blocking "
+        "on one lock by one thread, is reported once. It cannot see a "
+        "sleep lock the kernel takes without an `obs_` label.")
 
-    kinds = frozenset(BLOCKING)
+    kinds = frozenset(BLOCKING + ("lock.acquire", "lock.contend", "lock.spin"))
+
+    def __init__(self) -> None:
+        self.reported: set = set()
 
     def on(self, ev, st, ctx):
-        if ev["ev"] not in BLOCKING or not st.in_hard_interrupt(ev["cpu"]):
+        cpu = ev["cpu"]
+        if not st.in_hard_interrupt(cpu):
             return None
+        kind = ev["ev"]
         who = _sleeper(ev, st)
-        what = f"blocks on {ev.get('lock')}" if ev["ev"] == "lock.block" else "sleeps"
-        fr = st.frames_of(ev["cpu"])[-1]
-        return [Violation(self.name, f"{who} {what} in {_where(st, ev['cpu'])}",
-                          fields={"lwp": who, "lock": ev.get("lock"), "line": fr.line},
-                          paths=[(f"{who} blocking", _bt(ctx, ev["cpu"]))])]
+        lock = ev.get("lock")
+        line = _hard_line(st.frames_of(cpu))
+        if kind in BLOCKING:
+            key = ("block", who, lock)
+            what = f"blocks on {lock}" if kind == "lock.block" else "sleeps"
+            msg = f"{who} {what} in {_where(st, cpu)}"
+        elif ev.get("kind") == "adaptive":
+            key = ("adaptive", lock)
+            msg = (f"{who} takes the adaptive mutex {lock} in {_where(st, cpu)}: a sleep "
+                   "lock, it would block there whenever its owner is not running")
+        else:
+            return None
+        if key in self.reported:
+            return None
+        self.reported.add(key)
+        return [Violation(self.name, msg, fields={"lwp": who, "lock": lock, "line": line},
+                          paths=[(f"{who} in the handler", _bt(ctx, cpu))])]
 
 
 # 2 ---------------------------------------------------------------------------
 class NoSleepWithSpinOrIpl(Rule):
     name = "sleep-spin-ipl"
-    title = "no sleeping while holding a spin mutex or at raised IPL"
+    title = "no sleeping holding a spin mutex, at raised IPL, or in an interrupt thread"
     explanation = (
         "A spin mutex raises the IPL and is meant to be held for a few "
         "instructions; a thread that sleeps while holding one leaves the lock "
         "held (every other CPU spins on it) and the IPL raised across the "
         "switch. The rule fires when a thread blocks or sleeps while it holds "
         "a mutex of kind `spin`, or when the IPL the observer read at the "
-        "sleep (`ipl` field) is above IPL_NONE for an ordinary LWP (interrupt "
-        "and soft-interrupt threads run at their own IPL and keep it across "
-        "a block by design). Both acquisition and sleep paths are shown.")
+        "sleep (`ipl` field) is above IPL_NONE. Interrupt threads run at "
+        "their line's IPL and may *block* on a mutex there (the turnstile "
+        "lends the owner their priority and the owner lets the mutex go), "
+        "but NetBSD lets interrupt threads and soft interrupts block, never "
+        "sleep: a sleep on a wait channel has no owner to hurry and no bound. "
+        "So an `lwp.sleep` at raised IPL fires for every thread, a "
+        "`lock.block` only for an ordinary LWP, and an interrupt thread that "
+        "sleeps while it serves an interrupt — borrowing the LWP it pinned, "
+        "or while the kernel holds its line masked for it — fires whatever "
+        "its IPL (a handler thread running at IPL_NONE). Both acquisition "
+        "and sleep paths are shown. It cannot see a wait that is not a "
+        "`sleep_on` (a handler polling a flag is `spinout`'s).")
 
     kinds = frozenset(BLOCKING)
+
+    def __init__(self) -> None:
+        self.reported: set = set()
 
     def on(self, ev, st, ctx):
         if ev["ev"] not in BLOCKING:
@@ -97,10 +157,24 @@ class NoSleepWithSpinOrIpl(Rule):
                               fields={"lwp": who, "lock": h.lock},
                               paths=[(f"{who} took {h.lock} at t={h.t}", h.bt),
                                      (f"{who} sleeps", _bt(ctx, ev["cpu"]))])]
+        sleep = ev["ev"] == "lwp.sleep"
+        serving, line = _serving(st, who, ctx) if sleep else (False, None)
+        if serving:
+            if ("serving", who) in self.reported:
+                return None
+            self.reported.add(("serving", who))
+            wchan = ev.get("wchan")
+            chan = f"wait channel {wchan:#x}" if isinstance(wchan, int) else "a wait channel"
+            for_what = f"irq {line}" if line is not None else "a soft interrupt"
+            return [Violation(self.name, f"{who} sleeps on {chan} while it serves {for_what}: "
+                              "an interrupt thread may block on a mutex, never sleep",
+                              fields={"lwp": who, "line": line, "wchan": wchan,
+                                      "ipl": ev.get("ipl")},
+                              paths=[(f"{who} sleeps", _bt(ctx, ev["cpu"]))])]
         ipl = ev.get("ipl")
-        # an interrupt thread runs, and may block, at its line's IPL: the
-        # kernel saves it with the thread (that is the ithread design)
-        if ipl and str(who).startswith("lwp "):
+        # an interrupt thread runs, and may block on a mutex, at its line's
+        # IPL: the kernel saves it with the thread (that is the ithread design)
+        if ipl and (sleep or str(who).startswith("lwp ")):
             return [Violation(self.name, f"{who} sleeps at raised IPL {ipl}",
                               fields={"lwp": who, "ipl": ipl, "lock": ev.get("lock")},
                               paths=[(f"{who} sleeps", _bt(ctx, ev["cpu"]))])]
@@ -255,24 +329,35 @@ class MutexOwnership(Rule):
 # 5 ---------------------------------------------------------------------------
 class LockOrder(Rule):
     name = "lock-order"
-    title = "no cycle in the lock order"
+    title = "no cycle in the lock order, the big lock included"
     explanation = (
         "Every time a thread takes (or starts waiting for) mutex B while "
         "holding mutex A, the edge A -> B is added to a graph, as lockdep and "
         "WITNESS do. An edge that closes a cycle means two paths take the same "
         "locks in opposite orders and can deadlock, even if this run did not. "
-        "The report shows both acquisition paths: the one that closed the "
-        "cycle and, for every edge of the path back, where it was first "
-        "seen.")
+        "The big lock is a node too, `kernel_lock` (WITNESS orders Giant "
+        "with the other locks): taking it while holding a mutex, or a mutex "
+        "while holding it, adds an edge, so an ABBA between a mutex and the "
+        "big lock is a cycle — on several CPUs one spins for the big lock "
+        "holding the mutex while the other spins for the mutex holding the "
+        "big lock. A re-entry of the recursive big lock adds nothing. As in "
+        "lockdep, an edge joins two locks taken in the same context: a lock a "
+        "hard interrupt handler takes is not ordered after the locks of the "
+        "thread it interrupted (that pairing is irq-safety's). The report "
+        "shows both acquisition paths: the one that closed the cycle and, for "
+        "every edge of the path back, where it was first seen. It cannot see "
+        "orders this run never took, nor locks without `obs_` labels.")
 
     ATTEMPTS = ("lock.acquire", "lock.contend", "lock.spin", "lock.block")
-    kinds = frozenset(ATTEMPTS)
+    BIG = "kernel_lock"
+    kinds = frozenset(ATTEMPTS + ("biglock.acquire", "biglock.spin", "biglock.release"))
 
     def __init__(self) -> None:
         self.edges: dict = {}       # (a, b) -> (t, thread, bt_a, bt_b)
         self.succ: dict = {}        # a -> [b]
         self.reported: set = set()
         self.seen_attempt: set = set()
+        self.big: dict = {}         # thread -> [(context depth, t, bt)] per big-lock hold
 
     def _path(self, src: str, dst: str) -> Optional[list]:
         """Edges of a path src ->* dst, breadth first; None when there is none."""
@@ -295,21 +380,47 @@ class LockOrder(Rule):
             queue = nxt
         return None
 
+    def _held(self, st: State, who, depth: int) -> list:
+        """(lock, t, bt) of what ``who`` holds in this context."""
+        out = [(h.lock, h.t, h.bt) for h in st.held.get(who, ()) if h.depth == depth]
+        hold = next((e for e in self.big.get(who, ()) if e[0] == depth), None)
+        if hold is not None:
+            out.append((self.BIG, hold[1], hold[2]))
+        return out
+
     def on(self, ev, st, ctx):
-        if ev["ev"] not in self.ATTEMPTS:
+        kind = ev["ev"]
+        cpu = ev["cpu"]
+        if kind == "biglock.release":
+            holds = self.big.get(ev.get("lwp") or st.actor(ev))
+            if holds:
+                del holds[max(ev.get("depth") or 0, 0):]
             return None
-        who = st.actor(ev)
-        lock = ev.get("lock")
+        depth = len(st.frames_of(cpu))
+        if kind in ("biglock.acquire", "biglock.spin"):
+            who = ev.get("lwp") or st.actor(ev)
+            lock = self.BIG
+            holds = self.big.setdefault(who, [])
+            if any(e[0] == depth for e in holds):
+                if kind == "biglock.acquire":
+                    holds.append(holds[-1])     # a re-entry: nothing new
+                return None
+            out = self._attempt(who, lock, depth, ev, st, ctx)
+            if kind == "biglock.acquire":
+                holds.append((depth, ev["t"], _bt(ctx, cpu)))
+            return out
+        return self._attempt(st.actor(ev), ev.get("lock"), depth, ev, st, ctx)
+
+    def _attempt(self, who, lock, depth, ev, st, ctx):
         out = []
         bt_now = None
-        for h in st.held.get(who, ()):
-            a = h.lock
+        for a, ta, bta in self._held(st, who, depth):
             if a == lock or (a, lock) in self.edges:
                 continue
             if bt_now is None:
                 bt_now = _bt(ctx, ev["cpu"])
             back = self._path(lock, a)
-            self.edges[(a, lock)] = (ev["t"], who, h.bt, bt_now)
+            self.edges[(a, lock)] = (ev["t"], who, bta, bt_now)
             self.succ.setdefault(a, []).append(lock)
             if back is None:
                 continue
@@ -318,7 +429,7 @@ class LockOrder(Rule):
                 continue
             self.reported.add(cycle)
             order = " -> ".join([a, lock] + [e[1] for e in back])
-            paths = [(f"this path: {who} holds {a} (taken at t={h.t})", h.bt),
+            paths = [(f"this path: {who} holds {a} (taken at t={ta})", bta),
                      (f"this path: {who} then takes {lock} at t={ev['t']}", bt_now)]
             for (x, y) in back:
                 t, thr, bx, by = self.edges[(x, y)]
@@ -334,30 +445,42 @@ class LockOrder(Rule):
 # 6 ---------------------------------------------------------------------------
 class IrqSafety(Rule):
     name = "irq-safety"
-    title = "a lock taken in hard interrupt context is never taken with that interrupt enabled"
+    title = "a lock taken for an interrupt is never taken with that interrupt enabled"
     explanation = (
         "If a handler running in hard interrupt context takes lock L for IRQ "
         "line N, then a thread that takes L while line N can still interrupt "
         "it (N unmasked at the PIC, which is where the IPL lives) can be "
         "interrupted by that handler on the same CPU, which then spins or "
         "blocks forever on a lock its own CPU holds — lockdep's IN-HARDIRQ vs "
-        "HARDIRQ-ON. The rule records both usages per lock and fires when "
-        "they meet, in either order, with both acquisition paths. With several "
-        "CPUs a line counts as enabled only on a CPU it is delivered to (the "
-        "8259s' lines reach the BSP only; a CPU counts once a line interrupted "
-        "it): on another CPU the handler cannot interrupt the holder, it only "
-        "waits for it.")
+        "HARDIRQ-ON. An interrupt thread that borrows the interrupted LWP "
+        "(or runs while the kernel holds its line masked for it) is in the "
+        "same position for a *spin* mutex: it cannot block, and the holder "
+        "cannot run under it, so its spin mutexes count as taken for line N "
+        "too (an adaptive mutex it may block on, converting, and the holder "
+        "goes on). A use is recorded at the attempt (`lock.contend`, "
+        "`lock.spin`), not only at a successful `lock.acquire`, so a handler "
+        "that spins forever on the lock its interrupted thread holds is "
+        "caught at once. The rule records both usages per lock and fires "
+        "when they meet, in either order, the first time both have been "
+        "seen — whether or not the interrupt ever came at the wrong moment — "
+        "with both acquisition paths. With several CPUs a line counts as "
+        "enabled only on a CPU it is delivered to (the 8259s' lines reach the "
+        "BSP only; a CPU counts once a line interrupted it): on another CPU "
+        "the handler cannot interrupt the holder, it only waits for it. It "
+        "cannot see chains (a lock taken for line N held while taking a lock "
+        "used with N enabled), which lockdep also reports.")
 
-    kinds = frozenset({"lock.acquire", "intr.enter"})
+    ATTEMPTS = ("lock.acquire", "lock.contend", "lock.spin")
+    kinds = frozenset(ATTEMPTS + ("intr.enter",))
 
     def __init__(self) -> None:
-        self.hard: dict = {}        # lock -> {line: (t, thread, bt)}
+        self.hard: dict = {}        # lock -> {line: (t, thread, bt, where)}
         self.enabled: dict = {}     # lock -> {line: (t, thread, bt)}
         self.reported: set = set()
         self.line_cpus: set = {0}   # CPUs the lines are delivered to
 
     def on(self, ev, st, ctx):
-        if ev["ev"] != "lock.acquire":
+        if ev["ev"] not in self.ATTEMPTS:
             if ev["ev"] == "intr.enter" and ev.get("line") is not None:
                 self.line_cpus.add(ev["cpu"])
             return None
@@ -367,25 +490,26 @@ class IrqSafety(Rule):
         frames = st.frames_of(cpu)
         out = []
         if frames:
-            line = next((f.line for f in reversed(frames) if f.line is not None), None)
+            line = _hard_line(frames)
             if line is None:
                 return None
-            uses = self.hard.setdefault(lock, {})
-            if line not in uses:
-                uses[line] = (ev["t"], who, _bt(ctx, cpu))
-                other = self.enabled.get(lock, {}).get(line)
-                if other is not None:
-                    out.append(self._violation(lock, line, uses[line], other))
+            self._hard_use(lock, line, ev, who, "in hard interrupt context", ctx, out)
             return self._clean(out)
+        served = None
+        if ev.get("kind") == "spin":
+            serving, served = _serving(st, who, ctx)
+            if serving and served is not None:
+                self._hard_use(lock, served, ev, who, f"in its interrupt thread {who}",
+                               ctx, out)
         # "enabled" is the line unmasked at the PIC, which is where the
         # kernel's IPL lives; IF is not consulted, since the mutex code
         # itself runs its few instructions with interrupts off
         if cpu not in self.line_cpus:
-            return None
+            return self._clean(out)
         uses = self.enabled.setdefault(lock, {})
-        lines = [n for n in range(16) if n not in st.masked and n not in uses]
+        lines = [n for n in range(16) if n not in st.masked and n not in uses and n != served]
         if not lines:
-            return None
+            return self._clean(out)
         bt = _bt(ctx, cpu)
         for n in lines:
             uses[n] = (ev["t"], who, bt)
@@ -394,17 +518,29 @@ class IrqSafety(Rule):
                 out.append(self._violation(lock, n, hard, uses[n]))
         return self._clean(out)
 
+    def _hard_use(self, lock, line, ev, who, where, ctx, out) -> None:
+        uses = self.hard.setdefault(lock, {})
+        if line in uses:
+            return
+        uses[line] = (ev["t"], who, _bt(ctx, ev["cpu"]), where)
+        other = self.enabled.get(lock, {}).get(line)
+        if other is not None:
+            out.append(self._violation(lock, line, uses[line], other))
+
     def _violation(self, lock, line, hard, thread):
         if (lock, line) in self.reported:
             return None
         self.reported.add((lock, line))
-        ht, hw, hbt = hard
+        ht, hw, hbt, where = hard
         tt, tw, tbt = thread
         return Violation(self.name,
-                         f"{lock} is taken by the irq {line} handler in hard interrupt context "
+                         f"{lock} is taken by the irq {line} handler {where} "
                          f"and by {tw} with irq {line} enabled",
                          fields={"lock": lock, "line": line, "lwp": tw},
-                         paths=[(f"{hw} in the irq {line} handler took {lock} at t={ht}", hbt),
+                         paths=[(f"{hw} in the irq {line} handler took {lock} at t={ht}"
+                                 if where.startswith("in hard") else
+                                 f"{hw}, the irq {line} interrupt thread, took {lock} at t={ht}",
+                                 hbt),
                                 (f"{tw} took {lock} with irq {line} enabled at t={tt}", tbt)])
 
     def _clean(self, out):
@@ -459,12 +595,22 @@ class MaskedWhileHandlerBlocked(Rule):
         "`ithread.block`, when it is unmasked before `ithread.done`, when "
         "the kernel's release leaves the line held (`pic.release` with "
         "`held`), and when a line is still held `limit` instructions after "
-        "`ithread.done` (or at the end of the run).")
+        "`ithread.done` (or at the end of the run). And as Linux refuses a "
+        "threaded handler without IRQF_ONESHOT: from `pic.hold` to "
+        "`ithread.done` the line belongs to its handler, so the rule fires "
+        "when the kernel releases it before (`pic.release` with the handler "
+        "not done: the device can interrupt again while its handler runs, "
+        "the first time, whether or not it does), and when a line's handler "
+        "thread — a threaded handler is an ordinary thread, it never says "
+        "`ithread.block` — blocks or sleeps with its line neither held nor "
+        "masked. It cannot see a handler thread the kernel does not name "
+        "(`L_LINE`), nor a mask written without `pic_apply`.")
 
     def __init__(self, limit: int = 2_000_000) -> None:
         self.limit = limit
         self.blocked: dict = {}     # line -> (ithread, t)
         self.done: dict = {}        # line -> (ithread, t)
+        self.owed: dict = {}        # line -> t of its pic.hold, until ithread.done
         self.reported: set = set()
 
     @staticmethod
@@ -477,6 +623,22 @@ class MaskedWhileHandlerBlocked(Rule):
         out = []
         if kind in ("ithread.block", "ithread.done") and line is None:
             return None     # a borrower that serves no line (fast soft interrupt)
+        if kind in ("lock.block", "lwp.sleep"):
+            return self._thread_blocks(ev, st, ctx)
+        if kind == "pic.release" and not ev.get("held") and line in self.owed \
+                and ("early", line) not in self.reported:
+            self.reported.add(("early", line))
+            who = st.actor(ev)
+            out.append(Violation(self.name,
+                                 f"irq {line} released by {who} before its handler finished "
+                                 f"(held for it since t={self.owed[line]}): the device can "
+                                 "interrupt again while the handler runs (not ONESHOT)",
+                                 fields={"line": line, "ithread": who},
+                                 paths=[(f"{who} releasing", _bt(ctx, ev["cpu"]))]))
+        if kind == "pic.hold":
+            self.owed[line] = ev["t"]
+        elif kind == "ithread.done":
+            self.owed.pop(line, None)
         if kind == "ithread.block":
             who = ev.get("ithread") or st.actor(ev)
             self.blocked[line] = (who, ev["t"])
@@ -515,6 +677,19 @@ class MaskedWhileHandlerBlocked(Rule):
                 if self._masked(st, n):
                     out.append(self._left_masked(n, who, t, ev["t"]))
         return out or None
+
+    def _thread_blocks(self, ev, st, ctx):
+        """A line's handler thread blocks or sleeps: its line must be held."""
+        who = _sleeper(ev, st)
+        line = ctx.thread_line(who)
+        if line is None or line not in self.owed or ("blocks", line) in self.reported \
+                or line in st.held_lines or line in st.masked:
+            return None
+        self.reported.add(("blocks", line))
+        what = f"blocks on {ev.get('lock')}" if ev["ev"] == "lock.block" else "sleeps"
+        return [Violation(self.name, f"irq {line} is not masked while its handler thread "
+                          f"{who} {what}", fields={"line": line, "ithread": who},
+                          paths=[(f"{who} blocking", _bt(ctx, ev["cpu"]))])]
 
     def _left_masked(self, line, who, t, now):
         return Violation(self.name,
@@ -661,7 +836,9 @@ class Liveness(Rule):
         "test and its sleep. That lost wake-up is also caught directly: a "
         "`wchan.wakeup` that found no sleeper, then, within 100,000 "
         "instructions, the LWP that was running meanwhile sleeping on the "
-        "same channel and getting the CPU back only by its timeout. All are reported with the LWP and "
+        "same channel and woken only by its timeout (`lwp.wakeup` with `how` "
+        "= timeout: the clock ends timed sleeps, and says so, so an LWP "
+        "woken that way counts as runnable from then). All are reported with the LWP and "
         "how long it waited; the machine's own deadlock report (all CPUs halted with "
         "interrupts off) ends the run separately. With several CPUs a CPU is idle "
         "when it runs its idle LWP, or when it said so (`cpu.idle`: an AP waiting "
@@ -709,6 +886,8 @@ class Liveness(Rule):
         elif kind == "lwp.wakeup":
             who = ev.get("lwp")
             self.sleeping_on.pop(who, None)
+            if ev.get("how") == "timeout" and who in self.suspect:
+                out += self._lost(who, f"only its timeout woke it at t={ev['t']}")
             self.suspect.pop(who, None)
         elif kind == "lwp.switch":
             new = ev.get("to")
@@ -821,17 +1000,19 @@ class OneHandlerPerLevel(Rule):
 RULE_CLASSES = (NoBlockInHardInterrupt, NoSleepWithSpinOrIpl, BigLockAcrossSleep,
                 MutexOwnership, LockOrder, IrqSafety, PinnedNotRun,
                 MaskedWhileHandlerBlocked, StackBounds, IthreadUnpinOnce, Liveness,
-                OneHandlerPerLevel)
+                OneHandlerPerLevel, Spinout)
+# the limit each keyword of all_rules sets
+LIMITS = {"liveness": Liveness, "masked": MaskedWhileHandlerBlocked, "spinout": Spinout}
 
 
 def all_rules(**limits) -> list:
-    """Fresh instances of the twelve rules (``liveness=N``, ``masked=N`` limits)."""
+    """Fresh instances of the rules (``liveness=N``, ``masked=N``, ``spinout=N``
+    limits; None keeps the default)."""
     rules = []
     for cls in RULE_CLASSES:
-        if cls is Liveness and "liveness" in limits:
-            rules.append(cls(limit=limits["liveness"]))
-        elif cls is MaskedWhileHandlerBlocked and "masked" in limits:
-            rules.append(cls(limit=limits["masked"]))
+        key = next((k for k, c in LIMITS.items() if c is cls), None)
+        if key is not None and limits.get(key) is not None:
+            rules.append(cls(limit=limits[key]))
         else:
             rules.append(cls())
     return rules

@@ -18,8 +18,9 @@ guest_kernel.__main__.kernel_cmdline): the APs come up, then NAME runs.
 SMP ones (``SMP_SCENARIOS``) on one CPU, where the kernel only prints that
 it skips them; ``CPUS`` are the CPU counts checked and blessed (1, 2, 4).
 
-``kernel_image(model, bug=None)`` is the path of one configuration's
-kernel.elf, built when stale (also what ``make bench`` runs).
+``kernel_image(model, bug=None, intr_stack=, softint=, drivers=)`` is the
+path of one configuration's kernel.elf, built when stale (also what ``make
+bench`` runs); ``run_config`` takes the same options.
 
 ``kernel_available()`` says whether guest_kernel can run scenarios yet, and
 why not, so tests skip with a reason instead of failing on a missing piece.
@@ -93,11 +94,13 @@ def _build_locked(cfg, out) -> None:
 
 
 def kernel_image(model: str, bug: Optional[str] = None,
-                 build_dir: Optional[str] = None) -> str:
-    """The kernel.elf of one configuration (default options), built when stale."""
+                 build_dir: Optional[str] = None, intr_stack: str = "shared",
+                 softint: str = "thread", drivers=()) -> str:
+    """The kernel.elf of one configuration, built when stale (``drivers``:
+    ``--driver`` strings such as "kbd=hybrid,biglock")."""
     from pathlib import Path
-    from guest_kernel.build import Config
-    cfg = Config(model, "shared", "thread", bug)
+    from guest_kernel.build import Config, parse_drivers
+    cfg = Config(model, intr_stack, softint, bug, parse_drivers(drivers))
     out = Path(_build_dir(build_dir)) / cfg.name
     _build_locked(cfg, out)
     return str(out / "kernel.elf")
@@ -106,24 +109,27 @@ def kernel_image(model: str, bug: Optional[str] = None,
 def run_config(model: str, scenario: str, bug: Optional[str] = None,
                trace_path: Optional[str] = None, cpus: int = 1,
                max_instructions: int = 200_000_000,
-               build_dir: Optional[str] = None) -> RunResult:
+               build_dir: Optional[str] = None, limits: Optional[dict] = None,
+               **options) -> RunResult:
     """Build (if stale) and run one configuration in this process, observed
     and checked exactly as ``python -m emulator run`` does with the observer
-    attached; the exit status is 120 when a rule fired."""
+    attached; the exit status is 120 when a rule fired.  ``options`` are
+    kernel_image's (intr_stack, softint, drivers); ``limits`` the rules'
+    (``{"spinout": N}``)."""
     import io
 
     from emulator.machine import Machine
     from emulator.observe import attach
     from guest_kernel.__main__ import injection_specs, kernel_cmdline
 
-    m = Machine.from_image(kernel_image(model, bug, build_dir),
+    m = Machine.from_image(kernel_image(model, bug, build_dir, **options),
                            append=kernel_cmdline(scenario, cpus), cpus=cpus)
     console = []
     m.console = lambda data: console.append(bytes(data))
     for spec in injection_specs(scenario):
         m.inject(spec)
     err = io.StringIO()
-    session = attach(m, trace_path=trace_path, report=err)
+    session = attach(m, trace_path=trace_path, report=err, limits=limits)
     result = m.run(max_instructions)
     count, line = session.finish()
     err.write(line + "\n")

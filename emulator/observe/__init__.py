@@ -77,7 +77,8 @@ class Session:
         self.machine_sink = TraceSink(self.view.clock(), self.fanout,
                                       drop=("intr", "intr.enter"))
         self.ctx = MachineContext(self.view, self.symbols, self.stacks, self.codemap,
-                                  kernel=self.kernel)
+                                  kernel=self.kernel, code_range=(base, base + len(code)))
+        self.ctx.line_of_vector = self._line_of_vector
         self.checker: Optional[Checker] = None
         if checks:
             self.checker = Checker(all_rules(**(limits or {})), self.ctx,
@@ -119,6 +120,13 @@ class Session:
         end = max(addrs) + 16
         data = self.view.mem_read(base, end - base)
         return (data, base) if data else (b"", 0)
+
+    def _line_of_vector(self, vector: int):
+        """The line of an interrupt vector, as ``intr.enter`` names it."""
+        line = self.view.line_of_vector(vector)
+        if line is None and self.kernel is not None:
+            line = self.kernel.line_of_vector(vector)
+        return line
 
     def _report(self, text: str) -> None:
         self.report_stream.write(text.rstrip("\n") + "\n")

@@ -60,6 +60,9 @@ CONST = {
     "lwp_line": "L_LINE",
     "no_line": "NO_LINE",
     "lwp_waitlock": "L_WAITLOCK",
+    "lwp_wchan": "L_WCHAN",
+    "lwp_sp": "L_SP",               # saved ESP while switched out (or pinned)
+    "lwp_borrowed": "L_BORROWED",   # an interrupt LWP: the LWP it borrows, or 0
     "lwp_bigsaved": "L_BIGSAVED",
     "softint_fast": "SOFTINT_FAST",
     "si_name": "SI_NAME",
@@ -150,6 +153,23 @@ LABELS = {
     "obs_softint_run": ("softint.run", {"softint": ("softint", "ebx"), "by": ("cur",)}),
     "obs_sleep": ("lwp.sleep", {"lwp": ("lwp", "ebx"), "wchan": ("int", "eax"), "ipl": ("ipl",)}),
     "obs_wakeup": ("lwp.wakeup", {"lwp": ("lwp", "eax"), "wchan": ("int", "ecx"), "by": ("cur",)}),
+    # sleepq_tick: a timed sleep is over (the clock's tick, in interrupt context)
+    "obs_wakeup_timeout": ("lwp.wakeup", {"lwp": ("lwp", "eax"), "by": ("cur",),
+                                          "wchan": ("field", "eax", "lwp_wchan"),
+                                          "how": ("const", "timeout")}),
+    # spin waits: a spin mutex's owner word taken (EAX = the word), the big
+    # lock held by another CPU (EAX = its cpu_info); said once per wait (SPIN_WAITS)
+    "obs_spin_wait": _lock("lock.spin", owner=("lwpword", "eax"),
+                           owner_running=("runword", "eax"), kind=("kind", "ebx"),
+                           by=("lwp", "ecx")),
+    "obs_smp_spin_wait": _lock("lock.spin", owner=("lwpword", "eax"),
+                               owner_running=("runword", "eax"), kind=("kind", "ebx"),
+                               by=("lwp", "ecx")),
+    "obs_biglock_spin": ("biglock.spin", {"lwp": ("lwp", "ebx"), "owner": ("cpulwp", "eax"),
+                                          "owner_cpu": ("cpuid", "eax")}),
+    "obs_smp_biglock_spin": ("biglock.spin", {"lwp": ("lwp", "ebx"),
+                                              "owner": ("cpulwp", "eax"),
+                                              "owner_cpu": ("cpuid", "eax")}),
     "obs_idle": ("cpu.idle", {}),
     # a driver's work for one interrupt is finished, after any bottom half,
     # at the same point in every model (intr_establish.S work_done)
@@ -204,6 +224,14 @@ ACQUIRES = ("obs_lock_acquire", "obs_smp_lock_acquire", "obs_smp_spin_acquire")
 # another CPU): a ``lock.spin`` with the same fields follows the
 # ``lock.contend`` when it is non-zero
 SPINS = {"obs_lock_contend": "eax", "obs_smp_lock_contend": "eax"}
+# labels inside a spin loop (hit at every iteration): a CPU says it spins once,
+# until it acquires, blocks or switches (SPIN_ENDS); the contention labels
+# above are in loops too on the one-CPU path, and are said once the same way
+SPIN_WAITS = ("obs_spin_wait", "obs_smp_spin_wait", "obs_biglock_spin",
+              "obs_smp_biglock_spin")
+SPIN_ENDS = ("obs_lock_acquire", "obs_smp_lock_acquire", "obs_smp_spin_acquire",
+             "obs_biglock_acquire", "obs_smp_biglock_acquire", "obs_lock_block",
+             "obs_smp_lock_block", "obs_lwp_switch")
 # kernel entry points hooked as well (not obs_ labels, but named by the same
 # file): every wakeup() call, heard by a sleeper or not (the lost wake-up)
 ENTRIES = {
@@ -228,6 +256,8 @@ class KernelModel:
         self._ap_hi = self._ap_lo + n * size if self._ap_lo else 0
         self._smp_cpus = self.d["smp_cpus"]
         self._linemask = 0xFFFF         # the 8259s are masked whole before lines go via the IO APIC
+        self._spinning: dict = {}       # cpu -> what it said it spins on (SPIN_WAITS)
+        self._ptr: dict = {}            # LWP name -> its struct (names handed out)
 
     @classmethod
     def detect(cls, view, symbols) -> Optional["KernelModel"]:
@@ -279,6 +309,60 @@ class KernelModel:
             if self.cpu_lwp(cpu) == ptr:
                 return cpu
         return 0
+
+    def cpu_of_info(self, ptr: int) -> Optional[int]:
+        """The index of the CPU whose cpu_info is at ``ptr``."""
+        for cpu in range(self.view.ncpus()):
+            if self.cpu_base(cpu) == ptr:
+                return cpu
+        return None
+
+    def current_name(self, cpu: int) -> Optional[str]:
+        return self.lwp_name(self.cpu_lwp(cpu) or 0)
+
+    def ptr_of(self, name: str) -> Optional[int]:
+        """The struct lwp of the LWP named ``name`` (the LWP table and the
+        APs' LWPs searched, the answer kept)."""
+        ptr = self._ptr.get(name)
+        if ptr is not None and self.lwp_name(ptr) == name:
+            return ptr
+        table, n, size = self.d["lwp_table"], self.c["nlwp"], self.c["lwp_size"]
+        slots = [table + i * size for i in range(n)] if table is not None and n and size else []
+        if self._ap_lo:
+            slots += list(range(self._ap_lo, self._ap_hi, size))
+        for ptr in slots:
+            if self.lwp_name(ptr) == name:
+                self._ptr[name] = ptr
+                return ptr
+        return None
+
+    def _lwp_field(self, name: str, const: str) -> Optional[int]:
+        ptr, off = self.ptr_of(name) if name else None, self.c[const]
+        return self._u32(ptr + off) if ptr is not None and off is not None else None
+
+    def saved_sp(self, name: str) -> Optional[int]:
+        """The ESP an LWP saved when it last left the CPU (or was pinned)."""
+        return self._lwp_field(name, "lwp_sp")
+
+    def thread_line(self, name: str) -> Optional[int]:
+        """The line an interrupt or handler thread serves, else None."""
+        if not name.startswith("ithread "):
+            return None
+        v = self._lwp_field(name, "lwp_line")
+        return None if v is None or v == self.c["no_line"] else v
+
+    def next_stack(self, owner: str, region) -> Optional[int]:
+        """Where the code that entered ``owner``'s stack left its own: the
+        interrupted ESP saved at the top of a per-CPU interrupt stack, or the
+        pinned LWP's saved ESP under a borrowing interrupt LWP; None else."""
+        if owner.startswith("intr cpu") and region is not None:
+            return self._u32(region[1] - 4)
+        if owner.startswith("ithread "):
+            borrowed = self._lwp_field(owner, "lwp_borrowed")
+            if borrowed:
+                off = self.c["lwp_sp"]
+                return self._u32(borrowed + off) if off is not None else None
+        return None
 
     def cpu_base(self, cpu: int) -> Optional[int]:
         if cpu and self._smp_cpus is not None:
@@ -393,7 +477,12 @@ class KernelModel:
             spec = LABELS.get(label) or ENTRIES.get(label)
             if spec is None:
                 continue
-            hook = self._on_acquire if label in ACQUIRES else self._hook(spec, SPINS.get(label))
+            if label in ACQUIRES:
+                hook = self._on_acquire
+            elif label in SPIN_WAITS or label in SPINS:
+                hook = self._spin_hook(spec, SPINS.get(label))
+            else:
+                hook = self._hook(spec, ends_spin=label in SPIN_ENDS)
             observer.view.add_exec_hook(addr, observer.guard(addr, hook))
         addr = self.labels.get("obs_smp_tpr")
         if addr is not None and self.d["smp_linemask"] is not None:
@@ -403,6 +492,7 @@ class KernelModel:
 
     def _on_acquire(self, machine, cpu) -> None:
         cpu = self.view.cpu_index(cpu)
+        self._spinning.pop(cpu, None)
         m = self.view.reg(cpu, "ebx")
         new = self.view.reg(cpu, "ecx")
         who = self.lwp_name(new)
@@ -434,20 +524,36 @@ class KernelModel:
             changed >>= 1
             line += 1
 
-    def _hook(self, spec, spins: Optional[str] = None):
+    def _hook(self, spec, ends_spin: bool = False):
         kind, fields = spec
 
         def on_label(machine, cpu):
             cpu = self.view.cpu_index(cpu)
+            if ends_spin:
+                self._spinning.pop(cpu, None)
             self.sink.emit(kind, cpu, **self.read_fields(cpu, fields))
+        return on_label
 
-        def on_contend(machine, cpu):
+    def _spin_hook(self, spec, spins: Optional[str]):
+        """A label in a spin loop: say it once per wait.  ``spins``: the
+        register that says the waiter spins (a contention label, which is
+        said each time it decides to block); without it the label always
+        spins (``lock.spin`` and ``biglock.spin`` themselves)."""
+        kind, fields = spec
+
+        def on_spin(machine, cpu):
             cpu = self.view.cpu_index(cpu)
             got = self.read_fields(cpu, fields)
+            spinning = spins is None or self.view.reg(cpu, spins)
+            key = (kind, got.get("lock"), got.get("owner"))
+            if spinning and self._spinning.get(cpu) == key:
+                return                      # the same wait, one more iteration
             self.sink.emit(kind, cpu, **got)
-            if self.view.reg(cpu, spins):
+            if spins is not None and spinning:
                 self.sink.emit("lock.spin", cpu, **got)
-        return on_contend if spins else on_label
+            if spinning:
+                self._spinning[cpu] = key
+        return on_spin
 
     def _u32(self, addr):
         return self.view.read_u32(addr) if addr is not None else None
@@ -506,6 +612,16 @@ class KernelModel:
                 out[name] = self.lock_name(ptr) if ptr else None
             elif how == "owner":
                 out[name] = self.lwp_name(self.mutex_owner(val) or 0)
+            elif how == "lwpword":
+                out[name] = self.lwp_name(val & ~3)
+            elif how == "runword":
+                out[name] = self.running(val & ~3)
+            elif how == "cpulwp":
+                off = self.c["cpu_curlwp"]
+                out[name] = self.lwp_name(self._u32(val + off) or 0) if val and off is not None \
+                    else None
+            elif how == "cpuid":
+                out[name] = self.cpu_of_info(val)
             elif how == "ownerrun":
                 out[name] = self.running(self.mutex_owner(val))
             elif how == "running":

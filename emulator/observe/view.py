@@ -10,8 +10,9 @@ kernel model what they need, in their terms: ``ncpus()``, ``cpu_index(c)``
 ``on_interrupt(fn(cpu, vector, kind, eip_from, error_code))``,
 ``set_trace(sink)`` (the devices' and the machine's events go to the
 observer's sink), ``clock()``, ``symbols()``, ``code()`` -> (bytes, base)
-of the loaded image, and ``line_of_vector(vector)`` (the PIC input a vector
-belongs to, from the PICs' programmed vector bases).  Keeping these in one
+of the loaded image, ``line_of_vector(vector)`` (the PIC input a vector
+belongs to, from the PICs' programmed vector bases) and ``schedule(t, fn)``
+(``fn(machine)`` at virtual time ``t``).  Keeping these in one
 file means a change in the machine's API is a change here only.
 """
 
@@ -126,6 +127,10 @@ class MachineView:
         if isinstance(data, (bytes, bytearray)) and isinstance(base, int):
             return bytes(data), base
         return b"", 0
+
+    def schedule(self, t: int, fn) -> None:
+        """Call ``fn(machine)`` when virtual time reaches ``t``."""
+        self.m.schedule(t, fn)
 
     # the PICs ---------------------------------------------------------------
     def line_of_vector(self, vector: int) -> Optional[int]:
