@@ -39,8 +39,9 @@ BUGS = {
         {"lock": "kbd_lock", "line": 1, "lwp": "lwp 0"}, ("irq-safety", "sleep-spin-ipl")),
     "spin_then_sleep": Bug(
         "ithread", "biglock", "sleep-spin-ipl",
-        "an LWP sleeps holding the spin mutex biglock_spin (IPL_VM)",
-        {"lock": "biglock_spin", "lwp": "lwp 0"}),
+        "an LWP sleeps holding the spin mutex biglock_spin (IPL_VM), and so takes the "
+        "big lock back holding it, against the order it took them in",
+        {"lock": "biglock_spin", "lwp": "lwp 0"}, ("lock-order",)),
     "biglock_leak": Bug(
         "ithread", "biglock", "biglock-sleep",
         "mi_switch forgets to drop (and retake) the big lock",

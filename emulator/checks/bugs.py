@@ -1,31 +1,46 @@
-"""``make check-bugs``: every broken kernel is caught by the rule it targets.
+"""``make check-bugs``: every broken kernel is caught by the rule it targets,
+naming what it should, and the same kernel without the bug is clean.
 
 Contract
 --------
-For each ``--bug`` configuration — listed by guest_kernel/bugs.py (``BUGS``:
-a mapping or list giving each bug's name, the scenario that exposes it, the
-model it needs and the rule that should catch it), or, while that file is
-missing, by ``DEFAULT_BUGS`` below (issue 4's list) — build and run the
-scenario with checks on and a trace, and print one line:
+The bugs are guest_kernel/bugs.py's ``BUGS``: each bug's name, the model it
+is built with, the scenario that exposes it, its CPU count, the rule that
+must catch it, the fields that rule's report must carry (``names``: the
+lock, LWP or line) and the other rules it is expected to make fire
+(``extras``).  For each bug ``check_bugs`` runs, with checks on and a trace
+in ``build_dir``:
 
-    bug                scenario        model     targets          fired                 caught
-    lock_order         soak            ithread   lock-order       lock-order            yes
+- the bug's configuration: the bug is *caught* when its target rule fired
+  with a violation whose fields include every one of ``names``;
+- its control: the same model, scenario and CPU count without the bug,
+  which must show no violation at all (one control run serves every bug
+  that shares it);
 
-then ``check-bugs: N bugs, K caught``.  Exit status 0 when every bug was
-caught by its targeted rule, 1 otherwise (also when a bug could not run).
-A rule may be named by its name (``lock-order``) or by its number in issue
-5 (``5``).
+and prints one line per bug::
+
+    bug              scenario       model     target        named extra rules        control caught
+    early_unmask     ithread_block  threaded  line-masked   yes   -                  0       yes
+
+``named`` says whether a target violation carried ``names``; ``extra
+rules`` lists every other rule that fired, an unexpected one marked ``*``
+and an expected one that did not fire as ``-NAME``; ``control`` is the
+control run's violation count.  Then ``check-bugs: N bugs, K caught, C
+controls clean``.  A bug counts as caught only when its target fired and
+named its objects, its extras are exactly the expected ones and its control
+is clean.  Exit status 0 when every bug is caught, 1 otherwise (also when a
+run failed).  ``jobs`` spreads the runs over processes (emulator/pool.py);
+the output does not depend on it.  A rule may be named by its name
+(``lock-order``) or by its number (``5``).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, field
 
 from emulator.checks.rules import RULE_CLASSES
-from emulator.checks.runs import kernel_available, run_config
+from emulator.checks.runs import kernel_available
 
 RULE_NAMES = [cls.name for cls in RULE_CLASSES]
 
@@ -37,23 +52,12 @@ class Bug:
     rule: str
     model: str = "ithread"
     cpus: int = 1
-
-
-DEFAULT_BUGS = [
-    Bug("sleep_in_hardintr", "ithread_block", "hardintr-block", "classic"),
-    Bug("spin_then_sleep", "ithread_block", "sleep-spin-ipl", "ithread"),
-    Bug("biglock_leak", "biglock", "biglock-sleep", "ithread"),
-    Bug("no_unmask", "ithread_block", "line-masked", "ithread"),
-    Bug("resume_pinned", "ithread_block", "pinned-run", "ithread"),
-    Bug("lock_order", "soak", "lock-order", "ithread"),
-    Bug("irq_unsafe", "nested", "irq-safety", "classic"),
-    Bug("stack_overflow", "nested", "stack-bounds", "ithread"),
-    Bug("lost_wakeup", "ithread_block", "liveness", "ithread"),
-]
+    names: dict = field(default_factory=dict)
+    extras: tuple = ()
 
 
 def rule_name(rule) -> str:
-    """A rule given by name or by its issue number, as its name."""
+    """A rule given by name or by its number, as its name."""
     if isinstance(rule, int) or (isinstance(rule, str) and rule.isdigit()):
         n = int(rule)
         if 1 <= n <= len(RULE_NAMES):
@@ -61,32 +65,56 @@ def rule_name(rule) -> str:
     return str(rule)
 
 
-def _get(entry, key, default=None):
-    if isinstance(entry, dict):
-        return entry.get(key, default)
-    return getattr(entry, key, default)
-
-
 def load_bugs() -> list:
+    """guest_kernel/bugs.py's table as ``Bug``s, in its order."""
+    from guest_kernel.bugs import BUGS
+    return [Bug(name=name, scenario=e.scenario, rule=rule_name(e.rule), model=e.model,
+                cpus=e.cpus, names=dict(e.names), extras=tuple(rule_name(r) for r in e.extras))
+            for name, e in BUGS.items()]
+
+
+@dataclass
+class Outcome:
+    """What one run showed (picklable: it may come back from a worker)."""
+    status: int
+    passed: bool
+    violations: list
+    stderr: str
+    error: str = ""
+
+    @property
+    def rules(self) -> list:
+        return sorted({v["rule"] for v in self.violations})
+
+
+def _run(_state, item) -> Outcome:
+    """One run of the pool: (model, scenario, bug, cpus, trace path)."""
+    from emulator.checks.runs import run_config
+    model, scenario, bug, cpus, trace = item
     try:
-        from guest_kernel import bugs as gk_bugs     # the kernel's own list
-    except ImportError:
-        return list(DEFAULT_BUGS)
-    table = getattr(gk_bugs, "BUGS", None)
-    if not table:
-        return list(DEFAULT_BUGS)
-    items = table.items() if isinstance(table, dict) else ((None, e) for e in table)
-    out = []
-    for name, e in items:
-        out.append(Bug(name=name or _get(e, "name"), scenario=_get(e, "scenario"),
-                       rule=rule_name(_get(e, "rule")),
-                       model=_get(e, "model", "ithread") or "ithread",
-                       cpus=int(_get(e, "cpus", 1) or 1)))
-    return out
+        r = run_config(model, scenario, bug=bug, trace_path=trace, cpus=cpus)
+    except Exception as e:      # noqa: BLE001 -- the kernel does not build, the machine failed
+        return Outcome(0, False, [], "", f"{type(e).__name__}: {e}")
+    return Outcome(r.status, f"PASS {scenario}" in r.stdout, r.violations, r.stderr)
+
+
+def named(bug: Bug, out: Outcome) -> bool:
+    """Whether a violation of the target rule carries every expected field."""
+    return any(v["rule"] == bug.rule and all(v.get(k) == want for k, want in bug.names.items())
+               for v in out.violations)
+
+
+def extras_text(bug: Bug, out: Outcome) -> tuple:
+    """(text, as expected?) for the rules that fired besides the target."""
+    fired = [r for r in out.rules if r != bug.rule]
+    parts = [r if r in bug.extras else r + "*" for r in fired]
+    parts += ["-" + r for r in bug.extras if r not in fired]
+    return (", ".join(parts) or "-"), set(fired) == set(bug.extras)
 
 
 def check_bugs(only=(), build_dir: str = "build/bugs", verbose: bool = False,
-               out=None) -> int:
+               out=None, jobs: int = 1) -> int:
+    from emulator.pool import run_ordered
     out = out or sys.stdout
     ok, why = kernel_available()
     if not ok:
@@ -94,28 +122,40 @@ def check_bugs(only=(), build_dir: str = "build/bugs", verbose: bool = False,
         return 1
     bugs = [b for b in load_bugs() if not only or b.name in only]
     os.makedirs(build_dir, exist_ok=True)
-    w = max([20] + [len(b.name) + 2 for b in bugs])
-    print(f"{'bug':<{w}}{'scenario':<16}{'model':<10}{'targets':<17}{'fired':<44}caught",
-          file=out)
-    caught = 0
-    for b in bugs:
-        trace = os.path.join(build_dir, f"{b.name}.jsonl")
-        try:
-            r = run_config(b.model, b.scenario, bug=b.name, trace_path=trace, cpus=b.cpus)
-        except Exception as e:      # the kernel does not build, the machine failed
-            print(f"{b.name:<{w}}could not run: {e}", file=out)
+    controls = sorted({(b.model, b.scenario, b.cpus) for b in bugs})
+    items = [(b.model, b.scenario, b.name, b.cpus, os.path.join(build_dir, f"{b.name}.jsonl"))
+             for b in bugs]
+    items += [(m, s, None, c, os.path.join(build_dir, f"control-{m}-{s}-{c}.jsonl"))
+              for m, s, c in controls]
+    results = list(run_ordered(_run, items, jobs=jobs, desc="check-bugs"))
+    control = dict(zip(controls, results[len(bugs):]))
+    w = max([18] + [len(b.name) + 2 for b in bugs])
+    print(f"{'bug':<{w}}{'scenario':<15}{'model':<10}{'target':<16}{'named':<6}"
+          f"{'extra rules':<30}{'control':<8}caught", file=out)
+    caught = clean = 0
+    for b, r in zip(bugs, results):
+        c = control[(b.model, b.scenario, b.cpus)]
+        model = b.model + (f"/{b.cpus}" if b.cpus > 1 else "")
+        if r.error or c.error:
+            print(f"{b.name:<{w}}could not run: {r.error or c.error}", file=out)
             continue
-        fired = r.rules
-        hit = b.rule in fired
-        caught += hit
-        note = ""
-        if r.status not in (120,) and not fired:
-            note = f"  (exit status {r.status})"
-        print(f"{b.name:<{w}}{b.scenario:<16}{b.model:<10}{b.rule:<17}"
-              f"{(', '.join(fired) or '-'):<44}{'yes' if hit else 'NO'}{note}", file=out)
-        if verbose or not hit:
-            for line in r.stderr.splitlines():
+        hit = named(b, r)
+        extra, expected = extras_text(b, r)
+        nc = len(c.violations)
+        clean += nc == 0
+        why = [what for what, bad in (("not named", b.rule in r.rules and not hit),
+                                      ("target silent", b.rule not in r.rules),
+                                      ("extras differ", not expected),
+                                      ("control not clean", nc != 0),
+                                      ("no PASS", not r.passed)) if bad]
+        caught += not why
+        verdict = "yes" if not why else "NO (" + ", ".join(why) + ")"
+        print(f"{b.name:<{w}}{b.scenario:<15}{model:<10}{b.rule:<16}"
+              f"{'yes' if hit else 'NO':<6}{extra:<30}{nc:<8}{verdict}", file=out)
+        if verbose or why:
+            for line in (r.stderr + (c.stderr if nc else "")).splitlines():
                 if line.startswith(("checks:", "  ")):
                     print("    " + line, file=out)
-    print(f"check-bugs: {len(bugs)} bugs, {caught} caught", file=out)
+    print(f"check-bugs: {len(bugs)} bugs, {caught} caught, {clean} controls clean "
+          f"(* = an extra rule the table does not expect)", file=out)
     return 0 if caught == len(bugs) and bugs else 1

@@ -49,6 +49,12 @@ def _hard_line(frames: list) -> Optional[int]:
     return next((f.line for f in reversed(frames) if f.line is not None), None)
 
 
+def _thread_line(ctx, who) -> Optional[int]:
+    """The line thread ``who`` serves, when the machine window knows it."""
+    ask = getattr(ctx, "thread_line", None)
+    return ask(who) if ask is not None else None
+
+
 def _serving(st: State, who, ctx) -> tuple:
     """(True, line) when ``who`` is an interrupt thread at work for an
     interrupt: borrowing the LWP it pinned, or a line's interrupt or
@@ -56,7 +62,7 @@ def _serving(st: State, who, ctx) -> tuple:
     the acknowledge to ``ithread.done``); (False, None) otherwise."""
     if not str(who).startswith("ithread "):
         return False, None
-    line = ctx.thread_line(who)
+    line = _thread_line(ctx, who)
     if st.borrowing(who):
         return True, line
     if line is not None and line in st.held_lines:
@@ -85,8 +91,10 @@ class NoBlockInHardInterrupt(Rule):
         "handler blocks the first time the lock is busy (NetBSD's "
         "LOCKDEBUG: \"acquiring sleep lock from interrupt context\"; "
         "lockdep's might_sleep in hard irq). Each lock, and each blocking "
-        "on one lock by one thread, is reported once. It cannot see a "
-        "sleep lock the kernel takes without an `obs_` label.")
+        "on one lock by one thread, is reported once.")
+    blind = ("a sleep lock or a sleep the kernel does not label (`obs_lock_*`, "
+             "`obs_sleep`); a hard handler that waits by polling instead of blocking "
+             "(that is `spinout`'s).")
 
     kinds = frozenset(BLOCKING + ("lock.acquire", "lock.contend", "lock.spin"))
 
@@ -138,8 +146,10 @@ class NoSleepWithSpinOrIpl(Rule):
         "sleeps while it serves an interrupt — borrowing the LWP it pinned, "
         "or while the kernel holds its line masked for it — fires whatever "
         "its IPL (a handler thread running at IPL_NONE). Both acquisition "
-        "and sleep paths are shown. It cannot see a wait that is not a "
-        "`sleep_on` (a handler polling a flag is `spinout`'s).")
+        "and sleep paths are shown.")
+    blind = ("a wait that is not a `sleep_on` (a handler polling a flag is `spinout`'s); "
+             "a converted fast soft interrupt that sleeps (it borrows nobody any more and "
+             "serves no line); spin mutexes taken without the `obs_` labels.")
 
     kinds = frozenset(BLOCKING)
 
@@ -199,6 +209,10 @@ class BigLockAcrossSleep(Rule):
         "that blocks or sleeps holding the big lock and wakes again without "
         "ever leaving its CPU (an AP's bound LWP halts its CPU to wait) held "
         "it all that time while not running: that is reported too.")
+    blind = ("a depth changed without the big lock's labels (`L_BIGLOCKS` written by hand); "
+             "on one CPU a big lock kept across a switch that nobody else wanted is reported"
+             " all the same, as it must be; an AP spinning for the big lock (that is "
+             "`spinout`'s).")
 
     QUIET = ("stack.switch", "biglock.acquire", "irq.raise", "irq.lower", "pic.ack",
              "pic.eoi", "pic.mask", "pic.unmask")
@@ -281,6 +295,9 @@ class MutexOwnership(Rule):
         "word, read from memory right then, does not name it (`lock.mismatch`: "
         "a woken waiter that assumed a hand-off the releaser never made). "
         "Each kind of breakage is reported once per mutex.")
+    blind = ("an owner word changed without `mutex_enter`/`mutex_exit` (a hand-rolled "
+             "cmpxchg); a release by the owner that another thread was meant to do "
+             "(ownership is per LWP, not per purpose).")
 
     def __init__(self) -> None:
         self.reported: set = set()
@@ -345,8 +362,10 @@ class LockOrder(Rule):
         "hard interrupt handler takes is not ordered after the locks of the "
         "thread it interrupted (that pairing is irq-safety's). The report "
         "shows both acquisition paths: the one that closed the cycle and, for "
-        "every edge of the path back, where it was first seen. It cannot see "
-        "orders this run never took, nor locks without `obs_` labels.")
+        "every edge of the path back, where it was first seen.")
+    blind = ("orders this run never took (the graph holds only edges seen); locks without "
+             "`obs_` labels; an order across contexts (a lock a hard handler takes is not "
+             "ordered after the interrupted thread's: `irq-safety` covers that pairing).")
 
     ATTEMPTS = ("lock.acquire", "lock.contend", "lock.spin", "lock.block")
     BIG = "kernel_lock"
@@ -466,9 +485,10 @@ class IrqSafety(Rule):
         "with both acquisition paths. With several CPUs a line counts as "
         "enabled only on a CPU it is delivered to (the 8259s' lines reach the "
         "BSP only; a CPU counts once a line interrupted it): on another CPU "
-        "the handler cannot interrupt the holder, it only waits for it. It "
-        "cannot see chains (a lock taken for line N held while taking a lock "
-        "used with N enabled), which lockdep also reports.")
+        "the handler cannot interrupt the holder, it only waits for it.")
+    blind = ("chains — a lock taken for line N held while taking a lock used with N "
+             "enabled — which lockdep also reports; adaptive mutexes an interrupt thread "
+             "takes (it may block on them); a line on a CPU the run never saw it reach.")
 
     ATTEMPTS = ("lock.acquire", "lock.contend", "lock.spin")
     kinds = frozenset(ATTEMPTS + ("intr.enter",))
@@ -558,6 +578,8 @@ class PinnedNotRun(Rule):
         "another CPU, until it is unpinned. The rule fires when `lwp.switch` "
         "switches to a pinned LWP, except the pinner returning to it "
         "normally (the pinner has not blocked).")
+    blind = ("a pinned LWP's stack or registers used without a switch to it; pins made "
+             "outside `lwp_borrow` (no `obs_pin`).")
 
     kinds = frozenset({"lwp.switch"})
 
@@ -584,7 +606,7 @@ class PinnedNotRun(Rule):
 # 8 ---------------------------------------------------------------------------
 class MaskedWhileHandlerBlocked(Rule):
     name = "line-masked"
-    title = "a line stays masked while its handler thread is blocked, and no longer"
+    title = "a line stays masked until its handler thread is done, and no longer"
     explanation = (
         "When an interrupt thread blocks, its line must stay masked at the "
         "PIC, or the device interrupts again and the next interrupt finds "
@@ -603,8 +625,10 @@ class MaskedWhileHandlerBlocked(Rule):
         "the first time, whether or not it does), and when a line's handler "
         "thread — a threaded handler is an ordinary thread, it never says "
         "`ithread.block` — blocks or sleeps with its line neither held nor "
-        "masked. It cannot see a handler thread the kernel does not name "
-        "(`L_LINE`), nor a mask written without `pic_apply`.")
+        "masked.")
+    blind = ("a handler thread the kernel does not name (`L_LINE`); a mask written "
+             "without `pic_apply` (no `pic.hold`/`pic.release`); classic lines, which the "
+             "IPL masks and nothing holds.")
 
     def __init__(self, limit: int = 2_000_000) -> None:
         self.limit = limit
@@ -681,7 +705,7 @@ class MaskedWhileHandlerBlocked(Rule):
     def _thread_blocks(self, ev, st, ctx):
         """A line's handler thread blocks or sleeps: its line must be held."""
         who = _sleeper(ev, st)
-        line = ctx.thread_line(who)
+        line = _thread_line(ctx, who)
         if line is None or line not in self.owed or ("blocks", line) in self.reported \
                 or line in st.held_lines or line in st.masked:
             return None
@@ -722,6 +746,9 @@ class StackBounds(Rule):
         "red zone the kernel leaves below each LWP stack: any byte written "
         "there is reported. A switch to an ESP in no known stack is "
         "reported too.")
+    blind = ("an overflow that unwinds before any event and writes only zeros (the red zone "
+             "is compared with zero), and one of a stack with no red zone (a per-CPU "
+             "interrupt stack, an AP's stack) between two events.")
 
     def __init__(self) -> None:
         self.reported: set = set()
@@ -789,6 +816,9 @@ class IthreadUnpinOnce(Rule):
         "(a deadlock), twice corrupts the pin count. The rule fires when a "
         "blocked interrupt thread leaves the CPU with its LWP still pinned, "
         "and when an LWP is unpinned that is not pinned.")
+    blind = ("pins and unpins outside `lwp_borrow` and `mi_switch`'s labels; an interrupt "
+             "thread that never blocks (it unpins through `obs_unpin_return`, once by "
+             "construction).")
 
     def __init__(self) -> None:
         self.pins: dict = {}        # ithread -> lwp it pinned
@@ -844,6 +874,9 @@ class Liveness(Rule):
         "when it runs its idle LWP, or when it said so (`cpu.idle`: an AP waiting "
         "for a cross-call) and has done no thread work since, or when its bound "
         "LWP (`ap cpuN`, which cannot switch away) blocked on a mutex by halting.")
+    blind = ("starvation shorter than `limit`; a lost wake-up whose sleeper has no timeout "
+             "while some CPU stays busy (nothing ever idles); an LWP that runs but makes no "
+             "progress (a loop: running, not starved).")
 
     # thread work on a CPU that said it idles ends its idleness
     WORK = ("lock.", "biglock.", "lwp.", "softint.", "handler.", "ithread.", "wchan.")
@@ -968,6 +1001,8 @@ class OneHandlerPerLevel(Rule):
         "between the last register restore and `iret` a new interrupt would "
         "nest on a frame already being torn down, and a storm grows the "
         "stack without bound.")
+    blind = ("nesting of two different lines at the same IPL (the PIC allows it); an `iret` "
+             "the capstone scan did not find (code written at run time).")
 
     def __init__(self) -> None:
         self.reported: set = set()

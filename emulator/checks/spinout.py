@@ -66,10 +66,11 @@ class Spinout(Rule):
         "LOCKDEBUG \"spinout\" do, naming the lock, its owner and the CPU, "
         "with both stacks (the spinner's, across the interrupt frame into "
         "the code it interrupted, and the owner's). Once per lock, per line "
-        "for handlers. It cannot see a wait that has no `obs_` label (a "
-        "device poll such as the 8042's input-buffer wait, a cross-call's "
-        "caller waiting for its answer, the SMP work-queue lock), nor many "
-        "short spins that add up.")
+        "for handlers.")
+    blind = ("a wait with no `obs_` label (a device poll such as the 8042's input-buffer "
+             "wait, a cross-call's caller waiting for its answer, the SMP work-queue lock); "
+             "a borrowing interrupt thread that loops (a thread, not a handler: "
+             "`liveness`'s); many short spins that add up.")
 
     kinds = frozenset({"lock.spin", "biglock.spin", "lock.acquire", "lock.block",
                        "biglock.acquire", "lwp.switch", "stack.switch", "intr.enter",
@@ -168,7 +169,8 @@ class Spinout(Rule):
                f"(since t={spin.t}); its owner {owner} {state}")
         paths = [mine]
         if owner is not None and owner != spin.who:
-            paths.append((f"{owner}, the owner", ctx.thread_backtrace(owner) or []))
+            stack = getattr(ctx, "thread_backtrace", lambda name: None)(owner)
+            paths.append((f"{owner}, the owner", stack or []))
         return [Violation(self.name, msg, t=t, cpu=spin.cpu,
                           fields={"lock": spin.lock, "lwp": spin.who, "owner": owner,
                                   "owner_cpu": spin.owner_cpu},

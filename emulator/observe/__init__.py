@@ -23,7 +23,7 @@ make after building the machine and before running it:
 
 ``session.finish() -> (violation_count, summary_line)`` runs the rules'
 end-of-run checks, closes the trace and returns the line to print last on
-stderr (``checks: 12 rules, 0 violations``).  ``session.exit_status(status)``
+stderr (``checks: 13 rules, 0 violations``).  ``session.exit_status(status)``
 is 120 when any rule fired, else ``status``.  ``session.events`` (a
 ``Recent``) holds the last events for the debugger.
 """

@@ -33,7 +33,7 @@ def test_scenario_trace_matches_its_golden_with_zero_violations(pair, tmp_path):
     trace = str(tmp_path / "trace.jsonl")
     r = run_config(model, scenario, trace_path=trace, cpus=cpus)
     assert r.violations == [], r.stderr
-    assert r.summary_line() == "checks: 12 rules, 0 violations", r.stderr
+    assert r.summary_line() == "checks: 13 rules, 0 violations", r.stderr
     assert r.status == INDEX[pair]["status"], r.stdout[-500:]
     form = INDEX[pair]["form"]
     same, text = diff_events(golden.golden_events(model, scenario, cpus),

@@ -54,7 +54,7 @@ def run_checked(elf, scenario, trace=None):
 def _passes_here_and_on_qemu(elf, scenario):
     console, status, line = run_checked(elf, scenario)
     assert f"PASS {scenario}\n" in console, console
-    assert (status, line) == (0, "checks: 12 rules, 0 violations")
+    assert (status, line) == (0, "checks: 13 rules, 0 violations")
     if scenario not in IRQLAB_ONLY:
         q = run_qemu(elf, append=kernel_cmdline(scenario))
         assert (q.console, q.status) == (console, 0)

@@ -120,7 +120,7 @@ def test_a_session_on_a_plain_program_traces_and_switches_the_kernel_rules_off(t
     m.step(5)
     m.interrupt(0x25)
     m.step(3)
-    assert s.finish() == (0, "checks: 12 rules, 0 violations")
+    assert s.finish() == (0, "checks: 13 rules, 0 violations")
     assert s.exit_status(3) == 3
     assert err.getvalue().count("rules off") == 1
     evs = list(read_events(path))

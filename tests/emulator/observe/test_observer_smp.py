@@ -90,7 +90,7 @@ def test_an_ap_stack_is_named_by_its_cpu_before_the_ap_fills_in_its_lwp(tmp_path
     m, s, err = observed(tmp_path)
     assert s.stacks.region("ap cpu1") == (AP_STACKS + AP_SIZE, AP1_TOP)
     m.step(3, cpu=1)                 # mov eax; mov esp, eax; (hook after it)
-    assert s.finish() == (0, "checks: 12 rules, 0 violations"), err.getvalue()
+    assert s.finish() == (0, "checks: 13 rules, 0 violations"), err.getvalue()
     sw = [e for e in events(tmp_path) if e["ev"] == "stack.switch"]
     assert [(e["cpu"], e["to"]) for e in sw] == [(1, "ap cpu1")]
 
@@ -99,7 +99,7 @@ def test_smp_labels_are_stamped_with_the_acting_cpu_and_read_its_own_cur(tmp_pat
     m, s, err = observed(tmp_path)
     m.step(5, cpu=0)                 # lwp 4 takes sc_lock on CPU 0
     m.step(12, cpu=1)                # AP 1 comes up and contends
-    assert s.finish() == (0, "checks: 12 rules, 0 violations"), err.getvalue()
+    assert s.finish() == (0, "checks: 13 rules, 0 violations"), err.getvalue()
     evs = [e for e in events(tmp_path) if e["ev"] != "stack.switch"]
     assert [(e["cpu"], e["ev"]) for e in evs] == [
         (0, "lock.acquire"), (1, "cpu.up"), (1, "lock.contend"), (1, "lock.spin")]
@@ -128,7 +128,7 @@ def test_interrupt_frames_are_each_cpus_own(tmp_path):
     m.interrupt(0x31, cpu=1)         # CPU 1 on its own
     m.step(1, cpu=1)                 # CPU 1's iret: its own frame, not CPU 0's
     m.step(1, cpu=0)
-    assert s.finish() == (0, "checks: 12 rules, 0 violations"), err.getvalue()
+    assert s.finish() == (0, "checks: 13 rules, 0 violations"), err.getvalue()
     got = [(e["cpu"], e["ev"], e["vector"], e["owner"]) for e in events(tmp_path)
            if e["ev"].startswith("intr.")]
     assert got == [(0, "intr.enter", 0x25, "lwp 4"), (1, "intr.enter", 0x31, "ap cpu1"),
