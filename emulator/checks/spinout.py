@@ -131,9 +131,15 @@ class Spinout(Rule):
 
     def due(self, st, ctx, t):
         out = []
-        for spin in list(self.spins.values()):
-            if t - spin.t > self.limit:
-                out += self._report(spin, st, ctx, t) or []
+        for key, spin in list(self.spins.items()):
+            if t - spin.t <= self.limit:
+                continue
+            if spin.what == "intr" and any(k[0] == spin.cpu and k[1] != "intr"
+                                           for k in self.spins):
+                # the handler spins on a lock: that spin's report says more
+                del self.spins[key]
+                continue
+            out += self._report(spin, st, ctx, t) or []
         return out or None
 
     def finish(self, st, ctx):

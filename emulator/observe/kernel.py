@@ -227,6 +227,9 @@ SPINS = {"obs_lock_contend": "eax", "obs_smp_lock_contend": "eax"}
 # labels inside a spin loop (hit at every iteration): a CPU says it spins once,
 # until it acquires, blocks or switches (SPIN_ENDS); the contention labels
 # above are in loops too on the one-CPU path, and are said once the same way
+# the switch frame at an LWP's saved ESP: the four callee-saved registers
+# cpu_switchto and lwp_borrow push (switch.S, pin.S), under the return address
+SWITCH_FRAME = 16
 SPIN_WAITS = ("obs_spin_wait", "obs_smp_spin_wait", "obs_biglock_spin",
               "obs_smp_biglock_spin")
 SPIN_ENDS = ("obs_lock_acquire", "obs_smp_lock_acquire", "obs_smp_spin_acquire",
@@ -341,8 +344,10 @@ class KernelModel:
         return self._u32(ptr + off) if ptr is not None and off is not None else None
 
     def saved_sp(self, name: str) -> Optional[int]:
-        """The ESP an LWP saved when it last left the CPU (or was pinned)."""
-        return self._lwp_field(name, "lwp_sp")
+        """Where an LWP's stack goes on above the switch frame it saved when
+        it last left the CPU (or was pinned): L_SP + SWITCH_FRAME."""
+        sp = self._lwp_field(name, "lwp_sp")
+        return sp + SWITCH_FRAME if sp else None
 
     def thread_line(self, name: str) -> Optional[int]:
         """The line an interrupt or handler thread serves, else None."""
@@ -359,9 +364,9 @@ class KernelModel:
             return self._u32(region[1] - 4)
         if owner.startswith("ithread "):
             borrowed = self._lwp_field(owner, "lwp_borrowed")
-            if borrowed:
-                off = self.c["lwp_sp"]
-                return self._u32(borrowed + off) if off is not None else None
+            off = self.c["lwp_sp"]
+            sp = self._u32(borrowed + off) if borrowed and off is not None else None
+            return sp + SWITCH_FRAME if sp else None
         return None
 
     def cpu_base(self, cpu: int) -> Optional[int]:

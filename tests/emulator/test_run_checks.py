@@ -89,3 +89,14 @@ def test_make_run_guest_path_reports_checks_for_every_model(model):
                         "--scenario", "hello"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert r.stderr.splitlines()[-1] == "checks: 13 rules, 0 violations"
+
+
+def test_spinout_sets_the_bound_a_handler_loop_is_held_to():
+    # long_handler's IRQ 1 top half runs 12 M instructions in interrupt context
+    elf = kernel("classic", bug="long_handler")
+    assert "spinout violated" in scenario(elf, "ithread_block").stderr
+    r = scenario(elf, "ithread_block", "--spinout", "20000000")
+    assert (r.returncode, r.stderr.splitlines()[-1]) == (0, "checks: 13 rules, 0 violations")
+    bad = run(elf, "--spinout", "0")
+    assert bad.returncode == 2 and bad.stderr.strip() == \
+        "irqlab run: --spinout must be at least 1 instruction"

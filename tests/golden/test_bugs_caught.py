@@ -110,6 +110,13 @@ REPORTS = {
 }
 
 
+# bugs whose report's handler backtrace must cross the interrupt frame into
+# the code IRQ 1 interrupted: the holder raising it, in ib_holder (classic:
+# down the same stack; ithread: from the interrupt LWP's stack to the
+# pinned LWP's)
+CROSSES = {"irq_unsafe": "lwp 4", "spin_low_ipl": "lwp 4"}
+
+
 def test_every_bug_has_its_report_pinned_and_the_table_names_what_the_report_pins():
     bugs = load_bugs()
     assert set(REPORTS) == {b.name for b in bugs}
@@ -133,5 +140,9 @@ def test_broken_kernel_is_caught_by_its_targeted_rule(bug, tmp_path):
     for fields, text in REPORTS[bug.name]:
         assert any(text in h["message"] and all(h.get(k) == fv for k, fv in fields.items())
                    for h in hits), f"{bug.name}: no report {text!r} with {fields}\n{r.stderr}"
+    if bug.name in CROSSES:
+        frames = r.stderr.split("took kbd_stat", 1)[1].split(" took ", 1)[0]
+        mark = f"[irq 1, vector 0x21, interrupted {CROSSES[bug.name]}] "
+        assert mark in frames and "ib_holder+" in frames.split(mark, 1)[1], r.stderr
     # nothing fires that the table does not expect, and what it expects does
     assert set(r.rules) == {bug.rule, *bug.extras}, r.stderr
