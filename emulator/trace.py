@@ -56,7 +56,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "lwp.pin": ("lwp", "by"),
     "lwp.unpin": ("lwp", "by"),
     "lwp.sleep": ("lwp", "wchan"),
-    "lwp.wakeup": ("lwp", "by"),
+    "lwp.wakeup": ("lwp", "by"),            # (, wchan, how: "timeout" when the clock ended it)
     "wchan.wakeup": ("wchan", "by"),
     "ithread.block": ("ithread", "line", "lock"),
     "ithread.done": ("ithread", "line"),
@@ -73,6 +73,8 @@ KINDS: dict[str, tuple[str, ...]] = {
     "lock.mismatch": ("lock", "by", "word"),
     "biglock.acquire": ("depth", "lwp"),
     "biglock.release": ("depth", "lwp"),
+    # a CPU starts waiting for the big lock another CPU holds (said once a wait)
+    "biglock.spin": ("lwp", "owner", "owner_cpu"),
     # a driver's work for one event finished (after any bottom half)
     "work.done": ("line", "driver", "by"),
     "softint.schedule": ("softint", "by"),

@@ -147,8 +147,7 @@ class MachineContext:
         schedule = getattr(self.view, "schedule", None)
         if schedule is None:
             return False
-        schedule(t, lambda _machine: fn())
-        return True
+        return bool(schedule(t, lambda _machine: fn()))
 
     # ------------------------------------------------------------ the rest
     def interrupts_enabled(self, cpu: int) -> Optional[bool]:

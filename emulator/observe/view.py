@@ -128,9 +128,14 @@ class MachineView:
             return bytes(data), base
         return b"", 0
 
-    def schedule(self, t: int, fn) -> None:
-        """Call ``fn(machine)`` when virtual time reaches ``t``."""
-        self.m.schedule(t, fn)
+    def schedule(self, t: int, fn) -> bool:
+        """Call ``fn(machine)`` when virtual time reaches ``t``; False when
+        the machine has no schedule (a stand-in machine in tests)."""
+        schedule = getattr(self.m, "schedule", None)
+        if schedule is None:
+            return False
+        schedule(t, fn)
+        return True
 
     # the PICs ---------------------------------------------------------------
     def line_of_vector(self, vector: int) -> Optional[int]:
