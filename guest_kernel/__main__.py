@@ -6,6 +6,7 @@
     python -m guest_kernel run   --model M [--driver ...]... --scenario S [--cpus N] [--trace F]
                                  [--max-instructions N]
     python -m guest_kernel debug --model M [--driver ...]... --scenario S [--cpus N]
+    python -m guest_kernel compare [--models ...] [--scenarios ...] [--cpus ...] -o DIR
 
 ``--model`` is the default interrupt model of the kernel's drivers;
 ``--driver NAME=MODEL`` (repeatable) builds one driver under another model,
@@ -113,6 +114,10 @@ def _run(verb, a) -> int:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["compare"]:          # its own parser (guest_kernel/compare)
+        from guest_kernel.compare import main as compare
+        return compare(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m guest_kernel", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build one configuration")

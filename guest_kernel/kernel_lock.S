@@ -26,8 +26,7 @@ kernel_lock:
 1:      xor eax, eax                     # free -> ours
         lock cmpxchg [kernel_lock_word + KL_CPU], ecx
         jz 2f
-obs_biglock_spin:                        # EBX = LWP, EAX = the owning CPU's cpu_info
-        pause                            # (each iteration: the observer says it once)
+        pause
         jmp 1b
 2:      inc dword ptr [kernel_lock_word + KL_COUNT]
         inc dword ptr [ebx + L_BIGLOCKS]

@@ -148,7 +148,6 @@ smp_kernel_lock:
 1:      xor eax, eax                     # a wait iteration is these 6 instructions
         lock cmpxchg [kernel_lock_word + KL_CPU], ecx   # (scen_smp.S BIGWAIT_INSNS)
         jz 2f
-obs_smp_biglock_spin:                    # EBX = LWP, EAX = the owning cpu_info (once said per wait)
         inc dword ptr [smp_bigwait + edx*4]
         pause
         jmp 1b

@@ -327,7 +327,7 @@ class LockOrder(Rule):
 
     ATTEMPTS = ("lock.acquire", "lock.contend", "lock.spin", "lock.block")
     BIG = "kernel_lock"
-    kinds = frozenset(ATTEMPTS + ("biglock.acquire", "biglock.spin", "biglock.release"))
+    kinds = frozenset(ATTEMPTS + ("biglock.acquire", "biglock.contend", "biglock.release"))
 
     def __init__(self) -> None:
         self.edges: dict = {}       # (a, b) -> (t, thread, bt_a, bt_b)
@@ -374,7 +374,7 @@ class LockOrder(Rule):
                 del holds[max(ev.get("depth") or 0, 0):]
             return None
         depth = len(st.frames_of(cpu))
-        if kind in ("biglock.acquire", "biglock.spin"):
+        if kind in ("biglock.acquire", "biglock.contend"):
             who = ev.get("lwp") or st.actor(ev)
             lock = self.BIG
             holds = self.big.setdefault(who, [])

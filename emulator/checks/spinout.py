@@ -5,7 +5,7 @@ Contract
 ``Spinout(limit)`` (a ``Rule``, emulator/checks/core.py) follows every wait
 that burns a CPU: a ``lock.spin`` (a spin mutex whose word is taken, or an
 adaptive mutex whose owner runs on another CPU) until that CPU acquires the
-lock, blocks on it or switches away; a ``biglock.spin`` until the big lock is
+lock, blocks on it or switches away; a ``biglock.contend`` until the big lock is
 acquired; and a hard interrupt handler, from the ``intr.enter`` that opens
 the first interrupt frame on a CPU's thread to the ``intr.exit`` that closes
 the last (nested handlers count in the outer one's time), or until the CPU
@@ -51,7 +51,7 @@ class Spinout(Rule):
         "A spin is a CPU waiting without giving itself up: on a spin mutex "
         "(`lock.spin`; the kernel says once when a wait begins), on an "
         "adaptive mutex whose owner runs on another CPU, on the big lock "
-        "(`biglock.spin`), or a hard interrupt handler running (from the "
+        "(`biglock.contend`), or a hard interrupt handler running (from the "
         "first `intr.enter` on a CPU's thread to the `intr.exit` that closes "
         "it; nested handlers count in the outer one). Each is meant to last "
         "a few instructions: a spin that goes on for more than `limit` "
@@ -72,7 +72,7 @@ class Spinout(Rule):
              "a borrowing interrupt thread that loops (a thread, not a handler: "
              "`liveness`'s); many short spins that add up.")
 
-    kinds = frozenset({"lock.spin", "biglock.spin", "lock.acquire", "lock.block",
+    kinds = frozenset({"lock.spin", "biglock.contend", "lock.acquire", "lock.block",
                        "biglock.acquire", "lwp.switch", "stack.switch", "intr.enter",
                        "intr.exit"})
 
@@ -98,7 +98,7 @@ class Spinout(Rule):
         if kind == "lock.spin":
             self._start((cpu, "lock", ev.get("lock")),
                         Spin(t, cpu, st.actor(ev), "lock", ev.get("lock"), ev.get("owner")))
-        elif kind == "biglock.spin":
+        elif kind == "biglock.contend":
             self._start((cpu, "big", None),
                         Spin(t, cpu, ev.get("lwp") or st.actor(ev), "big", "kernel_lock",
                              ev.get("owner"), ev.get("owner_cpu")))

@@ -26,14 +26,13 @@ guest_kernel/OBSERVE.md is a change to a table entry.  Field readers:
     ("cur",)         the LWP current on this CPU (per-CPU data)
     ("lwpword", REG) the LWP a mutex owner word in REG names (its low bits off)
     ("runword", REG) whether that LWP is on a CPU now
-    ("cpulwp", REG)  the LWP current on the CPU whose cpu_info is at REG
-    ("cpuid", REG)   that CPU's index
 
 Labels inside spin loops (``SPIN_WAITS``, and the contention labels whose
 register says the waiter spins) are hit at every iteration: a CPU's wait is
 said once, until that CPU acquires a lock, blocks or switches
-(``SPIN_ENDS``), so a spin of a million iterations is one ``lock.spin`` or
-``biglock.spin`` event.
+(``SPIN_ENDS``), so a spin of a million iterations is one ``lock.spin``
+event (a big-lock wait is one ``biglock.contend``, said at kernel_lock's
+entry, with the LWP and CPU that hold it).
 
 For the checkers' backtraces and reports: ``ptr_of(name)`` (an LWP's
 struct), ``saved_sp(name)``, ``thread_line(name)`` (``L_LINE`` of an
@@ -68,7 +67,8 @@ from __future__ import annotations
 from typing import Optional
 
 from emulator.observe.labels import (ACQUIRES, CONST, DATA, ENTRIES, LABELS, SPIN_ENDS,
-                                     SPIN_WAITS, SPINS, SWITCH_FRAME)
+                                     SPIN_WAITS, SPINS, STACK_KINDS, SWITCH_FRAME,
+                                     WATCHED)
 
 
 class KernelModel:
@@ -90,6 +90,7 @@ class KernelModel:
         self._linemask = 0xFFFF         # the 8259s are masked whole before lines go via the IO APIC
         self._spinning: dict = {}       # cpu -> what it said it spins on (SPIN_WAITS)
         self._ptr: dict = {}            # LWP name -> its struct (names handed out)
+        self._ipl: dict = {}            # cpu -> the IPL its last cpu.ipl said
 
     @classmethod
     def detect(cls, view, symbols) -> Optional["KernelModel"]:
@@ -101,7 +102,7 @@ class KernelModel:
             names = [n for n in table.names() if n.startswith(cls.PREFIX)]
         present = {n: symbols.addr(n) for n in names}
         if present:
-            for n in ENTRIES:
+            for n in list(ENTRIES) + list(WATCHED):
                 present[n] = symbols.addr(n)
         present = {n: a for n, a in present.items() if a is not None}
         if not present:
@@ -308,6 +309,9 @@ class KernelModel:
         self.sink = sink
         self._stacks = observer.stacks
         for label, addr in sorted(self.labels.items(), key=lambda x: x[1]):
+            if label in WATCHED:
+                observer.view.add_exec_hook(addr, observer.guard(addr, getattr(self, WATCHED[label])))
+                continue
             spec = LABELS.get(label) or ENTRIES.get(label)
             if spec is None:
                 continue
@@ -337,6 +341,42 @@ class KernelModel:
         if word is not None and word != new:
             self.sink.emit("lock.mismatch", cpu, lock=lock, by=who,
                            word=self.lwp_name(word) if word else None)
+
+    def _on_pic_apply(self, machine, cpu) -> None:
+        cpu = self.view.cpu_index(cpu)
+        b = self.cpu_base(cpu)
+        ipl = self._u32(b + self.ipl_off) if b is not None and self.ipl_off is not None else None
+        if ipl is not None and self._ipl.get(cpu) != ipl:
+            self._ipl[cpu] = ipl
+            self.sink.emit("cpu.ipl", cpu, ipl=ipl)
+
+    def _on_kernel_lock(self, machine, cpu) -> None:
+        cpu = self.view.cpu_index(cpu)
+        word, off = self.d["kernel_lock_word"], self.c["kl_cpu"]
+        holder = self._u32(word + off) if word is not None and off is not None else None
+        if holder and holder != self.cpu_base(cpu):
+            # who holds it: the LWP current on the owning CPU
+            owner_cpu = self.cpu_of_info(holder)
+            owner = self.lwp_name(self.cpu_lwp(owner_cpu) or 0) if owner_cpu is not None else None
+            self.sink.emit("biglock.contend", cpu, lwp=self.lwp_name(self.cpu_lwp(cpu) or 0),
+                           owner=owner, owner_cpu=owner_cpu)
+
+    def stack_usage(self, stacks) -> list:
+        """[(owner, kind, size, used)] of every known stack: ``used`` is how
+        far down from its top it was ever written (the lowest non-zero byte,
+        as Linux's stack_not_used reads a zero-filled stack)."""
+        self._scan_cpus(stacks)
+        self._scan_lwps(stacks)
+        out = []
+        for name in stacks.names():
+            kind = next((k for prefix, k in STACK_KINDS if name.startswith(prefix)), None)
+            lo, hi = stacks.region(name)
+            data = self.view.mem_read(lo, hi - lo) if kind and hi > lo else None
+            if data is None:
+                continue
+            untouched = len(data) - len(data.lstrip(b"\0"))
+            out.append((name, kind, hi - lo, hi - lo - untouched))
+        return out
 
     def line_of_vector(self, vector: int) -> Optional[int]:
         """The line of a vector routed through the IO APIC (or the BSP's
@@ -372,7 +412,7 @@ class KernelModel:
         """A label in a spin loop: say it once per wait.  ``spins``: the
         register that says the waiter spins (a contention label, which is
         said each time it decides to block); without it the label always
-        spins (``lock.spin`` and ``biglock.spin`` themselves)."""
+        spins (``lock.spin`` itself)."""
         kind, fields = spec
 
         def on_spin(machine, cpu):
@@ -450,12 +490,6 @@ class KernelModel:
                 out[name] = self.lwp_name(val & ~3)
             elif how == "runword":
                 out[name] = self.running(val & ~3)
-            elif how == "cpulwp":
-                off = self.c["cpu_curlwp"]
-                out[name] = self.lwp_name(self._u32(val + off) or 0) if val and off is not None \
-                    else None
-            elif how == "cpuid":
-                out[name] = self.cpu_of_info(val)
             elif how == "ownerrun":
                 out[name] = self.running(self.mutex_owner(val))
             elif how == "running":

@@ -56,12 +56,13 @@ CONST = {
     "ap_stack_size": "AP_STACK_SIZE",   # SMP: each AP's stack in ap_stacks
     "max_cpus": "MAX_CPUS",
     "line_class_base": "LINE_CLASS_BASE",   # SMP: a line's vector via the IO APIC
+    "kl_cpu": "KL_CPU",             # the big lock's owning per-CPU struct (or 0)
 }
 DATA = {"lwp_table": "lwp_table", "cpu_info": "cpu0", "softint_table": "softint_table",
         "boot_stack": "boot_stack", "boot_stack_top": "boot_stack_top",
         # SMP (guest_kernel/OBSERVE.md "SMP"): AP k's cpu_info, bound LWP, stack
         "smp_cpus": "smp_cpus", "smp_lwps": "smp_lwps", "ap_stacks": "ap_stacks",
-        "smp_linemask": "smp_linemask"}
+        "smp_linemask": "smp_linemask", "kernel_lock_word": "kernel_lock_word"}
 
 # obs_ label -> (trace kind, {field: reader}), after guest_kernel/OBSERVE.md
 def _lock(ev_kind, /, **extra):
@@ -122,19 +123,14 @@ LABELS = {
     "obs_wakeup_timeout": ("lwp.wakeup", {"lwp": ("lwp", "eax"), "by": ("cur",),
                                           "wchan": ("field", "eax", "lwp_wchan"),
                                           "how": ("const", "timeout")}),
-    # spin waits: a spin mutex's owner word taken (EAX = the word), the big
-    # lock held by another CPU (EAX = its cpu_info); said once per wait (SPIN_WAITS)
+    # spin waits: a spin mutex's owner word taken (EAX = the word); said once
+    # per wait (SPIN_WAITS)
     "obs_spin_wait": _lock("lock.spin", owner=("lwpword", "eax"),
                            owner_running=("runword", "eax"), kind=("kind", "ebx"),
                            by=("lwp", "ecx")),
     "obs_smp_spin_wait": _lock("lock.spin", owner=("lwpword", "eax"),
                                owner_running=("runword", "eax"), kind=("kind", "ebx"),
                                by=("lwp", "ecx")),
-    "obs_biglock_spin": ("biglock.spin", {"lwp": ("lwp", "ebx"), "owner": ("cpulwp", "eax"),
-                                          "owner_cpu": ("cpuid", "eax")}),
-    "obs_smp_biglock_spin": ("biglock.spin", {"lwp": ("lwp", "ebx"),
-                                              "owner": ("cpulwp", "eax"),
-                                              "owner_cpu": ("cpuid", "eax")}),
     "obs_idle": ("cpu.idle", {}),
     # a driver's work for one interrupt is finished, after any bottom half,
     # at the same point in every model (intr_establish.S work_done)
@@ -195,8 +191,7 @@ SWITCH_FRAME = 16
 # labels inside a spin loop (hit at every iteration): a CPU says it spins once,
 # until it acquires, blocks or switches (SPIN_ENDS); the contention labels
 # above are in loops too on the one-CPU path, and are said once the same way
-SPIN_WAITS = ("obs_spin_wait", "obs_smp_spin_wait", "obs_biglock_spin",
-              "obs_smp_biglock_spin")
+SPIN_WAITS = ("obs_spin_wait", "obs_smp_spin_wait")
 SPIN_ENDS = ("obs_lock_acquire", "obs_smp_lock_acquire", "obs_smp_spin_acquire",
              "obs_biglock_acquire", "obs_smp_biglock_acquire", "obs_lock_block",
              "obs_smp_lock_block", "obs_lwp_switch")
@@ -205,3 +200,14 @@ SPIN_ENDS = ("obs_lock_acquire", "obs_smp_lock_acquire", "obs_smp_spin_acquire",
 ENTRIES = {
     "wakeup_locked": ("wchan.wakeup", {"wchan": ("int", "eax"), "by": ("cur",)}),
 }
+# entry points whose event depends on the state they find (KernelModel methods):
+# ``cpu.ipl`` (ipl) when pic_apply finds the CPU's IPL changed since the last
+# one said (every spl change goes through it: splraise, set_ipl — also from
+# cpu_switchto and a borrow); ``biglock.contend`` (lwp) when kernel_lock /
+# smp_kernel_lock finds the big lock held by another CPU (it will spin; the
+# wait ends at its biglock.acquire)
+WATCHED = {"pic_apply": "_on_pic_apply", "kernel_lock": "_on_kernel_lock",
+           "smp_kernel_lock": "_on_kernel_lock"}
+# stack kinds of ``stack.usage`` (at the end of a run) by owner name
+STACK_KINDS = (("lwp ", "lwp"), ("idle ", "lwp"), ("softint ", "lwp"), ("ithread ", "ithread"),
+               ("intr ", "intr"), ("ap ", "ap"), ("boot", "boot"))

@@ -206,7 +206,7 @@ def test_a_spin_that_never_ends_is_reported_at_the_alarm_with_lock_owner_and_bot
 
 
 def test_a_spin_that_ends_in_time_is_fine_and_one_too_long_without_alarms_is_said_at_its_end():
-    spin = [E(10, "biglock.spin", lwp="lwp 1", owner="ap cpu1", owner_cpu=1)]
+    spin = [E(10, "biglock.contend", lwp="lwp 1", owner="ap cpu1", owner_cpu=1)]
     assert run(START + spin + [E(500, "biglock.acquire", depth=1, lwp="lwp 1")],
                spinout=1000) == []
     vs = run(START + spin + [E(2000, "biglock.acquire", depth=1, lwp="lwp 1")], spinout=1000)
