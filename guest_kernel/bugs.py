@@ -105,10 +105,10 @@ BUGS = {
         "it with IRQ 1 open, and an IRQ 1 then would spin on it forever",
         {"lock": "kbd_stat", "line": 1, "lwp": "lwp 0"}),
     "adaptive_in_intr": Bug(
-        "classic", "storm", "hardintr-block",
-        "td_stat, which the test device's hard half takes, is declared adaptive: never "
+        "classic", "nested", "hardintr-block",
+        "kbd_stat, which the keyboard's hard half takes, is declared adaptive: never "
         "contended, it never blocks, but it could",
-        {"lock": "td_stat", "line": 5}),
+        {"lock": "kbd_stat", "line": 1}),
     "biglock_order": Bug(
         "ithread", "biglock", "lock-order",
         "main takes kbd_lock then the big lock; the handler, not MPSAFE, takes the big lock "

@@ -170,6 +170,8 @@ kbd_recurse:                             # 16 bytes of stack per level
         MUTEX kbd_lock, MUTEX_ADAPTIVE, IPL_NONE
 .if BUG_IRQ_UNSAFE || BUG_SPIN_LOW_IPL
         MUTEX kbd_stat, MUTEX_SPIN, IPL_NONE  # BUG: does not keep IRQ 1 out
+.elif BUG_ADAPTIVE_IN_INTR
+        MUTEX kbd_stat, MUTEX_ADAPTIVE, IPL_NONE  # BUG: the hard half's lock may block
 .else
         MUTEX kbd_stat, MUTEX_SPIN, IPL_VM
 .endif

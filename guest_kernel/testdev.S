@@ -103,11 +103,7 @@ testdev_overflow:
         .data
         DRIVER testdev, TESTDEV_IRQ, IPL_VM, testdev_intr, testdev_bottom, TESTDEV_MODEL, TESTDEV_MPSAFE
         MUTEX td_lock, MUTEX_ADAPTIVE, IPL_NONE
-.if BUG_ADAPTIVE_IN_INTR
-        MUTEX td_stat, MUTEX_ADAPTIVE, IPL_NONE   # BUG: the hard half's lock may block
-.else
         MUTEX td_stat, MUTEX_SPIN, IPL_VM
-.endif
         .align 4
 td_intr_count:   .long 0
 td_bottom_count: .long 0

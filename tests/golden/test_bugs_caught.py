@@ -91,8 +91,8 @@ REPORTS = {
          "lwp 0 with irq 1 enabled"),
     ],
     "adaptive_in_intr": [
-        ({"lock": "td_stat", "line": 5},
-         "takes the adaptive mutex td_stat in hard interrupt context (irq 5"),
+        ({"lock": "kbd_stat", "line": 1},
+         "takes the adaptive mutex kbd_stat in hard interrupt context (irq 1"),
     ],
     "biglock_order": [
         ({"lock": "kbd_lock", "held": "kernel_lock", "lwp": "ithread 3"},
