@@ -12,7 +12,8 @@ driver runs under the default model when its line is at or below IPL_VM,
 in interrupt context (classic) above it, MPSAFE, unless ``drivers``
 overrides it: ``parse_drivers(["testdev=hybrid,mpsafe", "kbd=classic,biglock"])``
 gives the tuple of (name, model, mpsafe) a Config takes (the command
-line's ``--driver NAME=MODEL[,mpsafe|,biglock]``).  A threaded model for a
+line's ``--driver NAME=MODEL[,mpsafe|,biglock]``; a Config takes those
+strings as they are too).  A threaded model for a
 driver above IPL_VM is refused.
 
 ``build(config, outdir)`` regenerates gen/ from layout.py, assembles
@@ -102,7 +103,7 @@ class Config:
     intr_stack: str = "shared"      # classic-path handlers: interrupted stack or per-CPU stack
     softint: str = "thread"         # soft interrupts: own LWPs or fast (borrowing)
     bug: Optional[str] = None
-    drivers: tuple = ()             # ((name, model, mpsafe), ...): parse_drivers
+    drivers: tuple = ()             # ((name, model, mpsafe), ...) or "NAME=MODEL[,...]" strings
 
     def __post_init__(self):
         if self.model not in MODELS:
@@ -113,10 +114,16 @@ class Config:
             raise BuildError(f"--softint must be thread or fast, not {self.softint!r}")
         if self.bug is not None and self.bug not in BUGS:
             raise BuildError(f"unknown bug {self.bug!r} (known: {', '.join(BUGS)})")
-        for name, model, _mpsafe in self.drivers:
+        specs = [d for d in self.drivers if isinstance(d, str)]
+        drivers = parse_drivers(specs) + tuple(tuple(d) for d in self.drivers
+                                               if not isinstance(d, str))
+        names = [d[0] for d in drivers]
+        if len(set(names)) != len(names):
+            raise BuildError(f"--driver {max(names, key=names.count)} given twice")
+        for name, model, _mpsafe in drivers:
             self._check_driver(name, model)
         # only what differs from the default matters (and names the build)
-        kept = tuple(sorted(d for d in self.drivers if d[1:] != self.default_setting(d[0])))
+        kept = tuple(sorted(d for d in drivers if d[1:] != self.default_setting(d[0])))
         object.__setattr__(self, "drivers", kept)
 
     @staticmethod

@@ -105,6 +105,13 @@ def test_unknown_drivers_models_and_threads_above_ipl_vm_are_refused():
         parse_drivers(["kbd=hybrid", "kbd=classic"])
 
 
+def test_a_configuration_takes_driver_strings_as_the_command_line_gives_them():
+    assert Config("ithread", drivers=("testdev=hybrid,mpsafe", "com=classic")) == \
+        Config("ithread", drivers=parse_drivers(["testdev=hybrid,mpsafe"]))
+    with pytest.raises(BuildError, match="given twice"):
+        Config("ithread", drivers=("kbd=hybrid", ("kbd", "classic", True)))
+
+
 def test_a_configuration_is_named_by_the_drivers_that_differ_from_its_model():
     cfg = Config("ithread", drivers=parse_drivers(["testdev=hybrid,mpsafe", "com=classic",
                                                    "kbd=ithread"]))
