@@ -41,3 +41,43 @@ def test_extra_rules_are_listed_unexpected_ones_starred_missing_ones_dashed():
     assert (text, ok) == ("lock-order", True)
     text, ok = extras_text(bug, _outcome({"rule": "sleep-spin-ipl"}, {"rule": "liveness"}))
     assert (text, ok) == ("liveness*, -lock-order", False)
+
+
+def _check_bugs_with(monkeypatch, tmp_path, bugs, outcomes):
+    """check_bugs' printed table and status, the runs replaced by ``outcomes``
+    (keyed by bug name, or "control" for the control run)."""
+    import io
+    import emulator.checks.bugs as cb
+    import emulator.pool
+    monkeypatch.setattr(cb, "load_bugs", lambda: bugs)
+
+    def fake_run_ordered(func, items, **_kw):
+        return [outcomes[bug or "control"] for _m, _s, bug, _c, _t in items]
+    monkeypatch.setattr(emulator.pool, "run_ordered", fake_run_ordered)
+    out = io.StringIO()
+    return cb.check_bugs(out=out, build_dir=str(tmp_path)), out.getvalue()
+
+
+def test_check_bugs_prints_the_control_column_and_a_dirty_control_fails_the_bug(monkeypatch, tmp_path):
+    bug = Bug("b", "s", "irq-safety", names={"lock": "kbd_stat"})
+    hit = Outcome(120, True, [{"rule": "irq-safety", "lock": "kbd_stat"}], "")
+    status, text = _check_bugs_with(monkeypatch, tmp_path, [bug], {
+        "b": hit, "control": Outcome(120, True, [{"rule": "liveness", "lwp": "lwp 0"}], "")})
+    header, row, last = text.splitlines()[0], text.splitlines()[1], text.splitlines()[-1]
+    assert "control" in header.split() and header.split()[-1] == "caught"
+    assert row.split()[:6] == ["b", "s", "ithread", "irq-safety", "yes", "-"]
+    assert row.split()[6] == "1" and "NO (control not clean)" in row
+    assert status == 1 and last.startswith("check-bugs: 1 bugs, 0 caught, 0 controls clean")
+
+
+def test_check_bugs_counts_a_bug_caught_only_with_its_objects_named_and_a_clean_control(
+        monkeypatch, tmp_path):
+    bugs = [Bug("b", "s", "irq-safety", names={"lock": "kbd_stat"}),
+            Bug("c", "s", "irq-safety", names={"lock": "kbd_lock"})]
+    hit = Outcome(120, True, [{"rule": "irq-safety", "lock": "kbd_stat"}], "")
+    status, text = _check_bugs_with(monkeypatch, tmp_path, bugs, {
+        "b": hit, "c": hit, "control": Outcome(0, True, [], "")})
+    rows = text.splitlines()[1:3]
+    assert rows[0].split()[-2:] == ["0", "yes"]
+    assert rows[1].split()[4] == "NO" and "NO (not named)" in rows[1]
+    assert status == 1 and "2 bugs, 1 caught, 2 controls clean" in text.splitlines()[-1]
