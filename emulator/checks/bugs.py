@@ -31,6 +31,14 @@ is clean.  Exit status 0 when every bug is caught, 1 otherwise (also when a
 run failed).  ``jobs`` spreads the runs over processes (emulator/pool.py);
 the output does not depend on it.  A rule may be named by its name
 (``lock-order``) or by its number (``5``).
+
+A bug marked ``explore`` is a race the scenario's own injections never hit:
+its own run must print PASS with no rule firing, and then ``explore``
+(emulator/explore: an interrupt on ``line``, ``irq=N`` or ``packet=V``, at
+every point of that run) must find its target rule, which may be ``guest``
+(the scenario's own self-check failing in a branch).  Its row reads the
+same, over explore's distinct findings; ``named`` is ``-`` when the table
+names nothing for it.
 """
 
 from __future__ import annotations
@@ -54,6 +62,8 @@ class Bug:
     cpus: int = 1
     names: dict = field(default_factory=dict)
     extras: tuple = ()
+    explore: bool = False          # a race only explore finds (its own run is clean)
+    line: str = "irq=0"            # what explore raises: irq=N or packet=V
 
 
 def rule_name(rule) -> str:
@@ -69,7 +79,8 @@ def load_bugs() -> list:
     """guest_kernel/bugs.py's table as ``Bug``s, in its order."""
     from guest_kernel.bugs import BUGS
     return [Bug(name=name, scenario=e.scenario, rule=rule_name(e.rule), model=e.model,
-                cpus=e.cpus, names=dict(e.names), extras=tuple(rule_name(r) for r in e.extras))
+                cpus=e.cpus, names=dict(e.names), extras=tuple(rule_name(r) for r in e.extras),
+                explore=bool(getattr(e, "explore", False)), line=getattr(e, "line", "irq=0"))
             for name, e in BUGS.items()]
 
 
@@ -81,6 +92,7 @@ class Outcome:
     violations: list
     stderr: str
     error: str = ""
+    note: str = ""                 # what explore did, for a race
 
     @property
     def rules(self) -> list:
@@ -96,6 +108,23 @@ def _run(_state, item) -> Outcome:
     except Exception as e:      # noqa: BLE001 -- the kernel does not build, the machine failed
         return Outcome(0, False, [], "", f"{type(e).__name__}: {e}")
     return Outcome(r.status, f"PASS {scenario}" in r.stdout, r.violations, r.stderr)
+
+
+def _explored(b: Bug, r: Outcome, jobs: int) -> Outcome:
+    """A race: its own run ``r`` must pass with no rule firing; then what
+    explore finds on ``b.line``, as an Outcome whose violations are explore's
+    distinct findings (the guest's own failure as rule ``guest``)."""
+    if r.error or not r.passed or r.violations:
+        return Outcome(r.status, False, r.violations, r.stderr, r.error,
+                       "the run itself must pass with no rule firing")
+    from emulator.explore import Plan, explore
+    from guest_kernel.explore import target_for
+    result = explore(target_for(b.model, b.scenario, b.name, b.line), Plan(), jobs=jobs)
+    found = [{"rule": d.finding.rule, "message": d.finding.message, **dict(d.finding.fields)}
+             for d in result.distinct]
+    note = (f"explore --{b.line.replace('=', ' ')}: {result.points} points, "
+            f"{result.branches} branches")
+    return Outcome(r.status, True, found, result.text(), note=note)
 
 
 def named(bug: Bug, out: Outcome) -> bool:
@@ -128,6 +157,9 @@ def check_bugs(only=(), build_dir: str = "build/bugs", verbose: bool = False,
     items += [(m, s, None, c, os.path.join(build_dir, f"control-{m}-{s}-{c}.jsonl"))
               for m, s, c in controls]
     results = list(run_ordered(_run, items, jobs=jobs, desc="check-bugs"))
+    for i, b in enumerate(bugs):
+        if b.explore:
+            results[i] = _explored(b, results[i], jobs)
     control = dict(zip(controls, results[len(bugs):]))
     w = max([18] + [len(b.name) + 2 for b in bugs])
     print(f"{'bug':<{w}}{'scenario':<15}{'model':<10}{'target':<16}{'named':<6}"
@@ -150,8 +182,10 @@ def check_bugs(only=(), build_dir: str = "build/bugs", verbose: bool = False,
                                       ("no PASS", not r.passed)) if bad]
         caught += not why
         verdict = "yes" if not why else "NO (" + ", ".join(why) + ")"
+        shown = ("yes" if hit else "NO") if b.names else ("-" if hit else "NO")
         print(f"{b.name:<{w}}{b.scenario:<15}{model:<10}{b.rule:<16}"
-              f"{'yes' if hit else 'NO':<6}{extra:<30}{nc:<8}{verdict}", file=out)
+              f"{shown:<6}{extra:<30}{nc:<8}{verdict}"
+              + (f"  ({r.note})" if r.note else ""), file=out)
         if verbose or why:
             for line in (r.stderr + (c.stderr if nc else "")).splitlines():
                 if line.startswith(("checks:", "  ")):
