@@ -1,0 +1,147 @@
+"""Where an interrupt could arrive: the points of a run.
+
+Contract
+--------
+A *point* is a virtual time ``t`` (an instruction boundary) at which the
+explored line, raised then, would be taken at once:
+
+- IF=1 on the CPU (one CPU: explore does not do SMP yet),
+- not in an interrupt shadow: the instruction retired just before is not
+  ``sti``, ``mov ss`` or ``pop ss`` (Intel SDM vol. 3A 6.8.3),
+- the line is unmasked at the 8259 (its IMR bit, and for lines 8-15 the
+  slave's cascade input on the master too) or at its IO APIC redirection
+  entry; for a test-device packet, the device's interrupt is enabled too.
+
+A halted CPU waits at one boundary for as long as it sleeps: the boundary
+right after ``hlt`` is one point (an edge anywhere in the halt wakes it the
+same way, only later).
+
+``Window(t0, t1, lo, hi)``: points with ``t0 <= t < t1`` whose instruction
+lies in ``[lo, hi)`` (each bound optional).  ``PointFinder(obs, window,
+every, first, limit)`` hooks every instruction of the observed machine
+``obs`` (emulator/explore/target.py) while it runs and collects the points
+after ``first``, keeping every ``every``-th and at most ``limit``; ``stop()``
+removes the hook.  The hook costs a Python call per instruction, so it runs
+only on the base run (and on the first branch of a pair at depth 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import capstone
+
+from emulator.cpu import EFLAGS_IF
+from emulator.devices.ioapic import RTE_MASKED, isa_irq_to_pin
+
+PIC_CASCADE = 2            # the slave's INT on master input 2
+SHADOW = ("sti",)          # and mov ss / pop ss (see _shadows)
+
+
+@dataclass(frozen=True)
+class Window:
+    t0: int = 0
+    t1: Optional[int] = None       # exclusive
+    lo: Optional[int] = None       # code addresses, hi exclusive
+    hi: Optional[int] = None
+
+    def has_time(self, t: int) -> bool:
+        return t >= self.t0 and (self.t1 is None or t < self.t1)
+
+    def has_code(self, addr: int) -> bool:
+        return (self.lo is None or addr >= self.lo) and (self.hi is None or addr < self.hi)
+
+    def describe(self) -> str:
+        parts = []
+        if self.t0 or self.t1 is not None:
+            parts.append(f"t {self.t0}..{'' if self.t1 is None else self.t1}")
+        if self.lo is not None or self.hi is not None:
+            lo = "" if self.lo is None else f"{self.lo:#x}"
+            hi = "" if self.hi is None else f"{self.hi:#x}"
+            parts.append(f"code {lo}..{hi}")
+        return ", ".join(parts) or "the whole run"
+
+
+def line_open(machine, irq: int, packet: bool = False) -> bool:
+    """The line reaches the CPU at once if raised now (masks only; IF apart)."""
+    if packet:
+        tdev = machine.devices["testdev"]
+        if not tdev.control & 1:            # CONTROL_IE: no packet, no interrupt
+            return False
+    pic = machine.pic
+    if irq < 8:
+        pic_open = not pic.master.imr & (1 << irq)
+    else:
+        pic_open = not pic.slave.imr & (1 << (irq - 8)) and not pic.master.imr & (1 << PIC_CASCADE)
+    if pic_open:
+        return True
+    return not machine.platform.ioapic.redtbl[isa_irq_to_pin(irq)] & RTE_MASKED
+
+
+def _shadows(mnemonic: str, ops: str) -> bool:
+    """Does this instruction open an interrupt shadow for the next one?"""
+    return mnemonic in SHADOW or (mnemonic == "mov" and ops.startswith("ss,")) \
+        or (mnemonic == "pop" and ops == "ss")
+
+
+class PointFinder:
+    def __init__(self, obs, window: Window, every: int = 1, first: int = -1,
+                 limit: Optional[int] = None) -> None:
+        self.obs = obs
+        self.m = obs.m
+        self.window = window
+        self.every = max(1, every)
+        self.first = first             # points after this time only
+        self.limit = limit
+        self.packet = obs.target.packet is not None
+        self.irq = self.m.devices["testdev"].irq_number if self.packet else obs.target.irq
+        self.seen = 0                  # eligible boundaries so far (before thinning)
+        self._last = -1                # the last eligible boundary
+        self.points: list = []
+        self._cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+        self._insn: dict = {}          # address -> (shadows the next?, is hlt?)
+        self._prev = (-2, False)       # (time, shadows the next) of the last instruction
+        self._handle = self.m.add_exec_hook(0, self._on_insn, end=self.m.mem_size - 1)
+
+    def stop(self) -> list:
+        if self._handle is not None:
+            self.m.remove_exec_hook(self._handle)
+            self._handle = None
+        return self.points
+
+    def full(self) -> bool:
+        return self.limit is not None and len(self.points) >= self.limit
+
+    def _decode(self, addr: int) -> tuple:
+        got = self._insn.get(addr)
+        if got is None:
+            code = self.m.mem_read(addr, 16)
+            ins = next(self._cs.disasm_lite(code, addr, 1), None)
+            got = (False, False) if ins is None else (_shadows(ins[2], ins[3]), ins[2] == "hlt")
+            self._insn[addr] = got
+        return got
+
+    def _on_insn(self, m, cpu) -> None:
+        t = m.clock.now
+        addr = cpu.eip
+        shadows, hlt = self._decode(addr)
+        prev_t, prev_shadows = self._prev
+        self._prev = (t, shadows)
+        if t <= self.first or not self.window.has_code(addr):
+            return
+        in_shadow = prev_shadows and prev_t == t - 1
+        if not cpu.eflags & EFLAGS_IF or not line_open(m, self.irq, self.packet):
+            return
+        if not in_shadow and self.window.has_time(t):
+            self._add(t)
+        if hlt and self.window.has_time(t + 1):
+            self._add(t + 1)            # the halt that follows: one point
+
+    def _add(self, t: int) -> None:
+        if t <= self._last or self.full():
+            return
+        self._last = t
+        if self.seen % self.every == 0:
+            self.points.append(t)
+        self.seen += 1
