@@ -12,8 +12,13 @@ MODEL    ?= ithread
 SCENARIO ?= hello
 CPUS     ?= 1
 TRACE    ?=
+# What `explore` explores: the line (IRQ 0, the clock: a tick at every point
+# is a preemption at every point), a planted bug, a Dask scheduler.
+IRQ       ?= 0
+BUG       ?=
+SCHEDULER ?=
 
-.PHONY: all install test run-guest debug kernels bench bless check-bugs clean
+.PHONY: all install test run-guest debug explore kernels bench bless check-bugs clean
 
 all: run-guest
 
@@ -36,6 +41,10 @@ run-guest: install
 
 debug: install
 	$(PY) -m guest_kernel debug --model $(MODEL) --scenario $(SCENARIO) --cpus $(CPUS)
+
+# An interrupt at every point of the scenario's run, every rule on each branch.
+explore: install
+	$(PY) -m guest_kernel explore --model $(MODEL) --scenario $(SCENARIO) --irq $(IRQ) $(if $(BUG),--bug $(BUG)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 kernels: install
 	$(PY) -m guest_kernel build-all -o build

@@ -4,11 +4,13 @@
     python -m guest_kernel build-all -o build
     python -m guest_kernel run   --model M --scenario S [--cpus N] [--trace F] [--max-instructions N]
     python -m guest_kernel debug --model M --scenario S [--cpus N]
+    python -m guest_kernel explore --model M --scenario S (--irq N | --packet V) ...
 
 ``run`` rebuilds build/<config>/ when a source is newer, then hands the ELF
 to ``python -m emulator run`` with ``--append scenario=S`` and the
 scenario's injections (guest_kernel/scenarios/S.inject: one --inject SPEC
-per non-comment line), passing the exit status through.  With ``--cpus N``
+per non-comment line) and any ``--inject`` after them, passing the exit
+status through.  ``explore`` is guest_kernel/explore.py.  With ``--cpus N``
 (N > 1) the command line is ``scenario=smp:S cpus=N`` (kernel_cmdline): the
 kernel learns the CPU count from it (it must not probe for APICs a one-CPU
 irqlab does not have).
@@ -79,7 +81,8 @@ def _emulator_cmd(verb, a, elf) -> list[str]:
         cmd += ["--trace", a.trace]
     if getattr(a, "max_instructions", None):
         cmd += ["--max-instructions", str(a.max_instructions)]
-    return cmd + injections(a.scenario)
+    extra = [arg for spec in getattr(a, "inject", None) or () for arg in ("--inject", spec)]
+    return cmd + injections(a.scenario) + extra
 
 
 def _run(verb, a) -> int:
@@ -95,6 +98,10 @@ def _run(verb, a) -> int:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["explore"]:                 # guest_kernel/explore.py
+        from guest_kernel.explore import main as explore_main
+        return explore_main(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m guest_kernel", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build one configuration")
@@ -111,6 +118,10 @@ def main(argv=None) -> int:
         if verb == "run":
             r.add_argument("--trace")
             r.add_argument("--max-instructions", type=int)
+            r.add_argument("--inject", action="append", default=[], metavar="SPEC",
+                           help="more injections, after the scenario's (as explore prints)")
+    sub.add_parser("explore", add_help=False,      # handled above; listed for --help
+                   help="an interrupt at every point (python -m guest_kernel explore --help)")
     a = ap.parse_args(argv)
     try:
         if a.cmd == "build":

@@ -14,6 +14,14 @@
         .text
 scen_biglock:
         push ebx
+.if BUG_RING_PUBLISH_EARLY || BUG_TX_COUNT_NO_IPL
+        mov ebx, 1                       # queue 1..TX_WORDS for the device to send
+1:      mov eax, ebx
+        call td_tx_post
+        inc ebx
+        cmp ebx, TX_WORDS
+        jbe 1b
+.endif
         and dword ptr [ih_table + TD_IH + IH_FLAGS], ~IH_MPSAFE
         call kernel_lock
         call kernel_lock
@@ -43,6 +51,12 @@ scen_biglock:
         cmp dword ptr [kernel_lock_word + KL_COUNT], 0
         jne 9f
         or dword ptr [ih_table + TD_IH + IH_FLAGS], IH_MPSAFE
+.if BUG_RING_PUBLISH_EARLY || BUG_TX_COUNT_NO_IPL
+        cmp dword ptr [td_tx_sum], TX_WORDS * (TX_WORDS + 1) / 2
+        jne 7f                           # every queued word sent, once
+        cmp dword ptr [td_tx_inflight], 0
+        jne 6f                           # and counted off
+.endif
         PRINT msg_bl_done
         xor eax, eax
         pop ebx
@@ -53,6 +67,14 @@ scen_biglock:
 9:      mov eax, msg_bl_held
         pop ebx
         ret
+.if BUG_RING_PUBLISH_EARLY || BUG_TX_COUNT_NO_IPL
+7:      mov eax, msg_bl_tx
+        pop ebx
+        ret
+6:      mov eax, msg_bl_inflight
+        pop ebx
+        ret
+.endif
 
         .data
 msg_bl_sleep: .asciz "biglock: depth 2, sleeping three ticks\n"
@@ -61,3 +83,8 @@ msg_bl_done:  .asciz "biglock: handler ran under the big lock, depth 2 kept, rel
 msg_bl_depth: .asciz "big-lock depth not restored"
 msg_bl_held:  .asciz "big lock still held after the last release"
         MUTEX biglock_spin, MUTEX_SPIN, IPL_VM
+.if BUG_RING_PUBLISH_EARLY || BUG_TX_COUNT_NO_IPL
+        .equ TX_WORDS, 8
+msg_bl_tx:    .asciz "the words sent are not the words queued"
+msg_bl_inflight: .asciz "td_tx_inflight does not count the words in flight"
+.endif

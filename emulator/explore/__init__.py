@@ -59,6 +59,7 @@ class Result:
     target: Target
     plan: Plan
     points: int
+    classes: int
     branches: int
     distinct: list
 
@@ -66,7 +67,7 @@ class Result:
         return self.target.command(times)
 
     def text(self) -> str:
-        return render(self.distinct, self.points, self.branches, self.command)
+        return render(self.distinct, self.points, self.classes, self.branches, self.command)
 
     def json(self) -> dict:
         t = self.target
@@ -74,6 +75,7 @@ class Result:
                  "line": {"packet": t.packet} if t.packet is not None else {"irq": t.irq},
                  "window": self.plan.window.describe(), "every": self.plan.every,
                  "depth": self.plan.depth, "base_end": t.end}
+        about["classes"] = self.classes
         return to_json(self.distinct, self.points, self.branches, self.command, about)
 
     @property
@@ -82,36 +84,37 @@ class Result:
 
 
 def base_run(target: Target, plan: Plan) -> tuple:
-    """The base run with the point hook: (target with end/limit, points, Record)."""
+    """The base run with the point hook: (target with end/limit, the number
+    of points, their classes, the base run's Record)."""
     obs = Observed(target)
-    finder = PointFinder(obs, plan.window, plan.every)
+    finder = PointFinder(obs, plan.window, plan.every, merge=plan.merge)
     try:
         result = obs.m.run(BASE_BUDGET)
     finally:
-        points = finder.stop()
+        classes = finder.stop()
     if result.reason == "budget":
         raise ExploreError(f"the base run did not end within {BASE_BUDGET} instructions")
     end = obs.now
     target = replace(target, end=end, limit=end + max(end, HANG_GRACE))
     outcome = obs.finish_branch(result)
-    return target, points, Record((), verdict(outcome, target.limit))
+    return target, finder.points, classes, Record((), verdict(outcome, target.limit))
 
 
 def explore(target: Target, plan: Plan, jobs: Optional[int] = None,
             scheduler: Optional[str] = None, max_branches: Optional[int] = None) -> Result:
     from emulator.pool import run_ordered
-    target, points, base = base_run(target, plan)
+    target, points, classes, base = base_run(target, plan)
     plan = replace(plan, snap_every=max(1000, -(-target.end // SNAPSHOTS)))
-    todo = points
+    todo = classes
     if max_branches is not None and plan.depth >= 2:
         plan = replace(plan, second=max(1, min(plan.second, max_branches - 1)))
-        todo = points[:max(1, max_branches // (1 + plan.second))]
+        todo = classes[:max(1, max_branches // (1 + plan.second))]
     elif max_branches is not None:
-        todo = points[:max_branches]
+        todo = classes[:max_branches]
     records = [base]
     branches = 0
     for batch in run_ordered(run_item, todo, context=(target, plan), setup=setup,
                              jobs=jobs, scheduler=scheduler, desc="explore"):
         records.extend(batch)
         branches += len(batch)
-    return Result(target, plan, len(points), branches, merge(records))
+    return Result(target, plan, points, len(classes), branches, merge(records))

@@ -2,8 +2,8 @@
 
     python -m emulator explore IMAGE [--append CMDLINE] [--inject SPEC]...
         (--irq N | --packet V) [--window T0:T1 | --between SYM[:SYM]]
-        [--every K] [--depth 1|2] [--second K] [-j N] [--scheduler ADDRESS]
-        [--json OUT] [--max-branches N] [--mem MIB]
+        [--every K] [--all-points] [--depth 1|2] [--second K] [-j N]
+        [--scheduler ADDRESS] [--json OUT] [--max-branches N] [--mem MIB]
 
 Prints each distinct violation once (rule, message, objects, code
 locations, how many branches hit it, the first point, a command that
@@ -46,6 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     where.add_argument("--between", metavar="SYM[:SYM]",
                        help="points in this code only (SYM alone: up to the next label)")
     p.add_argument("--every", type=int, default=1, metavar="K", help="keep every K-th point")
+    p.add_argument("--all-points", action="store_true",
+                   help="one branch per point, not per class of points")
     p.add_argument("--depth", type=int, choices=(1, 2), default=1,
                    help="2: also a second interrupt after the first")
     p.add_argument("--second", type=int, default=64, metavar="K",
@@ -118,7 +120,8 @@ def run(target, args, prog: str) -> int:
     from emulator.explore import ExploreError, Plan, explore
     from emulator.machine import MachineError
     from emulator.pool import PoolError
-    plan = Plan(window=args.window_obj, every=args.every, depth=args.depth, second=args.second)
+    plan = Plan(window=args.window_obj, every=args.every, depth=args.depth, second=args.second,
+                merge=not args.all_points)
     try:
         result = explore(target, plan, jobs=args.jobs, scheduler=args.scheduler,
                          max_branches=args.max_branches)
@@ -151,7 +154,7 @@ def run(target, args, prog: str) -> int:
     return result.status
 
 
-def _symbols_of(path: str):
+def symbols_of(path: str):
     try:
         from asm.symfile import load_symbols
         return load_symbols(path)
@@ -192,7 +195,7 @@ def main(argv) -> int:
         return 2
     try:
         target = read_target(args.image, args.append, args.mem, args.inject, args)
-        args.window_obj = window(args, _symbols_of(args.image))
+        args.window_obj = window(args, symbols_of(args.image))
     except OSError as e:
         sys.stderr.write(f"{prog}: cannot read {args.image}: {e.strerror}\n")
         return 2

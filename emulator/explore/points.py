@@ -17,12 +17,28 @@ right after ``hlt`` is one point (an edge anywhere in the halt wakes it the
 same way, only later).
 
 ``Window(t0, t1, lo, hi)``: points with ``t0 <= t < t1`` whose instruction
-lies in ``[lo, hi)`` (each bound optional).  ``PointFinder(obs, window,
-every, first, limit)`` hooks every instruction of the observed machine
-``obs`` (emulator/explore/target.py) while it runs and collects the points
-after ``first``, keeping every ``every``-th and at most ``limit``; ``stop()``
-removes the hook.  The hook costs a Python call per instruction, so it runs
-only on the base run (and on the first branch of a pair at depth 2).
+lies in ``[lo, hi)`` (each bound optional).
+
+**Classes.** A loop that runs a million times without the kernel doing
+anything the observer sees would make a million points that all ask the
+same question.  Two points are in one *class* when they are at the same
+instruction address and no event (a trace event: a lock taken, a switch,
+an interrupt, a device's line moving, ...) came between them; explore runs
+one branch per class, at its first point, and a violation it finds counts
+every point of the class.  This is the reduction CHESS makes when it
+preempts only at synchronisation operations, finer (every distinct
+instruction is still its own class): a race between two instructions of
+the same thread is kept, a loop's millionth iteration is not re-run.
+``merge=False`` makes every point its own class.
+
+``PointFinder(obs, window, every, first, limit, merge)`` hooks every
+instruction of the observed machine ``obs`` (emulator/explore/target.py)
+while it runs and collects the points after ``first``, keeping every
+``every``-th: ``points`` counts them, ``classes`` lists ``(t, size)`` — each
+class's first point and how many points it has — at most ``limit`` classes;
+``stop()`` removes the hooks and returns ``classes``.  The hook costs a
+Python call per instruction, so it runs only on the base run (and on the
+first branch of a pair at depth 2).
 """
 
 from __future__ import annotations
@@ -87,31 +103,37 @@ def _shadows(mnemonic: str, ops: str) -> bool:
 
 class PointFinder:
     def __init__(self, obs, window: Window, every: int = 1, first: int = -1,
-                 limit: Optional[int] = None) -> None:
+                 limit: Optional[int] = None, merge: bool = True) -> None:
         self.obs = obs
         self.m = obs.m
         self.window = window
         self.every = max(1, every)
         self.first = first             # points after this time only
         self.limit = limit
+        self.merge = merge
         self.packet = obs.target.packet is not None
         self.irq = self.m.devices["testdev"].irq_number if self.packet else obs.target.irq
         self.seen = 0                  # eligible boundaries so far (before thinning)
+        self.points = 0                # kept (every K-th)
+        self.classes: list = []        # [t of the first point, points in the class]
+        self._class_of: dict = {}      # (address, events seen) -> index in classes
+        self._events = 0
         self._last = -1                # the last eligible boundary
-        self.points: list = []
         self._cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
         self._insn: dict = {}          # address -> (shadows the next?, is hlt?)
         self._prev = (-2, False)       # (time, shadows the next) of the last instruction
+        obs.session.fanout.add(self._count)
         self._handle = self.m.add_exec_hook(0, self._on_insn, end=self.m.mem_size - 1)
 
     def stop(self) -> list:
         if self._handle is not None:
             self.m.remove_exec_hook(self._handle)
+            self.obs.session.fanout.consumers.remove(self._count)
             self._handle = None
-        return self.points
+        return [tuple(c) for c in self.classes]
 
-    def full(self) -> bool:
-        return self.limit is not None and len(self.points) >= self.limit
+    def _count(self, ev: dict) -> None:
+        self._events += 1
 
     def _decode(self, addr: int) -> tuple:
         got = self._insn.get(addr)
@@ -134,14 +156,22 @@ class PointFinder:
         if not cpu.eflags & EFLAGS_IF or not line_open(m, self.irq, self.packet):
             return
         if not in_shadow and self.window.has_time(t):
-            self._add(t)
+            self._add(t, addr)
         if hlt and self.window.has_time(t + 1):
-            self._add(t + 1)            # the halt that follows: one point
+            self._add(t + 1, -addr)     # the halt that follows: one point
 
-    def _add(self, t: int) -> None:
-        if t <= self._last or self.full():
+    def _add(self, t: int, where: int) -> None:
+        if t <= self._last:
             return
         self._last = t
-        if self.seen % self.every == 0:
-            self.points.append(t)
         self.seen += 1
+        if (self.seen - 1) % self.every:
+            return
+        self.points += 1
+        key = (where, self._events) if self.merge else t
+        i = self._class_of.get(key)
+        if i is not None:
+            self.classes[i][1] += 1
+        elif self.limit is None or len(self.classes) < self.limit:
+            self._class_of[key] = len(self.classes)
+            self.classes.append([t, 1])

@@ -19,10 +19,13 @@ code locations (``where``: the innermost frame of each backtrace, so the
 place the interrupt came in from does not make a new one) are equal; the
 message and times are the first hit's.
 
-``Record(times, findings)`` is one branch: the injection times (one for
-depth 1, two for a pair) and its findings; records are small and pickle.
+``Record(times, findings, weight)`` is one branch: the injection times (one
+for depth 1, two for a pair), its findings, and the points its class has;
+records are small and pickle.
 ``merge(records)`` groups them in record order into ``Distinct``s: the
-finding, how many branches hit it, and the first one's times.
+finding, how many branches hit it and how many points those stand for
+(a branch runs one class of points: emulator/explore/points.py), and the
+first one's times.
 ``render(...)`` gives the text report, ``to_json(...)`` the same as a dict.
 """
 
@@ -52,12 +55,14 @@ class Finding:
 class Record:
     times: tuple
     findings: list = field(default_factory=list)
+    weight: int = 1                # the points (pairs) its class stands for
 
 
 @dataclass
 class Distinct:
     finding: Finding
-    hits: int
+    hits: int                      # branches that found it
+    points: int                    # the points (pairs) those branches stand for
     first: tuple                   # injection times of the first branch (() = the base run)
 
 
@@ -104,9 +109,10 @@ def merge(records) -> list:
             here.add(f.key)
             d = seen.get(f.key)
             if d is None:
-                seen[f.key] = Distinct(f, 1, tuple(rec.times))
+                seen[f.key] = Distinct(f, 1, rec.weight, tuple(rec.times))
             else:
                 d.hits += 1
+                d.points += rec.weight
     return list(seen.values())
 
 
@@ -114,7 +120,7 @@ def _fields_text(f: Finding) -> str:
     return " ".join(f"{k}={v}" for k, v in f.fields)
 
 
-def render(distinct, points: int, branches: int, command) -> str:
+def render(distinct, points: int, classes: int, branches: int, command) -> str:
     """The report: each distinct violation, then the last line."""
     out = []
     for i, d in enumerate(distinct, 1):
@@ -126,12 +132,15 @@ def render(distinct, points: int, branches: int, command) -> str:
             if w:
                 out.append(f"  at: {w}")
         if d.first:
-            when = ", ".join(f"t={t}" for t in d.first)
-            out.append(f"  hit by {d.hits} branch{'es' if d.hits != 1 else ''}; first: "
-                       f"interrupt at {when}")
+            when = " and ".join(f"t={t}" for t in d.first)
+            out.append(f"  hit by {d.points} point{'s' if d.points != 1 else ''} "
+                       f"({d.hits} branch{'es' if d.hits != 1 else ''}); first: interrupt at {when}")
         else:
             out.append("  in the base run itself (no interrupt added)")
         out.append(f"  reproduce: {command(d.first)}")
+    if classes != points:
+        out.append(f"explore: the points fall in {classes} classes (same instruction, "
+                   f"no event between), one branch each")
     out.append(f"explore: {points} points, {branches} branches, {len(distinct)} distinct violations")
     return "\n".join(out) + "\n"
 
@@ -140,5 +149,5 @@ def to_json(distinct, points: int, branches: int, command, about: dict) -> dict:
     return {**about, "points": points, "branches": branches,
             "violations": [{"rule": d.finding.rule, "message": d.finding.message,
                             "objects": dict(d.finding.fields), "where": list(d.finding.where),
-                            "hits": d.hits, "first": list(d.first),
+                            "branches": d.hits, "points": d.points, "first": list(d.first),
                             "reproduce": command(d.first)} for d in distinct]}

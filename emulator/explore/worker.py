@@ -3,14 +3,15 @@
 Contract
 --------
 ``setup((target, plan)) -> Worker`` runs once per worker (emulator/pool.py
-ships the context once); ``run_item(worker, t) -> [Record]`` runs the
-branches of one point:
+ships the context once); ``run_item(worker, (t, size)) -> [Record]`` runs
+the branches of one class of points (emulator/explore/points.py), at its
+first point ``t``:
 
 - depth 1: one branch, the explored line raised at ``t``;
-- depth 2: that branch, run with the point hook, and then for each of its
-  points after ``t`` (thinned by ``every``, at most ``plan.second``) a
-  branch with the line raised at ``t`` and again there — records in time
-  order.
+- depth 2: that branch, run with the point hook, and then for each class
+  of its points after ``t`` (thinned by ``every``, at most
+  ``plan.second``) a branch with the line raised at ``t`` and again at
+  the class's first point — records in time order.
 
 The worker keeps snapshots of the base run every ``plan.snap_every``
 instructions, taken as it first passes them.  A branch at ``t`` restores
@@ -39,8 +40,9 @@ class Plan:
     window: Window = Window()
     every: int = 1
     depth: int = 1
-    second: int = 64               # depth 2: second points per first point, at most
+    second: int = 64               # depth 2: second classes per first point, at most
     snap_every: int = 2000         # instructions between base snapshots
+    merge: bool = True             # one branch per class of points (points.py)
 
 
 class Worker:
@@ -70,7 +72,7 @@ class Worker:
                 self.snaps.append(obs.save())
 
     # -- branches --------------------------------------------------------------
-    def branch(self, times: tuple) -> Record:
+    def branch(self, times: tuple, weight: int = 1) -> Record:
         """From the base run at times[0]: the line raised at each time."""
         self.base_at(times[0])
         self.on_base = False
@@ -78,16 +80,16 @@ class Worker:
         for k, t in enumerate(times):
             obs.inject_at(t, k)
         outcome = obs.finish_branch()
-        return Record(tuple(times), verdict(outcome, self.target.limit))
+        return Record(tuple(times), verdict(outcome, self.target.limit), weight)
 
-    def pairs(self, t1: int) -> list:
+    def pairs(self, t1: int, weight: int = 1) -> list:
         """Depth 2 at ``t1``: the single branch, then one per second point."""
         self.base_at(t1)
         self.on_base = False
         obs = self.obs
         obs.inject_at(t1, 0)
         finder = PointFinder(obs, self.plan.window, self.plan.every, first=t1,
-                             limit=self.plan.second)
+                             limit=self.plan.second, merge=self.plan.merge)
         times, snaps = [obs.now], [obs.save()]
         every = self.plan.snap_every
         result = None
@@ -100,14 +102,15 @@ class Worker:
                     snaps.append(obs.save())
         finally:
             seconds = finder.stop()
-        records = [Record((t1,), verdict(obs.finish_branch(result), self.target.limit))]
-        for t2 in seconds:
+        records = [Record((t1,), verdict(obs.finish_branch(result), self.target.limit), weight)]
+        for t2, size in seconds:
             i = bisect.bisect_right(times, t2) - 1
             obs.restore(snaps[i])
             if obs.run_to(t2) is not None:
                 raise RuntimeError(f"the branch at t={t1} ended before t={t2}: not deterministic?")
             obs.inject_at(t2, 1)
-            records.append(Record((t1, t2), verdict(obs.finish_branch(), self.target.limit)))
+            records.append(Record((t1, t2), verdict(obs.finish_branch(), self.target.limit),
+                                  weight * size))
         return records
 
 
@@ -116,7 +119,9 @@ def setup(context) -> Worker:
     return Worker(target, plan)
 
 
-def run_item(worker: Worker, t: int) -> list:
+def run_item(worker: Worker, item: tuple) -> list:
+    """``item``: a class of points, (its first point's time, its size)."""
+    t, size = item
     if worker.plan.depth >= 2:
-        return worker.pairs(t)
-    return [worker.branch((t,))]
+        return worker.pairs(t, size)
+    return [worker.branch((t,), size)]
