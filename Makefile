@@ -49,11 +49,12 @@ explore: install
 kernels: install
 	$(PY) -m guest_kernel build-all -o build
 
-# The machine's figures (raw Unicorn, guest, interrupt storm; one JSON line)
-# and the assembler's speed on a kernel-sized source.
+# The machine's figures (raw Unicorn, guest, interrupt storm; one JSON line),
+# the assembler's speed on a kernel-sized source, and explore's branches/s.
 bench: install
 	$(PY) -m emulator.bench
 	$(PY) -m asm.bench
+	$(PY) -m emulator.explore.bench
 
 bless: install
 	$(PY) -m tests.golden.bless

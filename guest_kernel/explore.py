@@ -55,6 +55,25 @@ def reproduce_prefix(a) -> tuple:
     return tuple(args)
 
 
+def target_for(model: str, scenario: str, bug=None, line: str = "irq=0", image=None):
+    """The Target of one configuration's scenario with its own injections,
+    exploring ``line`` (``irq=N`` or ``packet=V``), for in-process callers
+    (make check-bugs).  ``image``: the kernel.elf (default: built when stale
+    under build/checks, emulator/checks/runs.py)."""
+    import argparse
+    from emulator.checks.runs import kernel_image
+    from emulator.explore import cli
+    from guest_kernel.__main__ import injection_specs, kernel_cmdline
+    kind, _, value = line.partition("=")
+    a = argparse.Namespace(irq=int(value, 0) if kind == "irq" else None,
+                           packet=int(value, 0) if kind == "packet" else None,
+                           model=model, scenario=scenario, bug=bug, intr_stack="shared",
+                           softint="thread", build_dir="build", inject=[])
+    image = image or kernel_image(model, bug)
+    target = cli.read_target(image, kernel_cmdline(scenario), 32, injection_specs(scenario), a)
+    return replace(target, reproduce=reproduce_prefix(a))
+
+
 def main(argv=None) -> int:
     from emulator.explore import cli
     from guest_kernel.__main__ import injection_specs, kernel_cmdline

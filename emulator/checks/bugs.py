@@ -15,6 +15,11 @@ then ``check-bugs: N bugs, K caught``.  Exit status 0 when every bug was
 caught by its targeted rule, 1 otherwise (also when a bug could not run).
 A rule may be named by its name (``lock-order``) or by its number in issue
 5 (``5``).
+
+A bug marked ``explore`` (a race the scenario's own injections never hit)
+is caught when its run passes with no rule firing and ``explore`` (every
+point, its ``line``: emulator/explore) finds the rule; the rule ``guest``
+is the scenario's own self-check failing in a branch.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ class Bug:
     rule: str
     model: str = "ithread"
     cpus: int = 1
+    explore: bool = False          # a race only explore finds (the run must pass)
+    line: str = "irq=0"            # what explore raises
 
 
 DEFAULT_BUGS = [
@@ -81,8 +88,26 @@ def load_bugs() -> list:
         out.append(Bug(name=name or _get(e, "name"), scenario=_get(e, "scenario"),
                        rule=rule_name(_get(e, "rule")),
                        model=_get(e, "model", "ithread") or "ithread",
-                       cpus=int(_get(e, "cpus", 1) or 1)))
+                       cpus=int(_get(e, "cpus", 1) or 1),
+                       explore=bool(_get(e, "explore", False)),
+                       line=_get(e, "line", "irq=0") or "irq=0"))
     return out
+
+
+def _explored(b: Bug, r) -> tuple:
+    """A race for explore: the scenario's own run must pass with no rule
+    firing, and ``python -m guest_kernel explore`` on it must find the rule
+    (``guest``: the scenario's self-check failing in a branch)."""
+    from emulator.explore import Plan, explore
+    from guest_kernel.explore import target_for
+    if r.status != 0 or r.rules:
+        return r.rules, False, f"  (the run itself: status {r.status}; explore wants it to pass)"
+    result = explore(target_for(b.model, b.scenario, b.name, b.line), Plan())
+    fired = sorted({d.finding.rule for d in result.distinct})
+    first = next((d.first for d in result.distinct if d.finding.rule == b.rule), None)
+    where = f", first at t={first[0]}" if first else ""
+    return fired, b.rule in fired, (f"  (explore --{b.line.replace('=', ' ')}: run passes; "
+                                    f"{result.points} points, {result.branches} branches{where})")
 
 
 def check_bugs(only=(), build_dir: str = "build/bugs", verbose: bool = False,
@@ -105,12 +130,15 @@ def check_bugs(only=(), build_dir: str = "build/bugs", verbose: bool = False,
         except Exception as e:      # the kernel does not build, the machine failed
             print(f"{b.name:<{w}}could not run: {e}", file=out)
             continue
-        fired = r.rules
-        hit = b.rule in fired
-        caught += hit
         note = ""
-        if r.status not in (120,) and not fired:
-            note = f"  (exit status {r.status})"
+        if b.explore:
+            fired, hit, note = _explored(b, r)
+        else:
+            fired = r.rules
+            hit = b.rule in fired
+            if r.status not in (120,) and not fired:
+                note = f"  (exit status {r.status})"
+        caught += hit
         print(f"{b.name:<{w}}{b.scenario:<16}{b.model:<10}{b.rule:<17}"
               f"{(', '.join(fired) or '-'):<44}{'yes' if hit else 'NO'}{note}", file=out)
         if verbose or not hit:
