@@ -9,11 +9,13 @@ Result`` does for interrupts what CHESS does for thread schedules:
    and checked, with a hook on every instruction that collects the
    *points* (emulator/explore/points.py: IF=1, no interrupt shadow, the
    line unmasked) in the window, thinned by ``plan.every``;
-2. for each point a **branch** raises the explored line (or pushes a test
-   device packet) there and runs to the end with every rule on, from the
-   nearest earlier snapshot (emulator/explore/worker.py); ``plan.depth``
-   2 adds, for each point, branches with a second interrupt at each point
-   of that branch after the first (at most ``plan.second`` of them);
+2. the points fall in *classes* (same instruction, no event between:
+   points.py); for each class a **branch** raises the explored line (or
+   pushes a test device packet) at its first point and runs to the end
+   with every rule on, from the nearest earlier snapshot
+   (emulator/explore/worker.py); ``plan.depth`` 2 adds, for each, branches
+   with a second interrupt at each class of points of that branch after
+   the first (at most ``plan.second`` of them);
 3. the branches' verdicts (emulator/explore/verdict.py: rule violations and
    the guest's own exit) are merged in point order into distinct
    violations.
@@ -22,15 +24,16 @@ Branches are spread by emulator/pool.py: this process (``jobs=1``), a local
 process pool, or a Dask cluster (``scheduler="tcp://HOST:PORT"``); each
 worker gets the target and the plan once and then batches of points.
 Results are merged in point order, so the report is the same bytes
-whatever ran where.  ``max_branches`` keeps the first points only (depth 2:
-``second`` at most ``max_branches - 1`` and ``max_branches // (1 + second)``
-first points).  A branch that has not
-ended ``max(end, HANG_GRACE)`` instructions after the base run's end is
-a hang (limit in ``Target.limit``).
+whatever ran where.  ``max_branches`` keeps the first classes only (depth
+2: ``second`` at most ``max_branches - 1`` and ``max_branches // (1 +
+second)`` first classes).  A branch that has not ended ``max(end,
+HANG_GRACE)`` instructions after the base run's end is a hang (the limit
+is ``Target.limit``).
 
-``Result``: ``points`` (found), ``branches`` (run), ``distinct`` (the
-merged violations, the base run's own first), ``target`` (with ``end`` and
-``limit`` filled in), ``text()`` and ``json()``.
+``Result``: ``points`` (found), ``classes``, ``branches`` (run),
+``distinct`` (the merged violations, the base run's own first), ``target``
+(with ``end`` and ``limit`` filled in), ``text()``, ``json()`` and
+``status`` (120 when any, else 0).
 """
 
 from __future__ import annotations
@@ -108,7 +111,7 @@ def explore(target: Target, plan: Plan, jobs: Optional[int] = None,
     todo = classes
     if max_branches is not None and plan.depth >= 2:
         plan = replace(plan, second=max(1, min(plan.second, max_branches - 1)))
-        todo = classes[:max(1, max_branches // (1 + plan.second))]
+        todo = classes[:max_branches // (1 + plan.second)]
     elif max_branches is not None:
         todo = classes[:max_branches]
     records = [base]

@@ -145,6 +145,12 @@ class PointFinder:
         return got
 
     def _on_insn(self, m, cpu) -> None:
+        if not line_open(m, self.irq, self.packet):
+            # (no register read: the cheap case, e.g. a long handler with its
+            # line masked; the instruction that opens the line again is an
+            # out or an APIC write, never a shadow's sti / mov ss)
+            self._prev = (-2, False)
+            return
         t = m.clock.now
         addr = cpu.eip
         shadows, hlt = self._decode(addr)
@@ -153,7 +159,7 @@ class PointFinder:
         if t <= self.first or not self.window.has_code(addr):
             return
         in_shadow = prev_shadows and prev_t == t - 1
-        if not cpu.eflags & EFLAGS_IF or not line_open(m, self.irq, self.packet):
+        if not cpu.eflags & EFLAGS_IF:
             return
         if not in_shadow and self.window.has_time(t):
             self._add(t, addr)

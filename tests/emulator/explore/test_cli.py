@@ -136,3 +136,19 @@ def test_guest_kernel_run_adds_its_inject_after_the_scenarios_own():
     cmd = _emulator_cmd("run", a, Path("k.elf"))
     specs = [cmd[i + 1] for i, x in enumerate(cmd) if x == "--inject"]
     assert specs[-1] == "irq=0,at=99" and len(specs) > 1
+
+
+def test_depth_2_adds_a_second_interrupt_at_each_later_point_and_reproduces_it(image, capsys):
+    from emulator.machine import Machine
+    status, out, _ = run([image, "--irq", "5", "-j", "2", "--depth", "2"], capsys)
+    assert status == 120
+    # 4 points; after a first at the k-th, the branch has 4 - k + 1 points
+    # left (the interrupted instruction runs again): 4 + 3 + 2 + 1 pairs
+    assert out.splitlines()[-1] == "explore: 4 points, 14 branches, 2 distinct violations"
+    pair = [ln for ln in out.splitlines() if "reproduce:" in ln and ln.count("--inject") == 2][0]
+    specs = [w for w in pair.split() if w.startswith("irq=5,at=")]
+    m = Machine.from_image(image, mem_mib=2)
+    m.console = lambda data: None
+    for spec in specs:
+        m.inject(spec)
+    assert m.run(100_000).status == 2            # both taken: the guest counts two
