@@ -9,8 +9,13 @@
 ``run`` rebuilds build/<config>/ when a source is newer, then hands the ELF
 to ``python -m emulator run`` with ``--append scenario=S`` and the
 scenario's injections (guest_kernel/scenarios/S.inject: one --inject SPEC
-per non-comment line) and any ``--inject`` after them, passing the exit
-status through.  ``explore`` is guest_kernel/explore.py.  With ``--cpus N``
+per non-comment line) and any ``--inject`` after them.  ``run`` and
+``debug`` replace this process with the
+emulator's (exec), so its exit status is theirs and Ctrl-C reaches the
+emulator alone: ``run`` stops with 130, ``debug``'s REPL stops the guest and
+keeps the session (as under ``make run-guest`` / ``make debug``).  Ctrl-C
+during the build ends with one line and status 130.  ``explore`` is
+guest_kernel/explore.py.  With ``--cpus N``
 (N > 1) the command line is ``scenario=smp:S cpus=N`` (kernel_cmdline): the
 kernel learns the CPU count from it (it must not probe for APICs a one-CPU
 irqlab does not have).
@@ -21,7 +26,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -94,7 +98,10 @@ def _run(verb, a) -> int:
         print(f"the emulator (python -m emulator {verb}) is not installed yet; "
               f"the kernel is built at {out / 'kernel.elf'}", file=sys.stderr)
         return 2
-    return subprocess.call(_emulator_cmd(verb, a, out / "kernel.elf"))
+    cmd = _emulator_cmd(verb, a, out / "kernel.elf")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(cmd[0], cmd)       # the emulator takes over this process (no return)
 
 
 def main(argv=None) -> int:
@@ -134,6 +141,9 @@ def main(argv=None) -> int:
     except BuildError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     return 0
 
 
