@@ -1,7 +1,7 @@
 """``python -m guest_kernel explore``: explore a kernel configuration's scenario.
 
-    python -m guest_kernel explore --model M --scenario S [--bug B]
-        [--intr-stack S] [--softint K] (--irq N | --packet V) ...
+    python -m guest_kernel explore --model M [--driver NAME=MODEL[,...]]...
+        --scenario S [--bug B] [--intr-stack S] [--softint K] (--irq N | --packet V) ...
         (the rest as ``python -m emulator explore``: emulator/explore/cli.py)
 
 Builds the configuration when stale (as ``run`` does), and explores the
@@ -19,20 +19,16 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from guest_kernel.build import BuildError, Config, MODELS, build, is_stale
-from guest_kernel.bugs import BUGS
+from guest_kernel.build import BuildError, build, is_stale
 
 PROG = "python -m guest_kernel explore"
 
 
 def _parser():
     from emulator.explore import cli
-    from guest_kernel.__main__ import SCENARIOS
+    from guest_kernel.__main__ import SCENARIOS, _config_args
     p = cli.parser(PROG, "Deliver an interrupt at every point of a scenario's run.")
-    p.add_argument("--model", choices=MODELS, default="ithread")
-    p.add_argument("--intr-stack", choices=("shared", "separate"), default="shared")
-    p.add_argument("--softint", choices=("thread", "fast"), default="thread")
-    p.add_argument("--bug", choices=sorted(BUGS), default=None)
+    _config_args(p)                    # --model, --driver, --intr-stack, --softint, --bug
     p.add_argument("--scenario", default="hello", choices=SCENARIOS)
     p.add_argument("--build-dir", default="build")
     cli.add_arguments(p)
@@ -41,7 +37,10 @@ def _parser():
 
 def reproduce_prefix(a) -> tuple:
     """``python -m guest_kernel run`` of this configuration and scenario."""
-    args = ["python", "-m", "guest_kernel", "run", "--model", a.model, "--scenario", a.scenario]
+    args = ["python", "-m", "guest_kernel", "run", "--model", a.model]
+    for spec in getattr(a, "driver", ()):
+        args += ["--driver", spec]
+    args += ["--scenario", a.scenario]
     if a.intr_stack != "shared":
         args += ["--intr-stack", a.intr_stack]
     if a.softint != "thread":
@@ -68,7 +67,7 @@ def target_for(model: str, scenario: str, bug=None, line: str = "irq=0", image=N
     a = argparse.Namespace(irq=int(value, 0) if kind == "irq" else None,
                            packet=int(value, 0) if kind == "packet" else None,
                            model=model, scenario=scenario, bug=bug, intr_stack="shared",
-                           softint="thread", build_dir="build", inject=[])
+                           softint="thread", build_dir="build", inject=[], driver=[])
     image = image or kernel_image(model, bug)
     target = cli.read_target(image, kernel_cmdline(scenario), 32, injection_specs(scenario), a)
     return replace(target, reproduce=reproduce_prefix(a))
@@ -76,15 +75,15 @@ def target_for(model: str, scenario: str, bug=None, line: str = "irq=0", image=N
 
 def main(argv=None) -> int:
     from emulator.explore import cli
-    from guest_kernel.__main__ import injection_specs, kernel_cmdline
+    from guest_kernel.__main__ import _config, injection_specs, kernel_cmdline
     a = _parser().parse_args(argv)
     bad = cli.check(a)
     if bad:
         sys.stderr.write(f"{PROG}: {bad}\n")
         return 2
-    cfg = Config(a.model, a.intr_stack, a.softint, a.bug)
-    out = Path(a.build_dir) / cfg.name
     try:
+        cfg = _config(a)
+        out = Path(a.build_dir) / cfg.name
         if is_stale(cfg, out):
             build(cfg, out)
     except BuildError as e:
