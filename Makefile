@@ -15,8 +15,11 @@ SCENARIO ?= hello
 CPUS     ?= 1
 TRACE    ?=
 # What `explore` explores: the line (IRQ 0, the clock: a tick at every point
-# is a preemption at every point), a planted bug, a Dask scheduler.
+# is a preemption at every point; or KEY=B, a key pressed, or PACKET=V, a
+# test-device packet), a planted bug, a Dask scheduler.
 IRQ       ?= 0
+KEY       ?=
+PACKET    ?=
 BUG       ?=
 SCHEDULER ?=
 
@@ -46,7 +49,7 @@ debug: install
 
 # An interrupt at every point of the scenario's run, every rule on each branch.
 explore: install
-	$(PY) -m guest_kernel explore --model $(MODEL) $(foreach d,$(DRIVERS),--driver $(d)) --scenario $(SCENARIO) --irq $(IRQ) $(if $(BUG),--bug $(BUG)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	$(PY) -m guest_kernel explore --model $(MODEL) $(foreach d,$(DRIVERS),--driver $(d)) --scenario $(SCENARIO) $(if $(KEY),--key $(KEY),$(if $(PACKET),--packet $(PACKET),--irq $(IRQ))) $(if $(BUG),--bug $(BUG)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 kernels: install
 	$(PY) -m guest_kernel build-all -o build

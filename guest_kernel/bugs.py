@@ -9,7 +9,7 @@ SCENARIO, and the checker rule RULE (emulator/checks/RULES.md) must fire.
 still boots and finishes its scenario; the guest does not report its own
 bug.  A bug with ``explore`` is a race the scenario's own run never hits
 (it prints PASS with 0 violations): ``python -m guest_kernel explore
---LINE`` (``--irq N`` or ``--packet V``) must find RULE, which may be
+--LINE`` (``--irq N``, ``--packet V`` or ``--key B``) must find RULE, which may be
 ``guest`` — the scenario's own self-check failing in a branch
 (emulator/explore/verdict.py).
 """
@@ -25,7 +25,7 @@ class Bug(NamedTuple):
     rule: str
     what: str
     explore: bool = False          # found only by explore (the scenario's run passes)
-    line: str = "irq=0"            # what explore raises: irq=N or packet=V
+    line: str = "irq=0"            # what explore raises: irq=N, packet=V or key=B
 
 
 BUGS = {
@@ -64,7 +64,7 @@ BUGS = {
                             "the soft interrupt thread tests its pending flag with "
                             "interrupts on, then sleeps: a softint_schedule between is lost "
                             "and the flag it leaves set stops every later wake-up",
-                            explore=True, line="irq=5"),
+                            explore=True, line="key=0x1c"),
     "ring_publish_early": Bug("classic", "biglock", "guest",
                               "ring_put publishes the head before writing the slot: the "
                               "interrupt handler sends a stale word", explore=True,

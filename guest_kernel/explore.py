@@ -1,7 +1,7 @@
 """``python -m guest_kernel explore``: explore a kernel configuration's scenario.
 
     python -m guest_kernel explore --model M [--driver NAME=MODEL[,...]]...
-        --scenario S [--bug B] [--intr-stack S] [--softint K] (--irq N | --packet V) ...
+        --scenario S [--bug B] [--intr-stack S] [--softint K] (--irq N | --packet V | --key B) ...
         (the rest as ``python -m emulator explore``: emulator/explore/cli.py)
 
 Builds the configuration when stale (as ``run`` does), and explores the
@@ -56,7 +56,7 @@ def reproduce_prefix(a) -> tuple:
 
 def target_for(model: str, scenario: str, bug=None, line: str = "irq=0", image=None):
     """The Target of one configuration's scenario with its own injections,
-    exploring ``line`` (``irq=N`` or ``packet=V``), for in-process callers
+    exploring ``line`` (``irq=N``, ``packet=V`` or ``key=B``), for in-process callers
     (make check-bugs).  ``image``: the kernel.elf (default: built when stale
     under build/checks, emulator/checks/runs.py)."""
     import argparse
@@ -66,6 +66,7 @@ def target_for(model: str, scenario: str, bug=None, line: str = "irq=0", image=N
     kind, _, value = line.partition("=")
     a = argparse.Namespace(irq=int(value, 0) if kind == "irq" else None,
                            packet=int(value, 0) if kind == "packet" else None,
+                           key=int(value, 0) if kind == "key" else None,
                            model=model, scenario=scenario, bug=bug, intr_stack="shared",
                            softint="thread", build_dir="build", inject=[], driver=[])
     image = image or kernel_image(model, bug)

@@ -11,7 +11,7 @@ Result`` does for interrupts what CHESS does for thread schedules:
    line unmasked) in the window, thinned by ``plan.every``;
 2. the points fall in *classes* (same instruction, no event between:
    points.py); for each class a **branch** raises the explored line (or
-   pushes a test device packet) at its first point and runs to the end
+   pushes a test device packet, or presses a key) at its first point and runs to the end
    with every rule on, from the nearest earlier snapshot
    (emulator/explore/worker.py); ``plan.depth`` 2 adds, for each, branches
    with a second interrupt at each class of points of that branch after
@@ -75,7 +75,7 @@ class Result:
     def json(self) -> dict:
         t = self.target
         about = {"image": t.image_name, "append": t.append,
-                 "line": {"packet": t.packet} if t.packet is not None else {"irq": t.irq},
+                 "line": _line(t),
                  "window": self.plan.window.describe(), "every": self.plan.every,
                  "depth": self.plan.depth, "base_end": t.end}
         about["classes"] = self.classes
@@ -84,6 +84,12 @@ class Result:
     @property
     def status(self) -> int:
         return 120 if self.distinct else 0
+
+
+def _line(t: Target) -> dict:
+    """The line explored, for --json: {"irq": N}, {"packet": V} or {"key": B}."""
+    kind, _, value = t.line().partition("=")
+    return {kind: int(value)}
 
 
 def base_run(target: Target, plan: Plan) -> tuple:

@@ -1,7 +1,7 @@
 """``python -m emulator explore IMAGE ...``: an interrupt at every point.
 
     python -m emulator explore IMAGE [--append CMDLINE] [--inject SPEC]...
-        (--irq N | --packet V) [--window T0:T1 | --between SYM[:SYM]]
+        (--irq N | --packet V | --key B) [--window T0:T1 | --between SYM[:SYM]]
         [--every K] [--all-points] [--depth 1|2] [--second K] [-j N]
         [--scheduler ADDRESS] [--json OUT] [--max-branches N] [--mem MIB]
 
@@ -41,6 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     line.add_argument("--irq", type=int, metavar="N", help="explore an edge on ISA line N")
     line.add_argument("--packet", type=lambda s: int(s, 0), metavar="V",
                       help="explore a test-device packet V (its line, IRQ 5)")
+    line.add_argument("--key", type=lambda s: int(s, 0), metavar="B",
+                      help="explore a key pressed: the keyboard sends byte B (IRQ 1)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--window", metavar="T0:T1", help="points in this time range only")
     where.add_argument("--between", metavar="SYM[:SYM]",
@@ -64,6 +66,8 @@ def check(args) -> str:
     """A one-line complaint about the shared options, or ""."""
     if args.irq is not None and not 0 <= args.irq < 16:
         return "--irq must be 0-15"
+    if getattr(args, "key", None) is not None and not 0 <= args.key <= 0xFF:
+        return "--key must be a byte, 0-255"
     if args.every < 1:
         return "--every must be at least 1"
     if args.jobs is not None and args.jobs < 1:
@@ -178,7 +182,7 @@ def read_target(image: str, append: str, mem: int, injections, args):
             symfile = f.read()
     return Target(image=data, image_name=os.path.basename(image), symfile=symfile,
                   append=append, mem_mib=mem, injections=tuple(injections),
-                  irq=args.irq, packet=args.packet)
+                  irq=args.irq, packet=args.packet, key=getattr(args, "key", None))
 
 
 def main(argv) -> int:

@@ -10,7 +10,9 @@ explored line, raised then, would be taken at once:
   ``sti``, ``mov ss`` or ``pop ss`` (Intel SDM vol. 3A 6.8.3),
 - the line is unmasked at the 8259 (its IMR bit, and for lines 8-15 the
   slave's cascade input on the master too) or at its IO APIC redirection
-  entry; for a test-device packet, the device's interrupt is enabled too.
+  entry; for a test-device packet, the device's interrupt is enabled too;
+  for a key, the 8042 raises IRQ 1 at once (its output buffer empty, its
+  keyboard interrupt on: ``Kbc.key_interrupts``).
 
 A halted CPU waits at one boundary for as long as it sleeps: the boundary
 right after ``hlt`` is one point (an edge anywhere in the halt wakes it the
@@ -79,12 +81,14 @@ class Window:
         return ", ".join(parts) or "the whole run"
 
 
-def line_open(machine, irq: int, packet: bool = False) -> bool:
+def line_open(machine, irq: int, packet: bool = False, key: bool = False) -> bool:
     """The line reaches the CPU at once if raised now (masks only; IF apart)."""
     if packet:
         tdev = machine.devices["testdev"]
         if not tdev.control & 1:            # CONTROL_IE: no packet, no interrupt
             return False
+    if key and not machine.devices["i8042"].key_interrupts():
+        return False
     pic = machine.pic
     if irq < 8:
         pic_open = not pic.master.imr & (1 << irq)
@@ -112,7 +116,9 @@ class PointFinder:
         self.limit = limit
         self.merge = merge
         self.packet = obs.target.packet is not None
-        self.irq = self.m.devices["testdev"].irq_number if self.packet else obs.target.irq
+        self.key = obs.target.key is not None
+        self.irq = (self.m.devices["testdev"].irq_number if self.packet
+                    else 1 if self.key else obs.target.irq)     # the 8042's keyboard line
         self.seen = 0                  # eligible boundaries so far (before thinning)
         self.points = 0                # kept (every K-th)
         self.classes: list = []        # [t of the first point, points in the class]
@@ -145,7 +151,7 @@ class PointFinder:
         return got
 
     def _on_insn(self, m, cpu) -> None:
-        if not line_open(m, self.irq, self.packet):
+        if not line_open(m, self.irq, self.packet, self.key):
             # (no register read: the cheap case, e.g. a long handler with its
             # line masked; the instruction that opens the line again is an
             # out or an APIC write, never a shadow's sti / mov ss)

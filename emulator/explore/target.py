@@ -6,7 +6,8 @@ Contract
 pickles (it is shipped once per worker): the image's bytes and name (with
 its symbol file's text, so a worker on another host needs no shared disk),
 the kernel command line, RAM size, the base run's injection specs, the
-line explored (``irq``, or ``packet`` for the test device), the time the
+line explored (``irq``, ``packet`` for the test device or ``key`` for the
+keyboard), the time the
 base run ended, and how a branch is reproduced on the command line.
 
 ``Observed(target)`` boots that machine with the observer and every rule
@@ -51,14 +52,22 @@ class Target:
     injections: tuple = ()         # --inject specs of the base run, in order
     irq: Optional[int] = None      # the line explored ...
     packet: Optional[int] = None   # ... or a test-device packet (its line)
+    key: Optional[int] = None      # ... or a key pressed (the 8042's IRQ 1)
     end: int = 0                   # virtual time the base run ended at
     limit: int = 0                 # a branch running past this is a hang
     reproduce: tuple = ()          # argv prefix that re-runs the base run
 
     def spec(self, t: int) -> str:
         """The --inject spec of one explored edge at ``t``."""
-        what = f"packet={self.packet}" if self.packet is not None else f"irq={self.irq}"
-        return f"{what},at={t}"
+        return f"{self.line()},at={t}"
+
+    def line(self) -> str:
+        """The line as an --inject spec's first part: irq=N, packet=V or key=B."""
+        if self.packet is not None:
+            return f"packet={self.packet}"
+        if self.key is not None:
+            return f"key={self.key}"
+        return f"irq={self.irq}"
 
     def command(self, times) -> str:
         """The command that reproduces one branch alone."""
@@ -156,7 +165,8 @@ class Observed:
         return None if r.reason == "budget" and self.now == t else r
 
     def inject_at(self, t: int, order: int = 0) -> None:
-        inj = Injection(irq=self.target.irq, packet=self.target.packet, at=t)
+        inj = Injection(irq=self.target.irq, packet=self.target.packet, key=self.target.key,
+                        at=t)
         self.m.schedule(t, inj.fire, seq=self.boot_seq + 0.5 + order / 64)
 
     def finish_branch(self, result=None) -> Outcome:

@@ -106,6 +106,7 @@ def test_between_a_symbol_and_the_next_label_is_that_codes_points(image, capsys)
 
 @pytest.mark.parametrize("argv, says", [
     (["--irq", "16"], "--irq must be 0-15"),
+    (["--key", "0x100"], "--key must be a byte, 0-255"),
     (["--irq", "5", "--every", "0"], "--every must be at least 1"),
     (["--irq", "5", "--between", "nowhere"], "unknown symbol 'nowhere'"),
     (["--irq", "5", "--window", "12"], "--window wants T0:T1"),
@@ -115,6 +116,13 @@ def test_bad_options_are_one_line_and_status_2(image, capsys, argv, says):
     status, out, err = run([image] + argv + ["-j", "1"], capsys)
     assert status == 2 and out == ""
     assert len(err.splitlines()) == 1 and says in err, err
+
+
+def test_one_line_at_a_time_is_explored(image, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main([image, "--key", "0x1c", "--irq", "1"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and len(err.splitlines()) == 1 and "not allowed with" in err
 
 
 def test_a_missing_image_is_one_line_and_status_2(tmp_path, capsys):

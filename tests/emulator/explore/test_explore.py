@@ -66,7 +66,7 @@ def test_a_branch_finds_what_its_reproduce_command_runs():
     first = result.distinct[0]
     cmd = result.command(first.first)
     assert cmd.startswith("python -m guest_kernel run --model classic --scenario biglock "
-                          "--bug softint_unlocked --inject irq=5,at=")
+                          "--bug softint_unlocked --inject key=28,at=")
     # the same run in this process: the scenario's injections, then the branch's
     m = Machine.from_image(kernel_image(b.model, bug), append=kernel_cmdline(b.scenario))
     m.console = lambda data: None

@@ -48,10 +48,10 @@ EXIT = """
 """
 
 
-def target(body: str, irq=5, packet=None, injections=()) -> Target:
+def target(body: str, irq=5, packet=None, key=None, injections=()) -> Target:
     img = asm.assemble_text(PROLOGUE + body + EXIT, entry="start")
     return Target(image=img.flat(), image_name="t.bin", symfile=json.dumps(img.symfile()),
-                  mem_mib=2, injections=tuple(injections), irq=irq, packet=packet)
+                  mem_mib=2, injections=tuple(injections), irq=irq, packet=packet, key=key)
 
 
 def points(body: str, plan=Plan(merge=False), **kw) -> list:
@@ -142,6 +142,27 @@ def test_a_packet_needs_the_devices_interrupt_enabled():
 """
     t = main_time(body)
     assert points(body, irq=None, packet=7) == [t + 5, t + 6]
+
+
+def test_a_key_needs_irq1_unmasked_and_the_8042s_keyboard_interrupt_on():
+    # a key raises IRQ 1 at once only with the command byte's INT bit set
+    # (reset: 0x03) and the line open; writing command byte 0 turns INT off
+    body = """
+    sti
+    nop
+    nop
+    mov al, 0xdc
+    out 0x21, al
+    nop
+    mov al, 0x60
+    out 0x64, al
+    mov al, 0
+    out 0x60, al
+    nop
+    cli
+"""
+    t = main_time(body)
+    assert points(body, irq=None, key=0x1C) == [t + 5, t + 6, t + 7, t + 8, t + 9]
 
 
 def test_every_keeps_every_kth_point_and_a_window_cuts_by_time_and_code():
