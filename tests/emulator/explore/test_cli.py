@@ -146,6 +146,16 @@ def test_guest_kernel_run_adds_its_inject_after_the_scenarios_own():
     assert specs[-1] == "irq=0,at=99" and len(specs) > 1
 
 
+def test_guest_kernel_explore_reproduces_with_the_same_configuration():
+    # --driver and the base run's --inject go into the reproduce command
+    from guest_kernel.explore import _parser, reproduce_prefix
+    a = _parser().parse_args(["--model", "classic", "--driver", "kbd=threaded",
+                              "--scenario", "biglock", "--inject", "irq=4,at=9", "--key", "28"])
+    assert " ".join(reproduce_prefix(a)) == (
+        "python -m guest_kernel run --model classic --driver kbd=threaded "
+        "--scenario biglock --inject irq=4,at=9")
+
+
 def test_depth_2_adds_a_second_interrupt_at_each_later_point_and_reproduces_it(image, capsys):
     from emulator.machine import Machine
     status, out, _ = run([image, "--irq", "5", "-j", "2", "--depth", "2"], capsys)
