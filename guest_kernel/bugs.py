@@ -3,17 +3,22 @@
 Contract
 --------
 ``BUGS[name]`` is a ``Bug(model, scenario, rule, what, names, extras,
-cpus)``: build with ``python -m guest_kernel build --model MODEL --bug
-NAME``, run SCENARIO (on ``cpus`` CPUs), and the checker rule RULE
-(emulator/checks/RULES.md) must fire with a violation whose fields include
-``names`` (the lock, LWP or line the report must name: ``{"lock":
+cpus, explore, line)``: build with ``python -m guest_kernel build --model
+MODEL --bug NAME``, run SCENARIO (on ``cpus`` CPUs), and the checker rule
+RULE (emulator/checks/RULES.md) must fire with a violation whose fields
+include ``names`` (the lock, LWP or line the report must name: ``{"lock":
 "kbd_stat", "line": 1}``).  ``extras`` are the other rules the bug is
 expected to make fire as well (each one a consequence of the same mistake,
 said in ``what``); any other rule firing is a finding.  `make check-bugs`
 (emulator.checks) reads this table and runs each configuration without the
 bug as its control, which must show no violation at all.  Every bug kernel
 still boots and finishes its scenario with PASS, on irqlab and on QEMU; the
-guest does not report its own bug.
+guest does not report its own bug.  A bug with ``explore`` is a race the
+scenario's own run never hits (it prints PASS with 0 violations):
+``python -m guest_kernel explore --LINE`` (``--irq N``, ``--packet V`` or
+``--key B``) must find RULE, which may be ``guest`` — the scenario's own
+self-check failing in a branch (emulator/explore/verdict.py) — and
+``extras`` are the other rules explore is expected to find.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ class Bug(NamedTuple):
     names: dict = {}             # fields the target rule's report must carry
     extras: tuple = ()           # other rules expected to fire too
     cpus: int = 1
+    explore: bool = False          # found only by explore (the scenario's run passes)
+    line: str = "irq=0"            # what explore raises: irq=N, packet=V or key=B
 
 
 BUGS = {
@@ -123,4 +130,18 @@ BUGS = {
         "classic", "ithread_block", "spinout",
         "the kbd top half busy-waits 12 M instructions in interrupt context",
         {"line": 1, "lwp": "lwp 4"}),
+    # found by `explore` only (emulator/explore): the scenario's own run
+    # passes with 0 violations; an interrupt at one point breaks it
+    "softint_unlocked": Bug("classic", "biglock", "liveness",
+                            "the soft interrupt thread tests its pending flag with "
+                            "interrupts on, then sleeps: a softint_schedule between is lost "
+                            "and the flag it leaves set stops every later wake-up",
+                            explore=True, line="key=0x1c"),
+    "ring_publish_early": Bug("classic", "biglock", "guest",
+                              "ring_put publishes the head before writing the slot: the "
+                              "interrupt handler sends a stale word", explore=True,
+                              line="packet=7"),
+    "tx_count_no_ipl": Bug("threaded", "biglock", "guest",
+                           "td_tx_inflight is read and written back at IPL_NONE: a send "
+                           "counted off in between is lost", explore=True, line="packet=7"),
 }

@@ -40,7 +40,9 @@ def markdown(rules, bugs=None) -> str:
         out.append(f"   *Cannot see:* {r.blind}")
         out.append("")
         proofs = [f"`{b.name}` ({b.scenario}, {b.model}"
-                  + (f", {b.cpus} CPUs" if b.cpus > 1 else "") + ")"
+                  + (f", {b.cpus} CPUs" if b.cpus > 1 else "")
+                  + (f"; a race explore finds with --{b.line.replace('=', ' ')}"
+                     if b.explore else "") + ")"
                   for b in bugs if b.rule == r.name]
         out.append("   *Proved by:* " + (", ".join(proofs) if proofs else "no planted bug yet"))
         out.append("")

@@ -34,7 +34,7 @@ the output does not depend on it.  A rule may be named by its name
 
 A bug marked ``explore`` is a race the scenario's own injections never hit:
 its own run must print PASS with no rule firing, and then ``explore``
-(emulator/explore: an interrupt on ``line``, ``irq=N`` or ``packet=V``, at
+(emulator/explore: an interrupt on ``line``, ``irq=N``, ``packet=V`` or ``key=B``, at
 every point of that run) must find its target rule, which may be ``guest``
 (the scenario's own self-check failing in a branch).  Its row reads the
 same, over explore's distinct findings; ``named`` is ``-`` when the table
@@ -63,7 +63,7 @@ class Bug:
     names: dict = field(default_factory=dict)
     extras: tuple = ()
     explore: bool = False          # a race only explore finds (its own run is clean)
-    line: str = "irq=0"            # what explore raises: irq=N or packet=V
+    line: str = "irq=0"            # what explore raises: irq=N, packet=V or key=B
 
 
 def rule_name(rule) -> str:

@@ -12,12 +12,21 @@ def test_rules_are_named_by_name_or_by_their_issue_number():
 
 def test_every_bug_targets_a_rule_that_exists_and_expects_only_rules_that_exist():
     for b in load_bugs():
-        assert b.rule in RULE_NAMES, b
-        assert set(b.extras) <= set(RULE_NAMES) - {b.rule}, b
+        # a race for explore may target the scenario's own self-check
+        assert b.rule in RULE_NAMES or (b.explore and b.rule == "guest"), b
+        assert set(b.extras) <= (set(RULE_NAMES) | {"guest"}) - {b.rule}, b
 
 
-def test_every_rule_has_a_planted_bug_that_targets_it():
-    assert {b.rule for b in load_bugs()} == set(RULE_NAMES)
+def test_a_race_for_explore_says_which_line_explore_raises():
+    races = [b for b in load_bugs() if b.explore]
+    assert len(races) >= 3
+    for b in races:
+        kind, _, value = b.line.partition("=")
+        assert kind in ("irq", "packet", "key") and int(value, 0) >= 0, b
+
+
+def test_every_rule_has_a_planted_bug_that_targets_it_in_its_own_run():
+    assert {b.rule for b in load_bugs() if not b.explore} == set(RULE_NAMES)
 
 
 def _outcome(*violations):
@@ -81,3 +90,27 @@ def test_check_bugs_counts_a_bug_caught_only_with_its_objects_named_and_a_clean_
     assert rows[0].split()[-2:] == ["0", "yes"]
     assert rows[1].split()[4] == "NO" and "NO (not named)" in rows[1]
     assert status == 1 and "2 bugs, 1 caught, 2 controls clean" in text.splitlines()[-1]
+
+
+def test_a_race_is_caught_when_its_own_run_is_clean_and_explore_finds_its_rule(
+        monkeypatch, tmp_path):
+    import types
+    import emulator.explore
+    import guest_kernel.explore
+    from emulator.explore.verdict import Distinct, Finding
+    found = [Distinct(Finding("liveness", "lwp 0 slept", (("lwp", "lwp 0"),)), 3, 3, (5542,)),
+             Distinct(Finding("guest", "FAIL biglock"), 1, 1, (5600,))]
+    monkeypatch.setattr(guest_kernel.explore, "target_for", lambda *a, **k: "target")
+    monkeypatch.setattr(emulator.explore, "explore", lambda target, plan, jobs=None:
+                        types.SimpleNamespace(distinct=found, points=10, branches=4,
+                                              text=lambda: ""))
+    race = Bug("r", "s", "liveness", explore=True, line="irq=5", extras=("guest",))
+    clean = Outcome(0, True, [], "")
+    status, text = _check_bugs_with(monkeypatch, tmp_path, [race], {"r": clean, "control": clean})
+    row = text.splitlines()[1]
+    assert row.split()[4:8] == ["-", "guest", "0", "yes"]
+    assert "(explore --irq 5: 10 points, 4 branches)" in row and status == 0
+    # its own run firing a rule is not a race for explore: not caught, explore not run
+    fired = Outcome(120, True, [{"rule": "liveness"}], "")
+    status, text = _check_bugs_with(monkeypatch, tmp_path, [race], {"r": fired, "control": clean})
+    assert "the run itself must pass with no rule firing" in text and status == 1

@@ -430,8 +430,8 @@ def test_rules_md_is_as_generated_and_gives_every_rule_its_blind_spots_and_bugs(
     assert text == markdown(all_rules())
     for r in all_rules():
         assert f"**`{r.name}`**" in text and r.explanation in text and r.blind in text
-    for b in load_bugs():
-        assert f"`{b.name}` ({b.scenario}, {b.model}" in text
+    for b in load_bugs():       # a race explore finds may target the guest's own check
+        assert f"`{b.name}` ({b.scenario}, {b.model}" in text or b.rule == "guest"
 
 
 def test_the_rules_command_lists_thirteen_rules(capsys):
