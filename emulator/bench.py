@@ -151,10 +151,12 @@ def kernel_run(image: str, observe: bool, trace: bool) -> tuple:
     import io
     import os
     import tempfile
+    from emulator.loader import image_symbols
     from emulator.machine import Machine
     from emulator.observe import attach
     from guest_kernel.__main__ import injection_specs
     m = Machine.from_image(image, append=f"scenario={KERNEL_SCENARIO}")
+    m.symbols = image_symbols(image)
     m.console = lambda data: None
     for spec in injection_specs(KERNEL_SCENARIO):
         m.inject(spec)

@@ -20,12 +20,19 @@ machine passes the file name without its directory, so a trace does not
 depend on where the checkout lives (QEMU passes the path as given).
 
 Errors are ``ImageError`` with one line for the user.
+
+``image_symbols(path)`` is the image's symbol table (asm/symfile.py: the
+``.sym.json`` beside it, else an ELF's ``.symtab``), or None when the symbol
+file cannot be read.  Whoever runs a machine loads it and sets
+``machine.symbols`` (the Machine itself reads no symbol files).
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+
+from asm.symfile import load_symbols
 
 MB_MAGIC = 0x1BADB002
 MB_BOOT_MAGIC = 0x2BADB002
@@ -126,3 +133,13 @@ def load(data: bytes, ram, append: str = "", image_path: str = "") -> BootState:
     gdt = bytes(16) + struct.pack("<II", 0x0000FFFF, 0x00CF9A00) + struct.pack("<II", 0x0000FFFF, 0x00CF9300)
     _place(ram, GDT_ADDR, gdt, "the boot GDT")
     return BootState(entry=entry, image_end=end)
+
+
+def image_symbols(path):
+    """The symbol table of the image at ``path`` (empty when it has none), or
+    None when its symbol file is unreadable or malformed: the run goes on
+    without symbols, as it would for a flat image."""
+    try:
+        return load_symbols(str(path))
+    except (ValueError, OSError):
+        return None

@@ -116,8 +116,10 @@ def run_config(model: str, scenario: str, bug: Optional[str] = None,
     from emulator.observe import attach
     from guest_kernel.__main__ import injection_specs, kernel_cmdline
 
-    m = Machine.from_image(kernel_image(model, bug, build_dir),
-                           append=kernel_cmdline(scenario, cpus), cpus=cpus)
+    from emulator.loader import image_symbols
+    image = kernel_image(model, bug, build_dir)
+    m = Machine.from_image(image, append=kernel_cmdline(scenario, cpus), cpus=cpus)
+    m.symbols = image_symbols(image)
     console = []
     m.console = lambda data: console.append(bytes(data))
     for spec in injection_specs(scenario):

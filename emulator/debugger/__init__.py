@@ -5,14 +5,14 @@
                                    [--max-instructions N] [--no-observe] [-x FILE]
                                    [--trace FILE]
 
-``main(argv) -> int`` builds the machine (``Machine.from_image``), attaches
-the observer (threads, locks, stacks, trace, checks) unless --no-observe,
+``main(argv) -> int`` builds the machine (``Machine.from_image``, then the
+image's symbols, ``loader.image_symbols``), attaches the observer (threads, locks, stacks, trace, checks) unless --no-observe,
 and then either serves GDB's remote protocol on 127.0.0.1:PORT (gdbstub.py)
 or runs the REPL (repl.py) on stdin/stdout.  ``--max-instructions`` bounds
 every ``continue`` (tests and scripts); ``-x FILE`` runs commands first.
 ``--trace FILE`` writes the observer's trace: the history of the furthest
 run, each line once, whatever the session does backwards (see
-emulator/observe/replay.py).
+emulator/debugger/rewind.py).
 
 Modules: control.py (stops, execution, going back), reverse.py (snapshots),
 expr.py (locations and expressions), views.py (what is shown), repl.py
@@ -23,6 +23,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+from emulator.debugger.control import Debugger
+from emulator.debugger.gdbstub import GdbStub
+from emulator.debugger.repl import Repl
+from emulator.loader import ImageError, image_symbols
+from emulator.machine import MAX_CPUS, Machine, MachineError
+from emulator.observe import attach
 
 __all__ = ["main", "open_debugger"]
 
@@ -48,17 +55,15 @@ def _parser():
 def open_debugger(image, append="", inject=(), cpus=1, mem=None, observe=True,
                   max_run=None, report=None, trace=None, history_every=200_000):
     """Machine + observer + Debugger for IMAGE (what main and tests use)."""
-    from emulator.debugger.control import Debugger
-    from emulator.machine import Machine
     kw = {"append": append, "cpus": cpus}
     if mem is not None:
         kw["mem_mib"] = mem
     m = Machine.from_image(image, **kw)
+    m.symbols = image_symbols(image)        # locations, views, pc= injections
     for spec in inject:
         m.inject(spec)
     session = None
     if observe:
-        from emulator.observe import attach
         session = attach(m, trace_path=None, checks=True, report=report)
     return Debugger(m, session=session, max_run=max_run, trace_path=trace,
                     history_every=history_every)
@@ -69,11 +74,9 @@ def main(argv=None) -> int:
     if args.trace and args.no_observe:
         print("debug: --trace needs the observer (drop --no-observe)", file=sys.stderr)
         return 2
-    if not 1 <= args.cpus <= 8:
-        print("debug: --cpus must be between 1 and 8", file=sys.stderr)
+    if not 1 <= args.cpus <= MAX_CPUS:
+        print(f"debug: --cpus must be between 1 and {MAX_CPUS}", file=sys.stderr)
         return 2
-    from emulator.loader import ImageError
-    from emulator.machine import MachineError
     try:
         dbg = open_debugger(args.image, args.append, args.inject, args.cpus, args.mem,
                             not args.no_observe, args.max_instructions, trace=args.trace)
@@ -85,9 +88,7 @@ def main(argv=None) -> int:
         return 2
     try:
         if args.gdb is not None:
-            from emulator.debugger.gdbstub import GdbStub
             return GdbStub(dbg, args.gdb, log=sys.stderr).serve()
-        from emulator.debugger.repl import Repl
         repl = Repl(dbg)
         if args.script:
             repl.onecmd(f"source {args.script}")

@@ -30,7 +30,7 @@ and no Python runs there in native mode, so a thread waiting on the signal
 wakeup fd makes the call.
 
 The observer and the checkers go back too: with a session, a ``Rewind``
-(emulator/observe/replay.py) rides in every snapshot, so a restore puts
+(emulator/debugger/rewind.py) rides in every snapshot, so a restore puts
 their model back, and a replay feeds them events again without reporting a
 violation twice or writing a trace line twice (``trace_path``: the trace
 is the history of the furthest run).  The guest's console follows the same
@@ -59,7 +59,9 @@ import capstone
 
 from emulator.debugger import expr as E
 from emulator.debugger.reverse import HighWater, History, SnapshotError
+from emulator.debugger.rewind import Rewind
 from emulator.debugger.target import Target, TargetError
+from emulator.debugger.views import unwind
 
 CHUNK = 1_000_000     # a continue runs in chunks, so Ctrl-C and checks are seen
 
@@ -181,7 +183,6 @@ class Debugger:
         self.session = session
         self.rewind = None
         if session is not None:
-            from emulator.observe.replay import Rewind
             self.rewind = Rewind(session, trace_path)
         self.console = ConsoleOnce(getattr(machine, "console", None))
         self.console.clock = getattr(machine, "clock", None)
@@ -622,7 +623,6 @@ class Debugger:
         return Stop("step")
 
     def frames(self, limit: int = 64) -> list:
-        from emulator.debugger.views import unwind
         return unwind(self, limit)
 
     def finish(self) -> Stop:

@@ -22,6 +22,9 @@ import sys
 
 import pytest
 
+from emulator.loader import image_symbols
+from emulator.machine import Machine
+from emulator.trace import TraceSink
 from guest_kernel.__main__ import injection_specs, injections, kernel_cmdline
 from tests.qemu import run_qemu
 
@@ -162,9 +165,8 @@ def test_storm_loses_no_packet_on_two_cpus_with_the_line_through_the_io_apic(ker
 
 def _machine_run(elf, scenario, cpus, budget=60_000_000, hooks=()):
     """Run on irqlab in-process: (result, console, the machine's events, symbols, word(), machine)."""
-    from emulator.machine import Machine
-    from emulator.trace import TraceSink
     m = Machine.from_image(elf, append=kernel_cmdline(scenario, cpus), cpus=cpus)
+    m.symbols = image_symbols(elf)
     syms = {name: s.value for name, s in m.symbols.symbols.items()}
     for label, fn in hooks:
         m.add_exec_hook(syms[label], fn)
