@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+import asm
 from guest_kernel import layout
 from guest_kernel.bugs import BUGS
+from guest_kernel.catalog import INTR_STACKS, MODELS, SOFTINTS
 
 HERE = Path(__file__).resolve().parent
 GEN = HERE / "gen"
-MODELS = ("classic", "ithread", "threaded")
-MODEL_VALUE = {"classic": 0, "ithread": 1, "threaded": 2}
 
 # one mechanism per file; the model's interrupt path is added by build()
 SOURCES = [
@@ -57,10 +57,11 @@ class Config:
     def __post_init__(self):
         if self.model not in MODELS:
             raise BuildError(f"unknown model {self.model!r} (choose one of {', '.join(MODELS)})")
-        if self.intr_stack not in ("shared", "separate"):
-            raise BuildError(f"--intr-stack must be shared or separate, not {self.intr_stack!r}")
-        if self.softint not in ("thread", "fast"):
-            raise BuildError(f"--softint must be thread or fast, not {self.softint!r}")
+        if self.intr_stack not in INTR_STACKS:
+            raise BuildError(f"--intr-stack must be {' or '.join(INTR_STACKS)}, "
+                             f"not {self.intr_stack!r}")
+        if self.softint not in SOFTINTS:
+            raise BuildError(f"--softint must be {' or '.join(SOFTINTS)}, not {self.softint!r}")
         if self.bug is not None and self.bug not in BUGS:
             raise BuildError(f"unknown bug {self.bug!r} (known: {', '.join(BUGS)})")
 
@@ -76,7 +77,7 @@ class Config:
         return n
 
     def defines(self) -> dict[str, int]:
-        d = {"MODEL": MODEL_VALUE[self.model],
+        d = {"MODEL": MODELS[self.model],
              "INTR_STACK_SEPARATE": int(self.intr_stack == "separate"),
              "SOFTINT_FAST": int(self.softint == "fast")}
         for b in BUGS:
@@ -85,8 +86,7 @@ class Config:
 
 
 def correct_configs() -> list[Config]:
-    return [Config(m, s, f) for m in MODELS for s in ("shared", "separate")
-            for f in ("thread", "fast")]
+    return [Config(m, s, f) for m in MODELS for s in INTR_STACKS for f in SOFTINTS]
 
 
 def bug_configs() -> list[Config]:
@@ -108,7 +108,6 @@ def is_stale(config: Config, outdir: Path) -> bool:
 
 
 def build(config: Config, outdir) -> Path:
-    import asm
     layout.generate(GEN)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from guest_kernel.catalog import MODELS
+
 # name prefix, fields (name, size in bytes) in order; <PREFIX>_SIZE is the total
 STRUCTS = {
     # a light-weight process (kernel thread); 4-aligned so mutex owner words
@@ -66,8 +68,8 @@ CONSTANTS = {
     # sizes
     "NLWP": 24, "STACK_SIZE": 4096, "STACK_GUARD": 512, "INTRSTACK_SIZE": 4096,
     "BOOTSTACK_SIZE": 4096, "NSOFTINT": 4, "RING_SLOTS": 64, "NIRQ": 16,
-    # interrupt models (-D MODEL=...), options
-    "MODEL_CLASSIC": 0, "MODEL_ITHREAD": 1, "MODEL_THREADED": 2,
+    # interrupt models (-D MODEL=...; catalog.py's table)
+    **{f"MODEL_{name.upper()}": value for name, value in MODELS.items()},
     # vectors
     "IRQ_BASE": 0x20, "NVECTORS": 0x30,
     # the clock: PIT counter 0 in mode 2, 119 counts = 99.7 us per tick

@@ -29,10 +29,12 @@ Ctrl-C; ``W<status>`` when the guest exited.
 
 from __future__ import annotations
 
+import io
 import select
 import socket
 
 from emulator.debugger.control import DebugError
+from emulator.debugger.repl import Repl
 from emulator.debugger.target import GDB_REGS, TargetError
 
 
@@ -250,8 +252,6 @@ class GdbStub:
 
     def _monitor(self, line: str) -> str:
         """gdb's ``monitor CMD``: any REPL command (info pic, info threads, bt...)."""
-        import io
-        from emulator.debugger.repl import Repl
         out = io.StringIO()
         if line.split()[:1] in (["quit"], ["q"], ["continue"], ["c"]):
             return ("use gdb's own command for that\n").encode().hex()

@@ -17,12 +17,14 @@ reverse-stepi, continue, finish, x).
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 
-from emulator.debugger import views
+from emulator.debugger import kernelview, views
 from emulator.debugger.control import DebugError, Stop
 from emulator.debugger.target import TargetError
+from emulator.trace import format_event
 
 COMMANDS = [
     # execution
@@ -133,6 +135,7 @@ class Repl:
         return 0 if self.d.exit_status is None else self.d.exit_status
 
     def _prompt_toolkit_reader(self):
+        # prompt_toolkit only on a real terminal: piped stdin and the tests use plain lines
         from prompt_toolkit import PromptSession
         from prompt_toolkit.completion import Completer, Completion
         from prompt_toolkit.history import InMemoryHistory
@@ -145,7 +148,6 @@ class Repl:
                     word = document.get_word_before_cursor(pattern=_WORD)
                     yield Completion(c, start_position=-len(word))
 
-        import re
         _WORD = re.compile(r"[^\s]+")
         session = PromptSession(history=InMemoryHistory(), completer=_C())
         return lambda: session.prompt(self.prompt)
@@ -384,7 +386,6 @@ class Repl:
         self.say("\n".join(rows))
 
     def _info_observer(self, topic):
-        from emulator.debugger import kernelview
         s = self.d.session
         if topic in ("threads", "locks") and kernelview.available(self.d):
             return self.say(getattr(kernelview, topic)(self.d))
@@ -466,7 +467,6 @@ class Repl:
         evs = s.events.tail(n)
         if not evs:
             return self.say("no events yet")
-        from emulator.trace import format_event
         self.say("\n".join(format_event(e) for e in evs))
 
     def do_checks(self, arg):

@@ -1,11 +1,11 @@
 """Golden traces: where they live, what form they are kept in, how to compare.
 
 Every scenario under every model on every CPU count of
-``emulator.checks.runs.CPUS`` has a golden trace: on one CPU
+``guest_kernel.catalog.CPUS`` has a golden trace: on one CPU
 ``tests/golden/<model>/<scenario>.jsonl.gz`` (INDEX key ``model/scenario``),
 on N CPUs ``tests/golden/cpus<N>/<model>/<scenario>.jsonl.gz`` (key
 ``cpus<N>/model/scenario``); the SMP scenarios have goldens on 2 CPUs and
-more only (``runs.scenarios_for``).  Each is the run's trace, gzip'ed
+more only (``catalog.scenarios_for``).  Each is the run's trace, gzip'ed
 deterministically (mtime 0), in one of two forms recorded in
 ``tests/golden/INDEX.json``:
 
@@ -28,8 +28,8 @@ import io
 import json
 import os
 
-from emulator.checks.runs import CPUS, MODELS, scenarios_for
 from emulator.trace import dumps, read_events
+from guest_kernel.catalog import CPUS, MODELS, scenarios_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INDEX = os.path.join(HERE, "INDEX.json")

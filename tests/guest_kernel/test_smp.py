@@ -25,13 +25,11 @@ import pytest
 from emulator.loader import image_symbols
 from emulator.machine import Machine
 from emulator.trace import TraceSink
-from guest_kernel.__main__ import injection_specs, injections, kernel_cmdline
+from guest_kernel.catalog import MODELS, QEMU_SCENARIOS, SMP_SCENARIOS
+from guest_kernel.harness import injection_specs, injections, kernel_cmdline
 from tests.qemu import run_qemu
 
-MODELS = ("classic", "ithread", "threaded")
-QEMU_SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "nested", "soak",
-                  "smp_contend", "smp_biglock", "smp_ipi", "smp_balance")
-EARLIER = ("hello", "preempt", "ithread_block", "biglock", "nested", "soak")
+EARLIER = tuple(s for s in QEMU_SCENARIOS if s not in SMP_SCENARIOS)
 
 
 @pytest.mark.parametrize("cpus", (1, 2, 4))
@@ -50,7 +48,7 @@ def test_the_command_line_names_the_cpus_only_when_there_are_several():
     assert kernel_cmdline("preempt", 4) == "scenario=smp:preempt cpus=4"
 
 
-@pytest.mark.parametrize("scenario", ("smp_contend", "smp_biglock", "smp_ipi", "smp_balance"))
+@pytest.mark.parametrize("scenario", SMP_SCENARIOS)
 def test_an_smp_scenario_on_one_cpu_says_it_skipped_and_passes(kernel, scenario):
     r = run_qemu(kernel("ithread"), append=f"scenario={scenario}")
     assert f"{scenario}: one CPU (skipped; use cpus=N)\n" in r.console

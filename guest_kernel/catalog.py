@@ -1,0 +1,79 @@
+"""What the kernel can be built as and asked to run: the one table.
+
+Contract
+--------
+Every list of models, build options, drivers, scenarios and CPU counts in
+the project comes from here (the build, the command line, the harness, the
+goldens, the tests; layout.py turns the parts the assembly needs into
+gen/layout.inc and the scenario tables):
+
+* ``MODELS``: interrupt model name -> the value of ``-D MODEL`` (and of the
+  ``MODEL_<NAME>`` constants in gen/layout.inc).
+* ``INTR_STACKS``, ``SOFTINTS``: the values of ``--intr-stack`` and
+  ``--softint`` (the first is the default).
+* ``DRIVERS``: the kernel's device drivers, ``Driver(name, line, source)``.
+* ``SCENARIOS``: ``Scenario(name, smp, qemu)`` in the order of the kernel's
+  tables -- ``smp`` for the scenarios about several CPUs (on one CPU the
+  kernel prints that it skips them, and passes), ``qemu`` for those that
+  pass on ``qemu-system-i386`` too (their injections, if any, are
+  irqlab's extras; ``storm`` is nothing without its 10,000 packets);
+  ``SCENARIO_NAMES``, ``SMP_SCENARIOS``,
+  ``QEMU_SCENARIOS``, ``scenarios_for(cpus)``.
+* ``MAX_CPUS``: the kernel's limit (the size of its per-CPU arrays; no
+  more than the machine's, emulator/devices/platform.py); ``CPUS``: the CPU
+  counts every scenario is checked and blessed on.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+MODELS = {"classic": 0, "ithread": 1, "threaded": 2}
+INTR_STACKS = ("shared", "separate")     # classic-path handlers: interrupted stack or per-CPU stack
+SOFTINTS = ("thread", "fast")            # soft interrupts: own LWPs or fast (borrowing)
+
+
+class Driver(NamedTuple):
+    name: str
+    line: int          # ISA IRQ line
+    source: str        # its file in guest_kernel/
+
+
+DRIVERS = (
+    Driver("clock", 0, "clock.S"),       # the PIT's counter 0 (the LAPIC timers on several CPUs)
+    Driver("com", 4, "com.S"),           # COM1's receiver
+    Driver("testdev", 5, "testdev.S"),   # irqlab's test device (its FIFO of packets)
+    Driver("rtc", 8, "rtc.S"),           # the RTC's periodic interrupt
+)
+
+
+class Scenario(NamedTuple):
+    name: str
+    smp: bool = False      # about several CPUs: skipped (and passed) on one
+    qemu: bool = True      # passes on qemu-system-i386 too (without irqlab's injections)
+
+
+SCENARIOS = (
+    Scenario("hello"),
+    Scenario("preempt"),
+    Scenario("ithread_block"),
+    Scenario("biglock"),
+    Scenario("storm", qemu=False),       # 10,000 injected test-device packets
+    Scenario("nested"),
+    Scenario("soak"),
+    Scenario("smp_contend", smp=True),
+    Scenario("smp_biglock", smp=True),
+    Scenario("smp_ipi", smp=True),
+    Scenario("smp_balance", smp=True),
+)
+SCENARIO_NAMES = tuple(s.name for s in SCENARIOS)
+SMP_SCENARIOS = tuple(s.name for s in SCENARIOS if s.smp)
+QEMU_SCENARIOS = tuple(s.name for s in SCENARIOS if s.qemu)
+
+MAX_CPUS = 8
+CPUS = (1, 2, 4)       # the CPU counts every scenario is checked and blessed on
+
+
+def scenarios_for(cpus: int) -> tuple:
+    """The scenarios worth running on ``cpus`` CPUs (the SMP ones need two)."""
+    return tuple(s.name for s in SCENARIOS if cpus > 1 or not s.smp)

@@ -1,0 +1,167 @@
+"""The shape of the house: who imports whom (issue 15).
+
+The import graph is read from the sources (every ``import`` statement, at
+the top of a file or inside a function), not from a running interpreter:
+
+* no cycle among the project's modules, nor among emulator's packages
+  (each subpackage one node, each top-level module its own);
+* the rules (emulator/checks) know events and machine state only: nothing
+  they import, directly or not, is the machine, the observer, the debugger
+  or the kernel (guest_kernel);
+* devices never import unicorn (DESIGN.md);
+* an import inside a function says why on its line or just above
+  (an optional or heavy dependency).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("emulator", "guest_kernel", "asm")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def project_files() -> dict:
+    """module name -> source file, for every module of the project's packages."""
+    return {module_name(f): f for pkg in PACKAGES for f in sorted((ROOT / pkg).rglob("*.py"))}
+
+
+def imports_of(name: str, path: Path, known: dict) -> list:
+    """(imported project module, ast node, inside a function) for each import."""
+    tree = ast.parse(path.read_text(), str(path))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    in_function = {id(n) for f in ast.walk(tree)
+                   if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                   for n in ast.walk(f)}
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(up + ([base] if base else []))
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base
+                       for a in node.names]
+        else:
+            continue
+        for t in targets:
+            r = t
+            while r and r not in known:         # a name inside a module: the module
+                r = r.rpartition(".")[0]
+            out.append((r or t, node, id(node) in in_function))
+    return out
+
+
+def graph() -> dict:
+    known = project_files()
+    return {name: {t for t, _n, _f in imports_of(name, path, known) if t in known and t != name}
+            for name, path in known.items()}
+
+
+def find_cycle(edges: dict):
+    """One cycle of the directed graph as a list of nodes, or None."""
+    state, stack = {}, []
+
+    def visit(n):
+        state[n] = "open"
+        stack.append(n)
+        for m in sorted(edges.get(n, ())):
+            if state.get(m) == "open":
+                return stack[stack.index(m):] + [m]
+            if m not in state:
+                found = visit(m)
+                if found:
+                    return found
+        stack.pop()
+        state[n] = "done"
+        return None
+
+    for n in sorted(edges):
+        if n not in state:
+            found = visit(n)
+            if found:
+                return found
+    return None
+
+
+def package_of(module: str) -> str:
+    """emulator.checks.core -> emulator.checks; emulator.machine -> itself."""
+    parts = module.split(".")
+    if parts[0] == "emulator" and len(parts) >= 2 and (ROOT / "emulator" / parts[1]).is_dir():
+        return ".".join(parts[:2])
+    return module
+
+
+def closure(edges: dict, starts) -> set:
+    seen, todo = set(), list(starts)
+    while todo:
+        n = todo.pop()
+        for m in edges.get(n, ()):
+            if m not in seen:
+                seen.add(m)
+                todo.append(m)
+    return seen
+
+
+def test_no_module_of_the_project_imports_itself_back():
+    assert find_cycle(graph()) is None
+
+
+def test_no_cycle_among_emulators_packages():
+    g = graph()
+    packed: dict = {}
+    for a, targets in g.items():
+        if not a.startswith("emulator"):
+            continue
+        for b in targets:
+            pa, pb = package_of(a), package_of(b)
+            if b.startswith("emulator") and pa != pb:
+                packed.setdefault(pa, set()).add(pb)
+    assert find_cycle(packed) is None
+
+
+def test_the_rules_know_events_and_machine_state_but_not_the_machine_or_the_kernel():
+    g = graph()
+    checks = [n for n in g if n == "emulator.checks" or n.startswith("emulator.checks.")]
+    reached = closure(g, checks)
+    forbidden = [n for n in reached if n.startswith(("guest_kernel", "emulator.machine",
+                                                     "emulator.observe", "emulator.debugger",
+                                                     "emulator.runloop", "emulator.cpu"))]
+    assert forbidden == []
+    assert "emulator.trace" in reached          # what they do know: the events
+
+
+def test_devices_never_import_unicorn():
+    known = project_files()
+    for name, path in known.items():
+        if name.startswith("emulator.devices"):
+            imported = [t for t, _n, _f in imports_of(name, path, known)]
+            assert not [t for t in imported if t.split(".")[0] == "unicorn"], name
+
+
+def test_an_import_inside_a_function_says_why():
+    known = project_files()
+    unexplained = []
+    for name, path in known.items():
+        if not name.startswith("emulator"):
+            continue
+        lines = path.read_text().splitlines()
+        for _t, node, inside in imports_of(name, path, known):
+            if not inside:
+                continue
+            i = node.lineno - 1                 # its line, then the import lines above it
+            while i >= 0 and "#" not in lines[i] and lines[i].strip().startswith(("import ", "from ")):
+                i -= 1
+            if i < 0 or "#" not in lines[i]:
+                unexplained.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert sorted(set(unexplained)) == []

@@ -1,0 +1,62 @@
+"""guest_kernel/harness.py and catalog.py: the one table, and check-bugs on
+both of its command lines (the runs of every bug are tests/golden/test_bugs_caught.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from emulator.checks import all_rules
+from guest_kernel import catalog
+from guest_kernel.bugs import BUGS
+from guest_kernel.harness import injection_specs, kernel_cmdline
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = ROOT / "guest_kernel"
+
+
+def test_every_bug_targets_a_rule_that_exists_with_a_model_and_scenario_of_the_table():
+    rules = {r.name for r in all_rules()}
+    for name, bug in BUGS.items():
+        assert bug.rule in rules, name
+        assert bug.model in catalog.MODELS and bug.scenario in catalog.SCENARIO_NAMES, name
+
+
+def test_every_scenario_the_kernel_names_is_in_the_table_and_back():
+    """The table and the kernel's own tables (its sname_ strings) agree."""
+    named = set()
+    for src in HERE.glob("*.S"):
+        for line in src.read_text().splitlines():
+            if line.startswith("sname_") and ".asciz" in line:
+                named.add(line.split('"')[1])
+    assert named == set(catalog.SCENARIO_NAMES)
+
+
+def test_an_injection_file_belongs_to_a_scenario_of_the_table():
+    for f in (HERE / "scenarios").glob("*.inject"):
+        assert f.stem in catalog.SCENARIO_NAMES and injection_specs(f.stem), f
+
+
+def test_smp_scenarios_need_two_cpus_and_every_scenario_runs_on_two():
+    assert set(catalog.scenarios_for(1)) == set(catalog.SCENARIO_NAMES) - set(catalog.SMP_SCENARIOS)
+    assert catalog.scenarios_for(2) == catalog.SCENARIO_NAMES
+    assert max(catalog.CPUS) <= catalog.MAX_CPUS
+    assert kernel_cmdline("hello", 2) == "scenario=smp:hello cpus=2"
+
+
+def test_check_bugs_runs_through_guest_kernel_and_its_old_command_alike(tmp_path):
+    """``python -m guest_kernel bugs`` (make check-bugs) and ``python -m
+    emulator.checks bugs``, which hands over to it, print the same table."""
+    outs = []
+    for cmd in (["guest_kernel"], ["emulator.checks"]):
+        p = subprocess.run([sys.executable, "-m", *cmd, "bugs", "--only", "sti_before_iret",
+                            "--build-dir", str(tmp_path / cmd[0])],
+                           capture_output=True, text=True, cwd=ROOT)
+        assert p.returncode == 0, p.stderr
+        outs.append(p.stdout)
+    assert outs[0] == outs[1]
+    lines = outs[0].splitlines()
+    assert lines[0].split() == ["bug", "scenario", "model", "targets", "fired", "caught"]
+    assert lines[1].split()[:4] == ["sti_before_iret", "hello", "classic", "intr-nesting"]
+    assert lines[1].endswith("yes") and lines[-1] == "check-bugs: 1 bugs, 1 caught"
