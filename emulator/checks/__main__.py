@@ -19,7 +19,7 @@ from emulator.checks import all_rules
 def markdown(rules) -> str:
     out = ["# The checkers' rules", "",
            "Each rule watches the trace's event stream and the machine state while the",
-           "guest runs (emulator/checks/rules.py). A violation prints a report on stderr",
+           "guest runs (emulator/checks/rules/). A violation prints a report on stderr",
            "(the rule, what broke naming the lock, LWP or line, symbolised backtraces of",
            "every side, and the events leading up to it), adds a `check.violation` event",
            "to the trace, and makes `python -m emulator run` exit with status 120.",
