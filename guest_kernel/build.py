@@ -102,7 +102,7 @@ def is_stale(config: Config, outdir: Path) -> bool:
     if not elf.exists():
         return True
     inputs = list(HERE.glob("*.S")) + list(HERE.glob("*.inc")) + \
-        [HERE / "layout.py", HERE / "bugs.py", HERE / "build.py"]
+        [HERE / "layout.py", HERE / "catalog.py", HERE / "bugs.py", HERE / "build.py"]
     newest = max(p.stat().st_mtime for p in inputs)
     return newest > elf.stat().st_mtime
 

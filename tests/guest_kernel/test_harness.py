@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from emulator.checks import all_rules
-from guest_kernel import catalog
+from guest_kernel import catalog, layout
 from guest_kernel.bugs import BUGS
 from guest_kernel.harness import injection_specs, kernel_cmdline
 
@@ -23,14 +23,20 @@ def test_every_bug_targets_a_rule_that_exists_with_a_model_and_scenario_of_the_t
         assert bug.model in catalog.MODELS and bug.scenario in catalog.SCENARIO_NAMES, name
 
 
-def test_every_scenario_the_kernel_names_is_in_the_table_and_back():
-    """The table and the kernel's own tables (its sname_ strings) agree."""
-    named = set()
-    for src in HERE.glob("*.S"):
-        for line in src.read_text().splitlines():
-            if line.startswith("sname_") and ".asciz" in line:
-                named.add(line.split('"')[1])
+def test_every_scenario_the_kernel_has_is_in_the_table_and_back():
+    """Each scen_NAME entry in the sources is a scenario of catalog.py, and
+    the generated lookup tables name exactly those (main.S and scen_smp.S
+    include them)."""
+    entries = {line.split(":")[0][len("scen_"):] for src in HERE.glob("*.S")
+               for line in src.read_text().splitlines() if line.startswith("scen_")}
+    assert entries == set(catalog.SCENARIO_NAMES)
+    layout.gen_scenario_tables(HERE / "gen")
+    tables = (HERE / "gen" / "scenario_table.inc").read_text() + \
+        (HERE / "gen" / "smp_scenario_table.inc").read_text()
+    named = {line.split('"')[1] for line in tables.splitlines() if ".asciz" in line}
     assert named == set(catalog.SCENARIO_NAMES)
+    smp = (HERE / "gen" / "smp_scenario_table.inc").read_text()
+    assert all((f"scen_{s}" in smp) == (s in catalog.SMP_SCENARIOS) for s in catalog.SCENARIO_NAMES)
 
 
 def test_an_injection_file_belongs_to_a_scenario_of_the_table():
