@@ -62,7 +62,6 @@ def test_an_smp_run_twice_gives_identical_traces(tmp_path):
     assert b'"cpu":1,"ev":"lock.contend"' in data
 
 
-@needs_kernel
 def test_the_same_scenario_twice_gives_identical_traces(tmp_path):
     a, b = str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")
     ra = run_config("ithread", "ithread_block", trace_path=a)
