@@ -15,8 +15,10 @@ run, each line once, whatever the session does backwards (see
 emulator/debugger/rewind.py).
 
 Modules: control.py (stops, execution, going back), reverse.py (snapshots),
-expr.py (locations and expressions), views.py (what is shown), repl.py
-(the command table), gdbstub.py, target.py (the machine's API, in one place).
+rewind.py (the observer and checkers going back with the machine), expr.py
+(locations and expressions), views.py (what is shown), kernelview.py (the
+kernel's threads and locks), repl.py (the command table), gdbstub.py,
+target.py (the machine's API, in one place).
 """
 
 from __future__ import annotations
