@@ -63,7 +63,7 @@ class Slice:
 class RoundRobin:
     """Who runs next and for how long (the order is in the module docstring).
 
-    The machine loop is::
+    The machine's loop (emulator/runloop.py) is, in outline::
 
         s = rr.next_slice(clock.now, next_device_deadline)
         if s.cpu is None: jump clock.now to s.until (or stop: deadlock), advance devices
