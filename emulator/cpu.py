@@ -93,10 +93,12 @@ class Cpu:
         self.uc = uc
         self.halted = False
         self.interrupt_source = None    # object with intr_pending() and acknowledge()
-        # the machine's run-loop state for this CPU (emulator/machine.py)
+        # the machine's run-loop state for this CPU, all of it here: the
+        # instruction clock's (emulator/icount.py) ...
         self.st = None                  # block-hook counters (HookState or the C struct)
         self.native = None              # this engine's C block hook, if loaded
         self.blocks: dict = {}          # linear address -> the block last entered there
+        # ... and accepting events at a boundary (emulator/accept.py)
         self.pending_exc = None         # (vector, kind, error_code) raised, not yet delivered
         self.shadow_spent = False       # the last instruction ran in a shadow: none follows
         self.just_delivered = True      # nothing retired since the last delivery
