@@ -16,6 +16,7 @@ the top of a file or inside a function), not from a running interpreter:
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,39 +30,49 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+@lru_cache(maxsize=1)
 def project_files() -> dict:
     """module name -> source file, for every module of the project's packages."""
     return {module_name(f): f for pkg in PACKAGES for f in sorted((ROOT / pkg).rglob("*.py"))}
 
 
+@lru_cache(maxsize=None)
+def import_nodes(path: Path) -> list:
+    """(import node, inside a function) for every import statement of a file."""
+    out = []
+
+    def visit(node, inside):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.Import, ast.ImportFrom)):
+                out.append((child, inside))
+            visit(child, inside or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    visit(ast.parse(path.read_text(), str(path)), False)
+    return out
+
+
 def imports_of(name: str, path: Path, known: dict) -> list:
     """(imported project module, ast node, inside a function) for each import."""
-    tree = ast.parse(path.read_text(), str(path))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    in_function = {id(n) for f in ast.walk(tree)
-                   if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
-                   for n in ast.walk(f)}
     out = []
-    for node in ast.walk(tree):
+    for node, inside in import_nodes(path):
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
+        else:
             base = node.module or ""
             if node.level:
                 up = package.split(".")[:len(package.split(".")) - node.level + 1]
                 base = ".".join(up + ([base] if base else []))
             targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base
                        for a in node.names]
-        else:
-            continue
         for t in targets:
             r = t
             while r and r not in known:         # a name inside a module: the module
                 r = r.rpartition(".")[0]
-            out.append((r or t, node, id(node) in in_function))
+            out.append((r or t, node, inside))
     return out
 
 
+@lru_cache(maxsize=1)
 def graph() -> dict:
     known = project_files()
     return {name: {t for t, _n, _f in imports_of(name, path, known) if t in known and t != name}
