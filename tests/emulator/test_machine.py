@@ -322,9 +322,16 @@ def test_ctrl_c_stops_a_guest_that_never_leaves_unicorn(tmp_path):
     import time
     img = tmp_path / "k.bin"
     img.write_bytes(build("main:\n cli\nspin2:\n jmp spin2\n"))
-    proc = subprocess.Popen([sys.executable, "-m", "emulator", "run", str(img)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)                      # only lets it start; nothing asserts on time
+    trace = tmp_path / "t.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "emulator", "run", str(img), "--trace", str(trace)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # the trace file is opened just before the Ctrl-C handling is set up and
+    # the guest runs: wait for it (a busy machine takes seconds to get there)
+    for _ in range(600):
+        if trace.exists():
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)                      # only lets it start; nothing asserts on time
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
