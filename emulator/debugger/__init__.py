@@ -5,6 +5,12 @@
                                    [--max-instructions N] [--no-observe] [-x FILE]
                                    [--trace FILE]
 
+Exit status (README's table): the guest's status when it exited (0 when
+it did not), 2 for bad arguments, a bad image or a GDB port that cannot be
+listened on (one line on stderr), 126 after a crash the session stopped
+at, 130 for Ctrl-C at start-up, 141 when stdout was closed early
+(``debug ... | head -1``), 70 for an internal error (one line).
+
 ``main(argv) -> int`` builds the machine (``Machine.from_image``, then the
 image's symbols, ``loader.image_symbols``), attaches the observer (threads, locks, stacks, trace, checks) unless --no-observe,
 and then either serves GDB's remote protocol on 127.0.0.1:PORT (gdbstub.py)
@@ -14,31 +20,35 @@ every ``continue`` (tests and scripts); ``-x FILE`` runs commands first.
 run, each line once, whatever the session does backwards (see
 emulator/debugger/rewind.py).
 
-Modules: control.py (stops, execution, going back), reverse.py (snapshots),
-rewind.py (the observer and checkers going back with the machine), expr.py
-(locations and expressions), views.py (what is shown), kernelview.py (the
-kernel's threads and locks), repl.py (the command table), gdbstub.py,
-target.py (the machine's API, in one place).
+Modules: control.py (stops, execution), goback.py (going back), reverse.py
+(snapshots), along.py (what goes back with them: the console's place, the
+interrupts taken), rewind.py (the observer and checkers going back with the
+machine), stops.py (Stop, Point, DebugError), expr.py (locations and
+expressions), views.py (what is shown), kernelview.py (the kernel's threads
+and locks), repl.py (the command table), terminal.py (line editing,
+history, Tab), gdbstub.py and rsp.py (GDB's remote protocol), target.py
+(the machine's API, in one place).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from emulator.debugger.control import Debugger
-from emulator.debugger.gdbstub import GdbStub
-from emulator.debugger.repl import Repl
-from emulator.loader import ImageError, image_symbols
-from emulator.machine import MAX_CPUS, Machine, MachineError
-from emulator.observe import attach
+from emulator.devices.platform import MAX_CPUS
 
 __all__ = ["main", "open_debugger"]
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):              # one line, status 2 (as run)
+        sys.stderr.write(f"irqlab debug: {message}\n")
+        raise SystemExit(2)
+
+
 def _parser():
-    p = argparse.ArgumentParser(prog="python -m emulator debug",
-                                description="Step-debug an irqlab guest.")
+    p = _Parser(prog="python -m emulator debug", description="Step-debug an irqlab guest.")
     p.add_argument("image")
     p.add_argument("--append", default="", help="the kernel command line")
     p.add_argument("--inject", action="append", default=[], metavar="SPEC")
@@ -57,6 +67,11 @@ def _parser():
 def open_debugger(image, append="", inject=(), cpus=1, mem=None, observe=True,
                   max_run=None, report=None, trace=None, history_every=200_000):
     """Machine + observer + Debugger for IMAGE (what main and tests use)."""
+    # the machine is imported here, not at the top: a Ctrl-C while it loads
+    # is then main's one-line status 130, not a traceback
+    from emulator.debugger.control import Debugger
+    from emulator.loader import image_symbols
+    from emulator.machine import Machine
     kw = {"append": append, "cpus": cpus}
     if mem is not None:
         kw["mem_mib"] = mem
@@ -66,19 +81,47 @@ def open_debugger(image, append="", inject=(), cpus=1, mem=None, observe=True,
         m.inject(spec)
     session = None
     if observe:
+        from emulator.observe import attach     # (as the machine above)
         session = attach(m, trace_path=None, checks=True, report=report)
     return Debugger(m, session=session, max_run=max_run, trace_path=trace,
                     history_every=history_every)
 
 
+def _bad_args(args):
+    """The one-line refusal of a bad option, or None (the ranges run checks)."""
+    if args.trace and args.no_observe:
+        return "--trace needs the observer (drop --no-observe)"
+    if not 1 <= args.cpus <= MAX_CPUS:
+        return f"--cpus must be between 1 and {MAX_CPUS}"
+    if args.mem is not None and not 1 <= args.mem <= 3072:
+        return "--mem must be between 1 and 3072 MiB"
+    if args.gdb is not None and not 0 <= args.gdb <= 65535:
+        return f"--gdb {args.gdb}: a TCP port is 0..65535 (0: any free port)"
+    if args.max_instructions is not None and args.max_instructions <= 0:
+        return "--max-instructions must be positive"
+    return None
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    if args.trace and args.no_observe:
-        print("debug: --trace needs the observer (drop --no-observe)", file=sys.stderr)
+    bad = _bad_args(args)
+    if bad:
+        print(f"debug: {bad}", file=sys.stderr)
         return 2
-    if not 1 <= args.cpus <= MAX_CPUS:
-        print(f"debug: --cpus must be between 1 and {MAX_CPUS}", file=sys.stderr)
-        return 2
+    try:
+        return _session(args)
+    except KeyboardInterrupt:
+        print("debug: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:                  # stdout closed early (| head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _session(args) -> int:
+    # imported here so that a Ctrl-C while they load is the one-line 130
+    from emulator.loader import ImageError
+    from emulator.machine import MachineError
     try:
         dbg = open_debugger(args.image, args.append, args.inject, args.cpus, args.mem,
                             not args.no_observe, args.max_instructions, trace=args.trace)
@@ -90,10 +133,24 @@ def main(argv=None) -> int:
         return 2
     try:
         if args.gdb is not None:
-            return GdbStub(dbg, args.gdb, log=sys.stderr).serve()
+            from emulator.debugger.gdbstub import GdbStub     # (as ImageError above)
+            stub = GdbStub(dbg, args.gdb, log=sys.stderr)
+            try:
+                stub.listen()
+            except OSError as e:
+                print(f"debug: cannot listen on 127.0.0.1:{args.gdb}: {e.strerror or e}",
+                      file=sys.stderr)
+                return 2
+            return stub.serve()
+        from emulator.debugger.repl import Repl               # (as ImageError above)
         repl = Repl(dbg)
         if args.script:
             repl.onecmd(f"source {args.script}")
         return repl.loop()
+    except (BrokenPipeError, KeyboardInterrupt):
+        raise
+    except Exception as e:                   # noqa: BLE001 -- one line, never a traceback
+        print(f"debug: internal error at t={dbg.t.now}: {type(e).__name__}: {e}", file=sys.stderr)
+        return 70
     finally:
         dbg.close()
