@@ -23,7 +23,10 @@ machine at the kernel's entry.  ``Machine.from_bytes(data, ...)`` likewise.
 * ``current_cpu``: index into ``cpus`` of the CPU that is acting (the one
   whose instruction, port/MMIO access or delivery caused the event being
   handled); device trace events are stamped with it.  Exec hooks, watches
-  and ``on_interrupt`` callbacks also get the ``Cpu`` itself.
+  and ``on_interrupt`` callbacks also get the ``Cpu`` itself; ``cpu`` is
+  the acting ``Cpu`` (``use(cpu)`` makes another one act: the run loop's).
+* ``icount``: the instruction clock (emulator/icount.py; ``decoded``, the
+  blocks decoded so far); ``loop``: the run loop (emulator/runloop.py).
 * ``cpus[i]``: ``emulator.cpu.Cpu`` -- ``read(name)``/``write(name, v)``,
   ``cpu["eax"]``, ``eip``, ``pc`` (linear: CS base + EIP in real mode),
   ``halted``, ``registers()``, ``index``, and its run-loop state
