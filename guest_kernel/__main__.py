@@ -5,6 +5,7 @@
     python -m guest_kernel run   --model M --scenario S [--cpus N] [--trace F] [--max-instructions N]
     python -m guest_kernel debug --model M --scenario S [--cpus N]
     python -m guest_kernel bugs [--only BUG]... [--build-dir D] [-v]
+    python -m guest_kernel compare [--models ...] [--scenarios ...] [--cpus ...] -o DIR
 
 ``run`` rebuilds build/<config>/ when a source is newer, then hands the ELF
 to ``python -m emulator run`` with ``--append scenario=S`` and the
@@ -32,6 +33,7 @@ from pathlib import Path
 from guest_kernel.build import BuildError, Config, bug_configs, build, correct_configs, is_stale
 from guest_kernel.bugs import BUGS
 from guest_kernel.catalog import INTR_STACKS, MODELS, SCENARIO_NAMES, SOFTINTS
+from guest_kernel.compare import main as compare
 from guest_kernel.harness import check_bugs, injection_specs, injections, kernel_cmdline
 
 __all__ = ["main", "injection_specs", "injections", "kernel_cmdline"]
@@ -76,6 +78,9 @@ def _run(verb, a) -> int:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["compare"]:          # its own parser (guest_kernel/compare)
+        return compare(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m guest_kernel", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build one configuration")

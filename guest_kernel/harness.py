@@ -2,9 +2,10 @@
 
 Contract
 --------
-``kernel_image(model, bug=None, build_dir=None)`` is the path of one
-configuration's kernel.elf (default options), built when stale, one process
-at a time (parallel test workers share build/checks/).
+``image_for(config, build_dir=None)`` is the path of a ``build.Config``'s
+kernel.elf, built when stale, one process at a time (parallel test workers
+share build/checks/); ``kernel_image(model, bug=None, build_dir=None)`` the
+same for a model with the default options.
 
 ``kernel_cmdline(scenario, cpus=1)`` is the kernel's command line:
 ``scenario=NAME`` on one CPU (exactly as before SMP), ``scenario=smp:NAME
@@ -13,14 +14,17 @@ cpus=N`` on several (the kernel starts N-1 APs, then runs NAME).
 (scenarios/NAME.inject, one per non-comment line), ``injections(scenario)``
 the same as command-line arguments.
 
-``run_config(model, scenario, bug=None, trace_path=None, cpus=1,
-max_instructions=200_000_000, build_dir=None, native=True) -> KernelRun``
-builds (if stale) and runs one configuration in this process, observed and
-checked exactly as ``python -m emulator run`` does: the machine with the
-image's symbols, the scenario's injections and the observer attached.  The
+``run_image(image, scenario, cpus=1, trace_path=None,
+max_instructions=200_000_000, native=True) -> KernelRun`` runs a built
+kernel on a scenario in this process, observed and checked exactly as
+``python -m emulator run`` does: the machine with the image's symbols, the
+scenario's command line and injections, the observer attached.  The
 ``KernelRun`` has the exit status (120 when a rule fired), the console, the
-checkers' reports and summary line on ``stderr``, and the violations
-(rule, message and the lock/LWP/line fields).
+checkers' reports and summary line on ``stderr``, the violations (rule,
+message and the lock/LWP/line fields) and ``instructions`` (the machine's
+count at the end).  ``run_config(model, scenario, bug=None,
+trace_path=None, cpus=1, max_instructions=200_000_000, build_dir=None,
+native=True)`` builds (if stale) and runs one configuration of a model.
 
 ``check_bugs(only=(), build_dir="build/bugs", verbose=False, out=None)``
 (``python -m guest_kernel bugs``, ``make check-bugs``): for each planted bug
@@ -93,13 +97,17 @@ def build_locked(cfg: Config, out: Path) -> None:
             build(cfg, out)
 
 
-def kernel_image(model: str, bug: Optional[str] = None,
-                 build_dir: Optional[str] = None) -> str:
-    """The kernel.elf of one configuration (default options), built when stale."""
-    cfg = Config(model, bug=bug)
+def image_for(cfg: Config, build_dir: Optional[str] = None) -> str:
+    """The kernel.elf of a configuration, built when stale."""
     out = _build_dir(build_dir) / cfg.name
     build_locked(cfg, out)
     return str(out / "kernel.elf")
+
+
+def kernel_image(model: str, bug: Optional[str] = None,
+                 build_dir: Optional[str] = None) -> str:
+    """The kernel.elf of one model (default options), built when stale."""
+    return image_for(Config(model, bug=bug), build_dir)
 
 
 # -- running -----------------------------------------------------------------------
@@ -111,6 +119,7 @@ class KernelRun:
     stderr: str
     trace_path: Optional[str]
     violations: list = field(default_factory=list)   # check.violation events
+    instructions: int = 0                             # retired by the end of the run
 
     @property
     def rules(self) -> list:
@@ -129,7 +138,14 @@ def run_config(model: str, scenario: str, bug: Optional[str] = None,
     """Build (if stale) and run one configuration in this process, observed
     and checked as ``python -m emulator run`` does; the exit status is 120
     when a rule fired."""
-    image = kernel_image(model, bug, build_dir)
+    return run_image(kernel_image(model, bug, build_dir), scenario, cpus=cpus,
+                     trace_path=trace_path, max_instructions=max_instructions, native=native)
+
+
+def run_image(image: str, scenario: str, cpus: int = 1, trace_path: Optional[str] = None,
+              max_instructions: int = 200_000_000, native: bool = True) -> KernelRun:
+    """Run a built kernel on a scenario in this process, observed and
+    checked as ``python -m emulator run`` does."""
     m = Machine.from_image(image, append=kernel_cmdline(scenario, cpus), cpus=cpus,
                            native=native)
     m.symbols = image_symbols(image)
@@ -146,7 +162,7 @@ def run_config(model: str, scenario: str, bug: Optional[str] = None,
                   for v in session.violations]
     status = session.exit_status(result.status if result.status is not None else 130)
     return KernelRun(status, b"".join(console).decode("latin-1"), err.getvalue(),
-                     trace_path, violations)
+                     trace_path, violations, m.clock.now)
 
 
 # -- the planted bugs ----------------------------------------------------------------
