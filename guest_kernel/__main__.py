@@ -32,9 +32,8 @@ from pathlib import Path
 
 from guest_kernel.build import BuildError, Config, bug_configs, build, correct_configs, is_stale
 from guest_kernel.bugs import BUGS
-from guest_kernel.catalog import INTR_STACKS, MODELS, SCENARIO_NAMES, SOFTINTS
-from guest_kernel.compare import main as compare
-from guest_kernel.harness import check_bugs, injection_specs, injections, kernel_cmdline
+from guest_kernel.catalog import (INTR_STACKS, MODELS, SCENARIO_NAMES, SOFTINTS,
+                                  injection_specs, injections, kernel_cmdline)
 
 __all__ = ["main", "injection_specs", "injections", "kernel_cmdline"]
 
@@ -80,6 +79,9 @@ def _run(verb, a) -> int:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["compare"]:          # its own parser (guest_kernel/compare)
+        # the machine, metrics and pool only for the commands that run
+        # kernels here: build, and run/debug (exec'ed), start without them
+        from guest_kernel.compare import main as compare
         return compare(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m guest_kernel", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -110,6 +112,7 @@ def main(argv=None) -> int:
             for cfg in correct_configs() + bug_configs():
                 print(build(cfg, Path(a.out) / cfg.name))
         elif a.cmd == "bugs":
+            from guest_kernel.harness import check_bugs     # (as compare above)
             return check_bugs(only=a.only, build_dir=a.build_dir, verbose=a.verbose)
         else:
             return _run(a.cmd, a)

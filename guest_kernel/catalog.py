@@ -22,11 +22,21 @@ gen/layout.inc and the scenario tables):
 * ``MAX_CPUS``: the kernel's limit (the size of its per-CPU arrays; no
   more than the machine's, emulator/devices/platform.py); ``CPUS``: the CPU
   counts every scenario is checked and blessed on.
+
+What running a scenario takes: ``kernel_cmdline(scenario, cpus=1)`` is the
+kernel's command line, ``scenario=NAME`` on one CPU (exactly as before
+SMP), ``scenario=smp:NAME cpus=N`` on several (the kernel starts N-1 APs,
+then runs NAME); ``injection_specs(scenario)`` are the ``--inject`` specs
+the scenario carries (scenarios/NAME.inject, one per non-comment line),
+``injections(scenario)`` the same as command-line arguments.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple
+
+HERE = Path(__file__).resolve().parent
 
 MODELS = {"classic": 0, "ithread": 1, "threaded": 2}
 INTR_STACKS = ("shared", "separate")     # classic-path handlers: interrupted stack or per-CPU stack
@@ -77,3 +87,25 @@ CPUS = (1, 2, 4)       # the CPU counts every scenario is checked and blessed on
 def scenarios_for(cpus: int) -> tuple:
     """The scenarios worth running on ``cpus`` CPUs (the SMP ones need two)."""
     return tuple(s.name for s in SCENARIOS if cpus > 1 or not s.smp)
+
+
+def kernel_cmdline(scenario: str, cpus: int = 1) -> str:
+    """The kernel's command line for a scenario on ``cpus`` CPUs (see above)."""
+    if cpus <= 1:
+        return f"scenario={scenario}"
+    return f"scenario=smp:{scenario} cpus={cpus}"
+
+
+def injection_specs(scenario: str) -> list[str]:
+    """The injection specs a scenario carries (scenarios/NAME.inject), for
+    ``machine.inject``."""
+    f = HERE / "scenarios" / f"{scenario}.inject"
+    if not f.exists():
+        return []
+    lines = (line.split("#", 1)[0].strip() for line in f.read_text().splitlines())
+    return [line for line in lines if line]
+
+
+def injections(scenario: str) -> list[str]:
+    """The same as --inject arguments for ``python -m emulator``."""
+    return [arg for spec in injection_specs(scenario) for arg in ("--inject", spec)]

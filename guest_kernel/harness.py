@@ -7,12 +7,8 @@ kernel.elf, built when stale, one process at a time (parallel test workers
 share build/checks/); ``kernel_image(model, bug=None, build_dir=None)`` the
 same for a model with the default options.
 
-``kernel_cmdline(scenario, cpus=1)`` is the kernel's command line:
-``scenario=NAME`` on one CPU (exactly as before SMP), ``scenario=smp:NAME
-cpus=N`` on several (the kernel starts N-1 APs, then runs NAME).
-``injection_specs(scenario)`` are the ``--inject`` specs the scenario carries
-(scenarios/NAME.inject, one per non-comment line), ``injections(scenario)``
-the same as command-line arguments.
+``kernel_cmdline``, ``injection_specs`` and ``injections`` are catalog.py's
+(what running a scenario takes), here too for the harness's users.
 
 ``run_image(image, scenario, cpus=1, trace_path=None,
 max_instructions=200_000_000, native=True) -> KernelRun`` runs a built
@@ -51,33 +47,10 @@ from emulator.machine import Machine
 from emulator.observe import attach
 from guest_kernel.bugs import BUGS
 from guest_kernel.build import Config, build, is_stale
+from guest_kernel.catalog import injection_specs, injections, kernel_cmdline  # noqa: F401 (API)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-
-
-# -- what a scenario needs -------------------------------------------------------
-
-def kernel_cmdline(scenario: str, cpus: int = 1) -> str:
-    """The kernel's command line for a scenario on ``cpus`` CPUs (see above)."""
-    if cpus <= 1:
-        return f"scenario={scenario}"
-    return f"scenario=smp:{scenario} cpus={cpus}"
-
-
-def injection_specs(scenario: str) -> list[str]:
-    """The injection specs a scenario carries (scenarios/NAME.inject), for
-    ``machine.inject``."""
-    f = HERE / "scenarios" / f"{scenario}.inject"
-    if not f.exists():
-        return []
-    lines = (line.split("#", 1)[0].strip() for line in f.read_text().splitlines())
-    return [line for line in lines if line]
-
-
-def injections(scenario: str) -> list[str]:
-    """The same as --inject arguments for ``python -m emulator``."""
-    return [arg for spec in injection_specs(scenario) for arg in ("--inject", spec)]
 
 
 # -- building ----------------------------------------------------------------------
