@@ -115,6 +115,7 @@ from unicorn import x86_const as X
 
 from emulator import accept
 from emulator import loader as loader_mod
+from emulator import tsc
 from emulator.clock import Clock
 from emulator.cpu import Cpu, enter_real_mode
 from emulator.devices.base import Device, IrqLine
@@ -189,13 +190,15 @@ class Machine:
     def from_image(cls, path, append: str = "", mem_mib: int = 32, cpus: int = 1,
                    serial_in=None, native: bool = True) -> "Machine":
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            data = loader_mod.read_image(path, mem_mib << 20)
+            m = cls.from_bytes(data, append=append, mem_mib=mem_mib, cpus=cpus,
+                               serial_in=serial_in, native=native,
+                               image_path=os.path.basename(str(path)))
         except OSError as e:
             raise MachineError(f"cannot read image {path}: {e.strerror}") from None
-        return cls.from_bytes(data, append=append, mem_mib=mem_mib, cpus=cpus,
-                              serial_in=serial_in, native=native,
-                              image_path=os.path.basename(str(path)))
+        except loader_mod.ImageError as e:
+            raise MachineError(str(e)) from None
+        return m
 
     @classmethod
     def from_bytes(cls, data: bytes, append: str = "", mem_mib: int = 32, cpus: int = 1,
@@ -272,6 +275,7 @@ class Machine:
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_intr)
         uc.hook_add(unicorn.UC_HOOK_INSN, self._on_in, None, 1, 0, X.UC_X86_INS_IN)
         uc.hook_add(unicorn.UC_HOOK_INSN, self._on_out, None, 1, 0, X.UC_X86_INS_OUT)
+        tsc.install(self, cpu)                 # rdtsc reads virtual time (emulator/tsc.py)
 
     def _boot(self, boot) -> None:
         cpu = self.cpus[0]
