@@ -21,7 +21,8 @@ every ``continue`` (tests and scripts); ``-x FILE`` runs commands first.
 run, each line once, whatever the session does backwards (see
 emulator/debugger/rewind.py).
 
-Modules: control.py (stops, execution), goback.py (going back), reverse.py
+Modules: control.py (stops, execution), locate.py (expressions, locations,
+decoding, the stop display), goback.py (going back), reverse.py
 (snapshots), along.py (what goes back with them: the console's place, the
 interrupts taken), rewind.py (the observer and checkers going back with the
 machine), stops.py (Stop, Point, DebugError), expr.py (locations and
