@@ -20,6 +20,7 @@ import sys
 import pytest
 
 from emulator import machine as machine_mod
+from emulator.loader import image_symbols
 from emulator.observe import attach
 from guest_kernel.build import BuildError, Config, parse_drivers
 from guest_kernel.catalog import MODELS, QEMU_SCENARIOS, injection_specs, kernel_cmdline, \
@@ -38,6 +39,7 @@ MIXED = {   # the issue's mixed kernel, and one where every threadable driver di
 def run_checked(elf, scenario, trace=None):
     """(console, exit status, summary line) of a checked run on one CPU."""
     m = machine_mod.Machine.from_image(elf, append=kernel_cmdline(scenario))
+    m.symbols = image_symbols(elf)
     out = []
     m.console = out.append
     for spec in injection_specs(scenario):
