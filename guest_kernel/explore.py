@@ -26,10 +26,11 @@ PROG = "python -m guest_kernel explore"
 
 def _parser():
     from emulator.explore import cli
-    from guest_kernel.__main__ import SCENARIOS, _config_args
+    from guest_kernel.__main__ import _config_args
+    from guest_kernel.catalog import SCENARIO_NAMES
     p = cli.parser(PROG, "Deliver an interrupt at every point of a scenario's run.")
     _config_args(p)                    # --model, --driver, --intr-stack, --softint, --bug
-    p.add_argument("--scenario", default="hello", choices=SCENARIOS)
+    p.add_argument("--scenario", default="hello", choices=SCENARIO_NAMES)
     p.add_argument("--build-dir", default="build")
     cli.add_arguments(p)
     return p
@@ -58,11 +59,11 @@ def target_for(model: str, scenario: str, bug=None, line: str = "irq=0", image=N
     """The Target of one configuration's scenario with its own injections,
     exploring ``line`` (``irq=N``, ``packet=V`` or ``key=B``), for in-process callers
     (make check-bugs).  ``image``: the kernel.elf (default: built when stale
-    under build/checks, emulator/checks/runs.py)."""
+    under build/checks, guest_kernel/harness.py)."""
     import argparse
-    from emulator.checks.runs import kernel_image
+    from guest_kernel.harness import kernel_image
     from emulator.explore import cli
-    from guest_kernel.__main__ import injection_specs, kernel_cmdline
+    from guest_kernel.catalog import injection_specs, kernel_cmdline
     kind, _, value = line.partition("=")
     a = argparse.Namespace(irq=int(value, 0) if kind == "irq" else None,
                            packet=int(value, 0) if kind == "packet" else None,
@@ -76,7 +77,8 @@ def target_for(model: str, scenario: str, bug=None, line: str = "irq=0", image=N
 
 def main(argv=None) -> int:
     from emulator.explore import cli
-    from guest_kernel.__main__ import _config, injection_specs, kernel_cmdline
+    from guest_kernel.__main__ import _config
+    from guest_kernel.catalog import injection_specs, kernel_cmdline
     a = _parser().parse_args(argv)
     bad = cli.check(a)
     if bad:
