@@ -144,12 +144,51 @@ def run_image(image: str, scenario: str, cpus: int = 1, trace_path: Optional[str
 
 # -- the planted bugs ----------------------------------------------------------------
 
+# -- exploring (guest_kernel/explore.py's command uses these too) -------------------
+
+def reproduce_prefix(a) -> tuple:
+    """``python -m guest_kernel run`` of this configuration and scenario."""
+    args = ["python", "-m", "guest_kernel", "run", "--model", a.model]
+    for spec in getattr(a, "driver", ()):
+        args += ["--driver", spec]
+    args += ["--scenario", a.scenario]
+    if a.intr_stack != "shared":
+        args += ["--intr-stack", a.intr_stack]
+    if a.softint != "thread":
+        args += ["--softint", a.softint]
+    if a.bug:
+        args += ["--bug", a.bug]
+    if a.build_dir != "build":
+        args += ["--build-dir", a.build_dir]
+    for spec in a.inject:
+        args += ["--inject", spec]
+    return tuple(args)
+
+
+def target_for(model: str, scenario: str, bug=None, line: str = "irq=0", image=None):
+    """The Target of one configuration's scenario with its own injections,
+    exploring ``line`` (``irq=N``, ``packet=V`` or ``key=B``), for in-process callers
+    (make check-bugs).  ``image``: the kernel.elf (default: built when stale
+    under build/checks, guest_kernel/harness.py)."""
+    import argparse  # (lazy: only this path needs it)
+    from emulator.explore import cli  # (lazy: only this path needs it)
+    from guest_kernel.catalog import injection_specs, kernel_cmdline  # (lazy: only this path needs it)
+    kind, _, value = line.partition("=")
+    a = argparse.Namespace(irq=int(value, 0) if kind == "irq" else None,
+                           packet=int(value, 0) if kind == "packet" else None,
+                           key=int(value, 0) if kind == "key" else None,
+                           model=model, scenario=scenario, bug=bug, intr_stack="shared",
+                           softint="thread", build_dir="build", inject=[], driver=[])
+    image = image or kernel_image(model, bug)
+    target = cli.read_target(image, kernel_cmdline(scenario), 32, injection_specs(scenario), a)
+    return replace(target, reproduce=reproduce_prefix(a))
+
+
 def _explored(name: str, spec, r) -> tuple:
     """A race for explore: the scenario's own run must pass with no rule
     firing, and exploring it (``python -m guest_kernel explore``) must find
     the rule (``guest``: the scenario's self-check failing in a branch)."""
-    from emulator.explore import Plan, explore
-    from guest_kernel.explore import target_for
+    from emulator.explore import Plan, explore  # (lazy: only this path needs it)
     if r.status != 0 or r.rules:
         return r.rules, False, f"  (the run itself: status {r.status}; explore wants it to pass)"
     result = explore(target_for(spec.model, spec.scenario, name, spec.line), Plan())

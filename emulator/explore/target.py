@@ -79,7 +79,7 @@ class Target:
 
 
 def _quote(arg: str) -> str:
-    import shlex
+    import shlex  # (lazy: only this path needs it)
     return shlex.quote(arg)
 
 
@@ -102,9 +102,9 @@ class _Discard(io.TextIOBase):
 
 class Observed:
     def __init__(self, target: Target) -> None:
-        from emulator.machine import Machine
-        from emulator.observe import attach
-        from emulator.debugger.rewind import Rewind
+        from emulator.machine import Machine  # (lazy: only this path needs it)
+        from emulator.observe import attach  # (lazy: only this path needs it)
+        from emulator.debugger.rewind import Rewind  # (lazy: only this path needs it)
         self.target = target
         with tempfile.TemporaryDirectory(prefix="irqlab-explore-") as tmp:
             path = os.path.join(tmp, target.image_name)
