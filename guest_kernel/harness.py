@@ -171,6 +171,7 @@ def target_for(model: str, scenario: str, bug=None, line: str = "irq=0", image=N
     (make check-bugs).  ``image``: the kernel.elf (default: built when stale
     under build/checks, guest_kernel/harness.py)."""
     import argparse  # (lazy: only this path needs it)
+    from dataclasses import replace
     from emulator.explore import cli  # (lazy: only this path needs it)
     from guest_kernel.catalog import injection_specs, kernel_cmdline  # (lazy: only this path needs it)
     kind, _, value = line.partition("=")
