@@ -236,6 +236,7 @@ class KernelModel:
         self._smp_cpus = self.d["smp_cpus"]
         self._linemask = 0xFFFF         # the 8259s are masked whole before lines go via the IO APIC
         self._ipl: dict = {}            # cpu -> the IPL its last cpu.ipl said
+        self._guarded: dict = {}        # stack owner -> whether it has a red zone
 
     @classmethod
     def detect(cls, view, symbols) -> Optional["KernelModel"]:
@@ -573,8 +574,10 @@ class KernelModel:
         """(lo, hi) of the red zone below an LWP's stack, if the kernel has one."""
         size = self.c["stack_guard"]
         region = self._stacks.region(owner) if getattr(self, "_stacks", None) else None
-        # (an AP's stack has no red zone: below it is the next AP's stack)
-        if not size or region is None or not owner.startswith(("lwp ", "ithread ", "softint ",
-                                                               "idle ")):
+        if not size or region is None:
             return None
-        return (region[0] - size, region[0])
+        # (an AP's stack has no red zone: below it is the next AP's stack)
+        has = self._guarded.get(owner)
+        if has is None:
+            has = self._guarded[owner] = owner.startswith(("lwp ", "ithread ", "softint ", "idle "))
+        return (region[0] - size, region[0]) if has else None
