@@ -21,6 +21,11 @@ make after building the machine and before running it:
 - a violation is reported on stderr (``report``, default ``sys.stderr``) as
   it happens, with backtraces and the events before it.
 
+``reference=True`` takes the slow paths the fast ones are tested against
+(tests/golden/test_fast_path.py): the scan decodes every instruction in
+detail (``scan_code_full``) and every lock's backtrace is worked out when
+it is taken (no ``LazyBacktrace``).  Same events, same reports.
+
 ``session.finish() -> (violation_count, summary_line)`` emits one
 ``stack.usage`` per kernel stack (how deep it was ever used), runs the
 rules' end-of-run checks, closes the trace and returns the line to print last on
@@ -58,7 +63,7 @@ from emulator.checks import Checker, all_rules
 from emulator.observe.context import MachineContext
 from emulator.observe.kernel import KernelModel
 from emulator.observe.observer import Observer
-from emulator.observe.scan import scan_code
+from emulator.observe.scan import scan_code, scan_code_full
 from emulator.observe.stacks import StackMap
 from emulator.observe.symbols import Symbols
 from emulator.observe.view import MachineView
@@ -69,8 +74,9 @@ VIOLATION_STATUS = 120
 
 class Session:
     def __init__(self, machine, trace_path=None, checks: bool = True,
-                 report=None, limits: Optional[dict] = None) -> None:
+                 report=None, limits: Optional[dict] = None, reference: bool = False) -> None:
         self.machine = machine
+        self._scan = scan_code_full if reference else scan_code
         self.view = MachineView(machine)
         self.symbols = Symbols(self.view.symbols())
         self.report_stream = report if report is not None else sys.stderr
@@ -83,7 +89,7 @@ class Session:
         code, base = self.view.code()
         if not code:
             code, base = self._code_from_symbols()
-        self.codemap = scan_code(code, base, self.symbols.lines())
+        self.codemap = self._scan(code, base, self.symbols.lines())
         if self.kernel:
             self._scan_labels(("obs_ap_stack",))
         self.fanout = Fanout()
@@ -98,7 +104,7 @@ class Session:
         self.machine_sink = TraceSink(self.view.clock(), self.fanout,
                                       drop=("intr", "intr.enter"))
         self.ctx = MachineContext(self.view, self.symbols, self.stacks, self.codemap,
-                                  kernel=self.kernel)
+                                  kernel=self.kernel, lazy=not reference)
         self.checker: Optional[Checker] = None
         if checks:
             self.checker = Checker(all_rules(**(limits or {})), self.ctx,
@@ -125,7 +131,7 @@ class Session:
                 continue
             data = self.view.mem_read(addr, 16)
             if data:
-                extra = scan_code(data, addr, (addr,))
+                extra = self._scan(data, addr, (addr,))
                 if addr in extra.esp_loads:
                     self.codemap.esp_loads[addr] = extra.esp_loads[addr]
 
@@ -170,7 +176,7 @@ class Session:
 
 
 def attach(machine, trace_path=None, checks: bool = True, report=None,
-           limits: Optional[dict] = None) -> Session:
+           limits: Optional[dict] = None, reference: bool = False) -> Session:
     """Observe ``machine``: trace to ``trace_path`` and run the checkers."""
     return Session(machine, trace_path=trace_path, checks=checks, report=report,
-                   limits=limits)
+                   limits=limits, reference=reference)

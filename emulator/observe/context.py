@@ -27,7 +27,7 @@ EFLAGS_IF = 1 << 9
 
 class MachineContext:
     def __init__(self, view, symbols, stacks, codemap, depth: int = 2048,
-                 max_frames: int = 12, kernel=None) -> None:
+                 max_frames: int = 12, kernel=None, lazy: bool = True) -> None:
         self.kernel = kernel
         self.view = view
         self.symbols = symbols
@@ -35,6 +35,7 @@ class MachineContext:
         self.codemap = codemap
         self.depth = depth
         self.max_frames = max_frames
+        self.lazy = lazy                # False: backtrace_later works it out at once
         self._zero_cache: dict = {}     # size -> that many zero bytes
 
     def _capture(self, cpu: int) -> tuple:
@@ -68,6 +69,8 @@ class MachineContext:
         stack's bytes are copied now (a memcpy), the words sifted for return
         addresses and symbolised only if a report ever shows them.  The
         checker keeps one per lock acquired and almost none are read."""
+        if not self.lazy:
+            return self.backtrace(cpu)
         return LazyBacktrace(self, *self._capture(cpu))
 
     def interrupts_enabled(self, cpu: int) -> Optional[bool]:
