@@ -23,8 +23,10 @@ make after building the machine and before running it:
 
 ``reference=True`` takes the slow paths the fast ones are tested against
 (tests/golden/test_fast_path.py): the scan decodes every instruction in
-detail (``scan_code_full``) and every lock's backtrace is worked out when
-it is taken (no ``LazyBacktrace``).  Same events, same reports.
+detail (``scan_code_full``), every lock's backtrace is worked out when it
+is taken (no ``LazyBacktrace``) and the kernel's labels are read by
+interpreting their field table (``read_fields``, not the compiled
+``reader``).  Same events, same reports.
 
 ``session.finish() -> (violation_count, summary_line)`` emits one
 ``stack.usage`` per kernel stack (how deep it was ever used), runs the
@@ -84,6 +86,7 @@ class Session:
         self.stacks = StackMap(self.symbols,
                                resolver=self.kernel.resolve_stack if self.kernel else None)
         if self.kernel:
+            self.kernel.compiled = not reference
             self.kernel._stacks = self.stacks
             self.kernel.add_static_stacks(self.stacks)
         code, base = self.view.code()
