@@ -522,7 +522,8 @@ class KernelModel:
         function per field, chosen now instead of at every event (the same
         values, in the same order; tests/golden/test_fast_path.py runs
         ``read_fields`` itself as the reference)."""
-        getters = [(name, self._getter(how, arg)) for name, (how, *arg) in fields.items()]
+        getters = [(name, self._getter(how, arg) or self._interpreted(name, (how, *arg)))
+                   for name, (how, *arg) in fields.items()]
 
         def read(cpu: int) -> dict:
             out = {}
@@ -533,9 +534,16 @@ class KernelModel:
             return out
         return read
 
+    def _interpreted(self, name: str, spec: tuple):
+        """fn(cpu) -> one field as ``read_fields`` reads it (a kind of field
+        ``_getter`` does not compile)."""
+        one = {name: spec}
+        return lambda cpu: self.read_fields(cpu, one).get(name, _ABSENT)
+
     def _getter(self, how: str, arg: list):
         """fn(cpu) -> the field's value (``_ABSENT``: no field), as
-        ``read_fields`` computes it for ``(how, *arg)``."""
+        ``read_fields`` computes it for ``(how, *arg)``; None for a kind it
+        does not know."""
         if how == "const":
             value = arg[0]
             return lambda cpu: value
@@ -602,7 +610,7 @@ class KernelModel:
                     return u32(b + self.ipl_off)
                 return _ABSENT
             return ipl
-        return lambda cpu: (val(cpu), _ABSENT)[1]     # an unknown how: no field
+        return None
 
     def read_fields(self, cpu: int, fields: dict) -> dict:
         out = {}
