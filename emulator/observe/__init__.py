@@ -44,7 +44,8 @@ symbols.py (the symbol table, by name and by address), scan.py (the
 capstone scan: iret sites, ESP loads, return addresses), stacks.py (which
 owner a stack belongs to), observer.py (``intr.*`` and ``stack.switch``
 from the hooks), kernel.py (irqlab's kernel: its ``obs_*`` labels as
-events), context.py (the checkers' window on the live machine).
+events), fields.py (each label's field reader, compiled from kernel.py's
+table), context.py (the checkers' window on the live machine).
 
 An event from a port write to a rule's verdict: a device's ``self.trace``
 (e.g. ``pic.eoi`` after the guest's ``out``) goes through the machine's

@@ -49,6 +49,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from emulator.observe.fields import compile_reader
+
 # exported constants (structure offsets, flags, table geometry)
 CONST = {
     "lwp_id": "L_ID",               # offset of the LWP id in struct lwp
@@ -194,8 +196,6 @@ LABELS = {
 # mutex-owner rule; correct kernels never emit one.  ``_on_acquire`` reads
 # the fields their LABELS entries name by hand (two register reads instead
 # of read_fields' five: the hottest label, ~12% of a checked soak run)
-_ABSENT = object()      # a field the label does not carry this time (reader/_getter)
-
 ACQUIRES = ("obs_lock_acquire", "obs_smp_lock_acquire", "obs_smp_spin_acquire")
 
 # contention labels whose register says the waiter spins (the owner runs on
@@ -518,99 +518,8 @@ class KernelModel:
         return f"softint@{ptr:#x}"
 
     def reader(self, fields: dict):
-        """``read_fields(cpu, fields)`` compiled once per label: one small
-        function per field, chosen now instead of at every event (the same
-        values, in the same order; tests/golden/test_fast_path.py runs
-        ``read_fields`` itself as the reference)."""
-        getters = [(name, self._getter(how, arg) or self._interpreted(name, (how, *arg)))
-                   for name, (how, *arg) in fields.items()]
-
-        def read(cpu: int) -> dict:
-            out = {}
-            for name, get in getters:
-                v = get(cpu)
-                if v is not _ABSENT:
-                    out[name] = v
-            return out
-        return read
-
-    def _interpreted(self, name: str, spec: tuple):
-        """fn(cpu) -> one field as ``read_fields`` reads it (a kind of field
-        ``_getter`` does not compile)."""
-        one = {name: spec}
-        return lambda cpu: self.read_fields(cpu, one).get(name, _ABSENT)
-
-    def _getter(self, how: str, arg: list):
-        """fn(cpu) -> the field's value (``_ABSENT``: no field), as
-        ``read_fields`` computes it for ``(how, *arg)``; None for a kind it
-        does not know."""
-        if how == "const":
-            value = arg[0]
-            return lambda cpu: value
-        reg_of = self.view.reg
-        reg = arg[0] if arg else None
-        val = (lambda cpu: reg_of(cpu, reg)) if reg else (lambda cpu: None)
-        c, u32 = self.c, self._u32
-        off = c[arg[1]] if how in ("field", "linefield", "lockat") else None
-        simple = {
-            "int": lambda cpu: val(cpu),
-            "bool": lambda cpu: bool(val(cpu)),
-            "shr": lambda cpu: val(cpu) >> arg[1],
-            "low8": lambda cpu: val(cpu) & 0xFF,
-            "lwp": lambda cpu: self.lwp_name(val(cpu)),
-            "lock": lambda cpu: self.lock_name(val(cpu)),
-            "owner": lambda cpu: self.lwp_name(self.mutex_owner(val(cpu)) or 0),
-            "ownerrun": lambda cpu: self.running(self.mutex_owner(val(cpu))),
-            "running": lambda cpu: self.running(val(cpu)),
-            "cur": lambda cpu: self.lwp_name(self.cpu_lwp(cpu) or 0),
-            "true": lambda cpu: True,
-            "kind": lambda cpu: self.lock_kind(val(cpu)),
-            "softint": lambda cpu: self.softint_name(val(cpu)),
-        }
-        if how in simple:
-            return simple[how]
-        if how == "sym":
-            def sym(cpu):
-                v = val(cpu)
-                return self.symbols.symbolize(v) or f"{v:#x}"
-            return sym
-        if how == "field":
-            def field(cpu):
-                v = val(cpu)
-                return u32(v + off) if off is not None and v else None
-            return field
-        if how == "linefield":
-            no_line = c["no_line"]
-
-            def linefield(cpu):
-                v = val(cpu)
-                v = u32(v + off) if off is not None and v else None
-                return None if v is None or v == no_line else v
-            return linefield
-        if how == "lockat":
-            def lockat(cpu):
-                v = val(cpu)
-                ptr = u32(v + off) if off is not None and v else None
-                return self.lock_name(ptr) if ptr else None
-            return lockat
-        if how == "heldbit":
-            held_off = c["cpu_heldmask"]
-
-            def heldbit(cpu):
-                v = val(cpu)
-                b = self.cpu_base(cpu)
-                mask = u32(b + held_off) if b is not None and held_off is not None else None
-                return None if mask is None else (mask >> v) & 1
-            return heldbit
-        if how == "ipl":
-            def ipl(cpu):
-                val(cpu)
-                b = self.cpu_base(cpu)
-                if b is not None and self.ipl_off is not None:
-                    return u32(b + self.ipl_off)
-                return _ABSENT
-            return ipl
-        return None
+        """``read_fields(cpu, fields)`` compiled once per label (fields.py)."""
+        return compile_reader(self, fields)
 
     def read_fields(self, cpu: int, fields: dict) -> dict:
         out = {}
