@@ -2,8 +2,9 @@
 
 Files and packages (each opens with its contract):
 
-* the machine -- machine.py (the API: building the PC, memory, hooks,
-  snapshots, port and MMIO dispatch), runloop.py (the one run loop for 1..N
+* the machine -- machine.py (the API: building the PC, memory, snapshots,
+  port and MMIO dispatch), hooks.py (its exec hooks and data watches),
+  tsc.py (RDTSC reads virtual time), runloop.py (the one run loop for 1..N
   CPUs), roundrobin.py (whose turn), icount.py (the instruction clock:
   virtual time counted block by block), accept.py (which event a CPU takes
   at an instruction boundary), cpu.py (one CPU: registers, ``deliver``

@@ -115,6 +115,23 @@ class Cpu:
         self._mmr = _Mmr()
         self._pmmr = ctypes.byref(self._mmr)
 
+    # -- the run-loop state a snapshot keeps (Machine.snapshot/restore) -------
+    LOOP_STATE = ("pending_exc", "shadow_spent", "just_delivered", "nmi_blocked", "nmi_esp",
+                  "maybe_16bit")
+
+    def save_loop_state(self) -> dict:
+        d = {name: getattr(self, name) for name in self.LOOP_STATE}
+        d["last_block"], d["cur_block"] = self.st.last_block, self.st.cur_block
+        return d
+
+    def load_loop_state(self, d: dict, now: int) -> None:
+        """Back to a saved state at time ``now`` (no block in progress)."""
+        for name in self.LOOP_STATE:
+            setattr(self, name, d[name])
+        self.st.now = self.st.block_start = now
+        self.st.last_block, self.st.cur_block = d["last_block"], d["cur_block"]
+        self.st.skip_addr = -1
+
     # -- registers -----------------------------------------------------------
     def _get(self, regid: int) -> int:
         self._val.value = 0

@@ -79,8 +79,9 @@ emulator/icount.py counts instructions and finds exact times (block hook,
 post-I/O hooks, APIC MMIO placement); emulator/accept.py decides which event
 a CPU takes at a boundary (exceptions, NMI blocking, the interrupt shadow)
 and emulator/cpu.py ``Cpu.deliver`` vectors it; emulator/runloop.py is the
-one run loop and emulator/roundrobin.py its turns;
-emulator/devices/platform.py wires the PIC pair, the LAPICs and the IO APIC.
+one run loop and emulator/roundrobin.py its turns; emulator/hooks.py holds
+the exec hooks and data watches; emulator/devices/platform.py wires the PIC
+pair, the LAPICs and the IO APIC.
 This file builds all of them and dispatches port and MMIO accesses.
 
 Ports and MMIO: each port access (``UC_HOOK_INSN`` in/out) first sets
@@ -116,6 +117,7 @@ from unicorn import x86_const as X
 
 from emulator import accept
 from emulator import loader as loader_mod
+from emulator import tsc
 from emulator.clock import Clock
 from emulator.cpu import Cpu, enter_real_mode
 from emulator.devices.base import Device, IrqLine
@@ -127,6 +129,7 @@ from emulator.devices.mc146818 import Rtc
 from emulator.devices.platform import MAX_CPUS, MMIO_RANGES, PcInterrupts
 from emulator.devices.testdev import TestDevice
 from emulator.devices.uart16550 import Uart
+from emulator.hooks import GuestHooks
 from emulator.icount import F_STOP, F_WATCH_IF, INF, HookState, InstructionClock
 from emulator.inject import Injection, parse
 from emulator.native import load_block_hook
@@ -145,7 +148,7 @@ class MachineError(Exception):
     """A bad image or argument (one line for the user)."""
 
 
-class Machine:
+class Machine(GuestHooks):
     """The PC: CPUs, RAM, devices, clock.  See the module docstring."""
 
     def __init__(self, mem_mib: int = 32, cpus: int = 1, native: bool = True) -> None:
@@ -171,9 +174,7 @@ class Machine:
         self._disasm = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
         self._schedule: list = []      # (t, seq, fn)
         self._seq = 0
-        self._exec_hooks: dict = {}
-        self._watch_hooks: dict = {}
-        self._exec_last: dict = {}     # (exec hook, cpu) -> (address, time) it last ran at
+        self._init_hooks()             # exec hooks and watches (emulator/hooks.py)
         self.rr = RoundRobin(cpus)     # whose turn (one CPU: always its own)
         self._make_devices()
         for i in range(cpus):
@@ -192,13 +193,15 @@ class Machine:
     def from_image(cls, path, append: str = "", mem_mib: int = 32, cpus: int = 1,
                    serial_in=None, native: bool = True) -> "Machine":
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            data = loader_mod.read_image(path, mem_mib << 20)
+            m = cls.from_bytes(data, append=append, mem_mib=mem_mib, cpus=cpus,
+                               serial_in=serial_in, native=native,
+                               image_path=os.path.basename(str(path)))
         except OSError as e:
             raise MachineError(f"cannot read image {path}: {e.strerror}") from None
-        return cls.from_bytes(data, append=append, mem_mib=mem_mib, cpus=cpus,
-                              serial_in=serial_in, native=native,
-                              image_path=os.path.basename(str(path)))
+        except loader_mod.ImageError as e:
+            raise MachineError(str(e)) from None
+        return m
 
     @classmethod
     def from_bytes(cls, data: bytes, append: str = "", mem_mib: int = 32, cpus: int = 1,
@@ -275,6 +278,7 @@ class Machine:
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_intr)
         uc.hook_add(unicorn.UC_HOOK_INSN, self._on_in, None, 1, 0, X.UC_X86_INS_IN)
         uc.hook_add(unicorn.UC_HOOK_INSN, self._on_out, None, 1, 0, X.UC_X86_INS_OUT)
+        tsc.install(self, cpu)                 # rdtsc reads virtual time (emulator/tsc.py)
 
     def _boot(self, boot) -> None:
         cpu = self.cpus[0]
@@ -354,56 +358,6 @@ class Machine:
         self.platform.isa_irq(irq, 1)
         self.platform.isa_irq(irq, level)
 
-    # -- hooks -----------------------------------------------------------------------
-    def add_exec_hook(self, addr: int, fn) -> object:
-        last = self._exec_last
-        handle = object()
-
-        def make_cb(cpu):
-            def cb(uc, address, size, _ud, _fn=fn, _key=(id(handle), cpu.index)):
-                self.icount.sync(address)
-                when = (address, self.clock.now)
-                if last.get(_key) == when:
-                    return                  # it ran here before a stop: this is the resume
-                last[_key] = when
-                _fn(self, cpu)
-            return cb
-        hs = [cpu.uc.hook_add(unicorn.UC_HOOK_CODE, make_cb(cpu), None, addr, addr)
-              for cpu in self.cpus]
-        self.invalidate_code(addr, 1)
-        self._exec_hooks[handle] = (addr, hs)
-        return handle
-
-    def remove_exec_hook(self, handle) -> None:
-        addr, hs = self._exec_hooks.pop(handle)
-        for cpu in self.cpus:
-            self._exec_last.pop((id(handle), cpu.index), None)
-        for cpu, h in zip(self.cpus, hs):
-            cpu.uc.hook_del(h)
-        self.invalidate_code(addr, 1)
-
-    def add_write_watch(self, addr: int, length: int, fn) -> object:
-        return self._watch(unicorn.UC_HOOK_MEM_WRITE, addr, length, fn)
-
-    def add_read_watch(self, addr: int, length: int, fn) -> object:
-        return self._watch(unicorn.UC_HOOK_MEM_READ, addr, length, fn)
-
-    def _watch(self, kind, addr, length, fn) -> object:
-        def make_cb(cpu):
-            def cb(uc, access, address, size, value, _ud):
-                self.icount.sync(cpu.pc)
-                fn(self, cpu, address, size, value if access == unicorn.UC_MEM_WRITE else None)
-            return cb
-        hs = [cpu.uc.hook_add(kind, make_cb(cpu), None, addr, addr + length - 1)
-              for cpu in self.cpus]
-        handle = object()
-        self._watch_hooks[handle] = hs
-        return handle
-
-    def remove_watch(self, handle) -> None:
-        for cpu, h in zip(self.cpus, self._watch_hooks.pop(handle)):
-            cpu.uc.hook_del(h)
-
     # -- snapshots -------------------------------------------------------------------
     def snapshot(self) -> dict:
         return {"regs": [c.registers() | {"idtr": c.uc.reg_read(X.UC_X86_REG_IDTR),
@@ -412,13 +366,10 @@ class Machine:
                 "contexts": [c.uc.context_save() for c in self.cpus],
                 "ram": bytes(self.ram_view), "devices": [d.save_state() for d in self._device_list],
                 "platform": self.platform.save_state(), "rr": self.rr.save_state(),
-                "loop": [{"pending_exc": c.pending_exc, "shadow_spent": c.shadow_spent,
-                          "just_delivered": c.just_delivered, "last_block": c.st.last_block,
-                          "cur_block": c.st.cur_block, "nmi_blocked": c.nmi_blocked,
-                          "nmi_esp": c.nmi_esp, "maybe_16bit": c.maybe_16bit,
-                          # the instruction before this one (an interrupt
-                          # shadow): the restore drops the blocks that say it
-                          "prev": (c.pc, self.clock.now, self.icount.previous(c, c.pc))}
+                # with the instruction before this one (an interrupt shadow):
+                # the restore drops the blocks that say it
+                "loop": [c.save_loop_state() | {"prev": (c.pc, self.clock.now,
+                                                         self.icount.previous(c, c.pc))}
                          for c in self.cpus],
                 "current_cpu": self.current_cpu,
                 "now": self.clock.now, "schedule": list(self._schedule)}
@@ -426,14 +377,8 @@ class Machine:
     def restore(self, snap: dict) -> None:
         self.ram_view[:] = snap["ram"]
         for c, regs, loop in zip(self.cpus, snap["regs"], snap["loop"]):
-            c.maybe_16bit = loop["maybe_16bit"]
-            c.pending_exc, c.shadow_spent = loop["pending_exc"], loop["shadow_spent"]
-            c.just_delivered, c.nmi_blocked = loop["just_delivered"], loop["nmi_blocked"]
-            c.nmi_esp = loop["nmi_esp"]
+            c.load_loop_state(loop, snap["now"])
             c.restored_prev = loop["prev"]
-            c.st.now = c.st.block_start = snap["now"]
-            c.st.last_block, c.st.cur_block = loop["last_block"], loop["cur_block"]
-            c.st.skip_addr = -1
             # the whole CPU state, hidden segment bases and limits included:
             # a selector that is stale in today's GDT (fs/gs the guest never
             # reloaded) cannot be loaded again, but its cached descriptor can
@@ -447,7 +392,7 @@ class Machine:
         self.use(self.cpus[snap["current_cpu"]])
         self.clock.now = snap["now"]
         self._schedule = list(snap["schedule"])
-        self._exec_last.clear()                 # time runs again: hooks fire again
+        self.hooks_fire_again()                 # time runs again
         self.loop.result = None
         self.invalidate_code(0, self.mem_size)
 

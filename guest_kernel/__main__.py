@@ -1,11 +1,18 @@
 """Command line: build kernel configurations and run scenarios.
 
-    python -m guest_kernel build --model M [--intr-stack S] [--softint K] [--bug B] -o OUT
+    python -m guest_kernel build --model M [--driver NAME=MODEL[,mpsafe|,biglock]]...
+                                 [--intr-stack S] [--softint K] [--bug B] -o OUT
     python -m guest_kernel build-all -o build
-    python -m guest_kernel run   --model M --scenario S [--cpus N] [--trace F] [--max-instructions N]
-    python -m guest_kernel debug --model M --scenario S [--cpus N]
+    python -m guest_kernel run   --model M [--driver ...]... --scenario S [--cpus N] [--trace F]
+                                 [--max-instructions N]
+    python -m guest_kernel debug --model M [--driver ...]... --scenario S [--cpus N]
     python -m guest_kernel bugs [--only BUG]... [--build-dir D] [-v]
     python -m guest_kernel compare [--models ...] [--scenarios ...] [--cpus ...] -o DIR
+
+``--model`` is the default interrupt model of the kernel's drivers;
+``--driver NAME=MODEL`` (repeatable) builds one driver under another model,
+``,biglock`` makes its handler run under the big lock (``,mpsafe``: not),
+guest_kernel/catalog.py ``DRIVERS``.
 
 ``run`` rebuilds build/<config>/ when a source is newer, then hands the ELF
 to ``python -m emulator run`` with ``--append scenario=S`` and the
@@ -30,9 +37,10 @@ import os
 import sys
 from pathlib import Path
 
-from guest_kernel.build import BuildError, Config, bug_configs, build, correct_configs, is_stale
+from guest_kernel.build import (BuildError, Config, bug_configs, build, correct_configs, is_stale,
+                                parse_drivers)
 from guest_kernel.bugs import BUGS
-from guest_kernel.catalog import (INTR_STACKS, MODELS, SCENARIO_NAMES, SOFTINTS,
+from guest_kernel.catalog import (DRIVERS, INTR_STACKS, MODELS, SCENARIO_NAMES, SOFTINTS,
                                   injection_specs, injections, kernel_cmdline)
 
 __all__ = ["main", "injection_specs", "injections", "kernel_cmdline"]
@@ -40,13 +48,15 @@ __all__ = ["main", "injection_specs", "injections", "kernel_cmdline"]
 
 def _config_args(p):
     p.add_argument("--model", choices=MODELS, default="ithread")
+    p.add_argument("--driver", action="append", default=[], metavar="NAME=MODEL[,mpsafe|,biglock]",
+                   help=f"one driver under another model (drivers: {', '.join(DRIVERS)})")
     p.add_argument("--intr-stack", choices=INTR_STACKS, default=INTR_STACKS[0])
     p.add_argument("--softint", choices=SOFTINTS, default=SOFTINTS[0])
     p.add_argument("--bug", choices=sorted(BUGS), default=None)
 
 
 def _config(a) -> Config:
-    return Config(a.model, a.intr_stack, a.softint, a.bug)
+    return Config(a.model, a.intr_stack, a.softint, a.bug, parse_drivers(a.driver))
 
 
 def _emulator_cmd(verb, a, elf) -> list[str]:

@@ -9,7 +9,8 @@ Exit status (README's table): the guest's status when it exited (0 when
 it did not), 2 for bad arguments, a bad image or a GDB port that cannot be
 listened on (one line on stderr), 126 after a crash the session stopped
 at, 130 for Ctrl-C at start-up, 141 when stdout was closed early
-(``debug ... | head -1``), 70 for an internal error (one line).
+(``debug ... | head -1``), 70 for an internal error (one line), 74 when
+the --trace file could not be written (a full disk; one line at the end).
 
 ``main(argv) -> int`` builds the machine (``Machine.from_image``, then the
 image's symbols, ``loader.image_symbols``), attaches the observer (threads, locks, stacks, trace, checks) unless --no-observe,
@@ -20,7 +21,8 @@ every ``continue`` (tests and scripts); ``-x FILE`` runs commands first.
 run, each line once, whatever the session does backwards (see
 emulator/debugger/rewind.py).
 
-Modules: control.py (stops, execution), goback.py (going back), reverse.py
+Modules: control.py (stops, execution), locate.py (expressions, locations,
+decoding, the stop display), goback.py (going back), reverse.py
 (snapshots), along.py (what goes back with them: the console's place, the
 interrupts taken), rewind.py (the observer and checkers going back with the
 machine), stops.py (Stop, Point, DebugError), expr.py (locations and
@@ -116,6 +118,9 @@ def main(argv=None) -> int:
     except BrokenPipeError:                  # stdout closed early (| head): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as e:                     # closing --trace found a write error (full disk)
+        print(f"debug: cannot write --trace {args.trace}: {e.strerror or e}", file=sys.stderr)
+        return 74
 
 
 def _session(args) -> int:

@@ -6,7 +6,8 @@ line as QEMU's devices do), state.py (snapshots of a device's registers),
 i8259.py (the PIC pair), i8254.py (PIT, port 0x61), uart16550.py (COM1),
 mc146818.py (RTC and CMOS), i8042.py (keyboard controller), debugcon.py
 (0xE9 console, 0xF4 exit), testdev.py (irqlab's packet FIFO), lapic.py (a
-Local APIC per CPU), ioapic.py, apicbus.py (IPIs and IO APIC messages), and
+Local APIC per CPU), apic_regs.py (the APIC register map the next three
+share), ioapic.py, apicbus.py (IPIs and IO APIC messages), and
 platform.py (``PcInterrupts``: the PIC pair, the LAPICs and the IO APIC
 wired together as on QEMU's pc machine; ``MAX_CPUS``).  The machine
 (emulator/machine.py) creates them and wires them to the CPUs.

@@ -47,8 +47,9 @@ from emulator.clock import Clock
 from emulator.devices.apicbus import ApicBus
 from emulator.devices.base import IrqLine
 from emulator.devices.ioapic import IOAPIC_BASE, IOAPIC_SIZE, IoApic, isa_irq_to_pin
-from emulator.devices.lapic import (DM_EXTINT, DM_NMI, LAPIC_BASE, LAPIC_SIZE, LVT_LEVEL,
-                                    LVT_LINT0, LVT_LINT1, SVR_ENABLE, LocalApic)
+from emulator.devices.apic_regs import (DM_EXTINT, DM_NMI, LAPIC_BASE, LAPIC_SIZE, LVT_LEVEL,
+                                        LVT_LINT0, LVT_LINT1, SVR_ENABLE)
+from emulator.devices.lapic import LocalApic
 
 MAX_CPUS = 8
 ISA_IRQS = 16

@@ -10,7 +10,8 @@ the top of a file or inside a function), not from a running interpreter:
   or the kernel (guest_kernel);
 * devices never import unicorn (DESIGN.md);
 * an import inside a function says why on its line or just above
-  (an optional or heavy dependency).
+  (an optional or heavy dependency);
+* no file of emulator/ is over 600 lines (STYLE.md).
 """
 
 from __future__ import annotations
@@ -177,3 +178,12 @@ def test_an_import_inside_a_function_says_why():
             if def_line is not None and not any("#" in ln for ln in lines[def_line - 1:node.lineno]):
                 unexplained.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert sorted(set(unexplained)) == []
+
+
+MAX_LINES = 600      # STYLE.md: Python files under ~600 lines (issue 15)
+
+
+def test_no_file_of_the_emulator_is_over_600_lines():
+    long = {str(p.relative_to(ROOT)): n for p in sorted((ROOT / "emulator").rglob("*.py"))
+            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert long == {}

@@ -25,10 +25,11 @@ import pytest
 from emulator.loader import image_symbols
 from emulator.machine import Machine
 from emulator.trace import TraceSink
-from guest_kernel.catalog import MODELS, QEMU_SCENARIOS, SMP_SCENARIOS
+from guest_kernel.catalog import QEMU_SCENARIOS, SMP_SCENARIOS, models_for
 from guest_kernel.harness import injection_specs, injections, kernel_cmdline
 from tests.qemu import run_qemu
 
+MODELS = models_for(2)
 EARLIER = tuple(s for s in QEMU_SCENARIOS if s not in SMP_SCENARIOS)
 
 

@@ -5,7 +5,7 @@ import pytest
 from emulator.clock import Clock
 from emulator.devices.i8259 import PicPair
 from emulator.devices.ioapic import IOAPIC_BASE
-from emulator.devices.lapic import LAPIC_BASE
+from emulator.devices.apic_regs import LAPIC_BASE
 from emulator.devices.platform import PcInterrupts
 from emulator.roundrobin import RoundRobin
 

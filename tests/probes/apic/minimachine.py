@@ -31,7 +31,7 @@ from emulator.devices.debugcon import DebugCon, DebugExit
 from emulator.devices.i8254 import Pit
 from emulator.devices.i8259 import PicPair
 from emulator.devices.ioapic import IOAPIC_BASE
-from emulator.devices.lapic import LAPIC_BASE
+from emulator.devices.apic_regs import LAPIC_BASE
 from emulator.devices.mc146818 import Rtc
 from emulator.cpu import enter_real_mode
 from emulator.devices.platform import PcInterrupts
