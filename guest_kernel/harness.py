@@ -111,18 +111,22 @@ class KernelRun:
 def run_config(model: str, scenario: str, bug: Optional[str] = None,
                trace_path: Optional[str] = None, cpus: int = 1,
                max_instructions: int = 200_000_000,
-               build_dir: Optional[str] = None, native: bool = True) -> KernelRun:
+               build_dir: Optional[str] = None, native: bool = True,
+               reference: bool = False) -> KernelRun:
     """Build (if stale) and run one configuration in this process, observed
     and checked as ``python -m emulator run`` does; the exit status is 120
     when a rule fired."""
     return run_image(kernel_image(model, bug, build_dir), scenario, cpus=cpus,
-                     trace_path=trace_path, max_instructions=max_instructions, native=native)
+                     trace_path=trace_path, max_instructions=max_instructions, native=native,
+                     reference=reference)
 
 
 def run_image(image: str, scenario: str, cpus: int = 1, trace_path: Optional[str] = None,
-              max_instructions: int = 200_000_000, native: bool = True) -> KernelRun:
+              max_instructions: int = 200_000_000, native: bool = True,
+              reference: bool = False) -> KernelRun:
     """Run a built kernel on a scenario in this process, observed and
-    checked as ``python -m emulator run`` does."""
+    checked as ``python -m emulator run`` does (``reference``: the
+    observer's slow paths, emulator/observe/__init__.py)."""
     m = Machine.from_image(image, append=kernel_cmdline(scenario, cpus), cpus=cpus,
                            native=native)
     m.symbols = image_symbols(image)
@@ -131,7 +135,7 @@ def run_image(image: str, scenario: str, cpus: int = 1, trace_path: Optional[str
     for spec in injection_specs(scenario):
         m.inject(spec)
     err = io.StringIO()
-    session = attach(m, trace_path=trace_path, report=err)
+    session = attach(m, trace_path=trace_path, report=err, reference=reference)
     result = m.run(max_instructions)
     count, line = session.finish()
     err.write(line + "\n")

@@ -288,6 +288,9 @@ class Checker:
         # is true while the events are ones the furthest run already saw
         self.replaying: Optional[Callable[[], bool]] = None
         self._dispatch: dict = {}      # event kind -> the enabled rules that look at it
+        # the backtrace kept with every lock held: worked out only if a report
+        # shows it, where the context can defer it (emulator/observe/context.py)
+        self._backtrace_later = getattr(self.ctx, "backtrace_later", self.ctx.backtrace)
 
     def __call__(self, ev: dict) -> None:
         if ev["ev"] == "check.violation":
@@ -303,7 +306,7 @@ class Checker:
             got = rule.on(ev, self.state, self.ctx)
             if got:
                 found.extend(got)
-        bt = self.ctx.backtrace(ev["cpu"]) if ev["ev"] == "lock.acquire" else None
+        bt = self._backtrace_later(ev["cpu"]) if ev["ev"] == "lock.acquire" else None
         self.state.update(ev, bt)
         self.recent(ev)
         for v in found:

@@ -82,8 +82,13 @@ class StackBounds(Rule):
             owner = st.stack_owner.get(cpu)
             esp = ev.get("esp") if ev["ev"] in ("intr.enter",) and "esp" in ev else ctx.esp(cpu)
         out = []
-        for who in {owner, ev.get("from") if ev["ev"] == "stack.switch" else None} - {None}:
-            dirty = getattr(ctx, "guard_dirty", lambda o: None)(who)
+        guard_dirty = getattr(ctx, "guard_dirty", None)
+        if ev["ev"] == "stack.switch":
+            whos = {owner, ev.get("from")} - {None}
+        else:
+            whos = () if owner is None else (owner,)
+        for who in whos if guard_dirty is not None else ():
+            dirty = guard_dirty(who)
             if dirty is not None:
                 lo, hi, n = dirty
                 got = self._once(who, Violation(
