@@ -20,70 +20,40 @@ from dataclasses import replace
 from pathlib import Path
 
 from guest_kernel.build import BuildError, build, is_stale
+from guest_kernel.harness import reproduce_prefix, target_for  # noqa: F401 (API: harness.py has them)
 
 PROG = "python -m guest_kernel explore"
 
 
 def _parser():
-    from emulator.explore import cli
-    from guest_kernel.__main__ import SCENARIOS, _config_args
+    from emulator.explore import cli   # (lazy, as the other commands: start-up stays fast)
+    from guest_kernel.bugs import BUGS
+    from guest_kernel.catalog import DRIVERS, INTR_STACKS, MODELS, SCENARIO_NAMES, SOFTINTS
     p = cli.parser(PROG, "Deliver an interrupt at every point of a scenario's run.")
-    _config_args(p)                    # --model, --driver, --intr-stack, --softint, --bug
-    p.add_argument("--scenario", default="hello", choices=SCENARIOS)
+    # the configuration options, as python -m guest_kernel run takes them
+    p.add_argument("--model", choices=MODELS, default="ithread")
+    p.add_argument("--driver", action="append", default=[], metavar="NAME=MODEL[,mpsafe|,biglock]",
+                   help=f"one driver under another model (drivers: {', '.join(DRIVERS)})")
+    p.add_argument("--intr-stack", choices=INTR_STACKS, default=INTR_STACKS[0])
+    p.add_argument("--softint", choices=SOFTINTS, default=SOFTINTS[0])
+    p.add_argument("--bug", choices=sorted(BUGS), default=None)
+    p.add_argument("--scenario", default="hello", choices=SCENARIO_NAMES)
     p.add_argument("--build-dir", default="build")
     cli.add_arguments(p)
     return p
 
 
-def reproduce_prefix(a) -> tuple:
-    """``python -m guest_kernel run`` of this configuration and scenario."""
-    args = ["python", "-m", "guest_kernel", "run", "--model", a.model]
-    for spec in getattr(a, "driver", ()):
-        args += ["--driver", spec]
-    args += ["--scenario", a.scenario]
-    if a.intr_stack != "shared":
-        args += ["--intr-stack", a.intr_stack]
-    if a.softint != "thread":
-        args += ["--softint", a.softint]
-    if a.bug:
-        args += ["--bug", a.bug]
-    if a.build_dir != "build":
-        args += ["--build-dir", a.build_dir]
-    for spec in a.inject:
-        args += ["--inject", spec]
-    return tuple(args)
-
-
-def target_for(model: str, scenario: str, bug=None, line: str = "irq=0", image=None):
-    """The Target of one configuration's scenario with its own injections,
-    exploring ``line`` (``irq=N``, ``packet=V`` or ``key=B``), for in-process callers
-    (make check-bugs).  ``image``: the kernel.elf (default: built when stale
-    under build/checks, emulator/checks/runs.py)."""
-    import argparse
-    from emulator.checks.runs import kernel_image
-    from emulator.explore import cli
-    from guest_kernel.__main__ import injection_specs, kernel_cmdline
-    kind, _, value = line.partition("=")
-    a = argparse.Namespace(irq=int(value, 0) if kind == "irq" else None,
-                           packet=int(value, 0) if kind == "packet" else None,
-                           key=int(value, 0) if kind == "key" else None,
-                           model=model, scenario=scenario, bug=bug, intr_stack="shared",
-                           softint="thread", build_dir="build", inject=[], driver=[])
-    image = image or kernel_image(model, bug)
-    target = cli.read_target(image, kernel_cmdline(scenario), 32, injection_specs(scenario), a)
-    return replace(target, reproduce=reproduce_prefix(a))
-
-
 def main(argv=None) -> int:
-    from emulator.explore import cli
-    from guest_kernel.__main__ import _config, injection_specs, kernel_cmdline
+    from emulator.explore import cli   # (lazy: the machine only when exploring)
+    from guest_kernel.build import Config, parse_drivers
+    from guest_kernel.catalog import injection_specs, kernel_cmdline
     a = _parser().parse_args(argv)
     bad = cli.check(a)
     if bad:
         sys.stderr.write(f"{PROG}: {bad}\n")
         return 2
     try:
-        cfg = _config(a)
+        cfg = Config(a.model, a.intr_stack, a.softint, a.bug, parse_drivers(a.driver))
         out = Path(a.build_dir) / cfg.name
         if is_stale(cfg, out):
             build(cfg, out)

@@ -310,10 +310,13 @@ class Checker:
             for name in off if self.emit is not None else ():
                 self.emit("check.off", 0, t=0, rule=name, reason=self.OFF_REASON)
         self.finished = False
-        # the debugger's replay (emulator/observe/replay.py): a callable that
+        # the debugger's replay (emulator/debugger/rewind.py): a callable that
         # is true while the events are ones the furthest run already saw
         self.replaying: Optional[Callable[[], bool]] = None
         self._dispatch: dict = {}      # event kind -> the enabled rules that look at it
+        # the backtrace kept with every lock held: worked out only if a report
+        # shows it, where the context can defer it (emulator/observe/context.py)
+        self._backtrace_later = getattr(self.ctx, "backtrace_later", self.ctx.backtrace)
 
     def __call__(self, ev: dict) -> None:
         if ev["ev"] == "check.violation":
@@ -331,7 +334,7 @@ class Checker:
                 found.extend(got)
             if rule.alarms:
                 self._schedule(rule)
-        bt = self.ctx.backtrace(ev["cpu"]) if ev["ev"] == "lock.acquire" else None
+        bt = self._backtrace_later(ev["cpu"]) if ev["ev"] == "lock.acquire" else None
         self.state.update(ev, bt)
         self.recent(ev)
         for v in found:

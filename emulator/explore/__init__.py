@@ -111,7 +111,7 @@ def base_run(target: Target, plan: Plan) -> tuple:
 
 def explore(target: Target, plan: Plan, jobs: Optional[int] = None,
             scheduler: Optional[str] = None, max_branches: Optional[int] = None) -> Result:
-    from emulator.pool import run_ordered
+    from emulator.pool import run_ordered  # (lazy: only this path needs it)
     target, points, classes, base = base_run(target, plan)
     plan = replace(plan, snap_every=max(1000, -(-target.end // SNAPSHOTS)))
     todo = classes

@@ -28,8 +28,8 @@ def _cpu() -> float:
 
 
 def measure(jobs=None, model: str = "ithread", scenario: str = "ithread_block") -> dict:
-    from emulator.explore import Plan, explore
-    from guest_kernel.explore import target_for
+    from emulator.explore import Plan, explore  # (lazy: only this path needs it)
+    from guest_kernel.explore import target_for  # (lazy: only this path needs it)
     target = target_for(model, scenario, None, "irq=0")
     cpu0, t0 = _cpu(), time.perf_counter()
     result = explore(target, Plan(), jobs=jobs)

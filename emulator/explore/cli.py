@@ -81,7 +81,7 @@ def check(args) -> str:
 
 def window(args, symbols):
     """The Window the options ask for (ValueError with one line if bad)."""
-    from emulator.explore.points import Window
+    from emulator.explore.points import Window  # (lazy: only this path needs it)
     if args.window:
         a, sep, b = args.window.partition(":")
         if not sep:
@@ -121,9 +121,9 @@ def _next_label(symbols, lo: int):
 
 def run(target, args, prog: str) -> int:
     """Explore ``target`` as the options say; print the report; the exit status."""
-    from emulator.explore import ExploreError, Plan, explore
-    from emulator.machine import MachineError
-    from emulator.pool import PoolError
+    from emulator.explore import ExploreError, Plan, explore  # (lazy: only this path needs it)
+    from emulator.machine import MachineError  # (lazy: only this path needs it)
+    from emulator.pool import PoolError  # (lazy: only this path needs it)
     plan = Plan(window=args.window_obj, every=args.every, depth=args.depth, second=args.second,
                 merge=not args.all_points)
     try:
@@ -160,7 +160,7 @@ def run(target, args, prog: str) -> int:
 
 def symbols_of(path: str):
     try:
-        from asm.symfile import load_symbols
+        from asm.symfile import load_symbols  # (lazy: only this path needs it)
         return load_symbols(path)
     except (ImportError, ValueError, OSError):
         return None
@@ -168,9 +168,9 @@ def symbols_of(path: str):
 
 def read_target(image: str, append: str, mem: int, injections, args):
     """A Target for an image file (ValueError/OSError say what is wrong)."""
-    from asm.symfile import sym_path
-    from emulator.explore.target import Target
-    from emulator.inject import parse
+    from asm.symfile import sym_path  # (lazy: only this path needs it)
+    from emulator.explore.target import Target  # (lazy: only this path needs it)
+    from emulator.inject import parse  # (lazy: only this path needs it)
     for spec in injections:
         parse(spec)                       # InjectError (a ValueError) with one line
     with open(image, "rb") as f:
@@ -213,5 +213,5 @@ def main(argv) -> int:
         prefix += ["--mem", str(args.mem)]
     for spec in args.inject:
         prefix += ["--inject", spec]
-    from dataclasses import replace
+    from dataclasses import replace  # (lazy: only this path needs it)
     return run(replace(target, reproduce=tuple(prefix)), args, prog)

@@ -15,7 +15,7 @@ attached (emulator/observe), exactly as ``python -m emulator run`` does, and
 adds what exploring needs:
 
 - ``save()`` / ``restore(saved)``: the machine's snapshot, the observer's
-  and checkers' state (emulator/observe/replay.py's ``Rewind``) and the
+  and checkers' state (emulator/debugger/rewind.py's ``Rewind``) and the
   console so far.  After a restore the history ahead is new (the rules
   report again what they find there) and the verdict starts empty.
   Snapshots keep the RAM below ``ram_limit`` only; a write watch on the RAM
@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from emulator.inject import Injection, parse
+from emulator.loader import image_symbols
 
 RAM_SLACK = 1 << 20        # RAM kept in snapshots beyond the loaded image
 
@@ -78,7 +79,7 @@ class Target:
 
 
 def _quote(arg: str) -> str:
-    import shlex
+    import shlex  # (lazy: only this path needs it)
     return shlex.quote(arg)
 
 
@@ -101,9 +102,9 @@ class _Discard(io.TextIOBase):
 
 class Observed:
     def __init__(self, target: Target) -> None:
-        from emulator.machine import Machine
-        from emulator.observe import attach
-        from emulator.observe.replay import Rewind
+        from emulator.machine import Machine  # (lazy: only this path needs it)
+        from emulator.observe import attach  # (lazy: only this path needs it)
+        from emulator.debugger.rewind import Rewind  # (lazy: only this path needs it)
         self.target = target
         with tempfile.TemporaryDirectory(prefix="irqlab-explore-") as tmp:
             path = os.path.join(tmp, target.image_name)
@@ -115,6 +116,7 @@ class Observed:
                     f.write(target.symfile)
             self.m = m = Machine.from_image(path, append=target.append,
                                             mem_mib=target.mem_mib)
+            m.symbols = image_symbols(path)     # as run does: injections, the observer
         self.console = bytearray()
         m.console = self.console.extend
         self.injections = [parse(s) for s in target.injections]

@@ -21,6 +21,13 @@ make after building the machine and before running it:
 - a violation is reported on stderr (``report``, default ``sys.stderr``) as
   it happens, with backtraces and the events before it.
 
+``reference=True`` takes the slow paths the fast ones are tested against
+(tests/golden/test_fast_path.py): the scan decodes every instruction in
+detail (``scan_code_full``), every lock's backtrace is worked out when it
+is taken (no ``LazyBacktrace``) and the kernel's labels are read by
+interpreting their field table (``read_fields``, not the compiled
+``reader``).  Same events, same reports.
+
 ``session.finish() -> (violation_count, summary_line)`` emits one
 ``stack.usage`` per kernel stack (how deep it was ever used), runs the
 rules' end-of-run checks, closes the trace and returns the line to print last on
@@ -29,6 +36,27 @@ written (a full disk) leaves its OSError in ``session.trace_error`` (the run
 and the checks go on).  ``session.exit_status(status)``
 is 120 when any rule fired, else ``status``.  ``session.events`` (a
 ``Recent``) holds the last events for the debugger.
+
+The symbols are the machine's (``machine.symbols``), set by whoever runs it
+(``python -m emulator run``/``debug``, guest_kernel's harness); with none,
+the kernel rules are off.
+
+Files: view.py (the only place the observer touches the machine's API),
+symbols.py (the symbol table, by name and by address), scan.py (the
+capstone scan: iret sites, ESP loads, return addresses), stacks.py (which
+owner a stack belongs to), observer.py (``intr.*`` and ``stack.switch``
+from the hooks), kernel.py (irqlab's kernel: its ``obs_*`` labels as
+events), fields.py (each label's field reader, compiled from kernel.py's
+table), context.py (the checkers' window on the live machine).
+
+An event from a port write to a rule's verdict: a device's ``self.trace``
+(e.g. ``pic.eoi`` after the guest's ``out``) goes through the machine's
+``set_trace`` routing to ``machine_sink`` here, a ``TraceSink``
+(emulator/trace.py) that stamps ``t`` and ``cpu``; the observer's and the
+kernel model's events go to ``sink`` the same way; ``Fanout`` hands each
+event to the trace writer, the ``Recent`` buffer and the ``Checker``
+(emulator/checks/core.py), whose rules judge it with the state before it
+and ``ctx`` (context.py) for backtraces and the stack map.
 """
 
 from __future__ import annotations
@@ -40,7 +68,7 @@ from emulator.checks import Checker, all_rules
 from emulator.observe.context import MachineContext
 from emulator.observe.kernel import KernelModel
 from emulator.observe.observer import Observer
-from emulator.observe.scan import scan_code
+from emulator.observe.scan import scan_code, scan_code_full
 from emulator.observe.stacks import StackMap
 from emulator.observe.symbols import Symbols
 from emulator.observe.view import MachineView
@@ -51,8 +79,9 @@ VIOLATION_STATUS = 120
 
 class Session:
     def __init__(self, machine, trace_path=None, checks: bool = True,
-                 report=None, limits: Optional[dict] = None) -> None:
+                 report=None, limits: Optional[dict] = None, reference: bool = False) -> None:
         self.machine = machine
+        self._scan = scan_code_full if reference else scan_code
         self.view = MachineView(machine)
         self.symbols = Symbols(self.view.symbols())
         self.report_stream = report if report is not None else sys.stderr
@@ -60,12 +89,13 @@ class Session:
         self.stacks = StackMap(self.symbols,
                                resolver=self.kernel.resolve_stack if self.kernel else None)
         if self.kernel:
+            self.kernel.compiled = not reference
             self.kernel._stacks = self.stacks
             self.kernel.add_static_stacks(self.stacks)
         code, base = self.view.code()
         if not code:
             code, base = self._code_from_symbols()
-        self.codemap = scan_code(code, base, self.symbols.lines())
+        self.codemap = self._scan(code, base, self.symbols.lines())
         if self.kernel:
             self._scan_labels(("obs_ap_stack",))
         self.fanout = Fanout()
@@ -81,7 +111,8 @@ class Session:
         self.machine_sink = TraceSink(self.view.clock(), self.fanout,
                                       drop=("intr", "intr.enter"))
         self.ctx = MachineContext(self.view, self.symbols, self.stacks, self.codemap,
-                                  kernel=self.kernel, code_range=(base, base + len(code)))
+                                  kernel=self.kernel, code_range=(base, base + len(code)),
+                                  lazy=not reference)
         self.ctx.line_of_vector = self._line_of_vector
         self.checker: Optional[Checker] = None
         if checks:
@@ -109,7 +140,7 @@ class Session:
                 continue
             data = self.view.mem_read(addr, 16)
             if data:
-                extra = scan_code(data, addr, (addr,))
+                extra = self._scan(data, addr, (addr,))
                 if addr in extra.esp_loads:
                     self.codemap.esp_loads[addr] = extra.esp_loads[addr]
 
@@ -164,7 +195,7 @@ class Session:
 
 
 def attach(machine, trace_path=None, checks: bool = True, report=None,
-           limits: Optional[dict] = None) -> Session:
+           limits: Optional[dict] = None, reference: bool = False) -> Session:
     """Observe ``machine``: trace to ``trace_path`` and run the checkers."""
     return Session(machine, trace_path=trace_path, checks=checks, report=report,
-                   limits=limits)
+                   limits=limits, reference=reference)

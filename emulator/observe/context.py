@@ -45,7 +45,8 @@ HOPS = 3                # stacks a backtrace crosses at most
 
 class MachineContext:
     def __init__(self, view, symbols, stacks, codemap, depth: int = 2048,
-                 max_frames: int = 16, kernel=None, code_range=None) -> None:
+                 max_frames: int = 16, kernel=None, code_range=None,
+                 lazy: bool = True) -> None:
         self.kernel = kernel
         self.view = view
         self.symbols = symbols
@@ -55,32 +56,45 @@ class MachineContext:
         self.max_frames = max_frames
         self.code_range = code_range or (0, 0)      # [lo, hi) of the image's code
         self.line_of_vector = None                  # fn(vector) -> line (the observer's)
+        self.lazy = lazy                # False: backtrace_later works it out at once
+        self._zero_cache: dict = {}     # size -> that many zero bytes
 
     # ------------------------------------------------------------ backtraces
     def return_addresses(self, cpu: int) -> list:
         """The EIP and the return addresses on the stack (no crossing)."""
-        return [a for a, _mark in self._walk(self.view.reg(cpu, "eip"),
-                                             self.view.reg(cpu, "esp"), hops=1)]
+        eip = self.view.reg(cpu, "eip")
+        return [a for a, _mark in self._sift(eip, self._capture(self.view.reg(cpu, "esp"),
+                                                                 hops=1))]
 
-    def _walk(self, eip: Optional[int], esp: int, hops: int = HOPS) -> list:
-        """[(address, mark or None)] innermost first, across stacks."""
-        out = [(eip, None)] if eip is not None else []
+    def _capture(self, esp: int, hops: int = HOPS) -> list:
+        """[(ESP, the stack's bytes from ESP up to its top, at most ``depth``;
+        None when there are none)] for the stack ESP is on and each one it
+        was entered from (``next_stack``), at most ``hops`` stacks."""
+        segments = []
         for _ in range(hops):
             owner = self.stacks.owner(esp)
             region = self.stacks.region(owner) if owner else None
             top = region[1] if region and region[1] >= esp else esp + self.depth
-            self._scan(esp, top, out)
-            if len(out) >= self.max_frames or self.kernel is None or owner is None:
+            n = max(0, min(top - esp, self.depth)) & ~3
+            segments.append((esp, self.view.mem_read(esp, n) if n else None))
+            if self.kernel is None or owner is None:
                 break
             nxt = self.kernel.next_stack(owner, region)
             if nxt is None or nxt == esp:
                 break
             esp = nxt
+        return segments
+
+    def _sift(self, eip: Optional[int], segments: list) -> list:
+        """[(address, mark or None)] innermost first, across the captured stacks."""
+        out = [(eip, None)] if eip is not None else []
+        for esp, data in segments:
+            self._scan(esp, data, out)
+            if len(out) >= self.max_frames:
+                break
         return out[:self.max_frames]
 
-    def _scan(self, esp: int, top: int, out: list) -> None:
-        n = max(0, min(top - esp, self.depth)) & ~3
-        data = self.view.mem_read(esp, n) if n else None
+    def _scan(self, esp: int, data: Optional[bytes], out: list) -> None:
         if not data:
             return
         words = memoryview(data).cast("I").tolist()     # x86: little-endian
@@ -127,7 +141,19 @@ class MachineContext:
         return out
 
     def backtrace(self, cpu: int) -> list:
-        return self._frames(self._walk(self.view.reg(cpu, "eip"), self.view.reg(cpu, "esp")))
+        return self._frames(self._sift(self.view.reg(cpu, "eip"),
+                                       self._capture(self.view.reg(cpu, "esp"))))
+
+    def backtrace_later(self, cpu: int) -> "LazyBacktrace":
+        """``backtrace(cpu)`` as it is now, worked out when first read: the
+        stacks' bytes are copied now (a memcpy each), the words sifted for
+        return addresses and iret frames and symbolised only if a report
+        ever shows them.  The checker keeps one per lock acquired and almost
+        none are read."""
+        if not self.lazy:
+            return self.backtrace(cpu)
+        return LazyBacktrace(self, self.view.reg(cpu, "eip"),
+                             self._capture(self.view.reg(cpu, "esp")))
 
     def thread_backtrace(self, name) -> list:
         """A thread's backtrace: live on its CPU, else from its saved ESP."""
@@ -137,7 +163,7 @@ class MachineContext:
             if self.kernel.current_name(cpu) == name:
                 return self.backtrace(cpu)
         sp = self.kernel.saved_sp(name)
-        return self._frames(self._walk(None, sp)) if sp else []
+        return self._frames(self._sift(None, self._capture(sp))) if sp else []
 
     def thread_line(self, name) -> Optional[int]:
         return self.kernel.thread_line(name) if self.kernel is not None and name else None
@@ -164,9 +190,59 @@ class MachineContext:
         g = self.kernel.guard(owner)
         if g is None:
             return None
-        data = self.view.mem_read(g[0], g[1] - g[0])
+        lo, hi = g
+        ram = self.view.ram_slice(lo, hi)
+        data = bytes(ram) if ram is not None else self.view.mem_read(lo, hi - lo)
+        if data == self._zeros(hi - lo):
+            return None         # every event looks: clean is one memcmp
         written = len(data) - data.count(0) if data else 0     # count: C speed
-        return (g[0], g[1], written) if written else None
+        return (lo, hi, written) if written else None
+
+    def _zeros(self, n: int) -> bytes:
+        z = self._zero_cache.get(n)
+        if z is None:
+            z = self._zero_cache[n] = bytes(n)
+        return z
 
     def stack_region(self, owner) -> Optional[tuple]:
         return self.stacks.region(owner) if owner else None
+
+
+class LazyBacktrace:
+    """A backtrace's frames, computed from a copy of the stacks on first
+    use; reads as the list ``MachineContext.backtrace`` would have returned
+    then (iterate, index, len, compare, pickle: a pickle holds the list)."""
+
+    __slots__ = ("_ctx", "_eip", "_data", "_frames")
+
+    def __init__(self, ctx: MachineContext, eip: int, segments: list) -> None:
+        self._ctx, self._eip, self._data = ctx, eip, segments
+        self._frames: Optional[list] = None
+
+    def frames(self) -> list:
+        if self._frames is None:
+            ctx = self._ctx
+            self._frames = ctx._frames(ctx._sift(self._eip, self._data))
+            self._ctx = self._data = None
+        return self._frames
+
+    def __iter__(self):
+        return iter(self.frames())
+
+    def __len__(self) -> int:
+        return len(self.frames())
+
+    def __bool__(self) -> bool:
+        return True             # EIP's frame at least, as backtrace()
+
+    def __getitem__(self, i):
+        return self.frames()[i]
+
+    def __eq__(self, other) -> bool:
+        return self.frames() == (other.frames() if isinstance(other, LazyBacktrace) else other)
+
+    def __repr__(self) -> str:
+        return repr(self.frames())
+
+    def __reduce__(self):
+        return (list, (self.frames(),))

@@ -66,6 +66,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from emulator.observe.fields import compile_reader
 from emulator.observe.labels import (ACQUIRES, CONST, DATA, ENTRIES, LABELS, SPIN_ENDS,
                                      SPIN_WAITS, SPINS, STACK_KINDS, SWITCH_FRAME,
                                      WATCHED)
@@ -82,6 +83,7 @@ class KernelModel:
         self.d = {k: symbols.addr(v) for k, v in DATA.items()}
         self.ipl_off = self.c["cpu_ipl"]
         self.sink = None
+        self.compiled = True            # labels read by reader(); False: read_fields (reference)
         # the APs' bound LWPs, [smp_lwps, + MAX_CPUS * L_SIZE): empty on UP images
         lwps, n, size = self.d["smp_lwps"], self.c["max_cpus"], self.c["lwp_size"]
         self._ap_lo = lwps if lwps is not None and n and size else 0
@@ -91,6 +93,7 @@ class KernelModel:
         self._spinning: dict = {}       # cpu -> what it said it spins on (SPIN_WAITS)
         self._ptr: dict = {}            # LWP name -> its struct (names handed out)
         self._ipl: dict = {}            # cpu -> the IPL its last cpu.ipl said
+        self._guarded: dict = {}        # stack owner -> whether it has a red zone
 
     @classmethod
     def detect(cls, view, symbols) -> Optional["KernelModel"]:
@@ -400,12 +403,14 @@ class KernelModel:
 
     def _hook(self, spec, ends_spin: bool = False):
         kind, fields = spec
+        read = self.reader(fields) if self.compiled else \
+            (lambda cpu: self.read_fields(cpu, fields))
 
         def on_label(machine, cpu):
             cpu = self.view.cpu_index(cpu)
             if ends_spin:
                 self._spinning.pop(cpu, None)
-            self.sink.emit(kind, cpu, **self.read_fields(cpu, fields))
+            self.sink.emit(kind, cpu, **read(cpu))
         return on_label
 
     def _spin_hook(self, spec, spins: Optional[str]):
@@ -414,10 +419,12 @@ class KernelModel:
         said each time it decides to block); without it the label always
         spins (``lock.spin`` itself)."""
         kind, fields = spec
+        read = self.reader(fields) if self.compiled else \
+            (lambda cpu: self.read_fields(cpu, fields))
 
         def on_spin(machine, cpu):
             cpu = self.view.cpu_index(cpu)
-            got = self.read_fields(cpu, fields)
+            got = read(cpu)
             spinning = spins is None or self.view.reg(cpu, spins)
             key = (kind, got.get("lock"), got.get("owner"))
             if spinning and self._spinning.get(cpu) == key:
@@ -447,6 +454,10 @@ class KernelModel:
         if base is not None and size and ptr >= base:
             return f"softint {(ptr - base) // size}"
         return f"softint@{ptr:#x}"
+
+    def reader(self, fields: dict):
+        """``read_fields(cpu, fields)`` compiled once per label (fields.py)."""
+        return compile_reader(self, fields)
 
     def read_fields(self, cpu: int, fields: dict) -> dict:
         out = {}
@@ -516,8 +527,10 @@ class KernelModel:
         """(lo, hi) of the red zone below an LWP's stack, if the kernel has one."""
         size = self.c["stack_guard"]
         region = self._stacks.region(owner) if getattr(self, "_stacks", None) else None
-        # (an AP's stack has no red zone: below it is the next AP's stack)
-        if not size or region is None or not owner.startswith(("lwp ", "ithread ", "softint ",
-                                                               "idle ")):
+        if not size or region is None:
             return None
-        return (region[0] - size, region[0])
+        # (an AP's stack has no red zone: below it is the next AP's stack)
+        has = self._guarded.get(owner)
+        if has is None:
+            has = self._guarded[owner] = owner.startswith(("lwp ", "ithread ", "softint ", "idle "))
+        return (region[0] - size, region[0]) if has else None

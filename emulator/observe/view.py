@@ -37,6 +37,7 @@ class MachineView:
     def __init__(self, machine) -> None:
         self.m = machine
         self._readers: dict = {}       # cpu index -> fn(name) -> int
+        self._getters: dict = {}       # cpu index -> the Cpu's fn(register id) -> int
         # the machine's RAM as a buffer: fields are read without a copy
         ram = getattr(machine, "ram_view", None)
         self._ram = ram if isinstance(ram, memoryview) else None
@@ -60,6 +61,9 @@ class MachineView:
         return getattr(c, "uc", None) or getattr(c, "engine", None) or c
 
     def reg(self, cpu: int, name: str) -> int:
+        get = self._getters.get(cpu)
+        if get is not None:
+            return get(_REGS[name])
         read = self._readers.get(cpu)
         if read is None:
             read = self._readers[cpu] = self._reader(cpu)
@@ -68,10 +72,11 @@ class MachineView:
     def _reader(self, cpu: int):
         # the machine's Cpu reads through libunicorn directly; the binding's
         # reg_read costs several times more, and the observer reads
-        # registers at every event
+        # registers at every event (``reg`` calls it without a wrapper)
         c = self.m.cpus[cpu]
         get = getattr(c, "_get", None)
         if callable(get):
+            self._getters[cpu] = get
             return lambda name: get(_REGS[name])
         if callable(getattr(c, "read", None)):
             return c.read
@@ -84,6 +89,13 @@ class MachineView:
             return bytes(self.m.mem_read(addr, n))
         except (UcError, ValueError, IndexError):
             return None
+
+    def ram_slice(self, lo: int, hi: int):
+        """RAM ``[lo, hi)`` as a memoryview (no copy), or None when the
+        range is not plain RAM."""
+        if self._ram is not None and 0 <= lo <= hi <= self._ram_end + 4:
+            return self._ram[lo:hi]
+        return None
 
     def read_u32(self, addr: int) -> Optional[int]:
         if 0 <= addr <= self._ram_end:

@@ -380,12 +380,13 @@ def test_exec_hook_fires_again_after_restore_to_an_earlier_time():
 def test_snapshot_keeps_the_loop_state_a_restore_would_otherwise_lose():
     m = machine(SPIN)
     m.run(max_instructions=1000)
-    m._pending_exc, m._shadow_spent = (13, "exception", 0), True
+    cpu = m.cpus[0]
+    cpu.pending_exc, cpu.shadow_spent = (13, "exception", 0), True
     snap = m.snapshot()
-    m._pending_exc, m._shadow_spent = None, False
+    cpu.pending_exc, cpu.shadow_spent = None, False
     m.restore(snap)
-    assert m._pending_exc == (13, "exception", 0)
-    assert m._shadow_spent is True
+    assert cpu.pending_exc == (13, "exception", 0)
+    assert cpu.shadow_spent is True
 
 
 def test_restore_keeps_the_devices_and_their_wiring_to_this_machine():
@@ -482,9 +483,9 @@ def test_a_restore_keeps_the_decoded_blocks_of_code_it_does_not_change():
     snap = m.snapshot()
     m.run(max_instructions=5000)
     after = (m.clock.now, m.cpus[0].read("ebx"))
-    decoded = len(m._decoded)
+    decoded = len(m.icount.decoded)
     m.restore(snap)
-    assert len(m._decoded) == decoded              # nothing to decode again
+    assert len(m.icount.decoded) == decoded              # nothing to decode again
     m.run(max_instructions=5000)
     assert (m.clock.now, m.cpus[0].read("ebx")) == after
 

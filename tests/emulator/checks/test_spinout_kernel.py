@@ -12,19 +12,21 @@ import struct
 
 import pytest
 
-from emulator.checks.runs import kernel_available, kernel_image
+from guest_kernel.harness import kernel_image
 
-OK, WHY = kernel_available()
 LIMIT = 300_000
 
 
 def spin_forever(owner_slot: int):
+    import io
+
+    from emulator.loader import image_symbols
     from emulator.machine import Machine
     from emulator.observe import attach
-    from emulator.observe.symbols import Symbols
-    from guest_kernel.__main__ import injection_specs
-    import io
-    m = Machine.from_image(kernel_image("classic"), append="scenario=ithread_block")
+    from guest_kernel.catalog import injection_specs
+    image = kernel_image("classic")
+    m = Machine.from_image(image, append="scenario=ithread_block")
+    m.symbols = image_symbols(image)
     m.console = lambda data: None
     for spec in injection_specs("ithread_block"):
         m.inject(spec)
@@ -38,7 +40,6 @@ def spin_forever(owner_slot: int):
     return result, s.violations, err.getvalue()
 
 
-@pytest.mark.skipif(not OK, reason=WHY)
 def test_a_handler_spinning_on_a_lock_whose_owner_sleeps_is_reported_at_the_bound():
     result, vs, err = spin_forever(0)           # lwp 0, main: asleep in lwp_wait
     assert result.reason == "budget"
@@ -56,7 +57,6 @@ def test_a_handler_spinning_on_a_lock_whose_owner_sleeps_is_reported_at_the_boun
     assert any("lwp_wait" in f for f in theirs) and any("scen_ithread_block" in f for f in theirs)
 
 
-@pytest.mark.skipif(not OK, reason=WHY)
 def test_a_handler_spinning_on_a_lock_its_interrupted_thread_holds_says_so():
     _result, vs, err = spin_forever(4)          # lwp 4, the holder it interrupts
     v = [v for v in vs if v.rule == "spinout"][0]

@@ -11,13 +11,11 @@ import io
 
 import pytest
 
-from emulator.checks.runs import kernel_available, kernel_image, run_config
+from guest_kernel.harness import kernel_image, run_config
 from emulator.explore import Plan, Window, explore
 from guest_kernel.bugs import BUGS
 from guest_kernel.explore import target_for
 
-OK, WHY = kernel_available()
-pytestmark = pytest.mark.skipif(not OK, reason=WHY)
 
 RACES = sorted(name for name, b in BUGS.items() if b.explore)
 # the code each race lives in (tests only: check-bugs is not told where)
@@ -56,9 +54,10 @@ def test_explore_finds_each_race_with_the_rule_it_targets(bug):
 
 
 def test_a_branch_finds_what_its_reproduce_command_runs():
+    from emulator.loader import image_symbols
     from emulator.machine import Machine
     from emulator.observe import attach
-    from guest_kernel.__main__ import injection_specs, kernel_cmdline
+    from guest_kernel.catalog import injection_specs, kernel_cmdline
     bug = "softint_unlocked"
     b = BUGS[bug]
     target = target_for(b.model, b.scenario, bug, b.line)
@@ -69,6 +68,7 @@ def test_a_branch_finds_what_its_reproduce_command_runs():
                           "--bug softint_unlocked --inject key=28,at=")
     # the same run in this process: the scenario's injections, then the branch's
     m = Machine.from_image(kernel_image(b.model, bug), append=kernel_cmdline(b.scenario))
+    m.symbols = image_symbols(kernel_image(b.model, bug))
     m.console = lambda data: None
     for spec in injection_specs(b.scenario) + [target.spec(t) for t in first.first]:
         m.inject(spec)

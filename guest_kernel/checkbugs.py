@@ -1,5 +1,6 @@
-"""``make check-bugs``: every broken kernel is caught by the rule it targets,
-naming what it should, and the same kernel without the bug is clean.
+"""``make check-bugs`` (``python -m guest_kernel bugs``): every broken kernel
+is caught by the rule it targets, naming what it should, and the same kernel
+without the bug is clean.
 
 Contract
 --------
@@ -39,6 +40,11 @@ every point of that run) must find its target rule, which may be ``guest``
 (the scenario's own self-check failing in a branch).  Its row reads the
 same, over explore's distinct findings; ``named`` is ``-`` when the table
 names nothing for it.
+
+``rules_markdown()`` (``python -m guest_kernel.checkbugs --rules-markdown``,
+which ``python -m emulator.checks rules --markdown`` hands over to) is
+RULES.md: each rule's paragraph with the planted bugs of this table that
+prove it.
 """
 
 from __future__ import annotations
@@ -47,8 +53,11 @@ import os
 import sys
 from dataclasses import dataclass, field
 
+from emulator.checks import all_rules
+from emulator.checks.__main__ import markdown
 from emulator.checks.rules import RULE_CLASSES
-from emulator.checks.runs import kernel_available
+from guest_kernel.bugs import BUGS
+from guest_kernel.harness import run_config
 
 RULE_NAMES = [cls.name for cls in RULE_CLASSES]
 
@@ -77,7 +86,6 @@ def rule_name(rule) -> str:
 
 def load_bugs() -> list:
     """guest_kernel/bugs.py's table as ``Bug``s, in its order."""
-    from guest_kernel.bugs import BUGS
     return [Bug(name=name, scenario=e.scenario, rule=rule_name(e.rule), model=e.model,
                 cpus=e.cpus, names=dict(e.names), extras=tuple(rule_name(r) for r in e.extras),
                 explore=bool(getattr(e, "explore", False)), line=getattr(e, "line", "irq=0"))
@@ -101,7 +109,6 @@ class Outcome:
 
 def _run(_state, item) -> Outcome:
     """One run of the pool: (model, scenario, bug, cpus, trace path)."""
-    from emulator.checks.runs import run_config
     model, scenario, bug, cpus, trace = item
     try:
         r = run_config(model, scenario, bug=bug, trace_path=trace, cpus=cpus)
@@ -117,8 +124,8 @@ def _explored(b: Bug, r: Outcome, jobs: int) -> Outcome:
     if r.error or not r.passed or r.violations:
         return Outcome(r.status, False, r.violations, r.stderr, r.error,
                        "the run itself must pass with no rule firing")
-    from emulator.explore import Plan, explore
-    from guest_kernel.explore import target_for
+    from emulator.explore import Plan, explore  # (lazy: only a race needs explore)
+    from guest_kernel.explore import target_for  # (lazy: only a race needs explore; tests replace it)
     result = explore(target_for(b.model, b.scenario, b.name, b.line), Plan(), jobs=jobs)
     found = [{"rule": d.finding.rule, "message": d.finding.message, **dict(d.finding.fields)}
              for d in result.distinct]
@@ -143,12 +150,8 @@ def extras_text(bug: Bug, out: Outcome) -> tuple:
 
 def check_bugs(only=(), build_dir: str = "build/bugs", verbose: bool = False,
                out=None, jobs: int = 1) -> int:
-    from emulator.pool import run_ordered
+    from emulator.pool import run_ordered  # (lazy: looked up at call time, tests replace it)
     out = out or sys.stdout
-    ok, why = kernel_available()
-    if not ok:
-        print(f"check-bugs: cannot run: {why}", file=sys.stderr)
-        return 1
     bugs = [b for b in load_bugs() if not only or b.name in only]
     os.makedirs(build_dir, exist_ok=True)
     controls = sorted({(b.model, b.scenario, b.cpus) for b in bugs})
@@ -193,3 +196,16 @@ def check_bugs(only=(), build_dir: str = "build/bugs", verbose: bool = False,
     print(f"check-bugs: {len(bugs)} bugs, {caught} caught, {clean} controls clean "
           f"(* = an extra rule the table does not expect)", file=out)
     return 0 if caught == len(bugs) and bugs else 1
+
+
+def rules_markdown() -> str:
+    """RULES.md: every rule with the planted bugs that prove it (the rules
+    themselves may not import this table: emulator/checks/__main__.py)."""
+    return markdown(all_rules(), load_bugs())
+
+
+if __name__ == "__main__":      # python -m guest_kernel.checkbugs --rules-markdown
+    if sys.argv[1:] != ["--rules-markdown"]:
+        sys.exit("usage: python -m guest_kernel.checkbugs --rules-markdown "
+                 "(check-bugs itself is python -m guest_kernel bugs)")
+    print(rules_markdown(), end="")

@@ -1,88 +1,22 @@
-"""The rules irqlab checks while the kernel runs: 1-6 (blocking and locks)
-here, 7-12 (threads, lines, stacks, liveness) in threads.py, 13 (spinout) in
-spinout.py; ``RULE_CLASSES`` and ``all_rules`` for all of them.
+"""Rules about locks: 2 sleep-spin-ipl, 3 biglock-sleep, 4 mutex-owner,
+5 lock-order (with the big lock), 6 irq-safety.
 
 Contract
 --------
-Each rule is a ``Rule`` (emulator/checks/core.py): it sees every event with
-the state just before it, and returns violations that name the lock, LWP or
-line involved in ``fields`` and carry symbolised backtraces in ``paths``.
-Each reports a given object once (a second report of the same broken
-invariant would bury the first).  ``RULES.md`` beside this file explains
-every rule in one paragraph; ``all_rules()`` gives fresh instances in the
-order the issue numbers them.  Thresholds are constructor arguments.
+Each class is a ``Rule`` (emulator/checks/core.py); rules/__init__.py says
+what every rule returns and reports.  RULES.md explains each in a paragraph.
 """
+
 from __future__ import annotations
 
 from typing import Optional
 
 from emulator.checks.core import Rule, State, Violation
-from emulator.checks.helpers import BLOCKING
-from emulator.checks.helpers import bt as _bt
-from emulator.checks.helpers import hard_line as _hard_line
-from emulator.checks.helpers import serving as _serving
-from emulator.checks.helpers import sleeper as _sleeper
-from emulator.checks.helpers import where as _where
-from emulator.checks.spinout import Spinout
-from emulator.checks.threads import (IthreadUnpinOnce, Liveness, MaskedWhileHandlerBlocked,
-                                     OneHandlerPerLevel, PinnedNotRun, StackBounds)
-
-
-# 1 ---------------------------------------------------------------------------
-class NoBlockInHardInterrupt(Rule):
-    name = "hardintr-block"
-    title = "no blocking, and no adaptive mutex, in hard interrupt context"
-    explanation = (
-        "A handler that runs in interrupt context borrows the interrupted "
-        "thread's stack and has no thread of its own to put to sleep: if it "
-        "blocks on an adaptive mutex or sleeps, the scheduler switches away "
-        "from the interrupted thread with an interrupt frame half-finished on "
-        "its stack, and the line's in-service bit and the raised IPL stay "
-        "behind it. The rule fires when a `lock.block` or `lwp.sleep` happens "
-        "while the current thread is executing an interrupt frame "
-        "(between `intr.enter` and `intr.exit` on that thread). Interrupt "
-        "threads are threads: an ithread that blocks is not in hard context. "
-        "It fires too, the first time, when an adaptive mutex is taken (or "
-        "tried: `lock.acquire`, `lock.contend`, `lock.spin` of kind "
-        "`adaptive`) in hard interrupt context even though it was free: a "
-        "sleep lock blocks whenever its owner is not running, so that "
-        "handler blocks the first time the lock is busy (NetBSD's "
-        "LOCKDEBUG: \"acquiring sleep lock from interrupt context\"; "
-        "lockdep's might_sleep in hard irq). Each lock, and each blocking "
-        "on one lock by one thread, is reported once.")
-    blind = ("a sleep lock or a sleep the kernel does not label (`obs_lock_*`, "
-             "`obs_sleep`); a hard handler that waits by polling instead of blocking "
-             "(that is `spinout`'s).")
-
-    kinds = frozenset(BLOCKING + ("lock.acquire", "lock.contend", "lock.spin"))
-
-    def __init__(self) -> None:
-        self.reported: set = set()
-
-    def on(self, ev, st, ctx):
-        cpu = ev["cpu"]
-        if not st.in_hard_interrupt(cpu):
-            return None
-        kind = ev["ev"]
-        who = _sleeper(ev, st)
-        lock = ev.get("lock")
-        line = _hard_line(st.frames_of(cpu))
-        if kind in BLOCKING:
-            key = ("block", who, lock)
-            what = f"blocks on {lock}" if kind == "lock.block" else "sleeps"
-            msg = f"{who} {what} in {_where(st, cpu)}"
-        elif ev.get("kind") == "adaptive":
-            key = ("adaptive", lock)
-            msg = (f"{who} takes the adaptive mutex {lock} in {_where(st, cpu)}: a sleep "
-                   "lock, it would block there whenever its owner is not running")
-        else:
-            return None
-        if key in self.reported:
-            return None
-        self.reported.add(key)
-        return [Violation(self.name, msg, fields={"lwp": who, "lock": lock, "line": line},
-                          paths=[(f"{who} in the handler", _bt(ctx, cpu))])]
-
+from emulator.checks.rules.helpers import BLOCKING
+from emulator.checks.rules.helpers import bt as _bt
+from emulator.checks.rules.helpers import hard_line as _hard_line
+from emulator.checks.rules.helpers import serving as _serving
+from emulator.checks.rules.helpers import sleeper as _sleeper
 
 # 2 ---------------------------------------------------------------------------
 class NoSleepWithSpinOrIpl(Rule):
@@ -525,24 +459,3 @@ class IrqSafety(Rule):
 
     def _clean(self, out):
         return [v for v in out if v is not None] or None
-
-
-RULE_CLASSES = (NoBlockInHardInterrupt, NoSleepWithSpinOrIpl, BigLockAcrossSleep,
-                MutexOwnership, LockOrder, IrqSafety, PinnedNotRun,
-                MaskedWhileHandlerBlocked, StackBounds, IthreadUnpinOnce, Liveness,
-                OneHandlerPerLevel, Spinout)
-# the limit each keyword of all_rules sets
-LIMITS = {"liveness": Liveness, "masked": MaskedWhileHandlerBlocked, "spinout": Spinout}
-
-
-def all_rules(**limits) -> list:
-    """Fresh instances of the rules (``liveness=N``, ``masked=N``, ``spinout=N``
-    limits; None keeps the default)."""
-    rules = []
-    for cls in RULE_CLASSES:
-        key = next((k for k, c in LIMITS.items() if c is cls), None)
-        if key is not None and limits.get(key) is not None:
-            rules.append(cls(limit=limits[key]))
-        else:
-            rules.append(cls())
-    return rules

@@ -1,7 +1,7 @@
-"""check-bugs' table, its rule naming and its verdicts; the guest runs are
+"""guest_kernel/checkbugs.py: check-bugs' table, its rule naming and its verdicts; the guest runs are
 in tests/golden/test_bugs_caught.py."""
 
-from emulator.checks.bugs import RULE_NAMES, Bug, Outcome, extras_text, load_bugs, named, rule_name
+from guest_kernel.checkbugs import RULE_NAMES, Bug, Outcome, extras_text, load_bugs, named, rule_name
 
 
 def test_rules_are_named_by_name_or_by_their_issue_number():
@@ -56,7 +56,7 @@ def _check_bugs_with(monkeypatch, tmp_path, bugs, outcomes):
     """check_bugs' printed table and status, the runs replaced by ``outcomes``
     (keyed by bug name, or "control" for the control run)."""
     import io
-    import emulator.checks.bugs as cb
+    import guest_kernel.checkbugs as cb
     import emulator.pool
     monkeypatch.setattr(cb, "load_bugs", lambda: bugs)
 

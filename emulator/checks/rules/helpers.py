@@ -1,4 +1,4 @@
-"""What the rules ask of an event and the state, in one place.
+"""What several rules share (rules/): backtraces, where a CPU is, who blocks.
 
 Contract
 --------
