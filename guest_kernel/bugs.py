@@ -10,7 +10,7 @@ include ``names`` (the lock, LWP or line the report must name: ``{"lock":
 "kbd_stat", "line": 1}``).  ``extras`` are the other rules the bug is
 expected to make fire as well (each one a consequence of the same mistake,
 said in ``what``); any other rule firing is a finding.  `make check-bugs`
-(emulator.checks) reads this table and runs each configuration without the
+(guest_kernel/checkbugs.py) reads this table and runs each configuration without the
 bug as its control, which must show no violation at all.  Every bug kernel
 still boots and finishes its scenario with PASS, on irqlab and on QEMU; the
 guest does not report its own bug.  A bug with ``explore`` is a race the
@@ -135,8 +135,10 @@ BUGS = {
     "softint_unlocked": Bug("classic", "biglock", "liveness",
                             "the soft interrupt thread tests its pending flag with "
                             "interrupts on, then sleeps: a softint_schedule between is lost "
-                            "and the flag it leaves set stops every later wake-up",
-                            explore=True, line="key=0x1c"),
+                            "and the flag it leaves set stops every later wake-up (the "
+                            "scenario then never finishes: explore's `guest` finding, "
+                            "status 124)",
+                            extras=("guest",), explore=True, line="key=0x1c"),
     "ring_publish_early": Bug("classic", "biglock", "guest",
                               "ring_put publishes the head before writing the slot: the "
                               "interrupt handler sends a stale word", explore=True,
