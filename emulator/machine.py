@@ -140,14 +140,16 @@ from unicorn import x86_const as X
 
 from emulator import loader as loader_mod
 from emulator.clock import Clock
-from emulator.cpu import (Cpu, EFLAGS_IF, TripleFault, Unsupported, VEC_UD,
-                          exception_name, reset_exception_chain)
+from emulator.cpu import (Cpu, CpuCrash, EFLAGS_IF, ERROR_CODE_VECTORS, TripleFault,
+                          Unsupported, VEC_UD, exception_error_code, exception_name,
+                          reset_exception_chain)
 from emulator.devices.base import IrqLine
 from emulator.devices.ioapic import IOAPIC_BASE, IOAPIC_SIZE
 from emulator.devices.lapic import LAPIC_BASE, LAPIC_SIZE
 from emulator.smp import ApicPlatform, CpuState, RoundRobin, enter_real_mode
 
 INF = 1 << 62
+WATCHDOG_RUNS = 10_000     # engine runs in a row without progress before a crash report
 STATUS_BUDGET = 124
 STATUS_CRASH = 126
 
@@ -157,7 +159,7 @@ F_WATCH_IF = 2      # an interrupt waits for IF: stop at a block entry with IF=1
 
 SHADOW_MNEMONICS = ("sti",)
 IO_MNEMONICS = frozenset({"in", "out", "insb", "insw", "insd", "outsb", "outsw", "outsd"})
-SOFT_INT = {"int3": 3, "into": 4, "int1": 1}
+SOFT_INT = {"int3": 3, "into": 4}     # icebp (int1) is #DB "as from hardware": no DPL check
 VEC_NMI = 2
 MMIO_RANGES = ((LAPIC_BASE, LAPIC_SIZE), (IOAPIC_BASE, IOAPIC_SIZE))
 _MEM_ABS = re.compile(r"\[(0x[0-9a-f]+)\]")
@@ -376,6 +378,11 @@ class Machine:
 
     def _make_cpu(self, index: int, native: bool) -> None:
         uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
+        # runs end at the exits list (empty but for a partial block), not at
+        # emu_start's ``until``: with paging on, an unmapped ``until`` is
+        # translated at the end of every run, which sets CR2 and arms QEMU's
+        # double-fault chain (tests/emulator/test_unicorn_facts.py)
+        uc.ctl_exits_enabled(True)
         uc.mem_map_ptr(0, self.mem_size, unicorn.UC_PROT_ALL, ctypes.addressof(self.ram))
         cpu = Cpu(index, uc)
         cpu.ram = self.ram_view
@@ -638,9 +645,9 @@ class Machine:
 
     # -- block accounting --------------------------------------------------------------
     def _decode(self, addr: int, size: int, key: tuple) -> Block:
-        code = bytes(self.ram_view[addr:addr + size]) if addr + size <= self.mem_size else b""
+        code = self._cur.read_linear(addr, size) or b""
         offsets, last, io_next, mmio = [], "", [], []
-        cs = self._cs16 if len(key) == 3 else self._cs
+        cs = self._cs16 if key[-1] == "16" else self._cs
         insns = list(cs.disasm(code, addr))
         for i, ins in enumerate(insns):
             offsets.append(ins.address - addr)
@@ -660,7 +667,10 @@ class Machine:
 
     def block_count(self, addr: int, size: int) -> int:
         """Instructions in the block at ``addr`` (0: stop, hooks must be added first)."""
-        key = (addr, size, 16) if self._cur.maybe_16bit and self._cur.code_16bit() else (addr, size)
+        cpu = self._cur
+        key = (addr, size, "16") if cpu.maybe_16bit and cpu.code_16bit() else (addr, size)
+        if cpu.paging():
+            key = (addr, size, ("phys", cpu.mmu.physical(addr))) + key[2:]   # the code mapped there now
         b = self._decoded.get(key)
         if b is None:
             b = self._decode(addr, size, key)
@@ -827,8 +837,12 @@ class Machine:
         elif SOFT_INT.get(prev) == intno:
             kind = "soft"
         err = None
-        if kind == "exception" and intno in (10, 11, 12, 13):
-            err = self._selector_error(cpu, eip)
+        if kind == "exception" and intno in ERROR_CODE_VECTORS:
+            # what the engine raised it with (a #PF's P, W/R, U/S, RSVD bits);
+            # decoding the instruction is the fallback for a segment fault
+            err = exception_error_code(uc)
+            if err is None:
+                err = self._selector_error(cpu, eip) if intno in (10, 11, 12, 13) else 0
         self._pending_exc = (intno, kind, err)
         uc.emu_stop()
 
@@ -900,11 +914,16 @@ class Machine:
                     continue
                 if self.clock.now >= end:
                     return RunResult(STATUS_BUDGET, "budget")
+                before = self.clock.now
                 self._execute(cpu, min(self._next_event(), end))
+                if self._stalled(cpu, before):
+                    return self._no_progress(cpu)
         except TripleFault as e:
             return self._crash(cpu, "triple-fault", f"triple fault: {e}")
         except Unsupported as e:
             return self._crash(cpu, "crash", f"unsupported: {e}")
+        except CpuCrash as e:
+            return self._crash(cpu, "crash", f"the guest crashed: {e}")
 
     def _smp_loop(self, end: int) -> RunResult:
         """Several CPUs: turns in index order (emulator/smp.py RoundRobin), one clock."""
@@ -957,6 +976,8 @@ class Machine:
                     return RunResult(STATUS_BUDGET, "budget")
                 before = self.clock.now
                 self._execute(cpu, min(self._next_event(), end, before + s.count))
+                if self._stalled(cpu, before):
+                    return self._no_progress(cpu)
                 rr.retired(self.clock.now - before)
                 if cpu.halted and rr.state[cpu.index] is CpuState.RUNNING:
                     rr.halt(cpu.index)
@@ -964,6 +985,25 @@ class Machine:
             return self._crash(cpu, "triple-fault", f"triple fault on CPU {cpu.index}: {e}")
         except Unsupported as e:
             return self._crash(cpu, "crash", f"unsupported on CPU {cpu.index}: {e}")
+        except CpuCrash as e:
+            return self._crash(cpu, "crash", f"the guest crashed on CPU {cpu.index}: {e}")
+
+    def _stalled(self, cpu: Cpu, before: int) -> bool:
+        """The watchdog: True after WATCHDOG_RUNS engine runs in a row that
+        retired nothing, delivered nothing and did not halt (virtual time
+        would stand still while the host spins)."""
+        if self.clock.now != before or cpu.halted or cpu.pending_exc is not None \
+                or self._result is not None or self._stop_requested:
+            cpu.stalls = 0
+            return False
+        cpu.stalls += 1
+        return cpu.stalls >= WATCHDOG_RUNS
+
+    def _no_progress(self, cpu: Cpu) -> RunResult:
+        cpu.stalls = 0
+        return self._crash(cpu, "crash", f"no guest progress: the engine ran {WATCHDOG_RUNS} "
+                           f"times at EIP {cpu.eip:#x} without retiring an instruction "
+                           f"(virtual time stood at t={self.clock.now})")
 
     def _can_wake(self, cpu: Cpu) -> bool:
         """A halted CPU has something to take: an NMI, an exception, or an
@@ -1067,8 +1107,12 @@ class Machine:
         if self._stop_requested or self._result is not None:
             return
         st.flags &= ~F_STOP
+        exits = () if until is None else (until,)
+        if exits != cpu.exits:
+            uc.ctl_set_exits(list(exits))
+            cpu.exits = exits
         try:
-            uc.emu_start(eip, 0xFFFFFFFFFFFF if until is None else until)
+            uc.emu_start(eip, 0)        # exits mode: the engine's exits list ends the run
         except unicorn.UcError as e:
             self._after_run(cpu)
             self._engine_error(cpu, e)
