@@ -1,0 +1,80 @@
+"""Paging, ring 3 and task probes (tests/probes/paging/*.S) on irqlab and QEMU.
+
+Each probe prints what it observed about one rule of the Intel SDM vol. 3A
+(ch. 4 paging, ch. 6 delivery, ch. 7 tasks) on port 0xE9; the expected text
+is the SDM's (the probe sources say why).  irqlab must print exactly that on
+both block-hook paths, and what QEMU 7.2 prints, with the same exit status
+-- except where QEMU itself departs from the SDM, listed in QEMU_DEPARTS
+with the reason; there the QEMU line is checked to be QEMU's known one.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+import asm
+from emulator.machine import Machine
+from tests.qemu import run_qemu
+
+HERE = Path(__file__).resolve().parent
+INCLUDES = [HERE, HERE.parent / "devices", HERE.parent / "cpu"]
+
+EXPECTED = {
+    # rows 1-2 of issue 19: the kernel at its alias, the IDT read through it
+    "alias": "running_high 01\nticks 03\nhandler_high 01\n",
+    # row 3: not present (0), write to read-only with WP (3), fetch (0: no
+    # I/D under 32-bit paging without SMEP), reserved bit 21 of a 4-MiB PDE
+    # (P|RSVD = 9: the entry is present)
+    "pf": "cr2 00800000 err 00\nread_after_map 01\ncr2 00300000 err 03\n"
+          "written_after_fix 07\ncr2 00c01000 err 00\ncr2 00c00010 err 09\nresumed\n",
+    "user": "sys_cs 1b\nsys_ss 23\nsys_esp_ok 01\nsys_user_esp_ok 01\ngp_error 02 0a\n"
+            "gp_cs 1b\ntick_cs 1b\ntick_ss 23\ncr2 00300000 err 07\npf_cs 1b\n",
+}
+
+# (line on irqlab = the SDM, the line QEMU 7.2 prints, why)
+QEMU_DEPARTS = {
+    "pf": [("cr2 00c00010 err 09", "cr2 00c00010 err 08",
+            "QEMU 7.2 leaves P out of a reserved-bit fault's error code; SDM 4.7: "
+            "RSVD faults come from present entries, P = 1")],
+}
+
+
+@lru_cache(maxsize=None)
+def image(name: str) -> bytes:
+    return asm.assemble([HERE / f"{name}.S"], include_dirs=INCLUDES).flat()
+
+
+def run_irqlab(name: str, native: bool):
+    m = Machine.from_bytes(image(name), native=native)
+    out = bytearray()
+    m.console = out.extend
+    result = m.run(max_instructions=5_000_000)
+    return out.decode("latin-1"), result.status
+
+
+def qemu_expected(name: str) -> str:
+    text = EXPECTED[name]
+    for ours, theirs, _why in QEMU_DEPARTS.get(name, ()):
+        assert ours in text
+        text = text.replace(ours, theirs)
+    return text
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "python"])
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_probe_on_irqlab_prints_what_the_sdm_predicts(name, native):
+    console, status = run_irqlab(name, native)
+    assert console == EXPECTED[name]
+    assert status == 0
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_probe_on_qemu_prints_the_same_but_for_its_known_departures(name, tmp_path):
+    path = tmp_path / f"{name}.bin"
+    path.write_bytes(image(name))
+    q = run_qemu(str(path))
+    assert q.console == qemu_expected(name)
+    assert q.status == 0
