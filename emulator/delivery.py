@@ -24,10 +24,10 @@ Protected mode (emulator/cpu.py reads the tables through the MMU):
   #SS(SS selector+EXT) when it is not present -- and pushes the old SS and
   ESP before EFLAGS, CS, EIP (and the error code for #DF #TS #NP #SS #GP
   #PF #AC);
-* the pushes are supervisor-mode writes through the MMU; every page is
-  checked before anything is written, and nothing in the CPU changes
-  before the frame is complete, so a fault in delivery leaves the state of
-  the interrupted program for the next event;
+* the pushes are supervisor-mode writes through the MMU, one by one in
+  push order (a #PF's CR2 is the first push that faults); nothing in the
+  CPU changes before the frame is complete, so a fault in delivery leaves
+  the state of the interrupted program for the next event;
 * then CS:EIP from the gate, SS:ESP for a privilege change, TF, NT, RF, VM
   cleared, and IF too for an interrupt gate (not a trap gate).
 
@@ -141,8 +141,14 @@ def _once(cpu, vector: int, kind: str, error_code: Optional[int]) -> None:
     wide = gtype in (GATE_INT32, GATE_TRAP32)
     size, fmt, mask = (4, "<I", 0xFFFFFFFF) if wide else (2, "<H", 0xFFFF)
     new_esp = (esp - size * len(words)) & 0xFFFFFFFF
-    frame = b"".join(struct.pack(fmt, w & mask) for w in reversed(words))
-    cpu.sys_write((ss_base + new_esp) & 0xFFFFFFFF, frame, stack_fault)
+    if cpu.paging():
+        # push by push, as the CPU does: a #PF names the first push that faults
+        for i, w in enumerate(words):
+            at = (ss_base + esp - size * (i + 1)) & 0xFFFFFFFF
+            cpu.sys_write(at, struct.pack(fmt, w & mask), stack_fault)
+    else:
+        frame = b"".join(struct.pack(fmt, w & mask) for w in reversed(words))
+        cpu.sys_write((ss_base + new_esp) & 0xFFFFFFFF, frame, stack_fault)
     # the frame is complete: now the CPU changes
     target_cs = (selector & 0xFFFC) | dpl
     if ss is not None:

@@ -30,6 +30,13 @@ EXPECTED = {
     # (P|RSVD = 9: the entry is present)
     "pf": "cr2 00800000 err 00\nread_after_map 01\ncr2 00300000 err 03\n"
           "written_after_fix 07\ncr2 00c01000 err 00\ncr2 00c00010 err 09\nresumed\n",
+    "restart": "np_error 02 02\nnp_saved_eip_is_int 01\nint40_ran 01\npf_error 02\n"
+               "pf_cr2_is_first_push 01\npf_saved_eip_is_int 01\nint41_ran 01\n",
+    "task": "df_error 00\ndf_tr 30\nb_backlink 28\nb_nt 01\nmain_busy 01\nb_busy 01\n"
+            "saved_eip_is_fault 01\nmain_tr 28\nb_busy_after_iret 00\nmain_nt 00\njmp_tr 38\n"
+            "c_backlink 00\nc_nt 00\nmain_busy_after_jmp 00\nc_busy 01\nback_after_jmp\n"
+            "c_busy_after_jmp_back 00\ncall_backlink 28\ncall_nt 01\nmain_busy_in_call 01\n"
+            "back_after_call\nc_busy_after_iret 00\n",
     "user": "sys_cs 1b\nsys_ss 23\nsys_esp_ok 01\nsys_user_esp_ok 01\ngp_error 02 0a\n"
             "gp_cs 1b\ntick_cs 1b\ntick_ss 23\ncr2 00300000 err 07\npf_cs 1b\n",
 }
