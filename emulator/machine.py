@@ -140,6 +140,7 @@ from unicorn import x86_const as X
 
 from emulator import loader as loader_mod
 from emulator.clock import Clock
+from emulator.crwrite import ControlWrites, parse as parse_cr_write
 from emulator.cpu import (Cpu, CpuCrash, EFLAGS_IF, ERROR_CODE_VECTORS, TripleFault,
                           Unsupported, VEC_UD, exception_error_code, exception_name,
                           reset_exception_chain)
@@ -205,6 +206,7 @@ class Block:
     last: str               # the last instruction's mnemonic + operands
     io_next: tuple          # addresses right after in/out that are not the block's last
     mmio: tuple = ()        # indices of instructions naming an absolute APIC address
+    crw: tuple = ()         # (address, cr, register) of each mov to CR0/CR3/CR4
 
 
 class _NullTrace:
@@ -251,6 +253,8 @@ class Machine:
         self._decoded: dict[tuple, Block] = {}  # (address, size, 16-bit) -> decoded block
         self._post_io_hooked: set[int] = set()
         self._pending_io_hooks: list[int] = []
+        self._control = ControlWrites(self)     # mov crN checks (emulator/crwrite.py)
+        self._pending_cr: list = []
         self._cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
         self._cs16 = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_16)
         self._result: Optional[RunResult] = None
@@ -384,6 +388,7 @@ class Machine:
         # double-fault chain (tests/emulator/test_unicorn_facts.py)
         uc.ctl_exits_enabled(True)
         uc.mem_map_ptr(0, self.mem_size, unicorn.UC_PROT_ALL, ctypes.addressof(self.ram))
+        uc.reg_write(X.UC_X86_REG_CR4, 0)      # the reset value (Unicorn starts with 0x50200)
         cpu = Cpu(index, uc)
         cpu.ram = self.ram_view
         cpu.interrupt_source = self.platform.lapics[index]
@@ -404,6 +409,8 @@ class Machine:
         for base, size in MMIO_RANGES:
             uc.mmio_map(base, size, self._mmio_read, base, self._mmio_write, base)
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_intr)
+        from emulator.cpuid import hook as cpuid_hook
+        uc.hook_add(unicorn.UC_HOOK_INSN, cpuid_hook(cpu), None, 1, 0, X.UC_X86_INS_CPUID)
         uc.hook_add(unicorn.UC_HOOK_INSN, self._on_in, None, 1, 0, X.UC_X86_INS_IN)
         uc.hook_add(unicorn.UC_HOOK_INSN, self._on_out, None, 1, 0, X.UC_X86_INS_OUT)
 
@@ -430,6 +437,16 @@ class Machine:
     def mem_write(self, addr: int, data: bytes) -> None:
         self.cpus[0].uc.mem_write(addr, bytes(data))
         self.invalidate_code(addr, len(data))
+
+    def forget_blocks(self, cpu: Cpu) -> None:
+        """Forget ``cpu``'s instruction counts cached by linear address (its
+        address space changed), keeping the block it is executing."""
+        keep = cpu.blocks.get(cpu.st.cur_block)
+        cpu.blocks.clear()
+        if keep is not None:
+            cpu.blocks[keep.addr] = keep
+        if cpu.native is not None:
+            cpu.native.clear_cache()
 
     def invalidate_code(self, addr: int, n: int) -> None:
         """Forget translations and block counts overlapping [addr, addr+n)."""
@@ -646,7 +663,7 @@ class Machine:
     # -- block accounting --------------------------------------------------------------
     def _decode(self, addr: int, size: int, key: tuple) -> Block:
         code = self._cur.read_linear(addr, size) or b""
-        offsets, last, io_next, mmio = [], "", [], []
+        offsets, last, io_next, mmio, crw = [], "", [], [], []
         cs = self._cs16 if key[-1] == "16" else self._cs
         insns = list(cs.disasm(code, addr))
         for i, ins in enumerate(insns):
@@ -656,11 +673,14 @@ class Machine:
                 mmio.append(i)
             if i + 1 < len(insns) and (ins.mnemonic in IO_MNEMONICS or is_mmio):
                 io_next.append(ins.address + ins.size)
+            site = parse_cr_write(ins.mnemonic, ins.op_str)
+            if site is not None:
+                crw.append((ins.address,) + site)
         if insns:
             last = (insns[-1].mnemonic + " " + insns[-1].op_str).strip()
         if not offsets:
             offsets = [0]
-        b = Block(addr, size, tuple(offsets), last, tuple(io_next), tuple(mmio))
+        b = Block(addr, size, tuple(offsets), last, tuple(io_next), tuple(mmio), tuple(crw))
         self._decoded[key] = b
         self._blocks[addr] = b
         return b
@@ -676,6 +696,9 @@ class Machine:
             b = self._decode(addr, size, key)
         self._blocks[addr] = b                  # what the hook counts for this address now
         new = [a for a in b.io_next if a not in self._post_io_hooked]
+        if b.crw and self._control.pending(b.crw):
+            self._pending_cr.append(b.crw)
+            return 0
         if new:
             self._pending_io_hooks.extend(new)
             return 0
@@ -1132,6 +1155,10 @@ class Machine:
 
     def _after_run(self, cpu: Cpu) -> None:
         uc = cpu.uc
+        if self._pending_cr:
+            for sites in self._pending_cr:
+                self._control.install(sites)
+            self._pending_cr.clear()
         if self._pending_io_hooks:
             self._install_io_hooks()
             cur = self._blocks.get(self.st.cur_block)
