@@ -142,7 +142,7 @@ from emulator import loader as loader_mod
 from emulator.clock import Clock
 from emulator.crwrite import ControlWrites, parse as parse_cr_write
 from emulator.cpu import (Cpu, CpuCrash, EFLAGS_IF, ERROR_CODE_VECTORS, TripleFault,
-                          Unsupported, VEC_UD, exception_error_code, exception_name,
+                          Unsupported, VEC_DB, VEC_UD, exception_error_code, exception_name,
                           reset_exception_chain)
 from emulator.devices.base import IrqLine
 from emulator.devices.ioapic import IOAPIC_BASE, IOAPIC_SIZE
@@ -1179,13 +1179,23 @@ class Machine:
 
     def _engine_error(self, cpu: Cpu, e: "unicorn.UcError") -> None:
         if e.errno == unicorn.UC_ERR_INSN_INVALID:
+            if cpu.read_linear(cpu.pc, 1) == b"\xf1":
+                # icebp: Unicorn calls it invalid; the SDM makes it #DB as a
+                # trap, the instruction retired (emulator/delivery.py)
+                cpu.eip = (cpu.eip + 1) & 0xFFFFFFFF
+                self.clock.now += 1
+                self.st.now = self.st.block_start = self.clock.now
+                cpu.just_delivered = False
+                self._pending_exc = (VEC_DB, "exception", None)
+                return
             self._pending_exc = (VEC_UD, "exception", None)
             return
         what = {unicorn.UC_ERR_READ_UNMAPPED: "read of unmapped memory",
                 unicorn.UC_ERR_WRITE_UNMAPPED: "write to unmapped memory",
                 unicorn.UC_ERR_FETCH_UNMAPPED: "fetch from unmapped memory"}.get(e.errno, str(e))
-        self._result = self._crash(cpu, "crash", f"the guest crashed: {what} (no paging: "
-                                   f"outside the {self.mem_size >> 20} MiB of RAM)")
+        where = "the page tables map it outside" if cpu.paging() else "no paging: outside"
+        self._result = self._crash(cpu, "crash", f"the guest crashed: {what} ({where} "
+                                   f"the {self.mem_size >> 20} MiB of RAM)")
 
     # -- reports -----------------------------------------------------------------------
     def _crash(self, cpu: Cpu, reason: str, what: str) -> RunResult:

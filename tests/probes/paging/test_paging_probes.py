@@ -24,7 +24,7 @@ from emulator.machine import Machine
 from tests.qemu import run_qemu
 
 HERE = Path(__file__).resolve().parent
-INCLUDES = [HERE, HERE.parent / "devices", HERE.parent / "cpu"]
+INCLUDES = [HERE, HERE.parent / "devices", HERE.parent / "cpu", HERE.parent / "apic"]
 
 EXPECTED = {
     # rows 1-2 of issue 19: the kernel at its alias, the IDT read through it
@@ -32,8 +32,12 @@ EXPECTED = {
     # row 3: not present (0), write to read-only with WP (3), fetch (0: no
     # I/D under 32-bit paging without SMEP), reserved bit 21 of a 4-MiB PDE
     # (P|RSVD = 9: the entry is present)
+    # icebp is #DB as a trap with no DPL check; int 1 from ring 3 is #GP(0x0a)
+    "icebp": "ring0_db_eip_after 01\nring3_db_eip_after 01\ngp_error 0a\ndb_count 02\n",
     "pf": "cr2 00800000 err 00\nread_after_map 01\ncr2 00300000 err 03\n"
           "written_after_fix 07\ncr2 00c01000 err 00\ncr2 00c00010 err 09\nresumed\n",
+    # real mode, on an AP started by SIPI: the IVT, IP after int n, at a fault
+    "realmode": "int40_ip_next01 if00 de_ip_fault01 ud_ip_fault01 cs01\n",
     "restart": "np_error 02 02\nnp_saved_eip_is_int 01\nint40_ran 01\npf_error 02\n"
                "pf_cr2_is_first_push 01\npf_saved_eip_is_int 01\nint41_ran 01\n",
     "task": "df_error 00\ndf_tr 30\nb_backlink 28\nb_nt 01\nmain_busy 01\nb_busy 01\n"
@@ -57,8 +61,10 @@ QEMU_DEPARTS = {
             "RSVD faults come from present entries, P = 1")],
 }
 
+CPUS = {"realmode": 2}               # probes that start an AP
+
 # built with these -D names for the QEMU comparison (see cr.S)
-QEMU_BUILD = {"cr": "QEMU72"}
+QEMU_BUILD = {"cr": "QEMU72", "icebp": "QEMU72"}
 
 
 @lru_cache(maxsize=None)
@@ -68,10 +74,10 @@ def image(name: str, define: str = "") -> bytes:
 
 
 def run_irqlab(name: str, native: bool, define: str = ""):
-    m = Machine.from_bytes(image(name, define), native=native)
+    m = Machine.from_bytes(image(name, define), native=native, cpus=CPUS.get(name, 1))
     out = bytearray()
     m.console = out.extend
-    result = m.run(max_instructions=5_000_000)
+    result = m.run(max_instructions=20_000_000)
     return out.decode("latin-1"), result.status
 
 
@@ -96,6 +102,6 @@ def test_probe_on_qemu_prints_the_same_but_for_its_known_departures(name, tmp_pa
     path = tmp_path / f"{name}.bin"
     path.write_bytes(image(name, define))
     ours, status = run_irqlab(name, True, define)
-    q = run_qemu(str(path), cpu=QEMU_CPU)
+    q = run_qemu(str(path), cpu=QEMU_CPU, smp=CPUS.get(name, 1))
     assert q.console == qemu_expected(name, ours)
     assert q.status == status == 0
