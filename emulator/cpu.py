@@ -157,6 +157,7 @@ class Cpu:
         self._mmu: Optional[Mmu] = None
         self.exits: tuple = ()          # the engine's exits list (a partial run's end)
         self.stalls = 0                 # engine runs in a row that retired nothing (watchdog)
+        self.paging_on = False          # CR0.PG as last written (crwrite.py, restore): a cheap test
         # registers go straight to libunicorn: the binding's reg_read costs ~10x more
         self._uch = uc._uch
         self._val = ctypes.c_uint64()

@@ -30,8 +30,10 @@ machine at the kernel's entry.  ``Machine.from_bytes(data, ...)`` likewise.
   local APIC, also ``cpus[i].interrupt_source``), ``ioapic``;
   ``rr``: ``emulator.smp.RoundRobin`` -- ``state[i]`` running / halted /
   wait-for-sipi, ``current``, ``turns``.
-* ``mem_read(addr, n) -> bytes``, ``mem_write(addr, data)`` (drops cached
-  translations of that range).
+* ``mem_read(addr, n) -> bytes``, ``mem_write(addr, data)`` (physical; drops
+  cached translations of that range); ``read_virtual(addr, n, cpu=None)``
+  reads a linear address through the CPU's page tables when paging is on
+  (None if unmapped).
 * ``devices``: dict by name -- pic, pit, port61 (the PIT object, which owns
   port 0x61), uart, rtc, i8042, debugcon, debugexit, testdev.
 * ``symbols``: ``asm.symfile.load_symbols(image)`` (empty table if none).
@@ -434,6 +436,18 @@ class Machine:
             return bytes(self.ram_view[addr:addr + n])
         return bytes(self.cpus[0].uc.mem_read(addr, n))
 
+    def read_virtual(self, addr: int, n: int, cpu: Optional[int] = None) -> Optional[bytes]:
+        """``n`` bytes at linear address ``addr`` as CPU ``cpu`` (default: the
+        acting one) sees them: through its page tables when paging is on,
+        else physical.  None where nothing is mapped; no fault, no side effect."""
+        c = self.cpus[self.current_cpu if cpu is None else cpu]
+        if c.paging_on:
+            return c.read_linear(addr, n)
+        try:
+            return self.mem_read(addr, n)
+        except unicorn.UcError:
+            return None
+
     def mem_write(self, addr: int, data: bytes) -> None:
         self.cpus[0].uc.mem_write(addr, bytes(data))
         self.invalidate_code(addr, len(data))
@@ -582,6 +596,7 @@ class Machine:
             # reloaded) cannot be loaded again, but its cached descriptor can
             c.uc.context_restore(snap["contexts"][c.index])
             c.halted = regs["halted"]
+            c.paging_on = c.paging()
         for dev, saved in zip(self._device_list, snap["devices"]):
             dev.load_state(saved)               # registers only: the wiring stays
         self.platform.load_state(snap["platform"])

@@ -18,7 +18,11 @@ registers and memory, never the guest's console:
   thread, emits nothing).  ``if`` is EFLAGS.IF at the ``iret`` (1 = enabled),
   which the interrupt-nesting rule reads.
 - ``stack.switch`` (from, to, esp, eip) at the instruction after each ESP
-  load, when the owner of the stack ESP points into changed.
+  load, when the owner of the stack ESP points into changed; at an ``iret``
+  that returns to a less privileged level (it pops ESP too: ``esp`` is the
+  new one, ``eip`` the iret's); and at an interrupt from ring 3, which the
+  CPU takes on the TSS's ring-0 stack (the delivery listener sees the new
+  ESP).
 
 ``install()`` hooks those addresses; hooks cost nothing between hits.  Kernel
 events (``obs_`` labels) are added by emulator/observe/kernel.py through
@@ -125,13 +129,24 @@ class Observer:
         esp = self.view.reg(cpu, "esp")
         owner = self._refresh(cpu, esp)
         frames = self.frames.get(owner)
-        if not frames:
+        if frames:
+            vector, line = frames.pop()
+            eflags = self.view.reg(cpu, "eflags")
+            self.sink.emit("intr.exit", cpu, vector=vector, line=line,
+                           eip=self.view.reg(cpu, "eip"), owner=owner,
+                           **{"if": 1 if eflags & EFLAGS_IF else 0})
+        self._outward(cpu, esp)
+
+    def _outward(self, cpu: int, esp: int) -> None:
+        """An iret to a less privileged level (ring 0 to ring 3) also pops
+        ESP and SS: the CPU leaves the kernel stack for the stack in the
+        frame, which is a stack switch (emitted at the iret)."""
+        cs = self.view.read_u32(esp + 4)
+        if cs is None or (cs & 3) <= (self.view.reg(cpu, "cs") & 3):
             return
-        vector, line = frames.pop()
-        eflags = self.view.reg(cpu, "eflags")
-        self.sink.emit("intr.exit", cpu, vector=vector, line=line,
-                       eip=self.view.reg(cpu, "eip"), owner=owner,
-                       **{"if": 1 if eflags & EFLAGS_IF else 0})
+        new_esp = self.view.read_u32(esp + 12)
+        if new_esp is not None:
+            self._refresh(cpu, new_esp)
 
     def _on_esp(self, machine, cpu) -> None:
         cpu = self.view.cpu_index(cpu)
