@@ -155,6 +155,7 @@ class Cpu:
         self.restored_prev = None       # (pc, time, instruction before) kept by a restore
         self.ram = None                 # the machine's RAM (memoryview), read directly
         self._mmu: Optional[Mmu] = None
+        self._crs: Optional[tuple] = None       # CR0, CR3, CR4 held during a delivery
         self.exits: tuple = ()          # the engine's exits list (a partial run's end)
         self.stalls = 0                 # engine runs in a row that retired nothing (watchdog)
         self.paging_on = False          # CR0.PG as last written (crwrite.py, restore): a cheap test
@@ -257,11 +258,20 @@ class Cpu:
         return self._mmu
 
     def _control_registers(self) -> tuple:
+        if self._crs is not None:
+            return self._crs
         return (self._get(X.UC_X86_REG_CR0), self._get(X.UC_X86_REG_CR3),
                 self._get(X.UC_X86_REG_CR4))
 
     def paging(self) -> bool:
-        return bool(self._get(X.UC_X86_REG_CR0) & CR0_PG)
+        return bool(self._control_registers()[0] & CR0_PG)
+
+    def hold_control_registers(self, on: bool) -> None:
+        """While on, CR0/CR3/CR4 are read once (a delivery's many page walks);
+        whoever writes one of them meanwhile calls this again."""
+        self._crs = None
+        if on:
+            self._crs = self._control_registers()
 
     def sys_read(self, addr: int, n: int) -> bytes:
         """A supervisor-mode read at linear ``addr`` (descriptor tables, TSS)."""
@@ -273,6 +283,16 @@ class Cpu:
             except BusError as e:
                 raise CpuCrash(str(e)) from None
         return self._phys_or_linear(addr, n)
+
+    def translate_write(self, addr: int) -> int:
+        """The physical address a supervisor write at linear ``addr`` goes to
+        (paging on), or the #PF it raises."""
+        try:
+            return self.mmu.translate(addr, write=True)
+        except PageFault as f:
+            raise DeliveryFault(VEC_PF, f.error_code, f.linear) from None
+        except BusError as e:
+            raise CpuCrash(str(e)) from None
 
     def sys_write(self, addr: int, data: bytes, fault: tuple) -> None:
         """A supervisor-mode write at linear ``addr``; without paging, memory
@@ -386,5 +406,9 @@ class Cpu:
         """Vector event ``vector`` (``kind``: irq, exception, soft) through the
         IDT, or the IVT in real mode (emulator/delivery.py)."""
         from emulator.delivery import deliver
-        deliver(self, vector, kind, error_code)
+        self.hold_control_registers(True)
+        try:
+            deliver(self, vector, kind, error_code)
+        finally:
+            self._crs = None
         self.halted = False

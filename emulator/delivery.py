@@ -141,14 +141,16 @@ def _once(cpu, vector: int, kind: str, error_code: Optional[int]) -> None:
     wide = gtype in (GATE_INT32, GATE_TRAP32)
     size, fmt, mask = (4, "<I", 0xFFFFFFFF) if wide else (2, "<H", 0xFFFF)
     new_esp = (esp - size * len(words)) & 0xFFFFFFFF
+    frame = b"".join(struct.pack(fmt, w & mask) for w in reversed(words))
+    bottom = (ss_base + new_esp) & 0xFFFFFFFF
     if cpu.paging():
-        # push by push, as the CPU does: a #PF names the first push that faults
-        for i, w in enumerate(words):
-            at = (ss_base + esp - size * (i + 1)) & 0xFFFFFFFF
-            cpu.sys_write(at, struct.pack(fmt, w & mask), stack_fault)
-    else:
-        frame = b"".join(struct.pack(fmt, w & mask) for w in reversed(words))
-        cpu.sys_write((ss_base + new_esp) & 0xFFFFFFFF, frame, stack_fault)
+        # the pushes go down from the top: of the (at most two) pages, the
+        # higher one is written first, so a #PF there names its first push
+        first = (ss_base + esp - size) & 0xFFFFFFFF
+        cpu.translate_write(first)
+        if bottom & ~0xFFF != first & ~0xFFF:
+            cpu.translate_write(((first & ~0xFFF) - size) & 0xFFFFFFFF)
+    cpu.sys_write(bottom, frame, stack_fault)
     # the frame is complete: now the CPU changes
     target_cs = (selector & 0xFFFC) | dpl
     if ss is not None:

@@ -97,6 +97,7 @@ def _load_state(cpu, new: dict, ext: int) -> None:
     if cpu.paging():
         cpu.write("cr3", new["cr3"])
     cpu.write("cr0", cpu.read("cr0") | CR0_TS)
+    cpu.hold_control_registers(True)           # the new task's CR3 from here on
     ldt = new["ldt"]
     if ldt & 4:
         raise DeliveryFault(VEC_TS, (ldt & 0xFFFC) | ext)

@@ -5,8 +5,10 @@ Contract
 ``Target(machine)`` gives the debugger, in its own terms: ``ncpus``,
 ``reg(name, cpu)`` / ``set_reg(name, value, cpu)`` for the 32-bit, 16-bit
 and 8-bit x86 registers by name (``eax``, ``ax``, ``al``, ``eip``,
-``eflags``, ``cs``...), ``mem_read(addr, n)`` (``TargetError`` when
-unmapped), ``mem_write``, ``now`` (virtual time, instructions retired),
+``eflags``, ``cs``...), ``mem_read(addr, n, physical=False)`` and
+``mem_write`` at linear addresses -- through the page tables when paging is
+on (``physical()``, the one translation helper), ``TargetError`` when
+unmapped --, ``now`` (virtual time, instructions retired),
 ``step(n)`` (exactly n instructions unless a hook stopped it),
 ``run(n)`` (at most n), ``stop()``, exec hooks, watches, interrupt
 listeners, ``snapshot()``/``restore()``, ``devices``, ``symbols`` and
@@ -69,9 +71,31 @@ class Target:
         self._uc(cpu).reg_write(rid, value & 0xFFFFFFFF)
 
     # memory -----------------------------------------------------------------
-    def mem_read(self, addr: int, n: int) -> bytes:
+    def physical(self, addr: int, n: int) -> list:
+        """The translation helper: [(physical address, length)] covering the
+        linear range [addr, addr+n) through the page tables of the CPU the
+        machine last stopped on, when it has paging on; else the range
+        itself.  ``TargetError`` names the first page not mapped."""
+        addr &= 0xFFFFFFFF
+        cpu = self.m.cpus[getattr(self.m, "current_cpu", 0)]
+        if not getattr(cpu, "paging_on", False):
+            return [(addr, n)]
+        out = []
+        while n > 0:
+            take = min(n, 0x1000 - (addr & 0xFFF))
+            phys = cpu.mmu.physical(addr)
+            if phys is None:
+                raise TargetError(f"cannot access {addr:#x}: not mapped by the page tables "
+                                  f"(x/p reads physical memory)")
+            out.append((phys, take))
+            addr, n = (addr + take) & 0xFFFFFFFF, n - take
+        return out
+
+    def mem_read(self, addr: int, n: int, physical: bool = False) -> bytes:
+        """``n`` bytes at a linear address (physical with ``physical``)."""
+        pieces = [(addr & 0xFFFFFFFF, n)] if physical else self.physical(addr, n)
         try:
-            data = bytes(self.m.mem_read(addr & 0xFFFFFFFF, n))
+            data = b"".join(bytes(self.m.mem_read(a, k)) for a, k in pieces)
         except (UcError, ValueError, IndexError, OverflowError) as e:
             raise TargetError(f"cannot read {n} bytes at {addr:#x}: {e}") from None
         if len(data) < n:
@@ -82,8 +106,12 @@ class Target:
         return int.from_bytes(self.mem_read(addr, 4), "little")
 
     def mem_write(self, addr: int, data: bytes) -> None:
+        data = bytes(data)
         try:
-            self.m.mem_write(addr & 0xFFFFFFFF, bytes(data))
+            i = 0
+            for a, k in self.physical(addr, len(data)):
+                self.m.mem_write(a, data[i:i + k])
+                i += k
         except (UcError, ValueError, IndexError, OverflowError) as e:
             raise TargetError(f"cannot write {len(data)} bytes at {addr:#x}: {e}") from None
 

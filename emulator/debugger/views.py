@@ -14,6 +14,8 @@ from the observer when there is one).
 
 from __future__ import annotations
 
+from emulator.debugger.target import TargetError
+
 import struct
 
 from emulator.debugger.target import GDB_REGS, TargetError
@@ -38,20 +40,55 @@ def registers(d, names=None) -> str:
 _SIZES = {"b": 1, "h": 2, "w": 4, "g": 8}
 
 
+class _Physical:
+    """The debugger as ``examine`` uses it, reading physical memory."""
+
+    def __init__(self, d) -> None:
+        self._d = d
+        self.t = self
+
+    def mem_read(self, addr: int, n: int) -> bytes:
+        return self._d.t.mem_read(addr, n, physical=True)
+
+    def insn_at(self, addr: int):
+        try:
+            code = self.mem_read(addr, 16)
+        except TargetError:
+            return None
+        return next(self._d.cs.disasm(code, addr, 1), None)
+
+    def insn_text(self, addr: int) -> str:
+        i = self.insn_at(addr)
+        if i is None:
+            return f"{addr:#010x}: (cannot decode)"
+        return f"{addr:#010x} (physical): {i.mnemonic} {i.op_str}".rstrip()
+
+    def __getattr__(self, name):
+        return getattr(self._d, name)
+
+
 def examine(d, fmt: str, addr: int, state: dict) -> str:
-    """gdb's x/NFU: N count, F in xduotacsi, U in bhwg (sticky like gdb)."""
+    """gdb's x/NFU: N count, F in xduotacsi, U in bhwg (sticky like gdb);
+    irqlab's letter p reads physical memory (not sticky): the address is
+    linear, through the page tables, when paging is on."""
     count, i = 0, 0
     while i < len(fmt) and fmt[i].isdigit():
         i += 1
     count = int(fmt[:i]) if i else 1
     f, u = state.get("f", "x"), state.get("u", "w")
+    phys = False
     for ch in fmt[i:]:
         if ch in _SIZES:
             u = ch
         elif ch in "xduotacsi":
             f = ch
+        elif ch == "p":
+            phys = True
         else:
-            raise ValueError(f"unknown format letter '{ch}' in x/{fmt} (formats xduotacsi, sizes bhwg)")
+            raise ValueError(f"unknown format letter '{ch}' in x/{fmt} "
+                             f"(formats xduotacsi, sizes bhwg, p for physical)")
+    if phys:
+        d = _Physical(d)
     state["f"], state["u"] = f, u
     if f == "i":
         lines, a = [], addr

@@ -93,6 +93,8 @@ class Session:
             for note in self.checker.notes:
                 self._report(note)
         self.observer = Observer(self.view, self.sink, self.symbols, self.stacks, self.codemap)
+        if not self.kernel:
+            self.observer.scanned = [(base, base + len(code))] if code else []
         self.view.set_trace(self.machine_sink)
         self.observer.install()
         if self.kernel:

@@ -24,7 +24,11 @@ registers and memory, never the guest's console:
   CPU takes on the TSS's ring-0 stack (the delivery listener sees the new
   ESP).
 
-``install()`` hooks those addresses; hooks cost nothing between hits.  Kernel
+``install()`` hooks those addresses; hooks cost nothing between hits.  When
+``scanned`` is a list of the ranges the image's scan covered (an image
+without irqlab's kernel model), a handler entered outside them -- a kernel
+running at an alias of its link address -- has its pages scanned and
+hooked at its first entry.  Kernel
 events (``obs_`` labels) are added by emulator/observe/kernel.py through
 ``hook_label``.
 """
@@ -54,6 +58,10 @@ class Observer:
         self.last_hook: dict = {}     # cpu -> (addr, now) of the hook that ran last
         self.suppress: dict = collections.defaultdict(set)   # cpu -> {(addr, esp)}
         self.kernel_line: Optional[Callable[[int], Optional[int]]] = None
+        # code scanned for iret sites and ESP loads; None: the image's scan is
+        # complete (irqlab's kernel), else handlers found elsewhere are scanned
+        # when first entered (a foreign kernel running at an alias)
+        self.scanned: Optional[list] = None
 
     # ------------------------------------------------------- exactly once
     def guard(self, addr: int, fn):
@@ -113,6 +121,8 @@ class Observer:
             # hooks at eip_from already ran; the iret will come back there
             frame = 12 + (4 if error_code is not None else 0)
             self.suppress[cpu].add((eip_from, esp + frame))
+        if self.scanned is not None:
+            self._cover(self.view.reg(cpu, "eip"))
         owner = self._refresh(cpu, esp)
         line = None if kind in NOT_A_LINE else self.view.line_of_vector(vector)
         if line is None and kind == "irq" and self.kernel_line is not None:
@@ -123,6 +133,27 @@ class Observer:
         if error_code is not None:
             fields["error_code"] = error_code
         self.sink.emit("intr.enter", cpu, **fields)
+
+    def _cover(self, eip: int) -> None:
+        """Scan the two pages from the handler at ``eip`` (linear) when no
+        scan covered it yet, and hook what they hold."""
+        if any(lo <= eip < hi for lo, hi in self.scanned):
+            return
+        from emulator.observe.scan import scan_code
+        page = eip & ~0xFFF
+        self.scanned.append((page, page + 0x2000))
+        data = self.view.mem_read(page, 0x2000) or self.view.mem_read(page, 0x1000)
+        if not data:
+            return
+        found = scan_code(data, page, (eip,))
+        self.codemap.returns |= found.returns
+        for addr in sorted(found.iret - self.codemap.iret):
+            self.codemap.iret.add(addr)
+            self.view.add_exec_hook(addr, self.guard(addr, self._on_iret))
+        for addr, after in sorted(found.esp_loads.items()):
+            if addr not in self.codemap.esp_loads:
+                self.codemap.esp_loads[addr] = after
+                self.view.add_exec_hook(after, self.guard(after, self._on_esp))
 
     def _on_iret(self, machine, cpu) -> None:
         cpu = self.view.cpu_index(cpu)
