@@ -113,7 +113,8 @@ reaches the CPU through LINT0 in ExtINT mode; the goldens pin this).
 NMI (vector 2) is taken at the next boundary whatever IF says, and further
 NMIs wait until the handler's ``iret``, seen as ESP rising above the NMI
 frame (the CPU single-steps meanwhile; a handler that switches stacks
-would end the blocking early).
+would end the blocking early), or an ``iret`` that faults: the SDM (6.7.1)
+unblocks NMIs even then, so a held NMI comes before the fault's handler.
 
 Interrupt rules (Intel SDM vol. 3A 6.8.3, 6.12): external interrupts only
 at a boundary with IF=1 and not right after ``sti``/``mov ss``/``pop ss``
@@ -1078,6 +1079,8 @@ class Machine:
         if cpu.pending_exc is not None:
             vector, kind, err = cpu.pending_exc
             cpu.pending_exc = None
+            if cpu.nmi_blocked and kind == "exception" and _at_iret(cpu):
+                cpu.nmi_blocked = False     # SDM 6.7.1: an iret unblocks NMIs even if it faults
             reset_exception_chain(cpu.uc)
             eip_from = cpu.eip
             try:
@@ -1085,7 +1088,10 @@ class Machine:
             except TripleFault as e:
                 raise TripleFault(f"{exception_name(vector)} at {eip_from:#x}, then {e}") from None
             self._after_delivery(cpu, vector, kind, eip_from, err)
-            return
+            if not (cpu.interrupt_source.nmi_pending and self._nmi_unblocked(cpu)):
+                return
+            # an NMI waiting (IF does not hold it) comes before the handler's
+            # first instruction, on top of the exception's frame
         source = cpu.interrupt_source
         self.st.flags &= ~F_WATCH_IF
         if source.nmi_pending and self._nmi_unblocked(cpu):
@@ -1221,6 +1227,12 @@ class Machine:
         why = ("halted with interrupts disabled (IF=0)" if not cpu.interrupts_enabled
                else "halted with IF=1 but no device deadline or injection left to wake it")
         return self._crash(cpu, "deadlock", f"deadlock: CPU {cpu.index} {why}")
+
+
+def _at_iret(cpu: Cpu) -> bool:
+    """The instruction at the CPU's EIP is an iret (cf, o16/REX.W cf)."""
+    code = cpu.read_linear(cpu.pc, 2) or b""
+    return code[:1] == b"\xcf" or (code[:1] in (b"\x66", b"\x48") and code[1:2] == b"\xcf")
 
 
 def _stop_here(uc, address, size, _ud) -> None:

@@ -34,6 +34,8 @@ EXPECTED = {
     # (P|RSVD = 9: the entry is present)
     # icebp is #DB as a trap with no DPL check; int 1 from ring 3 is #GP(0x0a)
     "icebp": "ring0_db_eip_after 01\nring3_db_eip_after 01\ngp_error 0a\ndb_count 02\n",
+    # a faulting iret unblocks NMIs: the held NMI comes before the #GP handler
+    "nmi_iret": "nmis at #gp handler 02 total 02 gp error 28\n",
     "pf": "cr2 00800000 err 00\nread_after_map 01\ncr2 00300000 err 03\n"
           "written_after_fix 07\ncr2 00c01000 err 00\ncr2 00c00010 err 09\nresumed\n",
     # real mode, on an AP started by SIPI: the IVT, IP after int n, at a fault
@@ -56,6 +58,9 @@ EXPECTED = {
 
 # (line on irqlab = the SDM, the line QEMU 7.2 prints, why)
 QEMU_DEPARTS = {
+    "nmi_iret": [("nmis at #gp handler 02", "nmis at #gp handler 01",
+                  "QEMU 7.2 unblocks NMIs only when an iret completes; SDM 6.7.1: an "
+                  "iret unblocks them even if it faults")],
     "pf": [("cr2 00c00010 err 09", "cr2 00c00010 err 08",
             "QEMU 7.2 leaves P out of a reserved-bit fault's error code; SDM 4.7: "
             "RSVD faults come from present entries, P = 1")],
