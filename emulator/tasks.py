@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import struct
 
+from unicorn import x86_const as X
+
 from emulator.cpu import (EFLAGS_NT, VEC_GP, VEC_NP, VEC_SS, VEC_TS, DeliveryFault, Unsupported)
 
 TSS_AVAILABLE16, TSS_AVAILABLE32, TSS_BUSY32 = 0x01, 0x09, 0x0B
@@ -45,10 +47,8 @@ def switch_through_gate(cpu, selector: int, ext: int, error_code) -> None:
     if selector & 4:
         raise DeliveryFault(VEC_TS, err)
     d = cpu.descriptor(selector)
-    if d is None or d.type not in (TSS_AVAILABLE16, TSS_AVAILABLE32, TSS_BUSY32, 0x03):
-        raise DeliveryFault(VEC_GP, err)
-    if d.type in (TSS_BUSY32, 0x03):
-        raise DeliveryFault(VEC_GP, err)
+    if d is None or d.type not in (TSS_AVAILABLE16, TSS_AVAILABLE32):
+        raise DeliveryFault(VEC_GP, err)          # not a TSS, or a busy one
     if not d.present:
         raise DeliveryFault(VEC_NP, err)
     if d.type == TSS_AVAILABLE16:
@@ -61,7 +61,7 @@ def switch_through_gate(cpu, selector: int, ext: int, error_code) -> None:
     # the commit point: what follows happens in the new task
     cpu.sys_write(d.base, struct.pack("<H", old_sel), (VEC_TS, err))      # back link
     cpu.sys_write(d.addr + 4, struct.pack("<I", d.hi | BUSY_BIT), (VEC_GP, err))
-    cpu.uc.reg_write(_tr_reg(), (selector, d.base, d.limit, (d.hi | BUSY_BIT) & 0x00F0FF00))
+    cpu.uc.reg_write(X.UC_X86_REG_TR, (selector, d.base, d.limit, (d.hi | BUSY_BIT) & 0x00F0FF00))
     _load_state(cpu, new, ext)
     if error_code is not None:
         esp = (cpu.read("esp") - 4) & 0xFFFFFFFF
@@ -69,11 +69,6 @@ def switch_through_gate(cpu, selector: int, ext: int, error_code) -> None:
         cpu.sys_write((cpu.segment_base(ss) + esp) & 0xFFFFFFFF, struct.pack("<I", error_code),
                       (VEC_SS, (ss & 0xFFFC) | ext))
         cpu.write("esp", esp)
-
-
-def _tr_reg() -> int:
-    from unicorn import x86_const as X
-    return X.UC_X86_REG_TR
 
 
 def _read_tss(cpu, base: int) -> dict:
@@ -93,7 +88,6 @@ def _save_state(cpu, base: int) -> None:
 
 
 def _load_state(cpu, new: dict, ext: int) -> None:
-    from unicorn import x86_const as X
     if cpu.paging():
         cpu.write("cr3", new["cr3"])
     cpu.write("cr0", cpu.read("cr0") | CR0_TS)
