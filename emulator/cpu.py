@@ -156,6 +156,7 @@ class Cpu:
         self.ram = None                 # the machine's RAM (memoryview), read directly
         self._mmu: Optional[Mmu] = None
         self._crs: Optional[tuple] = None       # CR0, CR3, CR4 held during a delivery
+        self._base_cache: tuple = (None, 0)     # ((selector, GDTR), base) last looked up
         self.exits: tuple = ()          # the engine's exits list (a partial run's end)
         self.stalls = 0                 # engine runs in a row that retired nothing (watchdog)
         self.paging_on = False          # CR0.PG as last written (crwrite.py, restore): a cheap test
@@ -235,7 +236,7 @@ class Cpu:
         return bool(self.eflags & EFLAGS_IF)
 
     def protected(self) -> bool:
-        return bool(self._get(X.UC_X86_REG_CR0) & CR0_PE)
+        return bool(self._control_registers()[0] & CR0_PE)
 
     def cpl(self) -> int:
         """The current privilege level: CS.RPL in protected mode, else 0."""
@@ -365,12 +366,21 @@ class Cpu:
         return Descriptor(lo, hi, base + index)
 
     def segment_base(self, selector: int) -> int:
+        """The base of the segment ``selector`` names in the GDT/LDT now (the
+        last answer is kept for the same selector and table: delivery asks
+        for SS's base at every event)."""
         if not self.protected():
             return (selector & 0xFFFF) << 4
         if selector & 0xFFFC == 0:
             return 0
+        key = (selector, self._table(X.UC_X86_REG_GDTR))
+        if self._base_cache[0] == key:
+            return self._base_cache[1]
         d = self.descriptor(selector)
-        return d.base if d is not None else 0
+        base = d.base if d is not None else 0
+        if not selector & 4:
+            self._base_cache = (key, base)
+        return base
 
     # -- loading segments across privilege levels -----------------------------
     def set_cpl(self, cpl: int) -> None:

@@ -116,6 +116,17 @@ frame (the CPU single-steps meanwhile; a handler that switches stacks
 would end the blocking early), or an ``iret`` that faults: the SDM (6.7.1)
 unblocks NMIs even then, so a held NMI comes before the fault's handler.
 
+Paging, rings and tasks are the CPU's (emulator/cpu.py, delivery.py,
+mmu.py, tasks.py); the machine adds, at decode time, a code hook on every
+``mov cr0|cr3|cr4, r32`` (emulator/crwrite.py: the #GP checks, and a new
+address space forgets the block counts cached by linear address), a CPUID
+hook (emulator/cpuid.py), and decodes blocks through the page tables (the
+decoded-block cache is keyed by the physical address too).  Runs end
+through Unicorn's exits list, never emu_start's ``until`` (with paging on,
+an unmapped ``until`` set CR2 and armed QEMU's #DF chain).  A watchdog ends
+the run with a crash report after WATCHDOG_RUNS engine runs in a row that
+retired nothing.
+
 Interrupt rules (Intel SDM vol. 3A 6.8.3, 6.12): external interrupts only
 at a boundary with IF=1 and not right after ``sti``/``mov ss``/``pop ss``
 (QEMU ends the translation block after each of those, so "right after" is
