@@ -80,6 +80,17 @@ def test_the_observer_follows_ring_3_onto_the_tss_stack_and_back(elf, tmp_path):
     assert ticks and all(e["owner"] == "kernel_stack" and e["line"] == 0 for e in ticks)
 
 
+def test_the_trace_symbolises_with_the_kernels_own_elf_symbols(elf, tmp_path):
+    from emulator.trace import read_events
+    from emulator.trace_symbols import Symbolizer, symbolize_events
+    trace = tmp_path / "t.jsonl"
+    irqlab("run", str(elf), "--max-instructions", BUDGET, "--trace", str(trace), "--no-checks")
+    events = list(symbolize_events(read_events(str(trace)), Symbolizer.from_file(str(elf))))
+    faults = [e for e in events if e["ev"] == "intr.enter" and e["vector"] == 14]
+    assert len(faults) == 1
+    assert faults[0]["eip"].startswith("user_main+") and faults[0]["error_code"] == 6
+
+
 def test_the_debugger_shows_the_c_source(elf):
     line = next(i for i, text in enumerate((Path(__file__).parent / "kernel.c").read_text()
                                            .splitlines(), 1) if 'puts("page fault at ");' in text)
