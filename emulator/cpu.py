@@ -157,7 +157,8 @@ class Cpu:
         self._mmu: Optional[Mmu] = None
         self._crs: Optional[tuple] = None       # CR0, CR3, CR4 held during a delivery
         self._base_cache: tuple = (None, 0)     # ((selector, GDTR), base) last looked up
-        self.exits: tuple = ()          # the engine's exits list (a partial run's end)
+        self.exits: Optional[tuple] = None  # the engine's exits list (None: until mode)
+        self.cr2_kept: Optional[int] = None     # CR2 to restore after the run that turns paging on
         self.stalls = 0                 # engine runs in a row that retired nothing (watchdog)
         self.paging_on = False          # CR0.PG as last written (crwrite.py, restore): a cheap test
         # registers go straight to libunicorn: the binding's reg_read costs ~10x more
@@ -236,7 +237,8 @@ class Cpu:
         return bool(self.eflags & EFLAGS_IF)
 
     def protected(self) -> bool:
-        return bool(self._control_registers()[0] & CR0_PE)
+        cr0 = self._crs[0] if self._crs is not None else self._get(X.UC_X86_REG_CR0)
+        return bool(cr0 & CR0_PE)
 
     def cpl(self) -> int:
         """The current privilege level: CS.RPL in protected mode, else 0."""
@@ -265,14 +267,17 @@ class Cpu:
                 self._get(X.UC_X86_REG_CR4))
 
     def paging(self) -> bool:
-        return bool(self._control_registers()[0] & CR0_PG)
+        cr0 = self._crs[0] if self._crs is not None else self._get(X.UC_X86_REG_CR0)
+        return bool(cr0 & CR0_PG)
 
     def hold_control_registers(self, on: bool) -> None:
-        """While on, CR0/CR3/CR4 are read once (a delivery's many page walks);
-        whoever writes one of them meanwhile calls this again."""
+        """While on, CR0/CR3/CR4 are read once (a delivery's many page walks;
+        CR3/CR4 only when paging is on); whoever writes one of them meanwhile
+        calls this again."""
         self._crs = None
         if on:
-            self._crs = self._control_registers()
+            cr0 = self._get(X.UC_X86_REG_CR0)
+            self._crs = (cr0, 0, 0) if not cr0 & CR0_PG else self._control_registers()
 
     def sys_read(self, addr: int, n: int) -> bytes:
         """A supervisor-mode read at linear ``addr`` (descriptor tables, TSS)."""
@@ -415,10 +420,15 @@ class Cpu:
     def deliver(self, vector: int, kind: str, error_code: Optional[int] = None) -> None:
         """Vector event ``vector`` (``kind``: irq, exception, soft) through the
         IDT, or the IVT in real mode (emulator/delivery.py)."""
-        from emulator.delivery import deliver
+        global _deliver
+        if _deliver is None:
+            from emulator.delivery import deliver as _deliver    # it imports this module
         self.hold_control_registers(True)
         try:
-            deliver(self, vector, kind, error_code)
+            _deliver(self, vector, kind, error_code)
         finally:
             self._crs = None
         self.halted = False
+
+
+_deliver = None

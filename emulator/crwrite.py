@@ -90,6 +90,8 @@ class ControlWrites:
                 return
             old = cpu.read(cr)
             if cr == "cr0":
+                if value & CR0_PG and not cpu.paging_on:
+                    cpu.cr2_kept = cpu.read("cr2")      # see Machine._start
                 cpu.paging_on = bool(value & CR0_PG)
             if cr == "cr3" and value != old or cr == "cr0" and (value ^ old) & (CR0_PG | CR0_PE):
                 self.machine.forget_blocks(cpu)

@@ -61,7 +61,6 @@ SOFT_ONE_BYTE = {3: 0xCC, 4: 0xCE}          # int3, into (every other int n is C
 
 def deliver(cpu, vector: int, kind: str, error_code: Optional[int] = None) -> None:
     """Vector one event; faults in delivery are combined by table 6-5."""
-    start_eip = cpu.eip
     try:
         _once(cpu, vector, kind, error_code)
         return
@@ -70,7 +69,8 @@ def deliver(cpu, vector: int, kind: str, error_code: Optional[int] = None) -> No
     if second.vector == VEC_PF and second.cr2 is not None:
         cpu.write("cr2", second.cr2)
     if kind == "soft":
-        cpu.eip = (start_eip - _soft_length(cpu, vector)) & 0xFFFFFFFF
+        # nothing changed before the fault: EIP is still past the int
+        cpu.eip = (cpu.eip - _soft_length(cpu, vector)) & 0xFFFFFFFF
     if vector == VEC_DF and kind == "exception":
         raise TripleFault(f"{exception_name(second.vector)} while delivering #DF")
     if kind == "exception" and _is_double(vector, second.vector):
@@ -108,7 +108,8 @@ def _once(cpu, vector: int, kind: str, error_code: Optional[int]) -> None:
     gtype = (hi >> 8) & 0x1F
     if gtype not in GATES:
         raise DeliveryFault(VEC_GP, gate_err)
-    cpl = cpu.cpl()
+    cs = cpu.read("cs")
+    cpl = cs & 3                        # protected mode: CS.RPL
     if kind == "soft" and (hi >> 13) & 3 < cpl:
         raise DeliveryFault(VEC_GP, vector * 8 + 2)
     if not (hi >> 15) & 1:
@@ -126,7 +127,7 @@ def _once(cpu, vector: int, kind: str, error_code: Optional[int]) -> None:
     eflags = cpu.eflags
     if eflags & EFLAGS_VM:
         raise Unsupported("an interrupt in virtual-8086 mode")
-    words = [eflags, cpu.read("cs"), cpu.eip]
+    words = [eflags, cs, cpu.eip]
     if dpl < cpl:
         ss, esp, ss_base = _inner_stack(cpu, dpl, ext)
         words = [cpu.read("ss"), cpu.read("esp")] + words

@@ -121,9 +121,9 @@ mmu.py, tasks.py); the machine adds, at decode time, a code hook on every
 ``mov cr0|cr3|cr4, r32`` (emulator/crwrite.py: the #GP checks, and a new
 address space forgets the block counts cached by linear address), a CPUID
 hook (emulator/cpuid.py), and decodes blocks through the page tables (the
-decoded-block cache is keyed by the physical address too).  Runs end
-through Unicorn's exits list, never emu_start's ``until`` (with paging on,
-an unmapped ``until`` set CR2 and armed QEMU's #DF chain).  A watchdog ends
+decoded-block cache is keyed by the physical address too).  With paging
+on, runs end through Unicorn's exits list, never emu_start's ``until`` (an
+unmapped ``until`` set CR2 and armed QEMU's #DF chain).  A watchdog ends
 the run with a crash report after WATCHDOG_RUNS engine runs in a row that
 retired nothing.
 
@@ -396,11 +396,6 @@ class Machine:
 
     def _make_cpu(self, index: int, native: bool) -> None:
         uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
-        # runs end at the exits list (empty but for a partial block), not at
-        # emu_start's ``until``: with paging on, an unmapped ``until`` is
-        # translated at the end of every run, which sets CR2 and arms QEMU's
-        # double-fault chain (tests/emulator/test_unicorn_facts.py)
-        uc.ctl_exits_enabled(True)
         uc.mem_map_ptr(0, self.mem_size, unicorn.UC_PROT_ALL, ctypes.addressof(self.ram))
         uc.reg_write(X.UC_X86_REG_CR4, 0)      # the reset value (Unicorn starts with 0x50200)
         cpu = Cpu(index, uc)
@@ -660,6 +655,7 @@ class Machine:
         cpu = self.cpus[index]
         enter_real_mode(cpu.uc, vector)
         cpu.maybe_16bit = True
+        cpu.paging_on = False
         cpu.halted = False
         cpu.pending_exc = None
         cpu.shadow_spent = False
@@ -716,7 +712,7 @@ class Machine:
         """Instructions in the block at ``addr`` (0: stop, hooks must be added first)."""
         cpu = self._cur
         key = (addr, size, "16") if cpu.maybe_16bit and cpu.code_16bit() else (addr, size)
-        if cpu.paging():
+        if cpu.paging_on:
             key = (addr, size, ("phys", cpu.mmu.physical(addr))) + key[2:]   # the code mapped there now
         b = self._decoded.get(key)
         if b is None:
@@ -893,6 +889,8 @@ class Machine:
             err = exception_error_code(uc)
             if err is None:
                 err = self._selector_error(cpu, eip) if intno in (10, 11, 12, 13) else 0
+        if intno == 14 and cpu.cr2_kept is not None:
+            cpu.cr2_kept = cpu.read("cr2")          # this #PF's, not the run's end's
         self._pending_exc = (intno, kind, err)
         uc.emu_stop()
 
@@ -1162,17 +1160,42 @@ class Machine:
         if self._stop_requested or self._result is not None:
             return
         st.flags &= ~F_STOP
-        exits = () if until is None else (until,)
-        if exits != cpu.exits:
-            uc.ctl_set_exits(list(exits))
-            cpu.exits = exits
         try:
-            uc.emu_start(eip, 0)        # exits mode: the engine's exits list ends the run
+            self._start(cpu, eip, until)
         except unicorn.UcError as e:
             self._after_run(cpu)
             self._engine_error(cpu, e)
             return
         self._after_run(cpu)
+
+    def _start(self, cpu: Cpu, eip: int, until: Optional[int]) -> None:
+        """emu_start from ``eip`` to the end of the run (``until``: a partial
+        block's end).  With paging on, the run ends through the engine's
+        exits list, not emu_start's ``until``: an unmapped ``until`` is
+        translated when the run ends, which sets CR2 and arms QEMU's #DF
+        chain (test_unicorn_facts.py); without paging ``until`` costs
+        nothing, the exits list a ctl call per change."""
+        uc = cpu.uc
+        if not cpu.paging_on:
+            if cpu.exits is not None:
+                uc.ctl_exits_enabled(False)
+                cpu.exits = None
+            uc.emu_start(eip, 0xFFFFFFFFFFFF if until is None else until)
+        else:
+            exits = () if until is None else (until,)
+            if cpu.exits is None:
+                uc.ctl_exits_enabled(True)
+                cpu.exits = None if exits else ()
+            if exits != cpu.exits:
+                uc.ctl_set_exits(list(exits))
+                cpu.exits = exits
+            uc.emu_start(eip, 0)
+        if cpu.cr2_kept is not None:
+            # this run turned paging on: its end translated ``until`` (above)
+            uc.reg_write(X.UC_X86_REG_CR2, cpu.cr2_kept)
+            cpu.cr2_kept = None
+            if cpu.pending_exc is None:
+                reset_exception_chain(uc)
 
     def _partial_until(self, uc, block: Block, k: int) -> Optional[int]:
         """The address after exactly ``k`` instructions of ``block`` (``k`` below
