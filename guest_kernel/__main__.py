@@ -8,7 +8,11 @@
 ``run`` rebuilds build/<config>/ when a source is newer, then hands the ELF
 to ``python -m emulator run`` with ``--append scenario=S`` and the
 scenario's injections (guest_kernel/scenarios/S.inject: one --inject SPEC
-per non-comment line), passing the exit status through.  With ``--cpus N``
+per non-comment line).  ``run`` and ``debug`` replace this process with the
+emulator's (exec), so its exit status is theirs and Ctrl-C reaches the
+emulator alone: ``run`` stops with 130, ``debug``'s REPL stops the guest and
+keeps the session (as under ``make run-guest`` / ``make debug``).  Ctrl-C
+during the build ends with one line and status 130.  With ``--cpus N``
 (N > 1) the command line is ``scenario=smp:S cpus=N`` (kernel_cmdline): the
 kernel learns the CPU count from it (it must not probe for APICs a one-CPU
 irqlab does not have).
@@ -19,7 +23,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -91,7 +94,10 @@ def _run(verb, a) -> int:
         print(f"the emulator (python -m emulator {verb}) is not installed yet; "
               f"the kernel is built at {out / 'kernel.elf'}", file=sys.stderr)
         return 2
-    return subprocess.call(_emulator_cmd(verb, a, out / "kernel.elf"))
+    cmd = _emulator_cmd(verb, a, out / "kernel.elf")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(cmd[0], cmd)       # the emulator takes over this process (no return)
 
 
 def main(argv=None) -> int:
@@ -123,6 +129,9 @@ def main(argv=None) -> int:
     except BuildError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     return 0
 
 
