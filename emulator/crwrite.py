@@ -17,8 +17,9 @@ unchanged, as on hardware.  A hook costs nothing until the instruction runs.
 
 A write that changes CR3, CR0.PG or CR0.PE changes what linear addresses
 mean, so the machine forgets the instruction counts it cached by linear
-address (``Machine.forget_blocks``); one that clears CR0.PE puts the CPU in
-real mode, whose 16-bit code the block decoder must then expect.  The hook
+address (``Machine.forget_blocks``).  (Clearing CR0.PE does not make the
+decoder expect 16-bit code: CS keeps its 32-bit attributes until the far
+jump that follows.)  The hook
 also keeps ``cpu.paging_on`` (CR0.PG) for readers that translate linear
 addresses only when paging is on (the observer's and debugger's views).
 (QEMU 7.2 departs here: it takes a reserved CR4 bit as an SVM exit and
@@ -95,6 +96,4 @@ class ControlWrites:
                 cpu.paging_on = bool(value & CR0_PG)
             if cr == "cr3" and value != old or cr == "cr0" and (value ^ old) & (CR0_PG | CR0_PE):
                 self.machine.forget_blocks(cpu)
-                if cr == "cr0" and not value & CR0_PE:
-                    cpu.maybe_16bit = True
         return on_write
