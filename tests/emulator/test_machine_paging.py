@@ -134,3 +134,20 @@ idt: .space 0x41 * 8
     r = m.run(max_instructions=100_000)
     assert (r.status, r.reason) == (STATUS_CRASH, "triple-fault")
     assert "#TS" in r.report and "while delivering #DF" in r.report
+
+
+def test_a_crash_report_under_paging_names_cr2_cr3_and_the_cpl():
+    # #PF with no usable IDT (limit 0): #GP, #DF, shutdown
+    m = machine("""
+    lidt [no_idt]
+    mov eax, [0x800000]
+handler:
+    iret
+    .data
+no_idt: .short 0
+    .long 0
+""")
+    r = m.run(max_instructions=100_000)
+    assert r.reason == "triple-fault"
+    assert "cr2=00800000 cr3=00010000 cpl=0" in r.report
+    assert "mov eax, dword ptr [0x800000]" in r.report        # EIP read through the tables
