@@ -4,6 +4,7 @@
     python -m guest_kernel build-all -o build
     python -m guest_kernel run   --model M --scenario S [--cpus N] [--trace F] [--max-instructions N]
     python -m guest_kernel debug --model M --scenario S [--cpus N]
+    python -m guest_kernel compare [--models ...] [--scenarios ...] [--cpus ...] -o DIR
 
 ``run`` rebuilds build/<config>/ when a source is newer, then hands the ELF
 to ``python -m emulator run`` with ``--append scenario=S`` and the
@@ -101,6 +102,10 @@ def _run(verb, a) -> int:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["compare"]:          # its own parser (guest_kernel/compare)
+        from guest_kernel.compare import main as compare
+        return compare(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m guest_kernel", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build one configuration")
