@@ -1,4 +1,5 @@
-"""The debugger with paging on (issue 19, row 4: `x 0xC0100000` failed).
+"""The debugger with paging on (issue 19, row 4: `x 0xC0100000` failed;
+row 3: `si` at a page fault hung).
 
 tests/probes/paging/alias.S maps its low 4 MiB at 0 and again at
 0xC0000000 and jumps to the alias.  Once paging is on, `x`, `x/i`,
@@ -18,14 +19,23 @@ ROOT = Path(__file__).resolve().parents[3]
 PROBES = ROOT / "tests" / "probes"
 
 
+def build(tmp_path_factory, name: str) -> Path:
+    out = tmp_path_factory.mktemp(name)
+    subprocess.run([sys.executable, "-m", "asm", "build", str(PROBES / "paging" / f"{name}.S"),
+                    "-I", str(PROBES / "paging"), "-I", str(PROBES / "devices"),
+                    "-I", str(PROBES / "cpu"), "-o", str(out / f"{name}.bin"),
+                    "--sym", str(out / f"{name}.sym.json")], check=True, cwd=ROOT)
+    return out / f"{name}.bin"
+
+
 @pytest.fixture(scope="module")
 def alias(tmp_path_factory):
-    out = tmp_path_factory.mktemp("alias")
-    subprocess.run([sys.executable, "-m", "asm", "build", str(PROBES / "paging" / "alias.S"),
-                    "-I", str(PROBES / "paging"), "-I", str(PROBES / "devices"),
-                    "-I", str(PROBES / "cpu"), "-o", str(out / "alias.bin"),
-                    "--sym", str(out / "alias.sym.json")], check=True, cwd=ROOT)
-    return out / "alias.bin"
+    return build(tmp_path_factory, "alias")
+
+
+@pytest.fixture(scope="module")
+def pf(tmp_path_factory):
+    return build(tmp_path_factory, "pf")
 
 
 def debug(image, commands: str) -> str:
@@ -59,3 +69,17 @@ def test_break_and_disassemble_take_virtual_addresses(alias):
     virt = next(ln for ln in out.splitlines() if ln.startswith("(irqlab) 0xc01001e2"))
     phys = next(ln for ln in out.splitlines() if ln.startswith("(irqlab) 0x001001e2"))
     assert virt.split(": ", 1)[1].split()[0] == phys.split(": ", 1)[1].split()[0] == "call"
+
+
+def test_si_at_a_page_fault_enters_the_handler_with_cr2_set_and_steps_on(pf):
+    # pf.S reads the not-present 0x800000 at read_hole; its #PF handler
+    # (first instruction: call show_pf) maps the page and returns, and the
+    # read runs again.  One si is the fault's delivery and the handler's
+    # first instruction (a faulting instruction retires nothing, as without
+    # paging); the run goes on to the instruction after the read.
+    out = debug(pf, "break read_hole\ncontinue\nsi\nprint $cr2\nprint $pc\n"
+                    "delete\nbreak read_hole+5\ncontinue\nprint $eax\nquit\n")
+    assert "(irqlab) 8388608 (0x800000)" in out                       # $cr2
+    assert ") <show_pf>\n" in out                                      # $pc
+    assert "Breakpoint 2, read_hole+0x5" in out
+    assert "(irqlab) 305441741 (0x1234abcd)" in out        # the read, once mapped

@@ -21,6 +21,7 @@ main:
         call paging_on
         lidt [idtr_high]
         mov dword ptr [FRAME], 0x1234abcd
+read_hole:
         mov eax, [HOLE]                # #PF, mapped by the handler, read again
         cmp eax, 0x1234abcd
         sete al
