@@ -151,3 +151,21 @@ no_idt: .short 0
     assert r.reason == "triple-fault"
     assert "cr2=00800000 cr3=00010000 cpl=0" in r.report
     assert "mov eax, dword ptr [0x800000]" in r.report        # EIP read through the tables
+
+
+def test_a_page_mapped_outside_ram_is_a_crash_report_naming_the_page_tables():
+    # PTE 0x200 (linear 0x200000) points at physical 0x7000000, past the
+    # 32 MiB of RAM: Unicorn reports an unmapped read, which is a report and
+    # status 126, not a hang and not a #PF (the page is present)
+    m = machine("""
+    mov dword ptr [0x11000 + 0x200 * 4], 0x7000000 + 3
+    invlpg [0x200000]
+    mov eax, [0x200010]
+handler:
+    iret
+""")
+    r = m.run(max_instructions=100_000)
+    assert (r.status, r.reason) == (STATUS_CRASH, "crash")
+    assert ("read of unmapped memory (the page tables map it outside the 32 MiB of RAM)"
+            in r.report)
+    assert m.clock.now < 100_000
