@@ -50,10 +50,12 @@ def words(out: str, addr: str) -> str:
     return line.split(":\t", 1)[1]
 
 
-def test_x_reads_a_virtual_address_through_the_page_tables_and_x_p_reads_physical(alias):
+def test_x_and_print_read_a_virtual_address_through_the_page_tables_and_x_p_reads_physical(alias):
     out = debug(alias, "break paging_on\ncontinue\nfinish\n"
-                       "x/4x 0xc0100020\nx/4x 0x100020\nx/4xp 0xc0100020\nquit\n")
+                       "x/4x 0xc0100020\nx/4x 0x100020\nx/4xp 0xc0100020\n"
+                       "print *0xc0100020 == *0x100020 && *0x100020 != 0\nquit\n")
     assert words(out, "0xc0100020 ") == words(out, "0x00100020 ")
+    assert "(irqlab) 1 (0x1)" in out                 # print's loads go through them too
     assert "cannot read 16 bytes at 0xc0100020" in out      # physical: beyond RAM
 
 
