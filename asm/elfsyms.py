@@ -1,12 +1,15 @@
 """An ELF32 image's symbols, DWARF line table and code ranges, via pyelftools.
 
-``read_elf(data) -> SymbolTable`` (asm/symfile.py) for any i386 ELF, not only
-the ones asm/ writes: a kernel built by gcc and GNU as too.
+``read_elf(data) -> dict`` for any i386 ELF, not only the ones asm/ writes:
+a kernel built by gcc and GNU as too.  The dict holds what asm/symfile.py's
+``from_elf`` makes a ``SymbolTable`` of (this module does not import it):
+``syms``, ``lines``, ``sources``, ``entry``, ``sizes``, ``objects``,
+``code_ranges``:
 
 * symbols: every named symbol of .symtab that is defined -- functions,
   objects and plain labels are labels (with their ``st_size`` in
-  ``SymbolTable.sizes`` when not 0, and the objects listed in
-  ``SymbolTable.objects``); SHN_ABS symbols are constants (how asm/'s ELF
+  ``sizes`` when not 0, and the objects listed in ``objects``); SHN_ABS
+  symbols are constants (how asm/'s ELF
   writer stores ``.equ``s, so irqlab's own kernel.elf carries every
   structure offset the observer needs);
 * lines: the DWARF line programs of every compilation unit (DWARF 2-5),
@@ -17,8 +20,8 @@ the ones asm/ writes: a kernel built by gcc and GNU as too.
 * ``code_ranges``: (start, end) of every executable section, for the
   observer's scan of iret sites and ESP loads.
 
-A malformed ELF or DWARF gives the table of whatever could be read (an
-empty one at worst); it never raises.
+A malformed ELF or DWARF gives whatever could be read (an empty dict at
+worst: no symbols); it never raises.
 """
 
 from __future__ import annotations
@@ -31,8 +34,7 @@ from .image import Symbol
 SHF_EXECINSTR = 0x4
 
 
-def read_elf(data: bytes):
-    from .symfile import SymbolTable
+def read_elf(data: bytes) -> dict:
     # pyelftools is imported here, not at module import: only ELF images need it
     from elftools.common.exceptions import ELFError, DWARFError
     from elftools.elf.elffile import ELFFile
@@ -44,14 +46,14 @@ def read_elf(data: bytes):
                   if s["sh_flags"] & SHF_EXECINSTR and s["sh_size"]]
     except (ELFError, ValueError, KeyError, IndexError, OSError, AttributeError) as e:
         del e
-        return SymbolTable()
+        return {}
     try:
         lines, sources = _lines(elf)
     except (ELFError, DWARFError, ValueError, KeyError, IndexError, OSError,
             AttributeError, TypeError, AssertionError):
         lines, sources = [], {}
-    return SymbolTable(syms, lines, sources, None, entry, sizes=sizes, objects=objects,
-                       code_ranges=ranges)
+    return {"syms": syms, "lines": lines, "sources": sources, "entry": entry,
+            "sizes": sizes, "objects": objects, "code_ranges": ranges}
 
 
 def _symbols(elf):

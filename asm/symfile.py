@@ -28,6 +28,7 @@ import json
 import os
 import struct
 
+from .elfsyms import read_elf
 from .image import SYM_FORMAT, LineTable, Symbol
 
 
@@ -197,8 +198,12 @@ def from_image(image) -> SymbolTable:
 
 def from_elf(data: bytes) -> SymbolTable:
     """Symbols, DWARF lines and code ranges of any i386 ELF (asm/elfsyms.py)."""
-    from .elfsyms import read_elf
-    return read_elf(data)
+    got = read_elf(data)
+    if not got:
+        return SymbolTable()
+    return SymbolTable(got["syms"], got["lines"], got["sources"], None, got["entry"],
+                       sizes=got["sizes"], objects=got["objects"],
+                       code_ranges=got["code_ranges"])
 
 
 def _from_elf_symtab(data: bytes) -> SymbolTable:

@@ -33,27 +33,17 @@ import unicorn
 from unicorn import x86_const as X
 from unicorn.unicorn_py3.unicorn import uclib
 
+from emulator.delivery import deliver as _deliver
 from emulator.engine_state import (_find_old_exception_offset,  # noqa: F401 (tests pin it)
                                    exception_error_code, reset_exception_chain)
 from emulator.mmu import CR0_PG, BusError, Mmu, PageFault
+# the architecture's constants and the delivery's exceptions, as before from here
+from emulator.x86 import (CONTRIBUTORY, CR0_PE, EFLAGS_AC, EFLAGS_IF,  # noqa: F401
+                          EFLAGS_NT, EFLAGS_RF, EFLAGS_TF, EFLAGS_VM, ERROR_CODE_VECTORS,
+                          EXCEPTION_NAMES, VEC_DB, VEC_DF, VEC_GP, VEC_NP, VEC_PF, VEC_SS,
+                          VEC_TS, VEC_UD, CpuCrash, DeliveryFault, TripleFault, Unsupported,
+                          exception_name)
 
-# vectors that push an error code (SDM table 6-1)
-ERROR_CODE_VECTORS = frozenset({8, 10, 11, 12, 13, 14, 17})
-CONTRIBUTORY = frozenset({0, 10, 11, 12, 13})
-VEC_DB, VEC_DF, VEC_TS, VEC_NP, VEC_SS, VEC_GP, VEC_PF, VEC_UD = 1, 8, 10, 11, 12, 13, 14, 6
-
-EXCEPTION_NAMES = {
-    0: "#DE divide error", 1: "#DB debug", 2: "NMI", 3: "#BP breakpoint", 4: "#OF overflow",
-    5: "#BR bound range", 6: "#UD invalid opcode", 7: "#NM no math coprocessor",
-    8: "#DF double fault", 10: "#TS invalid TSS", 11: "#NP segment not present",
-    12: "#SS stack fault", 13: "#GP general protection", 14: "#PF page fault",
-    16: "#MF x87 error", 17: "#AC alignment check", 18: "#MC machine check",
-    19: "#XM SIMD exception",
-}
-
-EFLAGS_TF, EFLAGS_IF, EFLAGS_NT, EFLAGS_RF, EFLAGS_VM = 1 << 8, 1 << 9, 1 << 14, 1 << 16, 1 << 17
-EFLAGS_AC = 1 << 18
-CR0_PE = 1
 
 REGS = {name: getattr(X, "UC_X86_REG_" + name.upper()) for name in (
     "eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp", "eip", "eflags",
@@ -66,33 +56,6 @@ class _Mmr(ctypes.Structure):
     """unicorn's uc_x86_mmr (GDTR, IDTR): selector, base, limit, flags."""
     _fields_ = [("selector", ctypes.c_uint16), ("base", ctypes.c_uint64),
                 ("limit", ctypes.c_uint32), ("flags", ctypes.c_uint32)]
-
-
-class DeliveryFault(Exception):
-    """A fault raised while vectoring an event (becomes the next event);
-    ``cr2`` is the linear address of a #PF."""
-
-    def __init__(self, vector: int, error_code: int = 0, cr2: Optional[int] = None) -> None:
-        super().__init__(vector, error_code)
-        self.vector = vector
-        self.error_code = error_code
-        self.cr2 = cr2
-
-
-class CpuCrash(Exception):
-    """The processor cannot go on; the message is the report's first line."""
-
-
-class TripleFault(CpuCrash):
-    """A fault while delivering #DF: the processor shuts down."""
-
-
-class Unsupported(CpuCrash):
-    """Something the emulator does not model (virtual-8086 mode, rings 1-2)."""
-
-
-def exception_name(vector: int) -> str:
-    return EXCEPTION_NAMES.get(vector, f"vector {vector:#x}")
 
 
 class Descriptor:
@@ -420,9 +383,6 @@ class Cpu:
     def deliver(self, vector: int, kind: str, error_code: Optional[int] = None) -> None:
         """Vector event ``vector`` (``kind``: irq, exception, soft) through the
         IDT, or the IVT in real mode (emulator/delivery.py)."""
-        global _deliver
-        if _deliver is None:
-            from emulator.delivery import deliver as _deliver    # it imports this module
         self.hold_control_registers(True)
         try:
             _deliver(self, vector, kind, error_code)
@@ -430,5 +390,3 @@ class Cpu:
             self._crs = None
         self.halted = False
 
-
-_deliver = None

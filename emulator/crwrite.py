@@ -31,6 +31,8 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+import unicorn
+
 from emulator.cpuid import CR4_ALLOWED
 
 CR0_PE, CR0_NW, CR0_CD, CR0_PG = 1, 1 << 29, 1 << 30, 1 << 31
@@ -68,7 +70,6 @@ class ControlWrites:
         return [a for a, _cr, _reg in block_sites if a not in self.hooked]
 
     def install(self, block_sites) -> None:
-        import unicorn
         for addr, cr, reg in block_sites:
             if addr in self.hooked:
                 continue

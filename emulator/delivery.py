@@ -50,7 +50,8 @@ from __future__ import annotations
 import struct
 from typing import Optional
 
-from emulator.cpu import (CONTRIBUTORY, EFLAGS_AC, EFLAGS_IF, EFLAGS_NT, EFLAGS_RF, EFLAGS_TF,
+from emulator.tasks import switch_through_gate
+from emulator.x86 import (CONTRIBUTORY, EFLAGS_AC, EFLAGS_IF, EFLAGS_NT, EFLAGS_RF, EFLAGS_TF,
                           EFLAGS_VM, ERROR_CODE_VECTORS, VEC_DF, VEC_GP, VEC_NP, VEC_PF, VEC_SS,
                           VEC_TS, DeliveryFault, TripleFault, Unsupported, exception_name)
 
@@ -116,7 +117,6 @@ def _once(cpu, vector: int, kind: str, error_code: Optional[int]) -> None:
         raise DeliveryFault(VEC_NP, gate_err)
     pushed = (error_code or 0) if kind == "exception" and vector in ERROR_CODE_VECTORS else None
     if gtype == GATE_TASK:
-        from emulator.tasks import switch_through_gate
         switch_through_gate(cpu, lo >> 16, ext, pushed)
         return
     offset = (lo & 0xFFFF) | (hi & 0xFFFF0000)

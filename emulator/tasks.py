@@ -33,7 +33,7 @@ import struct
 
 from unicorn import x86_const as X
 
-from emulator.cpu import (EFLAGS_NT, VEC_GP, VEC_NP, VEC_SS, VEC_TS, DeliveryFault, Unsupported)
+from emulator.x86 import (EFLAGS_NT, VEC_GP, VEC_NP, VEC_SS, VEC_TS, DeliveryFault, Unsupported)
 
 TSS_AVAILABLE16, TSS_AVAILABLE32, TSS_BUSY32 = 0x01, 0x09, 0x0B
 BUSY_BIT = 1 << 9                      # type bit 1 of the descriptor's high word

@@ -38,6 +38,8 @@ from __future__ import annotations
 import collections
 from typing import Callable, Optional
 
+from emulator.observe.scan import scan_code
+
 EFLAGS_IF = 1 << 9
 # delivery kinds that never come from a PIC input, whatever their vector
 # (an ``int n`` to a vector in the PICs' range enters the kernel exactly as
@@ -139,7 +141,6 @@ class Observer:
         scan covered it yet, and hook what they hold."""
         if any(lo <= eip < hi for lo, hi in self.scanned):
             return
-        from emulator.observe.scan import scan_code
         page = eip & ~0xFFF
         self.scanned.append((page, page + 0x2000))
         data = self.view.mem_read(page, 0x2000) or self.view.mem_read(page, 0x1000)
