@@ -41,6 +41,10 @@ class MachineView:
         ram = getattr(machine, "ram_view", None)
         self._ram = ram if isinstance(ram, memoryview) else None
         self._ram_end = (len(ram) - 4) if self._ram is not None else -1
+        # the CPUs whose CR0.PG to test before each read (a flag the machine
+        # keeps, emulator/crwrite.py): read at every field the observer reads
+        self._pagers = tuple(c for c in getattr(machine, "cpus", ())
+                             if isinstance(getattr(c, "paging_on", None), bool))
 
     # CPUs -------------------------------------------------------------------
     def ncpus(self) -> int:
@@ -80,8 +84,10 @@ class MachineView:
 
     # memory -----------------------------------------------------------------
     def _paging(self) -> bool:
-        cpus = getattr(self.m, "cpus", ())
-        return any(getattr(c, "paging_on", False) is True for c in cpus)
+        for c in self._pagers:
+            if c.paging_on:
+                return True
+        return False
 
     def mem_read(self, addr: int, n: int) -> Optional[bytes]:
         if self._paging():
