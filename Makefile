@@ -58,7 +58,7 @@ bless: install
 	$(PY) -m tests.golden.bless
 
 check-bugs: install
-	$(PY) -m emulator.checks bugs
+	$(PY) -m guest_kernel bugs
 
 clean:
 	rm -rf build .pytest_cache

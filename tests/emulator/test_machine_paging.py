@@ -81,7 +81,7 @@ spin:
 handler:
     iret
 """)
-    monkeypatch.setattr(m, "_execute", lambda cpu, limit: None)
+    monkeypatch.setattr(m.loop, "execute", lambda cpu, limit: None)
     r = m.run(max_instructions=1_000_000)
     assert (r.status, r.reason) == (STATUS_CRASH, "crash")
     assert "no guest progress" in r.report and "t=0" in r.report
