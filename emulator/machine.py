@@ -37,8 +37,10 @@ machine at the kernel's entry.  ``Machine.from_bytes(data, ...)`` likewise.
   (CPU i's local APIC, also ``cpus[i].interrupt_source``), ``ioapic``;
   ``rr``: ``emulator.roundrobin.RoundRobin`` -- ``state[i]`` running /
   halted / wait-for-sipi, ``current``, ``turns``.
-* ``mem_read(addr, n) -> bytes``, ``mem_write(addr, data)`` (drops cached
-  translations of that range).
+* ``mem_read(addr, n) -> bytes``, ``mem_write(addr, data)`` (physical; drops
+  cached translations of that range); ``read_virtual(addr, n, cpu=None)``
+  reads a linear address through the CPU's page tables when paging is on
+  (None if unmapped).
 * ``devices``: dict by name -- pic, pit, port61 (the PIT object, which owns
   port 0x61), uart, rtc, i8042, debugcon, debugexit, testdev.
 * ``symbols``: the image's symbol table (``asm.symfile.SymbolTable``) or
@@ -89,6 +91,11 @@ and emulator/cpu.py ``Cpu.deliver`` vectors it; emulator/runloop.py is the
 one run loop and emulator/roundrobin.py its turns; emulator/hooks.py holds
 the exec hooks and data watches; emulator/devices/platform.py wires the PIC
 pair, the LAPICs and the IO APIC.
+Paging, rings and tasks are the CPU's (emulator/cpu.py, delivery.py,
+mmu.py, tasks.py); this file adds to each engine a CPUID hook
+(emulator/cpuid.py) and the ``mov crN`` checks (emulator/crwrite.py, hooked
+as blocks are decoded: a new address space forgets the block counts cached
+by linear address, ``forget_blocks``).
 This file builds all of them and dispatches port and MMIO accesses.
 
 Ports and MMIO: each port access (``UC_HOOK_INSN`` in/out) first sets
@@ -126,7 +133,8 @@ from emulator import accept
 from emulator import loader as loader_mod
 from emulator import tsc
 from emulator.clock import Clock
-from emulator.cpu import Cpu, enter_real_mode
+from emulator.cpu import Cpu, ERROR_CODE_VECTORS, enter_real_mode, exception_error_code
+from emulator.crwrite import ControlWrites
 from emulator.devices.base import Device, IrqLine
 from emulator.devices.debugcon import DebugCon, DebugExit
 from emulator.devices.i8042 import Kbc
@@ -171,6 +179,7 @@ class Machine(GuestHooks):
         self.ram_view = memoryview(self.ram).cast("B")
         self.clock = Clock()
         self.icount = InstructionClock(self.clock, self.ram_view, self.mem_size)
+        self.icount.control = ControlWrites(self)   # mov crN checks (emulator/crwrite.py)
         self.loop = RunLoop(self)
         self.trace = _NullTrace()
         self.console: Callable[[bytes], None] = _stdout_console
@@ -265,6 +274,7 @@ class Machine(GuestHooks):
     def _make_cpu(self, index: int, native: bool) -> None:
         uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
         uc.mem_map_ptr(0, self.mem_size, unicorn.UC_PROT_ALL, ctypes.addressof(self.ram))
+        uc.reg_write(X.UC_X86_REG_CR4, 0)      # the reset value (Unicorn starts with 0x50200)
         cpu = Cpu(index, uc)
         cpu.ram = self.ram_view
         cpu.interrupt_source = self.platform.lapics[index]
@@ -284,6 +294,8 @@ class Machine(GuestHooks):
         for base, size in MMIO_RANGES:
             uc.mmio_map(base, size, self._mmio_read, base, self._mmio_write, base)
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_intr)
+        from emulator.cpuid import hook as cpuid_hook
+        uc.hook_add(unicorn.UC_HOOK_INSN, cpuid_hook(cpu), None, 1, 0, X.UC_X86_INS_CPUID)
         uc.hook_add(unicorn.UC_HOOK_INSN, self._on_in, None, 1, 0, X.UC_X86_INS_IN)
         uc.hook_add(unicorn.UC_HOOK_INSN, self._on_out, None, 1, 0, X.UC_X86_INS_OUT)
         tsc.install(self, cpu)                 # rdtsc reads virtual time (emulator/tsc.py)
@@ -334,9 +346,26 @@ class Machine(GuestHooks):
             return bytes(self.ram_view[addr:addr + n])
         return bytes(self.cpus[0].uc.mem_read(addr, n))
 
+    def read_virtual(self, addr: int, n: int, cpu: Optional[int] = None) -> Optional[bytes]:
+        """``n`` bytes at linear address ``addr`` as CPU ``cpu`` (default: the
+        acting one) sees them: through its page tables when paging is on,
+        else physical.  None where nothing is mapped; no fault, no side effect."""
+        c = self.cpus[self.current_cpu if cpu is None else cpu]
+        if c.paging_on:
+            return c.read_linear(addr, n)
+        try:
+            return self.mem_read(addr, n)
+        except unicorn.UcError:
+            return None
+
     def mem_write(self, addr: int, data: bytes) -> None:
         self.cpus[0].uc.mem_write(addr, bytes(data))
         self.invalidate_code(addr, len(data))
+
+    def forget_blocks(self, cpu: Cpu) -> None:
+        """Forget ``cpu``'s instruction counts cached by linear address (its
+        address space changed; emulator/crwrite.py)."""
+        self.icount.forget(cpu)
 
     def invalidate_code(self, addr: int, n: int) -> None:
         """Forget translations and block counts overlapping [addr, addr+n)."""
@@ -396,6 +425,7 @@ class Machine(GuestHooks):
             # reloaded) cannot be loaded again, but its cached descriptor can
             c.uc.context_restore(snap["contexts"][c.index])
             c.halted = regs["halted"]
+            c.paging_on = c.paging()
         for dev, saved in zip(self._device_list, snap["devices"]):
             dev.load_state(saved)               # registers only: the wiring stays
         self.platform.load_state(snap["platform"])
@@ -456,6 +486,7 @@ class Machine(GuestHooks):
         cpu = self.cpus[index]
         enter_real_mode(cpu.uc, vector)
         cpu.maybe_16bit = True
+        cpu.paging_on = False
         cpu.halted = False
         cpu.pending_exc = None
         cpu.shadow_spent = False
@@ -544,8 +575,15 @@ class Machine(GuestHooks):
         eip = cpu.pc
         kind = accept.classify(intno, self.icount.previous(cpu, eip))
         err = None
-        if kind == "exception" and intno in (10, 11, 12, 13):
-            err = accept.selector_error(cpu, eip, self._disasm, self.mem_read)
+        if kind == "exception" and intno in ERROR_CODE_VECTORS:
+            # what the engine raised it with (a #PF's P, W/R, U/S, RSVD bits);
+            # decoding the instruction is the fallback for a segment fault
+            err = exception_error_code(uc)
+            if err is None:
+                err = (accept.selector_error(cpu, eip, self._disasm, self.mem_read)
+                       if intno in (10, 11, 12, 13) else 0)
+        if intno == 14 and cpu.cr2_kept is not None:
+            cpu.cr2_kept = cpu.read("cr2")          # this #PF's, not the run's end's
         cpu.pending_exc = (intno, kind, err)
         uc.emu_stop()
 
