@@ -50,6 +50,8 @@ def test_a_planted_bug_is_reported_the_same_on_both_paths(name, tmp_path):
     bug = BUGS[name]
     budget = LONG_BUDGET if bug.scenario in LONG else 200_000_000
     runs = both_ways(tmp_path, bug.model, bug.scenario, bug=name, max_instructions=budget)
-    if budget != LONG_BUDGET:
+    if bug.explore:                 # a race its scenario's own run never hits
+        assert runs["fast"][0] == 0 and "0 violations" in runs["fast"][2]
+    elif budget != LONG_BUDGET:
         assert runs["fast"][0] == 120 and f"checks: {bug.rule} violated" in runs["fast"][2]
     assert runs["fast"] == runs["reference"]
