@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from emulator.devices.testdev import TESTDEV_BASE, TESTDEV_IRQ
+
 # name prefix, fields (name, size in bytes) in order; <PREFIX>_SIZE is the total
 STRUCTS = {
     # a light-weight process (kernel thread); 4-aligned so mutex owner words
@@ -72,6 +74,9 @@ CONSTANTS = {
     "IRQ_BASE": 0x20, "NVECTORS": 0x30,
     # the clock: PIT counter 0 in mode 2, 119 counts = 99.7 us per tick
     "PIT_HZ_COUNT": 119, "QUANTUM_TICKS": 2,
+    # irqlab's test device: its ports and line are the machine's
+    # (emulator/devices/testdev.py), in a range QEMU's PC leaves free
+    "TESTDEV": TESTDEV_BASE, "TESTDEV_IRQ": TESTDEV_IRQ,
 }
 
 # CPU exceptions that push an error code (Intel SDM vol. 3, table 6-1)

@@ -1,4 +1,4 @@
-# testdev.S — the irqlab test device driver (ports 0x510-0x517, IRQ 5).
+# testdev.S — the irqlab test device driver (ports TESTDEV..+7, IRQ 5).
 #
 # testdev_start(ESI = flags, IH_MPSAFE or 0): IRQ 5 at IPL_VM, FIFO flushed,
 #     interrupt enabled.
@@ -34,8 +34,8 @@ testdev_start:
         call softint_establish
         mov [td_softint], eax
 .endif
-        # presence: QEMU's fw_cfg sits on 0x510/0x511 (and DMA on 0x514):
-        # after selecting item 0 its data port reads 'Q'; ours reads 0
+        # presence: register 1 reads 0 here; on QEMU the range is unclaimed
+        # and reads 0xff (TESTDEV is layout.py's, from the machine's device)
         mov dx, TESTDEV
         xor eax, eax
         out dx, ax
