@@ -9,7 +9,8 @@ machine at the kernel's entry.  ``Machine.from_bytes(data, ...)`` likewise.
 * ``run(max_instructions=None) -> RunResult(status, reason, report)``:
   runs until the guest writes port 0xF4 (status = value, reason "exit"),
   the budget is spent (124, "budget"), the guest crashes or deadlocks (126,
-  "crash" / "triple-fault" / "deadlock", ``report`` a paragraph), or
+  "crash" / "triple-fault" / "deadlock", ``report`` a paragraph), powers
+  off through ACPI (0, "poweroff"; S3: 126, "suspend"), or
   ``stop()`` is called (status None, reason "stopped").  ``run`` may be
   called again to continue.  ``max_instructions`` counts from this call;
   events due exactly at the end (an interrupt, an exec hook) happen at the
@@ -33,7 +34,9 @@ machine at the kernel's entry.  ``Machine.from_bytes(data, ...)`` likewise.
 * ``mem_read(addr, n) -> bytes``, ``mem_write(addr, data)`` (drops cached
   translations of that range).
 * ``devices``: dict by name -- pic, pit, port61 (the PIT object, which owns
-  port 0x61), uart, rtc, i8042, debugcon, debugexit, testdev.
+  port 0x61), uart, rtc, i8042, debugcon, debugexit, testdev, fw_cfg,
+  acpi_pm, hpet (the last three from ``firmware``: emulator/firmware.py,
+  which also wrote the ACPI tables into RAM).
 * ``symbols``: ``asm.symfile.load_symbols(image)`` (empty table if none).
 * ``add_exec_hook(addr, fn) -> handle`` / ``remove_exec_hook(handle)``:
   ``fn(machine, cpu)`` runs when ``cpu`` is about to execute ``addr``
@@ -144,7 +147,9 @@ from emulator.cpu import (Cpu, EFLAGS_IF, TripleFault, Unsupported, VEC_UD,
                           exception_name, reset_exception_chain)
 from emulator.devices.base import IrqLine
 from emulator.devices.ioapic import IOAPIC_BASE, IOAPIC_SIZE
+from emulator.devices.hpet import HPET_BASE
 from emulator.devices.lapic import LAPIC_BASE, LAPIC_SIZE
+from emulator.firmware import PcFirmware
 from emulator.smp import ApicPlatform, CpuState, RoundRobin, enter_real_mode
 
 INF = 1 << 62
@@ -159,7 +164,7 @@ SHADOW_MNEMONICS = ("sti",)
 IO_MNEMONICS = frozenset({"in", "out", "insb", "insw", "insd", "outsb", "outsw", "outsd"})
 SOFT_INT = {"int3": 3, "into": 4, "int1": 1}
 VEC_NMI = 2
-MMIO_RANGES = ((LAPIC_BASE, LAPIC_SIZE), (IOAPIC_BASE, IOAPIC_SIZE))
+MMIO_RANGES = ((LAPIC_BASE, LAPIC_SIZE), (IOAPIC_BASE, IOAPIC_SIZE), (HPET_BASE, 0x1000))
 _MEM_ABS = re.compile(r"\[(0x[0-9a-f]+)\]")
 
 
@@ -177,7 +182,8 @@ def _mmio_operand(op_str: str) -> bool:
 @dataclass
 class RunResult:
     status: Optional[int]        # exit status for the command line (None: stopped)
-    reason: str                  # exit, budget, crash, triple-fault, deadlock, stopped
+    reason: str                  # exit, budget, crash, triple-fault, deadlock, stopped,
+                                 # poweroff (ACPI S5/S4), suspend (ACPI S3)
     report: str = ""             # the crash/deadlock paragraph
 
 
@@ -349,6 +355,12 @@ class Machine:
         # the APICs, always (also for one CPU): the PIC's INT reaches the CPUs
         # through LINT0 (ExtINT), each ISA line the PIC and the IO APIC
         self.platform = ApicPlatform(c, self.ncpus, pic)
+        # fw_cfg, the ACPI tables and PM registers, the HPET (emulator/firmware.py)
+        self.firmware = PcFirmware(c, self.ncpus, self.mem_size, self.ram_view, self.platform,
+                                   invalidate=lambda addr, n: self.invalidate_code(addr, n))
+        self.devices.update(self.firmware.devices)
+        self._device_list.extend(self.firmware.devices.values())
+        self.firmware.pm.on_sleep = self._on_sleep
         self._lines: dict[int, IrqLine] = {}
         self._wire_lines()
         self._ports: dict[int, object] = {}
@@ -373,6 +385,7 @@ class Machine:
                           (12, d["i8042"].irq12)):
             wire.sink = self.platform.isa_sink(irq)
             self._lines[irq] = wire
+        self.firmware.wire(d["pit"], d["rtc"])   # PIT and RTC through the HPET; the SCI
 
     def _make_cpu(self, index: int, native: bool) -> None:
         uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
@@ -587,6 +600,19 @@ class Machine:
         self._result = RunResult(value, "exit")
         self.st.flags |= F_STOP
 
+    def _on_sleep(self, state: str) -> None:
+        """SLP_EN in PM1a_CNT (emulator/devices/acpi_pm.py): S5 and S4 power
+        the machine off (status 0, as QEMU's process exits 0); S3 ends the
+        run with a report (the wake-up is not modelled; QEMU -icount does
+        not wake either: its virtual clock stands still while suspended)."""
+        if state == "S3":
+            self._result = RunResult(STATUS_CRASH, "suspend", (
+                f"irqlab: the guest entered ACPI S3 (suspend to RAM) at t={self.clock.now}; "
+                "waking from S3 is not modelled"))
+        else:
+            self._result = RunResult(0, "poweroff")
+        self.st.flags |= F_STOP
+
     def _on_init(self, index: int) -> None:
         """An INIT reached CPU ``index``'s LAPIC: an AP waits for a start-up IPI.
 
@@ -794,13 +820,19 @@ class Machine:
 
     def _mmio_read(self, uc, offset, size, base) -> int:
         self._mmio_begin()
-        value = self.platform.mmio_read(self.current_cpu, base + offset, size)
+        if base == HPET_BASE:
+            value = self.firmware.hpet.mmio_read(offset, size)
+        else:
+            value = self.platform.mmio_read(self.current_cpu, base + offset, size)
         self._io_end()
         return value
 
     def _mmio_write(self, uc, offset, size, value, base) -> None:
         self._mmio_begin()
-        self.platform.mmio_write(self.current_cpu, base + offset, size, value)
+        if base == HPET_BASE:
+            self.firmware.hpet.mmio_write(offset, size, value)
+        else:
+            self.platform.mmio_write(self.current_cpu, base + offset, size, value)
         self._io_end()
 
     def _on_in(self, uc, port, size, _ud) -> int:
