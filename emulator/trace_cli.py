@@ -7,9 +7,14 @@ Commands (``main(argv)``, argv without the leading ``trace``):
         instructions (median, 99th percentile, maximum): raise to handler
         start, raise to handler end, and time the line stayed masked.
     trace diff A B [--context N] [--ignore FIELD ...] [--window N]
+                   [--symbolize IMAGE.sym.json [--symbolize B.sym.json]]
         walks both traces in step and prints the first divergence: the last
         N events they share, then both sides aligned (difflib) over the next
         window of events.  Exit status 0 identical, 1 different, 2 error.
+        ``--symbolize`` compares addresses in the layout-free form of
+        emulator/trace_symbols.py (eip as ``symbol+0xoff``, esp from its
+        stack's top, wait channels by symbol): given once, for both traces;
+        twice, A's image then B's (two models are two images).
     trace export --perfetto FILE OUT.json
         the Chrome trace-event format (JSON object with ``traceEvents``) that
         ui.perfetto.dev and chrome://tracing open: one track per CPU and one
@@ -38,6 +43,7 @@ import sys
 from typing import Iterable, Iterator, Optional
 
 from emulator.trace import TraceError, format_event, read_events
+from emulator.trace_symbols import Symbolizer, symbolize_events
 
 
 # ---------------------------------------------------------------- statistics
@@ -396,12 +402,27 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--window", type=int, default=40, help="events aligned after it (40)")
     d.add_argument("--ignore", action="append", default=[], metavar="FIELD",
                    help="leave FIELD out of the comparison (e.g. t)")
+    d.add_argument("--symbolize", action="append", default=[], metavar="IMAGE.sym.json",
+                   help="compare addresses as symbols and stack offsets; once: both "
+                        "traces, twice: A's image then B's")
     e = sub.add_parser("export", help="Chrome trace-event JSON for Perfetto")
     e.add_argument("--perfetto", action="store_true", required=True,
                    help="the Chrome trace-event format (the only one)")
     e.add_argument("file")
     e.add_argument("out")
     return p
+
+
+def _diff_inputs(args) -> tuple:
+    """The two event streams ``diff`` compares, symbolised when asked."""
+    a, b = read_events(args.a), read_events(args.b)
+    if len(args.symbolize) > 2:
+        raise TraceError("--symbolize is given once (both traces) or twice (A's, B's)")
+    if args.symbolize:
+        sa = Symbolizer.from_file(args.symbolize[0])
+        sb = Symbolizer.from_file(args.symbolize[-1]) if len(args.symbolize) == 2 else sa
+        a, b = symbolize_events(a, sa), symbolize_events(b, sb)
+    return a, b
 
 
 def main(argv: Optional[list] = None) -> int:
@@ -411,7 +432,8 @@ def main(argv: Optional[list] = None) -> int:
             print(summarize(args.file))
             return 0
         if args.cmd == "diff":
-            same, text = diff_events(read_events(args.a), read_events(args.b),
+            a, b = _diff_inputs(args)
+            same, text = diff_events(a, b,
                                      context=args.context, window=args.window,
                                      ignore=args.ignore, names=(args.a, args.b))
             print(text)

@@ -26,7 +26,7 @@ def bless_one(model: str, scenario: str, cpus: int = 1) -> dict:
         if not os.path.exists(trace):
             raise RuntimeError(f"{golden.key(model, scenario, cpus)}: no trace (exit {r.status}): "
                                f"{r.stderr.strip().splitlines()[-1:] or ''}")
-        events = list(read_events(trace))
+        events = list(golden.form_events(read_events(trace), "full", golden.symbolizer(model)))
     form = "full"
     data = golden.encode(events)
     if len(data) > golden.LIMIT_BYTES:

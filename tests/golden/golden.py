@@ -18,6 +18,12 @@ deterministically (mtime 0), in one of two forms recorded in
   whole run, the count of every kind and the final time — so a change
   anywhere still fails, and the first ``HEAD`` events show where.
 
+In both forms addresses are stored symbolised (emulator/trace_symbols.py):
+``eip`` as ``symbol+0xoff``, a ``wchan`` by its symbol, ``esp`` as its
+owner's stack and the offset from the top, so moving code or data in the
+kernel changes no golden; ``t`` and every other field stay exact.
+``symbolizer(model)`` reads the symbols of the image the run used.
+
 Only tests/golden/bless.py (``make bless``) writes these files.
 """
 
@@ -28,8 +34,9 @@ import io
 import json
 import os
 
-from emulator.checks.runs import CPUS, MODELS, scenarios_for
+from emulator.checks.runs import CPUS, MODELS, kernel_image, scenarios_for
 from emulator.trace import dumps, read_events
+from emulator.trace_symbols import Symbolizer, symbolize_events
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INDEX = os.path.join(HERE, "INDEX.json")
@@ -70,7 +77,16 @@ def load_index() -> dict:
         return json.load(f)
 
 
-def form_events(events, form: str):
+def symbolizer(model: str) -> Symbolizer:
+    """The address form for runs of ``model``'s image (its kernel.sym.json)."""
+    return Symbolizer.from_file(kernel_image(model))
+
+
+def form_events(events, form: str, symbolizer: Symbolizer = None):
+    """The events as a golden keeps them: symbolised (when a symbolizer is
+    given), then ``full`` or ``filtered``."""
+    if symbolizer is not None:
+        events = symbolize_events(events, symbolizer)
     if form == "filtered":
         return _filtered(events)
     return iter(events)

@@ -1,7 +1,8 @@
 """Guest traces against their goldens (make bless rewrites them, nothing else).
 
-Each blessed (model, scenario, CPU count) is rerun; a mismatch fails with
-the output of ``trace diff``.  Every correct configuration must run with zero violations.
+Each blessed (model, scenario, CPU count) is rerun; its trace, symbolised
+as the goldens are, must equal the golden; a mismatch fails with the output
+of ``trace diff``.  Every correct configuration must run with zero violations.
 Running the same scenario twice gives identical traces.
 """
 
@@ -36,7 +37,8 @@ def test_scenario_trace_matches_its_golden_with_zero_violations(pair, tmp_path):
     assert r.status == INDEX[pair]["status"], r.stdout[-500:]
     form = INDEX[pair]["form"]
     same, text = diff_events(golden.golden_events(model, scenario, cpus),
-                             golden.form_events(read_events(trace), form),
+                             golden.form_events(read_events(trace), form,
+                                                golden.symbolizer(model)),
                              names=(f"golden {pair}", "this run"))
     if not same:
         pytest.fail(f"{pair} differs from its golden (make bless if intended):\n{text}",
