@@ -1,7 +1,8 @@
 """``python -m emulator SUBCOMMAND ...``: run, debug, trace.
 
-``run`` is emulator/run.py; ``debug`` is ``emulator.debugger.main(argv)``
-and ``trace`` is ``emulator.trace_cli.main(argv)`` when those modules exist.
+``run`` is emulator/run.py; ``debug`` is ``emulator.debugger.main(argv)``,
+``trace`` is ``emulator.trace_cli.main(argv)`` and ``fuzz`` is
+``emulator.fuzz.cli.main(argv)`` when those modules exist.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 import importlib
 import sys
 
-COMMANDS = {"run": "emulator.run", "debug": "emulator.debugger", "trace": "emulator.trace_cli"}
-USAGE = "usage: python -m emulator {run,debug,trace} ... (python -m emulator run --help)"
+COMMANDS = {"run": "emulator.run", "debug": "emulator.debugger", "trace": "emulator.trace_cli",
+            "fuzz": "emulator.fuzz.cli"}
+USAGE = "usage: python -m emulator {run,debug,trace,fuzz} ... (python -m emulator run --help)"
 
 
 def main(argv=None) -> int:

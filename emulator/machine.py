@@ -348,6 +348,7 @@ class Machine:
         pic, pit, uart, rtc, kbc = PicPair(c), Pit(c), Uart(c), Rtc(c), Kbc(c)
         con, ext, tdev = DebugCon(c), DebugExit(c), TestDevice(c)
         rtc.set_memory_size(self.mem_size)
+        rtc.set_pc_config(self.ncpus)
         self.pic = pic
         self.devices = {"pic": pic, "pit": pit, "port61": pit, "uart": uart, "rtc": rtc,
                         "i8042": kbc, "debugcon": con, "debugexit": ext, "testdev": tdev}

@@ -28,8 +28,12 @@ port        size   register
 0xB3        8      APM status: a scratch byte
 =========== ====== ==========================================================
 
-Byte accesses to PM1 registers go to the containing 16-bit register (a byte
-write writes the whole register with the other byte 0, as QEMU widens it).
+Access sizes as QEMU's memory core treats them: an access is split into
+aligned pieces of at most 2 bytes, each widened to 2 bytes at its own
+offset -- a byte write to PM1_STS/PM1_EN writes the whole register with the
+other byte 0, a byte at an odd PM1 event offset reads 0 and writes nothing,
+PM1_CNT's high byte can be written alone; a 32-bit access to 0x600 is
+PM1_STS | PM1_EN << 16.  GPE0 is byte-wide.
 
 SCI (``self.sci``, ISA IRQ 9, level, active high as the MADT says) is
 ``(PM1_STS & PM1_EN & (TMR|GBL|PWRBTN|RTC)) or (GPE0_STS & GPE0_EN)``,
@@ -124,44 +128,56 @@ class AcpiPm(Device):
             if typ in SLEEP_STATES:
                 self.on_sleep(SLEEP_STATES[typ])
 
-    def _read16(self, reg: int) -> int:
-        if reg == PM1A_EVT:
-            return self.pm1_sts()
-        if reg == PM1A_EVT + 2:
-            return self.en
-        if reg == PM1A_CNT:
-            return self.cnt
-        if reg == GPE0:
-            return self.gpe_sts
-        return self.gpe_en
+    # QEMU splits a port access into naturally aligned pieces no wider than
+    # 2 bytes (memory_access_size) and widens each piece to 2 bytes at its
+    # own offset (impl.min_access_size): a piece at an odd PM1 event offset
+    # reads 0 and writes nothing; PM1_CNT takes its high byte alone.
+    def _evt_read(self, off: int) -> int:
+        return {0: self.pm1_sts(), 2: self.en}.get(off, 0)
 
-    def _write16(self, reg: int, value: int) -> None:
-        if reg == PM1A_EVT:
+    def _evt_write(self, off: int, value: int) -> None:
+        if off == 0:
             self._write_sts(value)
-        elif reg == PM1A_EVT + 2:
+        elif off == 2:
             self.en = value
-        elif reg == PM1A_CNT:
-            self._write_cnt(value)
-        elif reg == GPE0:
-            self.gpe_sts &= ~value
-        else:
-            self.gpe_en = value
+
+    def _cnt_read(self, off: int) -> int:
+        return self.cnt >> (8 * off)
+
+    def _cnt_write(self, off: int, value: int) -> None:
+        self._write_cnt((value << 8 | (self.cnt & 0xFF)) if off == 1 else value)
+
+    @staticmethod
+    def _pieces(off: int, size: int):
+        """(offset, bytes) pieces of an access at ``off`` (QEMU memory_access_size)."""
+        done = 0
+        while done < size:
+            n = min(size - done, 2)
+            align = (off + done) & -(off + done)
+            if align and align < n:
+                n = align
+            yield off + done, n
+            done += n
 
     def io_read(self, port: int, size: int) -> int:
+        mask = (1 << (8 * size)) - 1
         if PM_TMR <= port < PM_TMR + 4:
-            return self.timer() & ((1 << (8 * size)) - 1)
+            return self.timer() & mask
         if port == SMI_CMD:
             return self.apmc
         if port == SMI_CMD + 1:
             return self.apms
         value = 0
-        for i in range(0, size, 2):                # each 16-bit register the access covers
-            reg = (port + i) & ~1
-            value |= self._read16(reg) << (8 * i)
-        if port & 1:
-            value >>= 8
+        if GPE0 <= port < GPE0 + 4:
+            for i in range(min(size, GPE0 + 4 - port)):
+                value |= self._gpe_byte(port + i) << (8 * i)
+        else:
+            base, read = ((PM1A_EVT, self._evt_read) if port < PM1A_CNT
+                          else (PM1A_CNT, self._cnt_read))
+            for off, n in self._pieces(port - base, size):
+                value |= (read(off) & ((1 << (8 * n)) - 1)) << (8 * (off - (port - base)))
         self._update()
-        return value & ((1 << (8 * size)) - 1)
+        return value & mask
 
     def io_write(self, port: int, size: int, value: int) -> None:
         if PM_TMR <= port < PM_TMR + 4:
@@ -174,11 +190,29 @@ class AcpiPm(Device):
                 self.cnt &= ~SCI_EN
         elif port == SMI_CMD + 1:
             self.apms = value & 0xFF
+        elif GPE0 <= port < GPE0 + 4:
+            for i in range(size):
+                self._gpe_write(port + i, (value >> (8 * i)) & 0xFF)
         else:
-            value <<= 8 * (port & 1)
-            for i in range(0, max(size, 2), 2):
-                self._write16(((port & ~1) + i), (value >> (8 * i)) & 0xFFFF)
+            base, write = ((PM1A_EVT, self._evt_write) if port < PM1A_CNT
+                           else (PM1A_CNT, self._cnt_write))
+            for off, n in self._pieces(port - base, size):
+                shift = 8 * (off - (port - base))
+                write(off, (value >> shift) & ((1 << (8 * n)) - 1))
         self._update()
+
+    # GPE0: byte registers (QEMU acpi_gpe_ioport_readb/writeb), status then enable
+    def _gpe_byte(self, port: int) -> int:
+        i = port - GPE0
+        return (self.gpe_sts >> (8 * i)) & 0xFF if i < 2 else (self.gpe_en >> (8 * (i - 2))) & 0xFF
+
+    def _gpe_write(self, port: int, byte: int) -> None:
+        i = port - GPE0
+        if i < 2:
+            self.gpe_sts &= ~(byte << (8 * i))
+        else:
+            shift = 8 * (i - 2)
+            self.gpe_en = (self.gpe_en & ~(0xFF << shift)) | (byte << shift)
 
     # -- S3 ---------------------------------------------------------------------------
     def wake(self, reason: str) -> None:

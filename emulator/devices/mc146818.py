@@ -149,6 +149,17 @@ class Rtc(Device):
             self.cmos[lo] = value & 0xFF
             self.cmos[lo + 1] = value >> 8
 
+    def set_pc_config(self, ncpus: int) -> None:
+        """The other bytes QEMU's pc machine puts in CMOS for its firmware
+        (pc_cmos_init, set_boot_dev, the CPU count; read back by
+        tests/probes/firmware and emulator/fuzz): 0x14 equipment = FPU and
+        PS/2 mouse (0x06), 0x3D/0x38 boot order = disk, floppy, CD (0x12,
+        0x30), 0x37 the PS/2 century byte (0x20), 0x5F the CPUs less one.
+        Survives reset."""
+        for index, value in ((0x14, 0x06), (0x3D, 0x12), (0x38, 0x30), (0x37, 0x20),
+                             (0x5F, ncpus - 1)):
+            self.cmos[index] = value
+
     # -- time ---------------------------------------------------------------
     def next_deadline(self) -> Optional[int]:
         if not self._running():

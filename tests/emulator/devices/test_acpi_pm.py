@@ -80,12 +80,31 @@ def test_slp_en_reports_the_sleep_state_its_slp_typ_names_and_reads_back_clear()
     assert pm.io_read(PM1_CNT, 2) == 5 << 10      # SLP_EN is write-only
 
 
-def test_a_byte_access_reaches_the_containing_16_bit_register():
+def test_byte_accesses_are_widened_at_their_own_offset_as_qemu_does():
     pm, _ = make()
     pm.io_write(PM1_EN, 2, 0x0401)
-    assert pm.io_read(PM1_EN + 1, 1) == 0x04
-    pm.io_write(PM1_EN, 1, 0x20)                  # the other byte is written as 0
+    assert pm.io_read(PM1_EN + 1, 1) == 0           # odd event offset: reads 0
+    pm.io_write(PM1_EN + 1, 1, 0x05)                # ... and writes nothing
+    assert pm.io_read(PM1_EN, 2) == 0x0401
+    pm.io_write(PM1_EN, 1, 0x20)                    # the other byte is written as 0
     assert pm.io_read(PM1_EN, 2) == 0x0020
+    assert pm.io_read(PM1_STS, 4) == pm.io_read(PM1_STS, 2) | 0x0020 << 16
+
+
+def test_pm1_cnt_high_byte_alone_keeps_the_low_byte_and_can_sleep():
+    pm, _ = make()
+    seen = []
+    pm.on_sleep = seen.append
+    pm.io_write(0xB2, 1, 0xF1)
+    pm.io_write(PM1_CNT + 1, 1, 0x24)               # SLP_EN | SLP_TYP 1
+    assert seen == ["S3"] and pm.io_read(PM1_CNT, 2) == 0x0401
+
+
+def test_gpe0_registers_are_bytes():
+    pm, _ = make()
+    pm.io_write(GPE0_EN, 1, 0x12)
+    pm.io_write(GPE0_EN + 1, 1, 0x34)
+    assert pm.io_read(GPE0_EN, 2) == 0x3412
 
 
 def test_gpe0_enable_reads_back_and_no_gpe_is_ever_pending():
