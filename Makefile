@@ -13,7 +13,7 @@ SCENARIO ?= hello
 CPUS     ?= 1
 TRACE    ?=
 
-.PHONY: all install test run-guest debug kernels bench bless check-bugs clean
+.PHONY: all install test run-guest debug kernels bench bless check-bugs fuzz clean
 
 all: run-guest
 
@@ -51,6 +51,12 @@ bless: install
 
 check-bugs: install
 	$(PY) -m emulator.checks bugs
+
+# Random guests on irqlab and QEMU -icount, compared (emulator/fuzz):
+# SEEDS=A:B (default 0:200), JOBS=N, SCHEDULER=tcp://HOST:PORT (Dask).
+SEEDS ?= 0:200
+fuzz: install
+	$(PY) -m emulator fuzz --seeds $(SEEDS) $(if $(JOBS),-j $(JOBS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 clean:
 	rm -rf build .pytest_cache

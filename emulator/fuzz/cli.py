@@ -45,8 +45,14 @@ def _seeds(text: str) -> range:
     return range(lo, hi)
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):              # one line, status 2
+        sys.stderr.write(f"irqlab fuzz: {message}\n")
+        raise SystemExit(2)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m emulator fuzz",
+    p = _Parser(prog="python -m emulator fuzz",
                                 description="random guests on irqlab and QEMU -icount, compared")
     p.add_argument("--seeds", type=_seeds, default=range(0, 200), metavar="A:B")
     p.add_argument("-j", "--jobs", type=int, default=None, metavar="N")
