@@ -230,11 +230,28 @@ def rtc(o: Ops) -> None:
     """The MC146818: CMOS bytes, registers A-D, PF after long enough, periodic IRQ 8."""
     r = o.rng
     for _ in range(r.randrange(15, 40)):
-        k = r.choices(("cmos_w", "cmos_r", "a", "b", "c_after", "d", "time", "periodic"),
-                      (3, 3, 1, 1, 2, 1, 1, 1))[0]
+        k = r.choices(("cmos_w", "cmos_r", "a", "b", "c_after", "d", "time", "periodic",
+                       "set_time"), (3, 3, 1, 1, 2, 1, 1, 1, 1))[0]
         if k == "cmos_w":
-            o.add(f"mov al, {r.randrange(0x10, 0x80):#x}", "out 0x70, al",
+            # RAM only: not the century bytes 0x32/0x37, which are clock
+            # registers on QEMU (garbage there is arithmetic, not a device)
+            index = r.choice([i for i in range(0x10, 0x80) if i not in (0x32, 0x37)])
+            o.add(f"mov al, {index:#x}", "out 0x70, al",
                   f"mov al, {r.getrandbits(8):#x}", "out 0x71, al")
+        elif k == "set_time":
+            # SET, then valid BCD time and date, then run again: both clocks
+            # continue from what was written (read back at once)
+            values = {0: r.randrange(60), 2: r.randrange(60), 4: r.randrange(24),
+                      7: r.randrange(1, 29), 8: r.randrange(1, 13), 9: r.randrange(100),
+                      0x32: r.choice((19, 20, 21))}
+            lines = ["mov al, 0x0b", "out 0x70, al", "mov al, 0x82", "out 0x71, al"]
+            for reg, v in values.items():
+                lines += [f"mov al, {reg:#x}", "out 0x70, al",
+                          f"mov al, {(v // 10) << 4 | v % 10:#x}", "out 0x71, al"]
+            lines += ["mov al, 0x0b", "out 0x70, al", "mov al, 0x02", "out 0x71, al"]
+            o.add(*lines)
+            reg = r.choice((2, 4, 7, 8, 9, 0x32, 0x37))
+            o.show(f"mov al, {reg:#x}", "out 0x70, al", "in al, 0x71", text=f"t{reg:x}")
         elif k == "cmos_r":
             o.show(f"mov al, {r.randrange(0x10, 0x80):#x}", "out 0x70, al", "in al, 0x71",
                    text="cmos")
@@ -259,7 +276,7 @@ def rtc(o: Ops) -> None:
         elif k == "d":
             o.show("mov al, 0x0d", "out 0x70, al", "in al, 0x71", text="d")
         elif k == "time":
-            reg = r.choice((0, 2, 4, 6, 7, 8, 9, 0x32))
+            reg = r.choice((0, 2, 4, 6, 7, 8, 9, 0x32, 0x37))
             o.show(f"mov al, {reg:#x}", "out 0x70, al", "in al, 0x71", text=f"t{reg:x}")
         else:
             # PF polled every 1000 instructions at 1024 Hz, PIE set (see
@@ -469,7 +486,10 @@ def fw_cfg(o: Ops) -> None:
             op = r.choice((0x0A, 0x0C, 0x12, 0x02))                  # select|read, select|skip, select|write, read
             n = r.randrange(1, 24)
             lab = o.label("b")
-            o.add("mov edi, buffer", "mov ecx, 64", "xor al, al", "rep stosb",
+            # select through the port first: a request without SELECT reads
+            # the item selected last, which on QEMU is the firmware's
+            o.add("mov dx, 0x510", f"mov ax, {key:#x}", "out dx, ax",
+                  "mov edi, buffer", "mov ecx, 64", "xor al, al", "rep stosb",
                   f"mov dword ptr [scratch], {_be32((key << 16) | op):#x}",
                   f"mov dword ptr [scratch + 4], {_be32(n):#x}",
                   "mov dword ptr [scratch + 8], 0", "mov eax, buffer", "bswap eax",

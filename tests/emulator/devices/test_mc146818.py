@@ -240,7 +240,8 @@ def test_memory_size_bytes_follow_the_pc_bios_layout():
 
 
 def test_pc_config_puts_qemus_equipment_boot_order_and_cpu_count_in_cmos():
-    # QEMU pc_cmos_init: FPU + PS/2 mouse, boot c-a-d, PS/2 century, CPUs - 1
+    # QEMU pc_cmos_init: FPU + PS/2 mouse, boot c-a-d, CPUs - 1; 0x37 is the
+    # century byte under its PS/2 name
     rtc = Rtc(Clock())
     rtc.set_pc_config(4)
     cmos = []
@@ -248,3 +249,11 @@ def test_pc_config_puts_qemus_equipment_boot_order_and_cpu_count_in_cmos():
         rtc.io_write(0x70, 1, index)
         cmos.append(rtc.io_read(0x71, 1))
     assert cmos == [0x06, 0x12, 0x30, 0x20, 3]
+
+
+def test_the_ps2_century_byte_is_the_century_byte_under_another_name():
+    rtc = Rtc(Clock())
+    rtc.io_write(0x70, 1, 0x37)
+    rtc.io_write(0x71, 1, 0x21)
+    rtc.io_write(0x70, 1, 0x32)
+    assert rtc.io_read(0x71, 1) == 0x21
