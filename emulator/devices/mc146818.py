@@ -36,6 +36,11 @@ the time in the new format (tests/probes/devices/rtc_date.S checks both).
 
 Register 0x37 (the IBM PS/2 century byte) is another name for the
 century byte 0x32, read and written, as on QEMU (cmos_ioport_read/write).
+Two QEMU differences the fuzzer (emulator/fuzz) measured and keeps clear
+of: QEMU recomputes the day of the week from the date whenever the time is
+set (the chip, and irqlab, keep the byte written and count it at
+midnight), and QEMU's clock arithmetic reads one second late for dates
+before 1970.
 
 Simplifications: the update cycle is instantaneous at the second boundary
 (the time bytes show the new second as soon as UIP falls); daylight-saving

@@ -38,6 +38,7 @@ paging, no ring 3 and no task switch yet (README, Not done yet).
 
 from __future__ import annotations
 
+import datetime
 import random
 from dataclasses import dataclass, field
 
@@ -241,16 +242,21 @@ def rtc(o: Ops) -> None:
         elif k == "set_time":
             # SET, then valid BCD time and date, then run again: both clocks
             # continue from what was written (read back at once)
-            values = {0: r.randrange(60), 2: r.randrange(60), 4: r.randrange(24),
-                      7: r.randrange(1, 29), 8: r.randrange(1, 13), 9: r.randrange(100),
-                      0x32: r.choice((19, 20, 21))}
+            # a date from 2000 on, with its own day of the week: QEMU computes
+            # the weekday from the date (the MC146818 only counts it, irqlab
+            # too) and its clock arithmetic is off by a second before 1970
+            day, month, year, century = (r.randrange(1, 29), r.randrange(1, 13),
+                                         r.randrange(100), r.choice((20, 21)))
+            weekday = datetime.date(century * 100 + year, month, day).isoweekday() % 7 + 1
+            values = {0: r.randrange(60), 2: r.randrange(60), 4: r.randrange(24), 6: weekday,
+                      7: day, 8: month, 9: year, 0x32: century}
             lines = ["mov al, 0x0b", "out 0x70, al", "mov al, 0x82", "out 0x71, al"]
             for reg, v in values.items():
                 lines += [f"mov al, {reg:#x}", "out 0x70, al",
                           f"mov al, {(v // 10) << 4 | v % 10:#x}", "out 0x71, al"]
             lines += ["mov al, 0x0b", "out 0x70, al", "mov al, 0x02", "out 0x71, al"]
             o.add(*lines)
-            reg = r.choice((2, 4, 7, 8, 9, 0x32, 0x37))
+            reg = r.choice((0, 2, 4, 6, 7, 8, 9, 0x32, 0x37))
             o.show(f"mov al, {reg:#x}", "out 0x70, al", "in al, 0x71", text=f"t{reg:x}")
         elif k == "cmos_r":
             o.show(f"mov al, {r.randrange(0x10, 0x80):#x}", "out 0x70, al", "in al, 0x71",
