@@ -13,7 +13,7 @@ SCENARIO ?= hello
 CPUS     ?= 1
 TRACE    ?=
 
-.PHONY: all install test run-guest debug kernels bench bless check-bugs fuzz clean
+.PHONY: all install test run-guest debug kernels bench bless check-bugs compare fuzz clean
 
 all: run-guest
 
@@ -45,6 +45,12 @@ kernels: install
 bench: install
 	$(PY) -m emulator.bench
 	$(PY) -m asm.bench
+
+# The interrupt models compared: every model over storm, nested,
+# ithread_block, biglock and soak (and smp_biglock on 2 and 4 CPUs), in
+# parallel; metrics.json, report.md/.html and plots into build/compare/.
+compare: install
+	$(PY) -m guest_kernel compare -o build/compare
 
 bless: install
 	$(PY) -m tests.golden.bless

@@ -16,7 +16,9 @@ here and nowhere else in the emulator).
 Prints a table and one JSON line: raw_mips, guest_mips, ratio (b/a),
 us_per_irq, irqs, native, and for (d) observe_ratio (checked / bare),
 trace_ratio (checked and traced / checked: what tracing adds), events and
-us_per_event.  Targets: issue 3, ratio >= 0.5 on the native path, <= 20 us
+us_per_event; (e) ``make compare``'s default matrix (guest_kernel/compare,
+every configuration checked and traced, in parallel): compare_s,
+compare_configs.  Targets: issue 3, ratio >= 0.5 on the native path, <= 20 us
 per interrupt; issue 5, tracing at most 1.5 times the run without it.
 """
 
@@ -174,6 +176,28 @@ def kernel_run(image: str, observe: bool, trace: bool) -> tuple:
     return m.clock.now, dt, count[0]
 
 
+def compare_run(image: str) -> tuple:
+    """(instructions of all runs, seconds, configurations, jobs) of ``make
+    compare``'s default matrix (guest_kernel/compare), into a scratch
+    directory, kernels from the bench kernel's build directory."""
+    import contextlib
+    import io
+    import os
+    import tempfile
+    from emulator.pool import default_jobs
+    from guest_kernel.compare import main as compare
+    build_dir = os.path.dirname(os.path.dirname(image))
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        t0 = time.perf_counter()
+        status = compare(["-o", tmp, "--build-dir", build_dir])
+        dt = time.perf_counter() - t0
+        entries = json.load(open(os.path.join(tmp, "metrics.json"))) if status == 0 else []
+    if status != 0:
+        raise SystemExit(f"bench: make compare's matrix failed with status {status}")
+    return sum(e["instructions"] for e in entries), dt, len(entries), default_jobs()
+
+
 def main(argv=()) -> int:
     native = "--no-native" not in argv
     raw_n, raw_t = raw_unicorn(ITERATIONS)
@@ -188,6 +212,7 @@ def main(argv=()) -> int:
     t_n, t_t, _ = kernel_run(image, observe=True, trace=True)
     if not k_n == o_n == t_n:
         raise SystemExit(f"bench kernel runs differ in length: {k_n} {o_n} {t_n} instructions")
+    c_n, c_t, c_configs, c_jobs = compare_run(image)
     observe_ratio, trace_ratio = o_t / k_t, t_t / o_t
     us_per_event = (o_t - k_t) / max(1, events) * 1e6
     kname = f"{KERNEL_SCENARIO} ({KERNEL_MODEL})"
@@ -197,7 +222,9 @@ def main(argv=()) -> int:
             (f"(d) {kname}, bare", k_n, k_t, ""),
             (f"(d) {kname}, checked", o_n, o_t,
              f"{observe_ratio:8.2f} x bare, {events} events, {us_per_event:.1f} us/event"),
-            (f"(d) {kname}, checked + trace", t_n, t_t, f"{trace_ratio:8.2f} x checked")]
+            (f"(d) {kname}, checked + trace", t_n, t_t, f"{trace_ratio:8.2f} x checked"),
+            ("(e) make compare, default matrix", c_n, c_t,
+             f"{c_configs} configurations, -j {c_jobs}")]
     print(f"{'run':36} {'instructions':>14} {'seconds':>9}  result")
     for name, n, t, res in rows:
         print(f"{name:36} {n:14d} {t:9.3f}  {res}")
@@ -206,7 +233,8 @@ def main(argv=()) -> int:
                       "ratio": round(guest_mips / raw_mips, 3), "us_per_irq": round(us_per_irq, 2),
                       "irqs": s_irqs, "native": is_native,
                       "observe_ratio": round(observe_ratio, 2), "trace_ratio": round(trace_ratio, 2),
-                      "events": events, "us_per_event": round(us_per_event, 2)}))
+                      "events": events, "us_per_event": round(us_per_event, 2),
+                      "compare_s": round(c_t, 1), "compare_configs": c_configs}))
     return 0
 
 

@@ -1135,6 +1135,11 @@ class Machine:
             cpu.just_delivered = False
         else:
             cpu.shadow_spent = False           # nothing ran: the shadow is still ahead
+            if not cpu.maybe_16bit and not cpu.read("cr0") & 1:
+                # the guest left protected mode (CR0.PE clear, CS reloaded in
+                # real mode): EIP is an offset now, so nothing was found where
+                # it pointed; count and decode its code as 16-bit from here
+                cpu.maybe_16bit = True
         prev = self._previous_instruction(pc)
         if prev == "hlt" and cpu.pending_exc is None and self.clock.now != before:
             cpu.halted = True

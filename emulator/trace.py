@@ -76,6 +76,13 @@ KINDS: dict[str, tuple[str, ...]] = {
     "softint.schedule": ("softint", "by"),
     "softint.run": ("softint", "by"),
     "cpu.idle": (),
+    # the IPL a CPU runs at, when it changes (the kernel's pic_apply)
+    "cpu.ipl": ("ipl",),
+    # the big lock found held by another CPU: this CPU spins until its
+    # biglock.acquire
+    "biglock.contend": ("lwp",),
+    # at the end of a run, per kernel stack: how deep it was ever used
+    "stack.usage": ("stack", "kind", "size", "used"),
     # several CPUs (the SMP kernel's labels); fields in alphabetical order,
     # as they were written before these kinds were declared
     "cpu.start": ("eip", "vector"),     # the machine: an AP leaves wait-for-SIPI

@@ -3,9 +3,12 @@
 Commands (``main(argv)``, argv without the leading ``trace``):
 
     trace summary FILE
-        event counts by kind and CPU, and interrupt latency per IRQ line in
-        instructions (median, 99th percentile, maximum): raise to handler
-        start, raise to handler end, and time the line stayed masked.
+        event counts by kind and CPU, then the numbers of emulator/metrics.py
+        (what ``python -m guest_kernel compare`` tabulates, from the same
+        module): per IRQ line, raise to handler start, to handler end, to
+        work done, masked while raised, overhead per interrupt (n, median,
+        p90, p99, max in instructions); switches per interrupt, pins,
+        ithread blocks, big-lock hold/wait, mutex waits, packets.
     trace diff A B [--context N] [--ignore FIELD ...] [--window N]
                    [--symbolize IMAGE.sym.json [--symbolize B.sym.json]]
         walks both traces in step and prints the first divergence: the last
@@ -16,20 +19,14 @@ Commands (``main(argv)``, argv without the leading ``trace``):
         stack's top, wait channels by symbol): given once, for both traces;
         twice, A's image then B's (two models are two images).
     trace export --perfetto FILE OUT.json
-        the Chrome trace-event format (JSON object with ``traceEvents``) that
-        ui.perfetto.dev and chrome://tracing open: one track per CPU and one
-        per LWP, slices for what runs and, nested in them, interrupt slices.
+        the Chrome trace-event format that ui.perfetto.dev opens: every
+        mechanism on CPU, LWP and IRQ-line tracks (emulator/perfetto.py).
 
-Latency definitions (per IRQ line): an *episode* starts at the first
-``irq.raise`` while no episode is outstanding; the handler starts at the
-first ``handler.enter`` for the line (when the kernel reports handlers) or
-else the first ``intr.enter`` with that line; it ends at ``handler.exit``
-(or ``intr.exit``), or at ``ithread.done`` when the handler's interrupt
-thread blocked or the handler runs in a thread (``path`` threaded).  Raises during an episode open the next one.
-Masked time runs from ``pic.mask`` to the next ``pic.unmask`` of the line.
+Definitions: emulator/metrics.py's contract (one place for both commands).
 
 All streaming: memory is bounded by the number of lines/LWPs, the diff
-window and the context, never by the trace length.
+window and the context, and for summary one integer per latency sample
+and per interrupt (as metrics.py says).
 """
 
 from __future__ import annotations
@@ -42,6 +39,8 @@ import os
 import sys
 from typing import Iterable, Iterator, Optional
 
+from emulator.metrics import Metrics
+from emulator.perfetto import export as export_perfetto, export_file  # noqa: F401
 from emulator.trace import TraceError, format_event, read_events
 from emulator.trace_symbols import Symbolizer, symbolize_events
 
@@ -58,82 +57,31 @@ def percentiles(values: list) -> tuple:
     return (n, median, p99, v[-1])
 
 
-class _Episode:
-    __slots__ = ("raise_t", "start_t", "blocked")
-
-    def __init__(self, raise_t: int) -> None:
-        self.raise_t = raise_t
-        self.start_t: Optional[int] = None
-        self.blocked = False        # ends at ithread.done: blocked, or a threaded handler
-
-
 class Summary:
-    """Counts and latencies over one pass of an event stream."""
+    """Counts per kind and CPU and the metrics of emulator/metrics.py (the
+    numbers ``python -m guest_kernel compare`` tabulates), over one pass."""
 
-    def __init__(self, handler_lines: Optional[set] = None) -> None:
+    def __init__(self) -> None:
         self.count = 0
         self.first_t: Optional[int] = None
         self.last_t = 0
         self.kinds: collections.Counter = collections.Counter()
         self.cpus: collections.Counter = collections.Counter()
         self.rules: collections.Counter = collections.Counter()
-        self.handler_lines = handler_lines or set()
-        self.episode: dict = {}         # line -> current _Episode
-        self.pending: dict = {}         # line -> raise time of the next episode
-        self.to_start: dict = collections.defaultdict(list)
-        self.to_end: dict = collections.defaultdict(list)
-        self.masked_since: dict = {}
-        self.masked: dict = collections.defaultdict(list)
+        self.metrics = Metrics()
 
-    # one event ------------------------------------------------------------
     def add(self, ev: dict) -> None:
         self.count += 1
         t = ev["t"]
         if self.first_t is None:
             self.first_t = t
         self.last_t = max(self.last_t, t)
-        kind = ev["ev"]
-        self.kinds[kind] += 1
+        self.kinds[ev["ev"]] += 1
         self.cpus[ev["cpu"]] += 1
-        line = ev.get("line")
-        if kind == "check.violation":
+        if ev["ev"] == "check.violation":
             self.rules[ev.get("rule")] += 1
-        elif kind == "irq.raise" and line is not None:
-            ep = self.episode.get(line)
-            if ep is None:
-                self.episode[line] = _Episode(t)
-            elif ep.start_t is not None and line not in self.pending:
-                self.pending[line] = t
-        elif kind == "pic.mask" and line is not None:
-            self.masked_since.setdefault(line, t)
-        elif kind == "pic.unmask" and line is not None:
-            since = self.masked_since.pop(line, None)
-            if since is not None:
-                self.masked[line].append(t - since)
-        elif line is not None:
-            by_handler = line in self.handler_lines
-            start = "handler.enter" if by_handler else "intr.enter"
-            ep = self.episode.get(line)
-            if ep is None:
-                return
-            if kind == start and ep.start_t is None:
-                ep.start_t = t
-                ep.blocked = ev.get("path") == "threaded"
-                self.to_start[line].append(t - ep.raise_t)
-            elif ep.start_t is None:
-                return
-            elif kind == "ithread.block":
-                ep.blocked = True
-            elif ((not ep.blocked and kind == ("handler.exit" if by_handler else "intr.exit"))
-                  or (ep.blocked and kind == "ithread.done")):
-                self.to_end[line].append(t - ep.raise_t)
-                nxt = self.pending.pop(line, None)
-                if nxt is None:
-                    del self.episode[line]
-                else:
-                    self.episode[line] = _Episode(nxt)
+        self.metrics.add(ev)
 
-    # report ---------------------------------------------------------------
     def render(self, name: str) -> str:
         out = [f"trace: {name}"]
         span = "" if self.first_t is None else f" over t={self.first_t}..{self.last_t}"
@@ -144,25 +92,7 @@ class Summary:
         if ncpu > 1:
             for cpu in sorted(self.cpus):
                 out.append(f"  cpu{cpu:<15}{self.cpus[cpu]:>10}")
-        # lines that interrupted; masks of lines that never did are spl noise
-        lines = sorted(set(self.to_start) | set(self.to_end))
-        out.append("interrupt latency (instructions):")
-        if not lines:
-            out.append("  no interrupts handled")
-        else:
-            out.append(f"  {'':<30}{'n':>7}{'median':>10}{'p99':>10}{'max':>10}")
-            for line in lines:
-                for label, vals in (("raise -> handler start", self.to_start[line]),
-                                    ("raise -> handler end", self.to_end[line]),
-                                    ("masked", self.masked[line])):
-                    n, med, p99, mx = percentiles(vals)
-                    if n == 0:
-                        continue
-                    out.append(f"  {'line ' + str(line) + ' ' + label:<30}"
-                               f"{n:>7}{med:>10}{p99:>10}{mx:>10}")
-                if line in self.masked_since:
-                    out.append(f"  line {line} still masked at the end "
-                               f"(since t={self.masked_since[line]})")
+        out += render_metrics(self.metrics)
         total = sum(self.rules.values())
         out.append(f"violations: {total}")
         for rule in sorted(self.rules):
@@ -170,10 +100,59 @@ class Summary:
         return "\n".join(out)
 
 
+def _dist_row(label: str, d: dict) -> str:
+    cols = "".join(f"{'-' if d[k] is None else d[k]:>10}" for k in ("median", "p90", "p99", "max"))
+    total = f"{d['total']:>12}" if "total" in d else ""
+    return f"  {label:<36}{d['n']:>7}{cols}{total}"
+
+
+def render_metrics(m: Metrics) -> list:
+    """The metrics block of ``trace summary`` (every number as metrics.json has it)."""
+    r = m.result()
+    out = ["interrupt latency (instructions):"]
+    lines = m.lines()
+    if not lines:
+        out.append("  no interrupts handled")
+        return out
+    head = f"  {'':<36}{'n':>7}{'median':>10}{'p90':>10}{'p99':>10}{'max':>10}"
+    out.append(head + f"{'total':>12}")
+    for line in lines:
+        key = str(line)
+        out.append(f"  line {line}: {r['irqs'][key]} interrupts delivered")
+        done = "raise -> work done" + (" (proxy)" if r["work_done_source"][key] == "proxy" else "")
+        for label, d in (("raise -> handler start", r["latency_start"][key]),
+                         ("raise -> handler end", r["latency_end"][key]),
+                         (done, r["latency_done"][key]),
+                         ("masked while raised", r["masked"][key]),
+                         ("overhead per interrupt", r["overhead_by_line"][key])):
+            if d["n"]:
+                out.append(_dist_row(f"line {line} {label}", d))
+        since = m.still_masked(line)
+        if since is not None:
+            out.append(f"  line {line} still masked at the end (since t={since})")
+    out.append("interrupt cost:")
+    out.append(_dist_row("overhead per interrupt, all lines", r["overhead"]))
+    out.append(f"  lwp switches per interrupt       {r['switches_per_irq']}")
+    out.append(f"  stack switches per interrupt     {r['stack_switches_per_irq']}")
+    out.append(f"  pins {r['pins']}, ithread blocks {r['ithread_blocks']}")
+    for name in ("biglock_hold", "biglock_wait"):
+        b = r[name]
+        if b["total"]:
+            per = ", ".join(f"cpu{c} {v}" for c, v in b["per_cpu"].items())
+            out.append(f"  {name.replace('_', ' ')} {b['total']} ({per})")
+    for lock, d in r["mutex_wait"].items():
+        out.append(_dist_row(f"mutex wait {lock}", d))
+    if r["stack_depth"]:
+        out.append("  deepest stack use (bytes): " +
+                   ", ".join(f"{k} {v}" for k, v in r["stack_depth"].items()))
+    if r["packets_in"]:
+        out.append(f"  packets in {r['packets_in']}, done {r['packets_done']}, "
+                   f"lost {r['packets_lost']}")
+    return out
+
+
 def summarize(path: str) -> str:
-    handler_lines = {ev["line"] for ev in read_events(path)
-                     if ev["ev"] == "handler.enter" and "line" in ev}
-    s = Summary(handler_lines)
+    s = Summary()
     for ev in read_events(path):
         s.add(ev)
     return s.render(path)
@@ -260,134 +239,6 @@ def _take(it: Iterator, n: int) -> list:
     return out
 
 
-# -------------------------------------------------------------------- export
-class PerfettoExporter:
-    """Builds Chrome trace-event JSON, streaming, from irqlab events.
-
-    pid 1 "CPUs": one thread per CPU (tid = cpu).  pid 2 "LWPs": one thread
-    per owner (LWP, interrupt thread), tids given in order of appearance.
-    On both, a slice per stretch an owner runs, and inside it a slice per
-    interrupt frame that owner is executing (frames live on the owner's
-    stack, so they are suspended with it and nest by construction).  Point
-    events (raises, masks, violations) are instant events on the CPU track.
-    Timestamps are microseconds (t / 1000: one instruction = 1 ns).
-    """
-
-    CPU_PID = 1
-    LWP_PID = 2
-
-    def __init__(self, out) -> None:
-        self.out = out
-        self.first = True
-        self.current: dict = {}        # cpu -> owner name (or None)
-        self.frames: dict = collections.defaultdict(list)   # owner/cpu key -> [name]
-        self.tids: dict = {}           # owner -> tid
-        self.cpus: set = set()
-        self.last_t = 0
-        self.out.write('{"displayTimeUnit":"ns","traceEvents":[\n')
-
-    def _write(self, rec: dict) -> None:
-        if not self.first:
-            self.out.write(",\n")
-        self.first = False
-        self.out.write(json.dumps(rec, separators=(",", ":"), sort_keys=True))
-
-    @staticmethod
-    def _ts(t: int):
-        return t // 1000 if t % 1000 == 0 else round(t / 1000, 3)
-
-    def _tid(self, owner: str) -> int:
-        tid = self.tids.get(owner)
-        if tid is None:
-            tid = self.tids[owner] = len(self.tids) + 1
-            self._write({"ph": "M", "name": "thread_name", "pid": self.LWP_PID,
-                         "tid": tid, "args": {"name": owner}})
-        return tid
-
-    def _cpu(self, cpu: int) -> None:
-        if cpu not in self.cpus:
-            self.cpus.add(cpu)
-            self._write({"ph": "M", "name": "thread_name", "pid": self.CPU_PID,
-                         "tid": cpu, "args": {"name": f"cpu{cpu}"}})
-
-    def _slice(self, ph: str, name: str, t: int, cpu: int, owner, cat: str) -> None:
-        ts = self._ts(t)
-        self._write({"ph": ph, "name": name, "cat": cat, "ts": ts,
-                     "pid": self.CPU_PID, "tid": cpu})
-        if owner is not None:
-            self._write({"ph": ph, "name": name, "cat": cat, "ts": ts,
-                         "pid": self.LWP_PID, "tid": self._tid(owner)})
-
-    def _frames_key(self, cpu: int):
-        owner = self.current.get(cpu)
-        return owner if owner is not None else ("cpu", cpu)
-
-    def add(self, ev: dict) -> None:
-        t, cpu, kind = ev["t"], ev["cpu"], ev["ev"]
-        self.last_t = max(self.last_t, t)
-        self._cpu(cpu)
-        if kind == "lwp.switch":
-            old = self.current.get(cpu)
-            self._suspend(cpu, t)
-            new = ev.get("to")
-            self.current[cpu] = new
-            if new is not None:
-                self._slice("B", str(new), t, cpu, new, "run")
-                for name in self.frames[new]:
-                    self._slice("B", name, t, cpu, new, "intr")
-            del old
-        elif kind == "intr.enter":
-            name = (f"irq {ev['line']}" if ev.get("line") is not None
-                    else f"vector {ev.get('vector')}")
-            self.frames[self._frames_key(cpu)].append(name)
-            self._slice("B", name, t, cpu, self.current.get(cpu), "intr")
-        elif kind == "intr.exit":
-            stack = self.frames[self._frames_key(cpu)]
-            if stack:
-                name = stack.pop()
-                self._slice("E", name, t, cpu, self.current.get(cpu), "intr")
-        elif kind in ("irq.raise", "irq.lower", "pic.mask", "pic.unmask",
-                      "check.violation", "ithread.block", "ithread.done",
-                      "lock.block", "lock.contend", "softint.schedule"):
-            args = {k: v for k, v in ev.items() if k not in ("t", "cpu", "ev")}
-            label = kind + (f" {ev['line']}" if "line" in ev else "")
-            if kind == "check.violation":
-                label = f"violation: {ev.get('rule')}"
-            self._write({"ph": "i", "s": "t", "name": label, "cat": kind.split(".")[0],
-                         "ts": self._ts(t), "pid": self.CPU_PID, "tid": cpu,
-                         "args": args})
-
-    def _suspend(self, cpu: int, t: int) -> None:
-        """Close the running owner's slices on this CPU (frames stay on its stack)."""
-        owner = self.current.get(cpu)
-        if owner is None:
-            for name in reversed(self.frames[("cpu", cpu)]):
-                self._slice("E", name, t, cpu, None, "intr")
-            # frames seen before any owner was known are attributed to the CPU
-            self.frames.pop(("cpu", cpu), None)
-            return
-        for name in reversed(self.frames[owner]):
-            self._slice("E", name, t, cpu, owner, "intr")
-        self._slice("E", str(owner), t, cpu, owner, "run")
-
-    def finish(self) -> None:
-        for cpu in sorted(self.cpus):
-            self._suspend(cpu, self.last_t)
-            self.current[cpu] = None
-        self._write({"ph": "M", "name": "process_name", "pid": self.CPU_PID,
-                     "tid": 0, "args": {"name": "CPUs"}})
-        self._write({"ph": "M", "name": "process_name", "pid": self.LWP_PID,
-                     "tid": 0, "args": {"name": "LWPs"}})
-        self.out.write("\n]}\n")
-
-
-def export_perfetto(events: Iterable[dict], out) -> None:
-    ex = PerfettoExporter(out)
-    for ev in events:
-        ex.add(ev)
-    ex.finish()
-
-
 # ----------------------------------------------------------------------- CLI
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m emulator trace",
@@ -439,12 +290,7 @@ def main(argv: Optional[list] = None) -> int:
             print(text)
             return 0 if same else 1
         if args.cmd == "export":
-            try:
-                out = open(args.out, "w", encoding="utf-8")
-            except OSError as err:
-                raise TraceError(f"{args.out}: cannot write: {err.strerror}") from None
-            with out:
-                export_perfetto(read_events(args.file), out)
+            export_file(args.file, args.out)        # emulator/perfetto.py
             return 0
     except TraceError as err:
         print(f"trace: {err}", file=sys.stderr)

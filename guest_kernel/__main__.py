@@ -4,11 +4,16 @@
     python -m guest_kernel build-all -o build
     python -m guest_kernel run   --model M --scenario S [--cpus N] [--trace F] [--max-instructions N]
     python -m guest_kernel debug --model M --scenario S [--cpus N]
+    python -m guest_kernel compare [--models ...] [--scenarios ...] [--cpus ...] -o DIR
 
 ``run`` rebuilds build/<config>/ when a source is newer, then hands the ELF
 to ``python -m emulator run`` with ``--append scenario=S`` and the
 scenario's injections (guest_kernel/scenarios/S.inject: one --inject SPEC
-per non-comment line), passing the exit status through.  With ``--cpus N``
+per non-comment line).  ``run`` and ``debug`` replace this process with the
+emulator's (exec), so its exit status is theirs and Ctrl-C reaches the
+emulator alone: ``run`` stops with 130, ``debug``'s REPL stops the guest and
+keeps the session (as under ``make run-guest`` / ``make debug``).  Ctrl-C
+during the build ends with one line and status 130.  With ``--cpus N``
 (N > 1) the command line is ``scenario=smp:S cpus=N`` (kernel_cmdline): the
 kernel learns the CPU count from it (it must not probe for APICs a one-CPU
 irqlab does not have).
@@ -19,7 +24,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -91,10 +95,17 @@ def _run(verb, a) -> int:
         print(f"the emulator (python -m emulator {verb}) is not installed yet; "
               f"the kernel is built at {out / 'kernel.elf'}", file=sys.stderr)
         return 2
-    return subprocess.call(_emulator_cmd(verb, a, out / "kernel.elf"))
+    cmd = _emulator_cmd(verb, a, out / "kernel.elf")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(cmd[0], cmd)       # the emulator takes over this process (no return)
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["compare"]:          # its own parser (guest_kernel/compare)
+        from guest_kernel.compare import main as compare
+        return compare(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m guest_kernel", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build one configuration")
@@ -123,6 +134,9 @@ def main(argv=None) -> int:
     except BuildError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

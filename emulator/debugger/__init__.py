@@ -5,6 +5,12 @@
                                    [--max-instructions N] [--no-observe] [-x FILE]
                                    [--trace FILE]
 
+Exit status (README's table): the guest's status when it exited (0 when
+it did not), 2 for bad arguments, a bad image or a GDB port that cannot be
+listened on (one line on stderr), 126 after a crash the session stopped
+at, 130 for Ctrl-C at start-up, 141 when stdout was closed early
+(``debug ... | head -1``), 70 for an internal error (one line).
+
 ``main(argv) -> int`` builds the machine (``Machine.from_image``), attaches
 the observer (threads, locks, stacks, trace, checks) unless --no-observe,
 and then either serves GDB's remote protocol on 127.0.0.1:PORT (gdbstub.py)
@@ -14,9 +20,11 @@ every ``continue`` (tests and scripts); ``-x FILE`` runs commands first.
 run, each line once, whatever the session does backwards (see
 emulator/observe/replay.py).
 
-Modules: control.py (stops, execution, going back), reverse.py (snapshots),
-expr.py (locations and expressions), views.py (what is shown), repl.py
-(the command table), gdbstub.py, target.py (the machine's API, in one place).
+Modules: control.py (stops, execution), goback.py (going back), reverse.py
+(snapshots), stops.py (Stop, Point, DebugError), expr.py (locations and
+expressions), views.py (what is shown), repl.py (the command table),
+terminal.py (line editing, history, Tab), gdbstub.py and rsp.py (GDB's
+remote protocol), target.py (the machine's API, in one place).
 """
 
 from __future__ import annotations
@@ -27,9 +35,14 @@ import sys
 __all__ = ["main", "open_debugger"]
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):              # one line, status 2 (as run)
+        sys.stderr.write(f"irqlab debug: {message}\n")
+        raise SystemExit(2)
+
+
 def _parser():
-    p = argparse.ArgumentParser(prog="python -m emulator debug",
-                                description="Step-debug an irqlab guest.")
+    p = _Parser(prog="python -m emulator debug", description="Step-debug an irqlab guest.")
     p.add_argument("image")
     p.add_argument("--append", default="", help="the kernel command line")
     p.add_argument("--inject", action="append", default=[], metavar="SPEC")
@@ -64,14 +77,39 @@ def open_debugger(image, append="", inject=(), cpus=1, mem=None, observe=True,
                     history_every=history_every)
 
 
+def _bad_args(args):
+    """The one-line refusal of a bad option, or None (the ranges run checks)."""
+    if args.trace and args.no_observe:
+        return "--trace needs the observer (drop --no-observe)"
+    if not 1 <= args.cpus <= 8:
+        return "--cpus must be between 1 and 8"
+    if args.mem is not None and not 1 <= args.mem <= 3072:
+        return "--mem must be between 1 and 3072 MiB"
+    if args.gdb is not None and not 0 <= args.gdb <= 65535:
+        return f"--gdb {args.gdb}: a TCP port is 0..65535 (0: any free port)"
+    if args.max_instructions is not None and args.max_instructions <= 0:
+        return "--max-instructions must be positive"
+    return None
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    if args.trace and args.no_observe:
-        print("debug: --trace needs the observer (drop --no-observe)", file=sys.stderr)
+    bad = _bad_args(args)
+    if bad:
+        print(f"debug: {bad}", file=sys.stderr)
         return 2
-    if not 1 <= args.cpus <= 8:
-        print("debug: --cpus must be between 1 and 8", file=sys.stderr)
-        return 2
+    try:
+        return _session(args)
+    except KeyboardInterrupt:
+        print("debug: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:                  # stdout closed early (| head): stop quietly
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _session(args) -> int:
     from emulator.loader import ImageError
     from emulator.machine import MachineError
     try:
@@ -86,11 +124,23 @@ def main(argv=None) -> int:
     try:
         if args.gdb is not None:
             from emulator.debugger.gdbstub import GdbStub
-            return GdbStub(dbg, args.gdb, log=sys.stderr).serve()
+            stub = GdbStub(dbg, args.gdb, log=sys.stderr)
+            try:
+                stub.listen()
+            except OSError as e:
+                print(f"debug: cannot listen on 127.0.0.1:{args.gdb}: {e.strerror or e}",
+                      file=sys.stderr)
+                return 2
+            return stub.serve()
         from emulator.debugger.repl import Repl
         repl = Repl(dbg)
         if args.script:
             repl.onecmd(f"source {args.script}")
         return repl.loop()
+    except (BrokenPipeError, KeyboardInterrupt):
+        raise
+    except Exception as e:                   # noqa: BLE001 -- one line, never a traceback
+        print(f"debug: internal error at t={dbg.t.now}: {type(e).__name__}: {e}", file=sys.stderr)
+        return 70
     finally:
         dbg.close()

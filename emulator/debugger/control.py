@@ -8,13 +8,19 @@ runs the machine until one of them (or Ctrl-C, or the guest's exit) stops it.
 It knows nothing of text input: the REPL (repl.py) and the GDB stub
 (gdbstub.py) both drive it.
 
-Execution (each returns a ``Stop``: why we stopped, one line):
-  ``stepi(n)``, ``nexti(n)`` (over ``call``/``int`` and over interrupts
-  taken meanwhile), ``finish()``, ``cont()``, ``until(addr)``,
-  ``run_for(n)``, ``reverse_stepi(n)``, ``reverse_cont()``.
+Execution (each returns a ``Stop`` (stops.py): why we stopped, one line):
+  ``stepi(n)``, ``stepi_cpu(cpu)`` (one instruction of that CPU, the others
+  running their turns first), ``nexti(n)`` (over ``call``/``int`` and over
+  interrupts taken meanwhile), ``finish()``, ``cont()``, ``until(addr)``,
+  ``run_for(n)``, and going back (goback.py): ``reverse_stepi(n)``,
+  ``reverse_cont()``, ``goto_time(t)``.
 A stop condition never fires at the address and time a command starts from
 (so ``continue`` from a breakpoint moves on).  Every forward run is bounded:
-by ``n`` or by ``max_run`` instructions (``None``: unbounded, Ctrl-C stops).
+by ``n`` or by ``max_run`` instructions (``None``: unbounded, Ctrl-C stops);
+``poll`` (None, or a function asked between chunks: true = stop now, the
+stub's "gdb sent Ctrl-C or hung up") applies to every forward run.  A
+guest crash, triple fault or deadlock is a ``crashed`` stop: the state
+stays to be looked at.
 
 Exact stops: the machine's ``stop()`` takes effect at the next block
 boundary, so a breakpoint (or the return address nexti/finish wait for)
@@ -42,112 +48,29 @@ interrupt once.  ``fork()`` is called before the user changes the machine by
 hand, ``changed()`` after; ``close()`` ends the session's trace.
 
 Where: ``where()`` is the stop display (symbol+offset, file:line, the
-source line, the next instruction).  ``env`` evaluates expressions
-(expr.py) against the selected CPU ``cpu``.
+source line, the next instruction; CS:IP too while the CPU runs 16-bit
+code).  ``pc`` is the selected CPU's linear address (Target.pc: CS base +
+IP in real mode); ``insn_at`` decodes as that CPU decodes (16- or 32-bit).
+``env`` evaluates expressions (expr.py) against the selected CPU ``cpu``.
 """
 
 from __future__ import annotations
 
-import collections
 import os
 import signal
 import threading
-from dataclasses import dataclass, field
 from typing import Optional
 
 import capstone
 
 from emulator.debugger import expr as E
-from emulator.debugger.reverse import HighWater, History, SnapshotError
+from emulator.debugger.along import Along, ConsoleOnce, IntrLog
+from emulator.debugger.goback import GoingBack
+from emulator.debugger.reverse import History, SnapshotError
+from emulator.debugger.stops import DebugError, Point, Stop  # noqa: F401 (the debugger's API)
 from emulator.debugger.target import Target, TargetError
 
 CHUNK = 1_000_000     # a continue runs in chunks, so Ctrl-C and checks are seen
-
-
-class DebugError(Exception):
-    """A mistake the user made, or a thing that cannot be done: one line."""
-
-
-@dataclass
-class Stop:
-    kind: str                 # step, break, watch, catch, interrupted, exited, limit, error
-    text: str = ""
-    bp: object = None
-
-    def __str__(self):
-        return self.text
-
-
-@dataclass
-class Point:
-    num: int
-    kind: str                 # break, tbreak, watch, rwatch, catch
-    addr: Optional[int] = None
-    length: int = 0
-    cond: Optional[str] = None
-    what: str = ""            # for catch: "irq", "irq 5", "switch", "violation"
-    line: Optional[int] = None
-    enabled: bool = True
-    hits: int = 0
-    handle: object = None
-    extra: dict = field(default_factory=dict)
-
-
-class ConsoleOnce:
-    """The guest's console, printed once: each write has a place (virtual
-    time, rank among the writes of that time); going back restores the place
-    (it rides in the snapshots), and a write at or before the furthest place
-    printed is not printed again.  ``fork()``: the machine was changed here,
-    what follows is new."""
-
-    def __init__(self, out) -> None:
-        self.out = out
-        self.clock = None
-        self.places = HighWater()
-
-    def __call__(self, data) -> None:
-        now = self.clock.now if self.clock is not None else self.places.place[0]
-        if self.places.see(now):
-            self.out(data)
-
-    def save(self):
-        return self.places.place
-
-    def restore(self, place) -> None:
-        self.places.place = place
-
-    def fork(self) -> None:
-        self.places.fork()
-
-
-class IntrLog(collections.deque):
-    """The last interrupts taken in this history, oldest first: (t, cpu,
-    vector, kind, eip_from, line, esp, seq).  It goes back with the machine,
-    so it never holds the future; ``seq`` keeps counting up (nexti tells the
-    interrupts its step took by it)."""
-
-    def save(self) -> tuple:
-        return tuple(self)
-
-    def restore(self, saved) -> None:
-        self.clear()
-        self.extend(saved)
-
-
-class Along:
-    """Python state that goes back with the machine (the Target's companion):
-    the console's place, the interrupt log and, with a session, the
-    observer's Rewind."""
-
-    def __init__(self, parts) -> None:
-        self.parts = [p for p in parts if p is not None]
-
-    def save(self) -> list:
-        return [p.save() for p in self.parts]
-
-    def restore(self, saved) -> None:
-        for p, s in zip(self.parts, saved):
-            p.restore(s)
 
 
 class Env:
@@ -157,6 +80,8 @@ class Env:
         self.d = dbg
 
     def reg(self, name):
+        if name == "pc":
+            return self.d.pc
         return self.d.t.reg(name, self.d.cpu)
 
     def symbol(self, name):
@@ -174,7 +99,7 @@ class Env:
         return self.d.line_addr(file, line)
 
 
-class Debugger:
+class Debugger(GoingBack):
     def __init__(self, machine, session=None, max_run: Optional[int] = None,
                  history_every: int = 200_000, trace_path=None) -> None:
         self.m = machine
@@ -192,6 +117,7 @@ class Debugger:
         self.syms = self.t.symbols
         self.cpu = 0
         self.max_run = max_run
+        self.poll = None                 # () -> bool, asked between chunks: stop now?
         self.points: dict = {}
         self.next_num = 1
         self._hooked: dict = {}          # addr -> hook handle
@@ -204,6 +130,7 @@ class Debugger:
         self.history = History(self.t, every=history_every)
         self.env = Env(self)
         self.cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+        self.cs16 = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_16)
         self.t.on_interrupt(self._on_interrupt)
         self.exit_status = None
         self.exit_at: Optional[int] = None   # when the guest exited (this history)
@@ -261,18 +188,23 @@ class Debugger:
 
     @property
     def pc(self) -> int:
-        return self.t.reg("eip", self.cpu)
+        """The selected CPU's next instruction, linear (Target.pc): what
+        breakpoints, disassembly and stops are in terms of."""
+        return self.t.pc(self.cpu)
 
     def reg(self, name: str) -> int:
         return self.t.reg(name, self.cpu)
 
     # decoding ---------------------------------------------------------------
-    def insn_at(self, addr: int):
+    def insn_at(self, addr: int, bits: Optional[int] = None):
+        """The instruction at linear ``addr``, decoded as the selected CPU
+        decodes code now (16-bit in real mode) unless ``bits`` says."""
         try:
             code = self.t.mem_read(addr, 16)
         except TargetError:
             return None
-        return next(self.cs.disasm(code, addr, 1), None)
+        bits = bits or self.t.code_bits(self.cpu)
+        return next((self.cs16 if bits == 16 else self.cs).disasm(code, addr, 1), None)
 
     def insn_text(self, addr: int) -> str:
         i = self.insn_at(addr)
@@ -294,6 +226,8 @@ class Debugger:
         else:
             lines.append(head)
         lines.append("=> " + self.insn_text(pc))
+        if self.t.code_bits(self.cpu) == 16:
+            lines[0] += (f" [16-bit, cs:ip {self.reg('cs'):04x}:{self.reg('eip') & 0xFFFF:04x}]")
         if self.t.ncpus > 1:
             lines[0] = f"[cpu {self.cpu}] " + lines[0]
         return "\n".join(lines)
@@ -407,7 +341,7 @@ class Debugger:
         esp = self.t.reg("esp", c)
         self.intr_seq += 1
         self.intr_log.append((self.t.now, c, vector, kind, eip_from, line, esp, self.intr_seq))
-        if self.mode != "run" or self.reason is not None:
+        if self.mode != "record" and (self.mode != "run" or self.reason is not None):
             return
         for p in self.points.values():
             if not (p.enabled and p.kind == "catch" and p.what.startswith("irq")):
@@ -415,6 +349,9 @@ class Debugger:
             want = p.what.split()[1:] if len(p.what.split()) > 1 else None
             if line is None or (want and int(want[0], 0) != line):
                 continue
+            if self.mode == "record":
+                self.recorded.append((self.t.now, c, p))
+                return
             p.hits += 1
             self.cpu = c
             self._stop(Stop("catch", f"Catchpoint {p.num} (irq {line}, vector {vector:#x}, "
@@ -422,7 +359,7 @@ class Debugger:
             return
 
     def _on_event(self, ev: dict) -> None:
-        if self.mode != "run" or self.reason is not None:
+        if self.mode != "record" and (self.mode != "run" or self.reason is not None):
             return
         kind = ev.get("ev", "")
         for p in self.points.values():
@@ -434,6 +371,9 @@ class Debugger:
                 text = f"Catchpoint {p.num} (violation {ev.get('rule')}: {ev.get('message')})"
             else:
                 continue
+            if self.mode == "record":
+                self.recorded.append((ev.get("t", self.t.now), ev.get("cpu", self.cpu), p))
+                return
             p.hits += 1
             self._stop(Stop("catch", text, p))
             return
@@ -490,6 +430,7 @@ class Debugger:
     def _exec(self, n: Optional[int], exact: bool, poll=None) -> Stop:
         """Run forward up to n instructions (None: max_run / unbounded)."""
         limit = n if n is not None else self.max_run
+        poll = poll or self.poll
         self.hit = None
         if self.exit_at is not None and self.t.now >= self.exit_at:
             # as gdb: nothing runs after the program's end (on several CPUs
@@ -543,9 +484,10 @@ class Debugger:
             self.exit_at = self.t.now
             self.reason = Stop("exited", f"The guest exited with status {self.exit_status}.")
         elif why in ("crash", "triple-fault", "deadlock", "error"):
+            # a stop, not an exit: the crashed state stays to be looked at
             report = (getattr(res, "report", "") or "").strip()
             self.exit_status = getattr(res, "status", None)
-            self.reason = Stop("exited", f"The machine stopped ({why})." + (f"\n{report}" if report else ""))
+            self.reason = Stop("crashed", f"The machine stopped ({why})." + (f"\n{report}" if report else ""))
         elif why == "stopped" and self.reason is None and ran == 0:
             self.reason = Stop("interrupted", "Stopped.")
         elif ran == 0 and self.reason is None and why not in ("stopped",):
@@ -567,6 +509,33 @@ class Debugger:
 
     def stepi(self, n: int = 1) -> Stop:
         return self._exec(n, exact=True)
+
+    def stepi_cpu(self, cpu: int) -> Stop:
+        """One instruction of CPU ``cpu`` (gdb's stepi on that thread): the
+        CPUs whose turns come first run them, as the round robin has them
+        (so a breakpoint they hit stops it).  A CPU that is halted or waits
+        for a start-up IPI runs nothing until the machine wakes it; this
+        runs until then, bounded like ``continue``."""
+        ran = 0
+        while True:
+            wait = self.t.turn_distance(cpu)
+            if wait == 0:
+                stop = self.stepi(1)
+                self.cpu = cpu
+                return stop
+            if self.max_run is not None and ran >= self.max_run:
+                self.cpu = cpu
+                return Stop("limit", f"cpu {cpu} did not run in {ran} instructions (limit)")
+            # not runnable: the rest of the running CPU's turn (it cannot run
+            # before that ends), or one instruction when every CPU sleeps
+            n = wait if wait is not None else self.t.turn_left(cpu)
+            stop = self.stepi(n)
+            ran += n
+            if stop.kind != "step" or self.poll is not None and self.poll():
+                return stop
+            if wait is None and n == 1 and self.t.ran_in_turn(cpu):
+                self.cpu = cpu                  # it woke and took that instruction
+                return stop
 
     def run_for(self, n: int) -> Stop:
         return self._exec(n, exact=True)
@@ -632,82 +601,6 @@ class Debugger:
         ret = fr[1]["pc"]
         esp0 = self.reg("esp")
         return self._run_until(ret, lambda: self.reg("esp") > esp0)
-
-    # going back ---------------------------------------------------------------
-    def _replay(self, n: int) -> None:
-        """Run exactly n instructions with no stop: breakpoint hooks are taken
-        off meanwhile, so a hot breakpoint costs nothing in a replay."""
-        mode, self.mode = self.mode, "replay"
-        addrs = list(self._hooked)
-        for a in addrs:
-            self.t.remove_exec_hook(self._hooked.pop(a))
-        try:
-            self._forward(n)
-        finally:
-            for a in addrs:
-                self._hook(a)
-            self.mode = mode
-
-    def _forward(self, n: int) -> None:
-        """Run exactly n instructions over time already run: the console
-        prints nothing (ConsoleOnce's mark is ahead; its place is counted)."""
-        self._console_gate()
-        left = n
-        while left > 0:
-            before = self.t.now
-            self.t.step(left)
-            ran = self.t.now - before
-            if ran <= 0:
-                raise DebugError(f"replay stuck at t={self.t.now}")
-            left -= ran
-
-    def goto_time(self, t: int) -> None:
-        if self.history.broken:
-            raise DebugError(f"going back is off: the machine cannot snapshot ({self.history.broken})")
-        if t < 0:
-            raise DebugError("cannot go before the start of the run")
-        earliest = self.history.earliest()
-        if earliest is None or t < earliest:
-            raise DebugError(f"no history that far back (it starts at t={earliest})")
-        try:
-            self.history.goto(t, self._replay)
-        except ValueError as e:
-            raise DebugError(f"going back failed: {e}") from None
-
-    def reverse_stepi(self, n: int = 1) -> Stop:
-        self.goto_time(max(self.history.earliest(), self.t.now - n))
-        return Stop("step")
-
-    def reverse_cont(self) -> Stop:
-        """Back to the latest breakpoint/watchpoint hit before now: record hits
-        in windows going back from now (4K, 32K, 256K... instructions), so a
-        recent hit is found without replaying the whole history with hooks."""
-        if self.history.broken:
-            raise DebugError(f"going back is off: the machine cannot snapshot ({self.history.broken})")
-        now = self.t.now
-        earliest = self.history.earliest()
-        end, width = now, 4096
-        while end > earliest:
-            start = max(earliest, end - width)
-            self.goto_time(start)
-            self.recorded = []
-            self.mode = "record"
-            try:
-                self._forward(end - start)
-            finally:
-                self.mode = "idle"
-            hits = [h for h in self.recorded if h[0] < now]
-            if hits:
-                t, cpu, p = hits[-1]
-                self.goto_time(t)
-                self.cpu = cpu
-                name = {"watch": "Hardware watchpoint", "rwatch": "Hardware read watchpoint"}.get(
-                    p.kind, "Breakpoint")
-                return Stop("watch" if "watch" in p.kind else "break",
-                            f"{name} {p.num} (reverse), {self.symbolize(self.pc)}", p)
-            end, width = start, width * 8
-        self.goto_time(earliest)
-        return Stop("step", "No more reverse-execution history.")
 
     def fork(self) -> None:
         """The user is about to change the machine by hand: the future the

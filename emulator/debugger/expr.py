@@ -15,9 +15,13 @@ by the callers that need an address):
     unary   := '-' unary | '~' unary | '!' unary | '*' unary  (32-bit load)
     primary := NUMBER | $REG | SYMBOL | '(' expr ')'
 
-Numbers: 0x1f, 0b101, 0o17, 123.  ``$pc``/``$sp``/``$fp`` name EIP, ESP, EBP.
-A location is an expression, or ``FILE:LINE`` (the first address the
-assembler emitted for that source line; FILE may be a suffix of the path).
+Numbers: 0x1f, 0b101, 0o17, 123.  ``$sp``/``$fp`` name ESP, EBP; ``$pc`` is
+``env.reg("pc")``, the linear address of the next instruction (EIP in flat
+protected mode, CS base + IP in real mode).
+A location is an expression, ``*EXPR`` (as in gdb's ``break *0x8000``: the
+address itself; ``*`` is not a load there), or ``FILE:LINE`` (the first
+address the assembler emitted for that source line; FILE may be a suffix of
+the path).
 Every error is an ``ExprError`` with a one-line message.
 """
 
@@ -40,7 +44,7 @@ _TOKEN = re.compile(r"""
     | (?P<op>\|\||&&|==|!=|<=|>=|<<|>>|[-+*/%&|^~!<>()])
     )""", re.X)
 
-_ALIASES = {"pc": "eip", "sp": "esp", "fp": "ebp"}
+_ALIASES = {"sp": "esp", "fp": "ebp"}
 
 _BINARY = [  # lowest precedence first
     ("||",), ("&&",), ("|",), ("^",), ("&",), ("==", "!="), ("<", ">", "<=", ">="),
@@ -137,6 +141,11 @@ class _Parser:
 def _apply(op, a, b):
     if op in ("/", "%") and b == 0:
         raise ExprError("division by zero")
+    if op in ("<<", ">>"):
+        if b < 0:
+            raise ExprError(f"negative shift count {b}")
+        if b >= 64:             # as in 64-bit arithmetic (gdb's): every bit shifted out
+            return -1 if op == ">>" and a < 0 else 0
     return {
         "||": lambda: int(bool(a) or bool(b)), "&&": lambda: int(bool(a) and bool(b)),
         "|": lambda: a | b, "^": lambda: a ^ b, "&": lambda: a & b,
@@ -157,7 +166,10 @@ _FILE_LINE = re.compile(r"^\s*([^\s:]+):(\d+)\s*$")
 
 
 def location(text: str, env) -> int:
-    """An address: FILE:LINE or an expression (masked to 32 bits)."""
+    """An address: FILE:LINE, ``*EXPR`` (gdb's "the address EXPR", not a
+    load from it) or an expression (masked to 32 bits)."""
+    if text.lstrip().startswith("*"):
+        return evaluate(text.lstrip()[1:], env) & 0xFFFFFFFF
     m = _FILE_LINE.match(text)
     if m:
         try:

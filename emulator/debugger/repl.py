@@ -4,9 +4,17 @@ Contract
 --------
 ``Repl(debugger, stdin=None, stdout=None)``; ``loop()`` reads commands until
 ``quit`` or end of input and returns the exit status.  With a terminal on
-stdin it uses prompt_toolkit (history, completion of commands and symbols);
-otherwise it reads plain lines (a pipe, a script, a test's StringIO) and
-echoes nothing but the output.  ``onecmd(line)`` runs one command.
+stdin it uses terminal.py (prompt_toolkit: history kept across sessions,
+completion of commands, info topics and symbols on Tab); otherwise it reads
+plain lines (a pipe, a script, a test's StringIO) and echoes nothing but
+the output.  ``onecmd(line)`` runs one command.  Ctrl-C while a command
+runs stops the guest (control.py) and the prompt comes back; at the prompt
+it clears the line.
+
+Names are taken as gdb takes them: a command's name, an alias, or a unique
+prefix of a name (``inf`` is info, ``disas`` disassemble; ``in`` is
+ambiguous: info, inject); likewise ``info`` topics (``inf thr``).
+``resolve(word)`` says which command a word names.
 
 Every command is a small method ``do_<name>(arg)``; ``COMMANDS`` lists
 (name, aliases, help) — the only table.  Any mistake prints one line
@@ -66,6 +74,8 @@ COMMANDS = [
     ("quit", ["q", "exit"], "quit — leave the debugger"),
 ]
 
+SHOW_MOST = 4096          # lines one disassemble / bt / trace tail shows at most
+
 REPEATABLE = {"stepi", "nexti", "reverse-stepi", "continue", "finish", "x", "until"}
 
 INFO_TOPICS = ["registers", "breakpoints", "idt", "threads", "locks", "stacks", "cpus",
@@ -109,7 +119,11 @@ class Repl:
     def loop(self) -> int:
         self.say(self.d.where())
         tty = hasattr(self.stdin, "isatty") and self.stdin.isatty() and self.stdin is sys.stdin
-        read = self._prompt_toolkit_reader() if tty else None
+        if tty:
+            from emulator.debugger import terminal
+            read = terminal.reader(self)
+        else:
+            read = None
         while True:
             try:
                 if read is not None:
@@ -133,24 +147,6 @@ class Repl:
                 self.say("Interrupted.")
         return 0 if self.d.exit_status is None else self.d.exit_status
 
-    def _prompt_toolkit_reader(self):
-        from prompt_toolkit import PromptSession
-        from prompt_toolkit.completion import Completer, Completion
-        from prompt_toolkit.history import InMemoryHistory
-
-        repl = self
-
-        class _C(Completer):
-            def get_completions(self, document, complete_event):
-                for c in repl.complete(document.text_before_cursor):
-                    word = document.get_word_before_cursor(pattern=_WORD)
-                    yield Completion(c, start_position=-len(word))
-
-        import re
-        _WORD = re.compile(r"[^\s]+")
-        session = PromptSession(history=InMemoryHistory(), completer=_C())
-        return lambda: session.prompt(self.prompt)
-
     def complete(self, text: str) -> list:
         """Completions for the last word of ``text`` (commands, then symbols)."""
         parts = text.split()
@@ -158,13 +154,26 @@ class Repl:
             pre = parts[0] if parts else ""
             return sorted(n for n in self.names if n.startswith(pre))
         word = "" if text.endswith(" ") else parts[-1]
-        cmd = self.names.get(parts[0])
+        try:
+            cmd = self.resolve(parts[0])
+        except DebugError:
+            return []
         if cmd == "info":
             return [t for t in INFO_TOPICS if t.startswith(word)]
         if cmd == "help":
             return sorted(n for n, _a, _h in COMMANDS if n.startswith(word))
         syms = self.d.syms.names() if self.d.syms is not None else []
         return sorted(s for s in syms if s.startswith(word))[:200]
+
+    def resolve(self, word: str):
+        """The command ``word`` names (a name, an alias or a unique prefix of
+        a name), None if none; DebugError if it is ambiguous."""
+        if word in self.names:
+            return self.names[word]
+        found = sorted({name for name, _a, _h in COMMANDS if name.startswith(word)}) if word else []
+        if len(found) > 1:
+            raise DebugError(f"Ambiguous command \"{word}\": {', '.join(found)}.")
+        return found[0] if found else None
 
     def onecmd(self, line: str) -> None:
         line = line.strip()
@@ -176,9 +185,13 @@ class Repl:
             return
         word, _, arg = line.partition(" ")
         fmt = ""
-        if "/" in word and word.split("/")[0] in ("x",):
+        if "/" in word and word.split("/")[0] == "x":
             word, fmt = word.split("/", 1)
-        name = self.names.get(word)
+        try:
+            name = self.resolve(word)
+        except DebugError as e:
+            self.say(f"error: {e}")
+            return
         if name is None:
             close = sorted(n for n in self.names if n.startswith(word[:2]))[:4]
             hint = f" (did you mean {', '.join(close)}?)" if close and word else ""
@@ -192,7 +205,7 @@ class Repl:
                 meth(arg.strip())
             if name in REPEATABLE:
                 self.last = line if name != "x" else "x"
-        except Quit:
+        except (Quit, BrokenPipeError):
             raise
         except KeyError as e:
             self.say(f"error: {e.args[0] if e.args else e}")
@@ -202,12 +215,14 @@ class Repl:
             self.say(f"error: {name} failed: {type(e).__name__}: {e}")
 
     # helpers ------------------------------------------------------------------
-    def _count(self, arg, default=1) -> int:
+    def _count(self, arg, default=1, most=None) -> int:
         if not arg:
             return default
         n = self.d.eval(arg)
         if n <= 0:
             raise DebugError(f"the count must be positive, not {n}")
+        if most is not None and n > most:
+            raise DebugError(f"the count is at most {most}, not {n}")
         return n
 
     def _show_stop(self, stop: Stop) -> None:
@@ -344,12 +359,18 @@ class Repl:
     # looking ----------------------------------------------------------------------------
     def do_info(self, arg):
         topic, _, rest = arg.partition(" ")
+        rest = rest.strip()
         if not topic:
             raise DebugError("info what? " + "|".join(INFO_TOPICS))
+        topic = {"r": "registers", "regs": "registers", "b": "breakpoints"}.get(topic, topic)
         full = [t for t in INFO_TOPICS if t.startswith(topic)]
-        if topic in ("r", "reg", "regs", "registers") or full[:1] == ["registers"]:
+        if topic not in INFO_TOPICS and len(full) > 1:
+            raise DebugError(f"Ambiguous info command \"{topic}\": {', '.join(sorted(full))}.")
+        if full and topic not in INFO_TOPICS:
+            topic = full[0]
+        if topic == "registers":
             return self.do_registers(rest)
-        if topic in ("b", "break", "breakpoints") or full[:1] == ["breakpoints"]:
+        if topic == "breakpoints":
             return self._info_breakpoints()
         if topic == "idt":
             return self.say(views.idt(self.d))
@@ -357,8 +378,10 @@ class Repl:
             return self._info_observer(topic)
         if topic == "cpus":
             return self.say("\n".join(
-                f"{'*' if i == self.d.cpu else ' '} cpu {i}: eip {self.d.t.reg('eip', i):#010x} "
-                f"<{self.d.symbolize(self.d.t.reg('eip', i))}>" for i in range(self.d.t.ncpus)))
+                f"{'*' if i == self.d.cpu else ' '} cpu {i}: pc {self.d.t.pc(i):#010x} "
+                f"<{self.d.symbolize(self.d.t.pc(i))}> {self.d.t.cpu_state(i)}"
+                + (" 16-bit" if self.d.t.code_bits(i) == 16 else "")
+                for i in range(self.d.t.ncpus)))
         if topic == "lapic":
             return self.say(views.lapic(self.d, self.d.eval(rest) if rest.strip() else self.d.cpu))
         if topic == "ioapic":
@@ -431,7 +454,7 @@ class Repl:
         parts = arg.split()
         count = 10
         if len(parts) >= 2:
-            count = self._count(parts[-1])
+            count = self._count(parts[-1], most=SHOW_MOST)
             parts = parts[:-1]
         addr = self.d.location(" ".join(parts)) if parts else self.d.pc
         self.say(views.disassemble(self.d, addr, count))
@@ -441,7 +464,7 @@ class Repl:
         self.say(views.listing(self.d, addr))
 
     def do_bt(self, arg):
-        self.say(views.backtrace(self.d, self._count(arg, 64)))
+        self.say(views.backtrace(self.d, self._count(arg, 64, most=SHOW_MOST)))
 
     def do_cpu(self, arg):
         if arg:
@@ -460,7 +483,7 @@ class Repl:
         parts = arg.split()
         if not parts or parts[0] != "tail":
             raise DebugError("trace tail [N]")
-        n = self._count(parts[1]) if len(parts) > 1 else 10
+        n = self._count(parts[1], most=SHOW_MOST) if len(parts) > 1 else 10
         s = self.d.session
         if s is None:
             return self.say("trace tail needs the observer; it is off for this session.")
@@ -529,6 +552,8 @@ class Repl:
         v = self.d.eval(rhs)
         if lhs.startswith("$"):
             name = {"pc": "eip", "sp": "esp", "fp": "ebp"}.get(lhs[1:].lower(), lhs[1:].lower())
+            if lhs[1:].lower() == "pc":     # $pc is linear: EIP is its offset from CS's base
+                v -= self.d.pc - self.d.reg("eip")
             try:
                 self.d.t.set_reg(name, v, self.d.cpu)
             except KeyError:
@@ -558,7 +583,7 @@ class Repl:
 
     def do_help(self, arg):
         if arg:
-            name = self.names.get(arg.strip())
+            name = self.resolve(arg.strip())
             if name is None:
                 raise DebugError(f"no command '{arg}'")
             for n, aliases, h in COMMANDS:

@@ -5,7 +5,12 @@ Contract
 ``Target(machine)`` gives the debugger, in its own terms: ``ncpus``,
 ``reg(name, cpu)`` / ``set_reg(name, value, cpu)`` for the 32-bit, 16-bit
 and 8-bit x86 registers by name (``eax``, ``ax``, ``al``, ``eip``,
-``eflags``, ``cs``...), ``mem_read(addr, n)`` (``TargetError`` when
+``eflags``, ``cs``...), ``pc(cpu)`` (the linear address of the next
+instruction: CS base + EIP in real mode, where EIP alone is an offset),
+``code_bits(cpu)`` (16 while the CPU decodes 16-bit code, else 32),
+``cpu_state(cpu)`` ("running", "halted", "wait-for-sipi"),
+``turn_distance(cpu)`` (instructions until that CPU's next one),
+``mem_read(addr, n)`` (``TargetError`` when
 unmapped), ``mem_write``, ``now`` (virtual time, instructions retired),
 ``step(n)`` (exactly n instructions unless a hook stopped it),
 ``run(n)`` (at most n), ``stop()``, exec hooks, watches, interrupt
@@ -17,6 +22,17 @@ the debugger's ``Along``, control.py — the console's place and the
 observer's ``Rewind``, emulator/observe/replay.py) is Python state that goes
 back in time with the machine: its ``save()`` rides in every snapshot and is
 restored right after the machine.
+
+Addresses: every address the debugger shows or takes is linear (what the
+CPU fetches from, what the machine's exec hooks are keyed by), and this is
+the one place that turns a CPU's registers into one (``pc``).  Paging
+(CR0.PG) would add its translation here.
+
+``set_reg("cr0", v)`` that flips CR0.PE reloads the segment registers from
+their selectors as the new mode reads them (real mode: base = selector x
+16), so a CPU switched by hand is in the plain mode it names and the
+machine counts its code as 16-bit or 32-bit accordingly; the cached
+descriptors a real CPU would keep ("unreal mode") are not kept.
 
 A change in the machine's API is a change here only.
 """
@@ -66,7 +82,90 @@ class Target:
         rid = REG_IDS.get(name.lower())
         if rid is None:
             raise KeyError(name)
-        self._uc(cpu).reg_write(rid, value & 0xFFFFFFFF)
+        uc = self._uc(cpu)
+        pe_before = uc.reg_read(X.UC_X86_REG_CR0) & 1
+        try:
+            uc.reg_write(rid, value & 0xFFFFFFFF)
+        except UcError as e:
+            raise TargetError(f"cannot set {name} to {value & 0xFFFFFFFF:#x}: {e}") from None
+        if name.lower() == "cr0" and (value & 1) != pe_before:
+            self._mode_changed(cpu, uc)
+
+    def _mode_changed(self, cpu: int, uc) -> None:
+        """CR0.PE flipped by hand: reload the segments as the new mode reads
+        their selectors, and let the machine decode 16-bit code again."""
+        c = self.m.cpus[cpu]
+        for seg in ("ss", "ds", "es", "fs", "gs", "cs"):
+            try:
+                uc.reg_write(REG_IDS[seg], uc.reg_read(REG_IDS[seg]))
+            except UcError as e:
+                raise TargetError(f"CR0.PE changed, but {seg} cannot be reloaded in the new "
+                                  f"mode: {e}") from None
+        if hasattr(c, "maybe_16bit"):
+            c.maybe_16bit = True        # Cpu.code_16bit() reads CR0 and CS from here on
+        inval = getattr(self.m, "invalidate_code", None)
+        if inval is not None:
+            inval(0, getattr(self.m, "mem_size", 1 << 32))
+
+    def pc(self, cpu: int = 0) -> int:
+        """The linear address of CPU ``cpu``'s next instruction."""
+        try:
+            c = self.m.cpus[cpu]
+        except IndexError:
+            raise TargetError(f"no CPU {cpu} (this machine has {self.ncpus})") from None
+        eip = self.reg("eip", cpu)
+        if not self.reg("cr0", cpu) & 1:
+            # real mode (the machine notices a guest's own switch only at its
+            # next stop): CS base = selector x 16
+            return (eip + (self.reg("cs", cpu) << 4)) & 0xFFFFFFFF
+        pc = getattr(c, "pc", None)
+        return pc if isinstance(pc, int) else eip
+
+    def code_bits(self, cpu: int = 0) -> int:
+        if not self.reg("cr0", cpu) & 1:
+            return 16
+        bits16 = getattr(self.m.cpus[cpu], "code_16bit", None)
+        return 16 if callable(bits16) and bits16() else 32
+
+    def turn_distance(self, cpu: int):
+        """Instructions the other CPUs retire before CPU ``cpu``'s next one
+        (0: it is next), from the round robin's turns; None while it cannot
+        run (halted, waiting for a start-up IPI)."""
+        rr = getattr(self.m, "rr", None)
+        if rr is None or len(self.m.cpus) == 1:
+            return 0
+        if not rr.runnable(cpu):
+            return None
+        n = len(rr.state)
+        if rr.current == cpu and rr.used < rr.quantum:
+            return 0
+        wait = rr.quantum - rr.used if rr.runnable(rr.current) and rr.current != cpu else 0
+        k = (rr.current + 1) % n
+        while k != cpu:
+            if rr.runnable(k):
+                wait += rr.quantum
+            k = (k + 1) % n
+        return wait
+
+    def turn_left(self, cpu: int) -> int:
+        """Instructions another CPU may still retire in its current turn
+        before CPU ``cpu`` (not runnable now) could run: at least 1."""
+        rr = getattr(self.m, "rr", None)
+        if rr is None or rr.current == cpu or not rr.runnable(rr.current):
+            return 1
+        return max(1, rr.quantum - rr.used)
+
+    def ran_in_turn(self, cpu: int) -> bool:
+        """Whether CPU ``cpu`` has the current turn and retired in it."""
+        rr = getattr(self.m, "rr", None)
+        return rr is None or (rr.current == cpu and rr.used > 0)
+
+    def cpu_state(self, cpu: int = 0) -> str:
+        """"running", "halted" or "wait-for-sipi" (an AP not started yet)."""
+        rr = getattr(self.m, "rr", None)
+        if rr is not None and len(self.m.cpus) > 1:
+            return str(getattr(rr.state[cpu], "value", rr.state[cpu]))
+        return "halted" if getattr(self.m.cpus[cpu], "halted", False) else "running"
 
     # memory -----------------------------------------------------------------
     def mem_read(self, addr: int, n: int) -> bytes:

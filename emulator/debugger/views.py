@@ -36,6 +36,7 @@ def registers(d, names=None) -> str:
 
 
 _SIZES = {"b": 1, "h": 2, "w": 4, "g": 8}
+X_MOST = 65536            # units one x shows at most
 
 
 def examine(d, fmt: str, addr: int, state: dict) -> str:
@@ -44,6 +45,8 @@ def examine(d, fmt: str, addr: int, state: dict) -> str:
     while i < len(fmt) and fmt[i].isdigit():
         i += 1
     count = int(fmt[:i]) if i else 1
+    if not 1 <= count <= X_MOST:
+        raise ValueError(f"x/{fmt}: the count is 1..{X_MOST}")
     f, u = state.get("f", "x"), state.get("u", "w")
     for ch in fmt[i:]:
         if ch in _SIZES:

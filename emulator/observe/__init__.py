@@ -21,8 +21,9 @@ make after building the machine and before running it:
 - a violation is reported on stderr (``report``, default ``sys.stderr``) as
   it happens, with backtraces and the events before it.
 
-``session.finish() -> (violation_count, summary_line)`` runs the rules'
-end-of-run checks, closes the trace and returns the line to print last on
+``session.finish() -> (violation_count, summary_line)`` emits one
+``stack.usage`` per kernel stack (how deep it was ever used), runs the
+rules' end-of-run checks, closes the trace and returns the line to print last on
 stderr (``checks: 12 rules, 0 violations``).  ``session.exit_status(status)``
 is 120 when any rule fired, else ``status``.  ``session.events`` (a
 ``Recent``) holds the last events for the debugger.
@@ -130,6 +131,9 @@ class Session:
 
     def finish(self) -> tuple:
         if self.finished is None:
+            if self.kernel is not None:
+                for name, kind, size, used in self.kernel.stack_usage(self.stacks):
+                    self.sink.emit("stack.usage", 0, stack=name, kind=kind, size=size, used=used)
             if self.checker is not None:
                 self.checker.finish()
                 line = self.checker.summary_line()

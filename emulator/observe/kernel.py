@@ -87,12 +87,13 @@ CONST = {
     "ap_stack_size": "AP_STACK_SIZE",   # SMP: each AP's stack in ap_stacks
     "max_cpus": "MAX_CPUS",
     "line_class_base": "LINE_CLASS_BASE",   # SMP: a line's vector via the IO APIC
+    "kl_cpu": "KL_CPU",             # the big lock's owning per-CPU struct (or 0)
 }
 DATA = {"lwp_table": "lwp_table", "cpu_info": "cpu0", "softint_table": "softint_table",
         "boot_stack": "boot_stack", "boot_stack_top": "boot_stack_top",
         # SMP (guest_kernel/OBSERVE.md "SMP"): AP k's cpu_info, bound LWP, stack
         "smp_cpus": "smp_cpus", "smp_lwps": "smp_lwps", "ap_stacks": "ap_stacks",
-        "smp_linemask": "smp_linemask"}
+        "smp_linemask": "smp_linemask", "kernel_lock_word": "kernel_lock_word"}
 
 # obs_ label -> (trace kind, {field: reader}), after guest_kernel/OBSERVE.md
 def _lock(ev_kind, /, **extra):
@@ -204,6 +205,17 @@ SPINS = {"obs_lock_contend": "eax", "obs_smp_lock_contend": "eax"}
 ENTRIES = {
     "wakeup_locked": ("wchan.wakeup", {"wchan": ("int", "eax"), "by": ("cur",)}),
 }
+# entry points whose event depends on the state they find (KernelModel methods):
+# ``cpu.ipl`` (ipl) when pic_apply finds the CPU's IPL changed since the last
+# one said (every spl change goes through it: splraise, set_ipl — also from
+# cpu_switchto and a borrow); ``biglock.contend`` (lwp) when kernel_lock /
+# smp_kernel_lock finds the big lock held by another CPU (it will spin; the
+# wait ends at its biglock.acquire)
+WATCHED = {"pic_apply": "_on_pic_apply", "kernel_lock": "_on_kernel_lock",
+           "smp_kernel_lock": "_on_kernel_lock"}
+# stack kinds of ``stack.usage`` (at the end of a run) by owner name
+STACK_KINDS = (("lwp ", "lwp"), ("idle ", "lwp"), ("softint ", "lwp"), ("ithread ", "ithread"),
+               ("intr ", "intr"), ("ap ", "ap"), ("boot", "boot"))
 
 
 class KernelModel:
@@ -223,6 +235,7 @@ class KernelModel:
         self._ap_hi = self._ap_lo + n * size if self._ap_lo else 0
         self._smp_cpus = self.d["smp_cpus"]
         self._linemask = 0xFFFF         # the 8259s are masked whole before lines go via the IO APIC
+        self._ipl: dict = {}            # cpu -> the IPL its last cpu.ipl said
 
     @classmethod
     def detect(cls, view, symbols) -> Optional["KernelModel"]:
@@ -234,7 +247,7 @@ class KernelModel:
             names = [n for n in table.names() if n.startswith(cls.PREFIX)]
         present = {n: symbols.addr(n) for n in names}
         if present:
-            for n in ENTRIES:
+            for n in list(ENTRIES) + list(WATCHED):
                 present[n] = symbols.addr(n)
         present = {n: a for n, a in present.items() if a is not None}
         if not present:
@@ -385,6 +398,9 @@ class KernelModel:
         self.sink = sink
         self._stacks = observer.stacks
         for label, addr in sorted(self.labels.items(), key=lambda x: x[1]):
+            if label in WATCHED:
+                observer.view.add_exec_hook(addr, observer.guard(addr, getattr(self, WATCHED[label])))
+                continue
             spec = LABELS.get(label) or ENTRIES.get(label)
             if spec is None:
                 continue
@@ -408,6 +424,38 @@ class KernelModel:
         if word is not None and word != new:
             self.sink.emit("lock.mismatch", cpu, lock=lock, by=who,
                            word=self.lwp_name(word) if word else None)
+
+    def _on_pic_apply(self, machine, cpu) -> None:
+        cpu = self.view.cpu_index(cpu)
+        b = self.cpu_base(cpu)
+        ipl = self._u32(b + self.ipl_off) if b is not None and self.ipl_off is not None else None
+        if ipl is not None and self._ipl.get(cpu) != ipl:
+            self._ipl[cpu] = ipl
+            self.sink.emit("cpu.ipl", cpu, ipl=ipl)
+
+    def _on_kernel_lock(self, machine, cpu) -> None:
+        cpu = self.view.cpu_index(cpu)
+        word, off = self.d["kernel_lock_word"], self.c["kl_cpu"]
+        holder = self._u32(word + off) if word is not None and off is not None else None
+        if holder and holder != self.cpu_base(cpu):
+            self.sink.emit("biglock.contend", cpu, lwp=self.lwp_name(self.cpu_lwp(cpu) or 0))
+
+    def stack_usage(self, stacks) -> list:
+        """[(owner, kind, size, used)] of every known stack: ``used`` is how
+        far down from its top it was ever written (the lowest non-zero byte,
+        as Linux's stack_not_used reads a zero-filled stack)."""
+        self._scan_cpus(stacks)
+        self._scan_lwps(stacks)
+        out = []
+        for name in stacks.names():
+            kind = next((k for prefix, k in STACK_KINDS if name.startswith(prefix)), None)
+            lo, hi = stacks.region(name)
+            data = self.view.mem_read(lo, hi - lo) if kind and hi > lo else None
+            if data is None:
+                continue
+            untouched = len(data) - len(data.lstrip(b"\0"))
+            out.append((name, kind, hi - lo, hi - lo - untouched))
+        return out
 
     def line_of_vector(self, vector: int) -> Optional[int]:
         """The line of a vector routed through the IO APIC (or the BSP's

@@ -319,16 +319,15 @@ def test_unknown_subcommand_is_status_2():
 
 def test_ctrl_c_stops_a_guest_that_never_leaves_unicorn(tmp_path):
     import signal
-    import time
     img = tmp_path / "k.bin"
-    img.write_bytes(build("main:\n cli\nspin2:\n jmp spin2\n"))
+    img.write_bytes(build("main:\n mov al, 'R'\n out 0xe9, al\n cli\nspin2:\n jmp spin2\n"))
     proc = subprocess.Popen([sys.executable, "-m", "emulator", "run", str(img)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)                      # only lets it start; nothing asserts on time
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.read(1) == b"R"   # the guest runs (and spins) before the signal
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
-    assert "interrupted" in err and "Traceback" not in err
+    assert b"interrupted" in err and b"Traceback" not in err
 
 
 def test_write_watch_sees_the_guest_store_with_its_value():

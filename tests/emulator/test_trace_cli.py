@@ -1,10 +1,7 @@
-"""``python -m emulator trace``: summary, diff and Perfetto export."""
-
-import json
+"""``python -m emulator trace``: summary and diff (export: test_perfetto.py)."""
 
 from emulator.trace import TraceWriter
-from emulator.trace_cli import (Summary, diff_events, export_perfetto, main,
-                                percentiles)
+from emulator.trace_cli import Summary, diff_events, main, percentiles
 
 
 def E(t, ev, cpu=0, **f):
@@ -27,45 +24,38 @@ def test_percentiles_use_nearest_rank_on_integers():
     assert percentiles([3, 1, 2, 1000]) == (4, 2, 1000, 1000)
 
 
-def test_summary_measures_raise_to_start_and_end_per_line():
+def summary_of(events):
     s = Summary()
-    for e in [E(100, "irq.raise", line=0), E(110, "intr.enter", vector=32, line=0),
-              E(150, "intr.exit", vector=32, line=0),
-              E(200, "irq.raise", line=0), E(230, "intr.enter", vector=32, line=0),
-              E(300, "intr.exit", vector=32, line=0)]:
+    for e in events:
         s.add(e)
-    assert s.to_start[0] == [10, 30]
-    assert s.to_end[0] == [50, 100]
+    return s.metrics.result()
+
+
+def test_summary_measures_raise_to_start_and_end_per_line():
+    r = summary_of([E(100, "irq.raise", line=0), E(110, "intr.enter", vector=32, line=0),
+                    E(150, "intr.exit", vector=32, line=0),
+                    E(200, "irq.raise", line=0), E(230, "intr.enter", vector=32, line=0),
+                    E(300, "intr.exit", vector=32, line=0)])
+    assert (r["latency_start"]["0"]["n"], r["latency_start"]["0"]["max"]) == (2, 30)
+    assert (r["latency_end"]["0"]["median"], r["latency_end"]["0"]["max"]) == (50, 100)
 
 
 def test_summary_ends_a_blocked_ithreads_episode_at_ithread_done():
-    s = Summary()
-    for e in [E(0, "irq.raise", line=5), E(10, "intr.enter", vector=37, line=5),
-              E(20, "pic.mask", line=5), E(30, "ithread.block", ithread="ithread 1", line=5),
-              E(40, "intr.exit", vector=37, line=5),
-              E(90, "ithread.done", ithread="ithread 1", line=5), E(95, "pic.unmask", line=5)]:
-        s.add(e)
-    assert s.to_end[5] == [90]
-    assert s.masked[5] == [75]
+    r = summary_of([E(0, "irq.raise", line=5), E(10, "intr.enter", vector=37, line=5),
+                    E(12, "handler.enter", line=5, path="ithread"),
+                    E(14, "lwp.pin", lwp="lwp 1", by="ithread 1"),
+                    E(20, "pic.mask", line=5), E(30, "ithread.block", ithread="ithread 1", line=5),
+                    E(40, "intr.exit", vector=37, line=5),
+                    E(90, "ithread.done", ithread="ithread 1", line=5), E(95, "pic.unmask", line=5)])
+    assert r["latency_end"]["5"]["max"] == 90
+    assert r["masked"]["5"]["total"] == 75
 
 
 def test_summary_prefers_handler_events_when_the_kernel_reports_them():
-    s = Summary(handler_lines={4})
-    for e in [E(0, "irq.raise", line=4), E(5, "intr.enter", vector=36, line=4),
-              E(9, "intr.exit", vector=36, line=4), E(50, "handler.enter", line=4),
-              E(80, "handler.exit", line=4)]:
-        s.add(e)
-    assert s.to_start[4] == [50] and s.to_end[4] == [80]
-
-
-def test_a_raise_during_a_handler_opens_the_next_episode():
-    s = Summary()
-    for e in [E(0, "irq.raise", line=0), E(10, "intr.enter", vector=32, line=0),
-              E(15, "irq.raise", line=0), E(20, "intr.exit", vector=32, line=0),
-              E(25, "intr.enter", vector=32, line=0), E(40, "intr.exit", vector=32, line=0)]:
-        s.add(e)
-    assert s.to_start[0] == [10, 10]
-    assert s.to_end[0] == [20, 25]
+    r = summary_of([E(0, "irq.raise", line=4), E(5, "intr.enter", vector=36, line=4),
+                    E(9, "intr.exit", vector=36, line=4), E(50, "handler.enter", line=4),
+                    E(80, "handler.exit", line=4)])
+    assert r["latency_start"]["4"]["max"] == 50 and r["latency_end"]["4"]["max"] == 80
 
 
 def test_summary_command_prints_counts_latency_and_violations(tmp_path, capsys):
@@ -78,6 +68,7 @@ def test_summary_command_prints_counts_latency_and_violations(tmp_path, capsys):
     assert "events: 5 over t=0..31, 1 cpu" in out
     assert "irq.raise" in out
     assert "line 0 raise -> handler start" in out and "      7" in out
+    assert "line 0: 1 interrupts delivered" in out
     assert "line 3" not in out      # never raised: its masks are not shown
     assert "violations: 1" in out and "lock-order" in out
 
@@ -129,82 +120,10 @@ def test_diff_of_a_missing_file_is_a_one_line_error(tmp_path, capsys):
     assert err.count("\n") == 1 and "cannot read trace" in err
 
 
-# ------------------------------------------------------------------- export
-def validate_chrome_trace(doc):
-    """Checks the Chrome trace-event format as Perfetto's importer reads it."""
-    assert isinstance(doc, dict) and isinstance(doc["traceEvents"], list)
-    stacks = {}
-    last_ts = {}
-    for rec in doc["traceEvents"]:
-        assert rec["ph"] in {"B", "E", "X", "i", "I", "M", "C"}, rec
-        assert isinstance(rec["pid"], int) and isinstance(rec["tid"], int), rec
-        assert isinstance(rec["name"], str) and rec["name"], rec
-        if rec["ph"] == "M":
-            assert rec["name"] in {"process_name", "thread_name"}
-            assert isinstance(rec["args"]["name"], str)
-            continue
-        assert isinstance(rec["ts"], (int, float)) and rec["ts"] >= 0, rec
-        track = (rec["pid"], rec["tid"])
-        assert rec["ts"] >= last_ts.get(track, 0), "time goes backwards on a track"
-        last_ts[track] = rec["ts"]
-        if rec["ph"] == "B":
-            stacks.setdefault(track, []).append(rec["name"])
-        elif rec["ph"] == "E":
-            assert stacks.get(track), f"E without B on {track}"
-            assert stacks[track].pop() == rec["name"], "slices do not nest"
-        elif rec["ph"] == "X":
-            assert rec["dur"] >= 0
-        elif rec["ph"] in ("i", "I"):
-            assert rec.get("s", "t") in {"g", "p", "t"}
-    assert all(not s for s in stacks.values()), f"unclosed slices: {stacks}"
-
-
-def sched_events():
-    # lwp 1 runs, takes irq 0, is preempted inside it by lwp 2, which takes
-    # irq 5 (nested in the ithread case), then lwp 1 resumes and returns.
-    return [E(0, "lwp.switch", **{"from": "boot", "to": "lwp 1"}),
-            E(1000, "irq.raise", line=0), E(1010, "intr.enter", vector=32, line=0),
-            E(1500, "lwp.switch", **{"from": "lwp 1", "to": "lwp 2"}),
-            E(2000, "intr.exit", vector=32, line=0),     # lwp 2's own earlier frame: none
-            E(2500, "intr.enter", vector=37, line=5),
-            E(2600, "intr.enter", vector=36, line=4),
-            E(2700, "intr.exit", vector=36, line=4),
-            E(2800, "intr.exit", vector=37, line=5),
-            E(3000, "lwp.switch", **{"from": "lwp 2", "to": "lwp 1"}),
-            E(3100, "intr.exit", vector=32, line=0),
-            E(3200, "check.violation", rule="stack-bounds", message="m"),
-            E(3300, "intr.enter", cpu=1, vector=33, line=1)]
-
-
-def test_perfetto_export_is_valid_chrome_trace_json(tmp_path):
-    src = write(tmp_path / "t.jsonl", sched_events())
-    out = tmp_path / "out.json"
-    assert main(["export", "--perfetto", src, str(out)]) == 0
-    doc = json.loads(out.read_text())
-    validate_chrome_trace(doc)
-    names = {(r["pid"], r["args"]["name"]) for r in doc["traceEvents"] if r["ph"] == "M"}
-    assert {(1, "cpu0"), (1, "cpu1"), (2, "lwp 1"), (2, "lwp 2"), (1, "CPUs"), (2, "LWPs")} <= names
-    slices = [r for r in doc["traceEvents"] if r["ph"] == "B"]
-    assert any(r["name"] == "irq 4" for r in slices)
-    assert any(r["name"] == "violation: stack-bounds" for r in doc["traceEvents"])
-
-
-def test_an_interrupt_frame_resumes_on_its_lwps_track_after_a_switch(tmp_path):
-    import io
-    buf = io.StringIO()
-    export_perfetto(iter(sched_events()), buf)
-    doc = json.loads(buf.getvalue())
-    lwp1 = [r for r in doc["traceEvents"]
-            if r["pid"] == 2 and r["ph"] in "BE" and r["tid"] == 1]
-    # irq 0 slice: opened at 1.01 us, suspended at 1.5, resumed at 3.0, closed at 3.1
-    irq0 = [(r["ph"], r["ts"]) for r in lwp1 if r["name"] == "irq 0"]
-    assert irq0 == [("B", 1.01), ("E", 1.5), ("B", 3), ("E", 3.1)]
-
-
 def test_a_threaded_handler_episode_ends_when_its_thread_is_done():
-    s = Summary(handler_lines={5})
-    for e in [E(0, "irq.raise", line=5), E(4, "handler.enter", line=5, path="threaded"),
-              E(9, "handler.exit", line=5, path="threaded"),
-              E(70, "ithread.done", ithread="ithread 2", line=5)]:
-        s.add(e)
-    assert s.to_start[5] == [4] and s.to_end[5] == [70]
+    r = summary_of([E(0, "irq.raise", line=5), E(4, "handler.enter", line=5, path="threaded"),
+                    E(6, "lwp.wakeup", lwp="ithread 2", by="lwp 1"),
+                    E(9, "handler.exit", line=5, path="threaded"),
+                    E(20, "lwp.switch", **{"from": "lwp 1", "to": "ithread 2"}),
+                    E(70, "ithread.done", ithread="ithread 2", line=5)])
+    assert r["latency_start"]["5"]["max"] == 20 and r["latency_end"]["5"]["max"] == 70

@@ -4,7 +4,7 @@ from emulator.debugger.expr import ExprError, evaluate, location
 
 
 class Env:
-    regs = {"eax": 5, "esp": 0x9000, "eip": 0x100000}
+    regs = {"eax": 5, "esp": 0x9000, "eip": 0x100000, "pc": 0x100000}
     syms = {"counter": 0x2000, "puts": 0x100040}
     mem = {0x2000: 0x1234, 0x9000: 0x2000}
 

@@ -79,7 +79,7 @@ def test_malformed_packets_get_e01_and_the_stub_keeps_serving(tmp_path):
     assert _talk(s, frame("Z0,nothex,1")) == b"E01"
     assert _talk(s, frame("G12")) == b"E01"
     assert _talk(s, frame("qNoSuchThing")) == b""
-    assert _talk(s, frame("?")) == b"S05"
+    assert _talk(s, frame("?")) == b"T05thread:1;"
     regs = _talk(s, frame("g"))
     assert len(regs) == 16 * 8
     assert _talk(s, frame("p8")) == regs[64:72]

@@ -48,7 +48,7 @@ def test_x_formats_follow_gdb(tmp_path):
 def test_cpu_selects_the_cpu_the_views_read(tmp_path):
     d, _p = build_loop(tmp_path)
     out = drive(d, "cpu\ncpu 0\ninfo cpus\n")
-    assert "cpu 0 of 1" in out and "* cpu 0: eip" in out
+    assert "cpu 0 of 1" in out and "* cpu 0: pc" in out
 
 
 def test_stub_write_watchpoint_stops_with_a_watch_reply(tmp_path):
@@ -56,7 +56,7 @@ def test_stub_write_watchpoint_stops_with_a_watch_reply(tmp_path):
     port, th = start_stub(d)
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     assert _talk(s, frame(f"Z2,{p['counter']:x},4")) == b"OK"
-    assert _talk(s, frame("c")) == f"T05watch:{p['counter']:x};".encode()
+    assert _talk(s, frame("c")) == f"T05watch:{p['counter']:x};thread:1;".encode()
     assert _talk(s, frame(f"z2,{p['counter']:x},4")) == b"OK"
     assert _talk(s, frame(f"m{p['counter']:x},4")) in (b"00000000", b"02000000")
     assert _talk(s, frame(f"M{p['counter']:x},4:2a000000")) == b"OK"

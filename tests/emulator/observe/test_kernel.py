@@ -91,5 +91,60 @@ def test_an_acquisition_whose_owner_word_names_someone_else_fires_mutex_owner(tm
     v = s.violations[0]
     assert v.rule == "mutex-owner" and v.fields["lock"] == "sc_lock" and v.fields["lwp"] == "lwp 4"
     assert "lwp 4 acquires sc_lock, but its owner word names nobody" in v.message
-    kinds = [e["ev"] for e in read_events(tmp_path / "t.jsonl")]
+    kinds = [e["ev"] for e in read_events(tmp_path / "t.jsonl") if e["ev"] != "stack.usage"]
     assert kinds[-3:] == ["lock.acquire", "lock.mismatch", "check.violation"]
+
+
+WATCH = """
+    mov esp, 0x7f00
+    push 0x11223344
+    mov dword ptr [0x4000c], 5
+    nop
+    nop
+    nop
+"""
+PIC_APPLY, KERNEL_LOCK, KL_WORD = BASE + 20, BASE + 22, 0x51000
+
+
+def watching(ipl_then=None):
+    m = machine()
+    m2 = FakeMachine(WATCH)
+    m2.symbols = SymbolTable(list(m.symbols.symbols.values()) + [
+        Symbol("pic_apply", PIC_APPLY, "label", "k.S", 6),
+        Symbol("kernel_lock", KERNEL_LOCK, "label", "k.S", 7),
+        Symbol("kernel_lock_word", KL_WORD, "label", "k.S", 8)] + consts(KL_CPU=0))
+    m2.uc.mem_write(0x40000, bytes(m.uc.mem_read(0x40000, 0x20000)))   # cpu0, LWPs, mutex
+    m2.uc.mem_write(KL_WORD, (0x40040).to_bytes(4, "little"))   # another CPU's cpu_info
+    return m2
+
+
+def test_the_ipl_is_an_event_when_pic_apply_finds_it_changed(tmp_path):
+    from emulator.trace import read_events
+    m = watching()
+    s = attach(m, trace_path=tmp_path / "t.jsonl", report=io.StringIO())
+    m.step(6)
+    s.finish()
+    ipl = [(e["t"], e["ipl"]) for e in read_events(tmp_path / "t.jsonl") if e["ev"] == "cpu.ipl"]
+    assert ipl == [(3, 5)]       # one event: the IPL 5 written before pic_apply
+
+
+def test_the_big_lock_held_by_another_cpu_is_a_contend_event(tmp_path):
+    from emulator.trace import read_events
+    m = watching()
+    s = attach(m, trace_path=tmp_path / "t.jsonl", report=io.StringIO())
+    m.step(6)
+    s.finish()
+    got = [e for e in read_events(tmp_path / "t.jsonl") if e["ev"] == "biglock.contend"]
+    assert [(e["t"], e["lwp"]) for e in got] == [(5, "lwp 4")]
+
+
+def test_each_kernel_stack_reports_how_deep_it_was_used_at_the_end(tmp_path):
+    from emulator.trace import read_events
+    m = watching()
+    s = attach(m, trace_path=tmp_path / "t.jsonl", report=io.StringIO())
+    m.step(6)
+    s.finish()
+    use = {e["stack"]: (e["kind"], e["size"], e["used"])
+           for e in read_events(tmp_path / "t.jsonl") if e["ev"] == "stack.usage"}
+    # the push wrote 0x11223344 at 0x7efc..0x7eff of lwp 4's [0x7000, 0x8000)
+    assert use == {"lwp 4": ("lwp", 0x1000, 0x8000 - 0x7efc), "ithread 3": ("ithread", 0x1000, 0)}
