@@ -19,7 +19,9 @@ Each divergence is shrunk (emulator/fuzz/shrink.py; here, one at a time)
 and written to ``--out`` (default ``build/fuzz``) as a probe,
 ``fuzz-SEED-FAMILY.S``.  Output: one line per divergence, then ``fuzz: N
 programs (seeds A:B), D divergences`` and the count per family on one more
-line.  ``--list`` prints each seed's family and CPU count and runs nothing.
+line.  On stderr, when it is not a terminal (a log), a progress line every
+500 programs (a terminal gets a tqdm bar).  ``--list`` prints each seed's
+family and CPU count and runs nothing.
 
 Exit status: 0 no divergence; 1 one or more divergences; 2 bad arguments
 or no qemu-system-i386 (one line); 70 an internal error (one line).
@@ -32,6 +34,8 @@ import sys
 from collections import Counter
 
 from emulator.fuzz import compare, gen, shrink
+
+PROGRESS_EVERY = 500          # a progress line on stderr when it is not a terminal
 
 
 def _seeds(text: str) -> range:
@@ -93,8 +97,11 @@ def main(argv=None) -> int:
     from emulator.pool import PoolError, run_ordered
     divergences, families = [], Counter()
     try:
-        for v in run_ordered(check_seed, seeds, context=qemu, jobs=args.jobs,
-                             scheduler=args.scheduler, desc="fuzz"):
+        for done, v in enumerate(run_ordered(check_seed, seeds, context=qemu, jobs=args.jobs,
+                                             scheduler=args.scheduler, desc="fuzz"), 1):
+            if done % PROGRESS_EVERY == 0 and not sys.stderr.isatty():   # a log, not a terminal
+                sys.stderr.write(f"fuzz: {done}/{len(seeds)} programs, "
+                                 f"{len(divergences)} divergences\n")
             families[v.family] += 1
             if not v.same:
                 divergences.append(v)
