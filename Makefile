@@ -7,8 +7,10 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.irqlab-installed
 
-# Which kernel configuration and scenario `run-guest` and `debug` use.
+# Which kernel configuration and scenario `run-guest` and `debug` use;
+# DRIVERS="testdev=hybrid,mpsafe com=classic" builds drivers under other models.
 MODEL    ?= ithread
+DRIVERS  ?=
 SCENARIO ?= hello
 CPUS     ?= 1
 TRACE    ?=
@@ -32,10 +34,10 @@ test: install
 	$(PY) -m pytest -q -n 2
 
 run-guest: install
-	$(PY) -m guest_kernel run --model $(MODEL) --scenario $(SCENARIO) --cpus $(CPUS) $(if $(TRACE),--trace $(TRACE))
+	$(PY) -m guest_kernel run --model $(MODEL) $(foreach d,$(DRIVERS),--driver $(d)) --scenario $(SCENARIO) --cpus $(CPUS) $(if $(TRACE),--trace $(TRACE))
 
 debug: install
-	$(PY) -m guest_kernel debug --model $(MODEL) --scenario $(SCENARIO) --cpus $(CPUS)
+	$(PY) -m guest_kernel debug --model $(MODEL) $(foreach d,$(DRIVERS),--driver $(d)) --scenario $(SCENARIO) --cpus $(CPUS)
 
 kernels: install
 	$(PY) -m guest_kernel build-all -o build

@@ -69,7 +69,10 @@ def assemble_text(text, filename="<text>", include_dirs=(), defines=None, base=D
 
 
 def _build(reader, base, entry) -> Image:
-    from .assembler import HEADER_SIZE, Layout
+    from .assembler import ADDRESS_LIMIT, HEADER_SIZE, Layout
+    if not 0 <= base < ADDRESS_LIMIT - HEADER_SIZE:
+        raise AsmError(f"base address {base:#x} must lie in 0..0xffffffdf (the image is loaded "
+                       "in the 32-bit physical address space)", "<command line>")
     if base % 4:
         raise AsmError(f"base address {base:#x} must be 4-byte aligned", "<command line>")
     if not reader.stmts:
@@ -94,6 +97,9 @@ def _build(reader, base, entry) -> Image:
     text_start = base + HEADER_SIZE
     data_start, data_end = layout.bounds["data"]
     bss_start, bss_end = layout.bounds["bss"]
+    if max(bss_end, data_end) > ADDRESS_LIMIT:
+        raise AsmError(f"the image would end at {max(bss_end, data_end):#x}, beyond 4 GiB "
+                       f"(--base {base:#x} is too high for it)", "<command line>")
     body = bytearray(data_end - text_start)
     rows = []
     ordered = layout.stmts["text"] + layout.stmts["data"] + layout.stmts["bss"]

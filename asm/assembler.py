@@ -14,6 +14,12 @@ pass (or, in the first pass, the current address as a stand-in).  The
 passes stop when a pass used no stand-in and no size or symbol value
 changed; only errors from that last pass are reported, so a forward
 reference is never mistaken for a mistake.
+
+Sizes are checked before any bytes are made: a statement may not take the
+image past 4 GiB, nor make it store more than MAX_IMAGE bytes (`.space`,
+`.fill`, `.org`, `.align`), and `.bss` reservations cost nothing.  A
+constant that depends on itself (`.equ A, B` / `.equ B, A`) is an error,
+not a value found by the passes' stand-ins.
 """
 
 from __future__ import annotations
@@ -21,9 +27,11 @@ from __future__ import annotations
 from . import expr as X
 from .encoder import Encoder, EncodeError
 from .errors import AsmError, suggest
-from .source import Reader, Stmt
+from .source import LOCAL_NAME, MAX_IMAGE, Reader, Stmt
 
 HEADER_SIZE = 32
+ADDRESS_LIMIT = 1 << 32          # the image must end at or below 4 GiB
+MAX_FILL_SIZE = 8                # .fill's size, as GAS
 MAX_PASSES = 40
 SECTION_ORDER = ("text", "data", "bss")
 
@@ -61,6 +69,7 @@ class Layout:
 
     # ----- once -------------------------------------------------------------
     def prepare(self):
+        check_constant_cycles(self.reader.stmts)
         for s in self.reader.stmts:
             if s.kind != "insn":
                 continue
@@ -74,8 +83,9 @@ class Layout:
             for name, off in ins.refs:
                 if name not in self.all_names:
                     col = s.col + ins.ops_off + off
-                    if name.startswith("@"):
-                        n, k = name[1:].split(".")
+                    local = LOCAL_NAME.match(name)
+                    if local:
+                        n, k = local.groups()
                         where = "before" if k == "none" else "after"
                         raise s.loc.error(f"no local label '{n}:' {where} this point", col)
                     raise s.loc.error(f"undefined symbol '{name}'" + suggest(
@@ -148,6 +158,7 @@ class Layout:
         if k == "insn":
             self.no_bss(s)
             try:
+                self.enc.where = f"{s.loc.file}:{s.loc.line}:{s.col}"
                 s.out = self.enc.encode(s.extra["insn"], self.lookup, addr, s.mode)
             except EncodeError as e:
                 ins = s.extra["insn"]
@@ -176,6 +187,8 @@ class Layout:
             (e, col), rest = s.exprs[0], s.exprs[1:]
             n = self.value(s, e, col, addr)
             if s.extra.get("p2"):
+                if not 0 <= n < 32:
+                    raise s.loc.error(f".p2align {n} is out of range (0..31)", col)
                 n = 1 << n
             if n <= 0 or n & (n - 1):
                 raise s.loc.error(f"alignment {n} is not a power of two", col)
@@ -184,6 +197,7 @@ class Layout:
                 0x90 if s.section == "text" else 0)
             if len(rest) > 1 and pad > self.value(s, *rest[1], addr):
                 pad = 0
+            self.check_size(s, addr, pad, col)
             s.out = bytes([fill & 0xFF]) * pad if s.section != "bss" else b""
             return pad
         if k == "fill":
@@ -192,21 +206,28 @@ class Layout:
             val = self.value(s, *s.exprs[2], addr) if len(s.exprs) > 2 else 0
             if count < 0 or size < 0:
                 raise s.loc.error(".fill count and size must not be negative", s.exprs[0][1])
+            if size > MAX_FILL_SIZE:
+                raise s.loc.error(f".fill size {size} is larger than {MAX_FILL_SIZE}", s.exprs[1][1])
+            self.check_size(s, addr, count * size, s.exprs[0][1])
+            # GAS: the low 4 bytes are the value, the high 4 bytes zero
             unit = (val & 0xFFFFFFFF).to_bytes(4, "little")[:size].ljust(size, b"\0")
-            s.out = unit * count
             if s.section == "bss":
-                self.zero_bss(s, s.out)
+                self.zero_bss(s, unit if count else b"")
                 s.out = b""
+            else:
+                s.out = unit * count
             return count * size
         if k == "space":
             n = self.value(s, *s.exprs[0], addr)
             fill = self.value(s, *s.exprs[1], addr) if len(s.exprs) > 1 else 0
             if n < 0:
                 raise s.loc.error(f"{s.text.split()[0]} size {n} is negative", s.exprs[0][1])
-            s.out = bytes([fill & 0xFF]) * n
+            self.check_size(s, addr, n, s.exprs[0][1])
             if s.section == "bss":
-                self.zero_bss(s, s.out)
+                self.zero_bss(s, bytes([fill & 0xFF]) if n else b"")
                 s.out = b""
+            else:
+                s.out = bytes([fill & 0xFF]) * n
             return n
         if k == "org":
             target = self.section_start + self.value(s, *s.exprs[0], addr)
@@ -216,6 +237,7 @@ class Layout:
                                   f"(already at offset {addr - self.section_start:#x} of .{s.section})",
                                   s.exprs[0][1])
             n = max(0, target - addr)
+            self.check_size(s, addr, n, s.exprs[0][1])
             s.out = bytes([fill & 0xFF]) * n if s.section != "bss" else b""
             return n
         raise s.loc.error(f"internal: unknown statement kind {k}", s.col)
@@ -227,6 +249,15 @@ class Layout:
             raise s.loc.error(str(err), col + err.offset)
         except KeyError as err:
             raise s.loc.error(f"undefined symbol {err}", col)
+
+    def check_size(self, s: Stmt, addr: int, n: int, col: int):
+        """``n`` bytes at ``addr`` must end below 4 GiB and, stored, fit MAX_IMAGE."""
+        if addr + n > ADDRESS_LIMIT:
+            raise s.loc.error(f"{n:#x} bytes at {addr:#x} would end beyond 4 GiB", col)
+        stored = addr + n - (self.base + HEADER_SIZE)
+        if s.section != "bss" and stored > MAX_IMAGE:
+            raise s.loc.error(f"{n:#x} bytes here would make the image store more than "
+                              f"{MAX_IMAGE >> 20} MiB (put large reservations in .bss)", col)
 
     @staticmethod
     def no_bss(s: Stmt):
@@ -254,3 +285,39 @@ class Layout:
             problem = self.enc.check_immediates(ins, s.out, s.addr, s.mode, self.lookup)
             if problem:
                 raise s.loc.error(problem, s.col + ins.ops_off)
+
+
+def check_constant_cycles(stmts):
+    """A constant defined once whose value depends on itself is an error.
+
+    (The passes would otherwise settle on the stand-in value: `.equ A, B` /
+    `.equ B, A` gave A = B = the address of the first statement.)  Names
+    defined more than once (`.set X, X + 1`) refer to the earlier value and
+    are left out.  Iterative, so a long chain of constants is no problem."""
+    defs: dict = {}
+    for st in stmts:
+        if st.kind == "const":
+            defs.setdefault(st.name, []).append(st)
+    single = {name: sts[0] for name, sts in defs.items() if len(sts) == 1}
+    deps = {name: sorted(n for n in st.exprs[0][0].names if n in single)
+            for name, st in single.items()}
+    done: set = set()
+    for root in single:
+        if root in done:
+            continue
+        path, on_path, todo = [root], {root}, [iter(deps[root])]
+        while todo:
+            used = next(todo[-1], None)
+            if used is None:
+                done.add(path[-1])
+                on_path.discard(path.pop())
+                todo.pop()
+            elif used in on_path:
+                chain = path[path.index(used):] + [used]
+                first = single[chain[0]]
+                raise first.loc.error("constant defined in terms of itself: "
+                                      + " -> ".join(chain), first.col)
+            elif used not in done:
+                path.append(used)
+                on_path.add(used)
+                todo.append(iter(deps[used]))

@@ -9,7 +9,10 @@
     --entry SYMBOL       entry label (default _start)
 
 A mistake in the source prints `file:line:col: error: message`, the line and
-a caret, and exits 1.
+a caret, and exits 1; an output that cannot be written exits 1 with one
+line; bad arguments exit 2 (argparse).  A Python error inside the
+assembler is never shown as a traceback: one line, `internal error`, exit
+70 (a bug to report; the bad-input tests assert it does not happen).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import sys
 
 from . import assemble
 from .errors import AsmError
+from .guard import INTERNAL_ERROR_STATUS
 
 
 def parse_int(text: str) -> int:
@@ -57,6 +61,15 @@ def main(argv=None) -> int:
     except OSError as e:
         print(f"error: cannot write output: {e}", file=sys.stderr)
         return 1
+    except RecursionError:
+        print("error: the source nests too deeply for the assembler", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("error: out of memory while assembling", file=sys.stderr)
+        return 1
+    except Exception as e:                # noqa: BLE001 -- one line, never a traceback
+        print(f"internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        return INTERNAL_ERROR_STATUS
     return 0
 
 

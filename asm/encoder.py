@@ -23,7 +23,14 @@ Every encoding is decoded again with capstone: the length must match
 (roundtrip_length), plain-expression operands must come back with their
 value (keystone truncates `mov al, 0x100` to B0 00) and memory operands with
 the registers written (keystone turns `[ebx+esp]` into [ebx] and `[esp*1]`
-into [0]) -- check_immediates.
+into [0]) -- check_immediates.  The constant part of a memory operand
+(`[ebx + 1/0]`: keystone silently makes it [ebx]) is evaluated by asm.expr
+every pass, so a division by zero is an error at its column, and the
+displacement capstone reads back must equal it.
+
+Nothing reaches keystone that asm/guard.py has not checked (keystone loops
+for ever on some malformed statements), and each call runs under guard's
+watchdog as a backstop.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from keystone import (KS_ARCH_X86, KS_ERR_ASM_MNEMONICFAIL, KS_MODE_16, KS_MODE_
                       KsError)
 
 from . import expr as X
+from . import guard
 
 REGISTERS = set("""
 al ah ax eax bl bh bx ebx cl ch cx ecx dl dh dx edx si esi di edi sp esp bp ebp
@@ -67,6 +75,50 @@ def _split_operands(ops: str):
     return split_top(ops, ",")
 
 
+SIMPLE_REG_TERM = re.compile(r"([a-z]{2,3})(?:\s*\*\s*(\d+))?\Z|(\d+)\s*\*\s*([a-z]{2,3})\Z", re.I)
+
+
+def _memory_terms(inside: str, base: int):
+    """The constant terms of a memory operand: [(sign, Expr, offset)], or None.
+
+    ``inside`` is the text between the brackets, ``base`` its offset in the
+    operands.  Terms are split at top-level + and -; a term naming a
+    register must be `reg`, `reg*N` or `N*reg` added (else None: no check).
+    A term that asm.expr cannot parse also gives None, unless the mistake is
+    certain (a bad number), which is raised."""
+    if ":" in inside or "[" in inside:
+        return None
+    pieces, depth, start, sign = [], 0, 0, 1
+    for i, c in enumerate(inside + "+"):
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c in "+-" and depth == 0:
+            term = inside[start:i]
+            if term.strip() and term.rstrip()[-1] not in "*/%<>&|^~!(":
+                pieces.append((sign, term, start))
+                sign, start = (1 if c == "+" else -1), i + 1
+            elif not term.strip():
+                sign, start = sign * (1 if c == "+" else -1), i + 1
+    out = []
+    for sign, term, start in pieces:
+        lead = len(term) - len(term.lstrip())
+        text = term.strip()
+        words = {m.group().lower() for m in TOKEN.finditer(text)}
+        if words & REGISTERS:
+            if sign < 0 or not SIMPLE_REG_TERM.match(text):
+                return None
+            continue
+        try:
+            out.append((sign, X.parse(text), base + start + lead))
+        except X.ExprError as e:
+            if e.certain:
+                raise X.ExprError(str(e), base + start + lead + e.offset, certain=True) from None
+            return None
+    return out
+
+
 def _template(ops: str, base: int):
     """Text pieces of one operand, with ("sym", name, off) / ("here",) holes."""
     template, refs, last = [], [], 0
@@ -75,7 +127,7 @@ def _template(ops: str, base: int):
         c = tok[0]
         if c == "'":
             template.append(ops[last:m.start()])
-            template.append(str(X.char_value(tok)))
+            template.append(str(X.char_value(tok, base + m.start())))
         elif c.isdigit():
             continue
         else:
@@ -108,7 +160,8 @@ class Insn:
     """A parsed instruction statement (built once)."""
 
     __slots__ = ("prefix", "mnemonic", "ops", "ops_off", "mn_off", "template", "refs",
-                 "kind", "exprs", "relative", "short", "fixed", "imm_checks", "mem_checks")
+                 "kind", "exprs", "relative", "short", "fixed", "imm_checks", "mem_checks",
+                 "disp_checks")
 
 
 def fmt(v: int) -> str:
@@ -123,6 +176,8 @@ class Encoder:
         self._cs = {}
         self.cache: dict = {}
         self.calls = 0
+        self.watchdog = guard.Watchdog()
+        self.where = ""          # "file:line:col" of the statement being encoded (watchdog)
 
     def ks(self, mode: int) -> Ks:
         if mode not in self._ks:
@@ -156,6 +211,10 @@ class Encoder:
         ops = ops.strip()
         ins.prefix, ins.mnemonic, ins.ops = prefix, mnemonic, ops
         ins.kind, ins.exprs, ins.short, ins.fixed = "ks", [], False, None
+        problem = guard.check_statement(mnemonic, ops, ins.ops_off)
+        if problem is not None:
+            message, where, offset = problem
+            raise EncodeError(message, where, ins.mn_off if offset is None else offset)
         if ops.count("[") != ops.count("]"):
             raise EncodeError("unbalanced brackets in operand", offset=ins.ops_off)
         if ops.count("(") != ops.count(")"):
@@ -185,6 +244,14 @@ class Encoder:
             ops = rest.lstrip()
             ins.ops = ops
         ins.relative = mnemonic.startswith("j") or mnemonic in RELATIVE
+        try:
+            self._operands(ins, ops, mnemonic)
+        except X.ExprError as e:
+            raise EncodeError(str(e), offset=ins.ops_off + e.offset) from None
+        return ins
+
+    def _operands(self, ins: Insn, ops: str, mnemonic: str) -> None:
+        """Templates, symbol references and the read-back checks of the operands."""
         # Operands that are plain expressions are evaluated here (C precedence,
         # every operator of asm.expr) and handed to keystone as numbers; the
         # others keep their text with each symbol replaced by its value.
@@ -203,17 +270,19 @@ class Encoder:
         ins.template = [t for t in template if t != ""]
         ins.refs = refs
         ins.imm_checks = list(pure.items()) if not ins.relative else []
-        ins.mem_checks = []
+        ins.mem_checks, ins.disp_checks = [], []
         if ins.kind == "ks" and "[" in ops:
-            for i, (text, _off) in enumerate(_split_operands(ops)):
+            for i, (text, off) in enumerate(_split_operands(ops)):
                 inside = text[text.find("[") + 1:text.rfind("]")] if "[" in text else None
                 if inside is not None:
                     regs = {m.group().lower() for m in TOKEN.finditer(inside)} & ADDRESS_REGS
                     ins.mem_checks.append((i, regs))
+                    terms = _memory_terms(inside, off + text.find("[") + 1)
+                    if terms is not None:
+                        ins.disp_checks.append((i, terms))
         if ins.kind == "ks" and mnemonic == "push" and 0 in pure and (pure[0].names or pure[0].uses_here):
             ins.exprs = [pure[0]]
             ins.kind = "push"
-        return ins
 
     @staticmethod
     def _immediates(ops: str):
@@ -232,7 +301,9 @@ class Encoder:
                 continue
             try:
                 out.append((i, X.parse(re.sub(r"(?i)\boffset\b", " ", text))))
-            except X.ExprError:
+            except X.ExprError as e:
+                if e.certain:                  # a bad number whatever the syntax
+                    raise X.ExprError(str(e), _col + e.offset, certain=True) from None
                 continue
         return out
 
@@ -262,6 +333,8 @@ class Encoder:
             if not -(1 << (8 * width - 1)) <= v < (1 << 8 * width):
                 raise EncodeError(f"value {v:#x} does not fit in {8 * width} bits")
             return b"\x68" + (v & (1 << 8 * width) - 1).to_bytes(width, "little")
+        for _index, terms in ins.disp_checks:
+            self.displacement(terms, lookup, addr)     # a division by zero is an error here
         parts = []
         for t in ins.template:
             if type(t) is str:
@@ -288,10 +361,28 @@ class Encoder:
             raise EncodeError("short jump target is out of range (-128..127 bytes)")
         return out
 
+    @staticmethod
+    def displacement(terms, lookup, addr: int) -> int:
+        """The sum of a memory operand's constant terms (ExprError at its term)."""
+        total = 0
+        for sign, e, off in terms:
+            try:
+                total += sign * e.eval(lookup, addr)
+            except X.ExprError as err:
+                raise X.ExprError(str(err), off + err.offset) from None
+        return total
+
     def _keystone(self, text, addr, mode, ins) -> bytes:
+        text = text.replace("\t", " ")          # keystone reads both alike; the gate wants one
+        if not guard.keystone_text_ok(text):
+            # check_statement passed it, so this is the assembler's own mistake
+            raise EncodeError(f"internal: not handing keystone the unchecked text {text!r}",
+                              "mnemonic")
         self.calls += 1
+        ks = self.ks(mode)
         try:
-            data, _count = self.ks(mode).asm(text, addr, as_bytes=True)
+            data, _count = self.watchdog.run(lambda: ks.asm(text, addr, as_bytes=True),
+                                             self.where or text)
         except KsError as e:
             if e.errno == KS_ERR_ASM_MNEMONICFAIL:
                 raise EncodeError(f"unknown mnemonic '{ins.mnemonic}'", "mnemonic")
@@ -323,7 +414,7 @@ class Encoder:
         """None if every plain-expression operand was encoded with its value
         and every memory operand uses the registers written (keystone drops
         ESP used as an index: `[ebx+esp]` becomes [ebx], `[esp*1]` [0])."""
-        if not ins.imm_checks and not ins.mem_checks:
+        if not ins.imm_checks and not ins.mem_checks and not ins.disp_checks:
             return None
         key = ("detail", mode)
         if key not in self._cs:
@@ -346,6 +437,14 @@ class Encoder:
                     if "esp" in regs else ""
                 return (f"keystone encoded the memory operand with {sorted(used) or 'no'} registers "
                         f"instead of {sorted(regs)}{hint}")
+        for index, terms in ins.disp_checks:
+            op = operands[index]
+            if op.type != X86_OP_MEM:
+                continue
+            want = self.displacement(terms, lookup, addr)
+            if (op.mem.disp - want) % (1 << 32) and (mode == 32 or (op.mem.disp - want) % (1 << 16)):
+                return (f"keystone encoded the displacement {fmt(op.mem.disp)} instead of "
+                        f"{fmt(want)}")
         for index, e in ins.imm_checks:
             op = operands[index]
             if op.type != X86_OP_IMM:

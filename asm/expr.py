@@ -11,6 +11,12 @@ Syntax (C precedence, lowest first): || && | ^ & (== !=) (< <= > >=)
 literals with C escapes; `defined(NAME)`.  Division truncates toward zero.
 Identifiers: [A-Za-z_.@][A-Za-z0-9_.@]* (the assembler rewrites numeric
 local labels `1b`/`1f` to internal names starting with '@').
+
+Limits (each an ExprError, never a Python error): a number must fit in 64
+bits (and be a valid number: `09` is a bad octal number), shift counts are
+0..63, a value must stay within 64 bits, parentheses and unary operators
+nest at most MAX_NESTING deep and an expression has at most MAX_TOKENS
+tokens (so parsing and evaluation stay far from Python's recursion limit).
 """
 
 from __future__ import annotations
@@ -28,6 +34,11 @@ TOKEN = re.compile(r"""
 ESCAPES = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, "'": 39, '"': 34,
            "a": 7, "b": 8, "f": 12, "v": 11, "e": 27}
 
+MAX_NESTING = 32          # parentheses and unary operators inside each other
+MAX_TOKENS = 300          # a longer expression is a mistake, not a program
+MAX_NUMBER_CHARS = 70     # 0b + 64 binary digits, with room to spare
+VALUE_LIMIT = 1 << 64     # |value| must stay below this
+
 BINARY = [  # precedence levels, lowest first
     ("||",), ("&&",), ("|",), ("^",), ("&",), ("==", "!="),
     ("<", "<=", ">", ">="), ("<<", ">>"), ("+", "-"), ("*", "/", "%"),
@@ -35,31 +46,54 @@ BINARY = [  # precedence levels, lowest first
 
 
 class ExprError(Exception):
-    """Bad expression; .offset is the column (0-based) inside the text."""
+    """Bad expression; .offset is the column (0-based) inside the text.
 
-    def __init__(self, message: str, offset: int = 0):
+    .certain is True for mistakes whatever the syntax around them (a bad
+    number or escape, an expression too long or too deep): callers that try
+    asm.expr first and fall back to keystone's syntax report these instead."""
+
+    def __init__(self, message: str, offset: int = 0, certain: bool = False):
         super().__init__(message)
         self.offset = offset
+        self.certain = certain
 
 
-def parse_number(text: str) -> int:
+def parse_number(text: str, offset: int = 0) -> int:
+    """The value of a number token; ExprError (at ``offset``) if it is not one."""
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ExprError(f"number '{text[:12]}...' ({len(text)} characters) does not fit in "
+                        "64 bits", offset, certain=True)
     t = text.lower()
     if t.startswith("0x"):
-        return int(t[2:], 16)
-    if t.startswith("0b"):
-        return int(t[2:], 2)
-    if t.endswith("h"):
-        return int(t[:-1], 16)
-    if len(t) > 1 and t.startswith("0"):
-        return int(t, 8)
-    return int(t, 10)
+        digits, base = t[2:], 16
+    elif t.startswith("0b"):
+        digits, base = t[2:], 2
+    elif t.endswith("h"):
+        digits, base = t[:-1], 16
+    elif len(t) > 1 and t.startswith("0"):
+        digits, base = t, 8
+    else:
+        digits, base = t, 10
+    try:
+        if "_" in digits or not digits:          # int() would take 1_000
+            raise ValueError(text)
+        value = int(digits, base)
+    except ValueError:
+        what = {16: "hexadecimal", 2: "binary", 8: "octal", 10: "decimal"}[base]
+        hint = " (a leading 0 means octal)" if base == 8 else ""
+        raise ExprError(f"bad {what} number '{text}'{hint}", offset, certain=True) from None
+    if value >= VALUE_LIMIT:
+        raise ExprError(f"number '{text}' does not fit in 64 bits", offset, certain=True)
+    return value
 
 
-def char_value(lit: str) -> int:
+def char_value(lit: str, offset: int = 0) -> int:
     body = lit[1:-1]
     if body.startswith("\\"):
         esc = body[1:]
         if esc[0] == "x":
+            if len(esc) == 1:
+                raise ExprError("'\\x' needs hexadecimal digits ('\\x41')", offset, certain=True)
             return int(esc[1:], 16)
         if esc[0] in "01234567" and (len(esc) > 1 or esc == "0"):
             return int(esc, 8)
@@ -92,15 +126,22 @@ class Expr:
         self.tree, self.names, self.text, self.uses_here = tree, names, text, uses_here
 
     def eval(self, lookup, here: int = 0) -> int:
-        return _eval(self.tree, lookup, here)
+        value = _eval(self.tree, lookup, here)
+        if not -VALUE_LIMIT < value < VALUE_LIMIT:
+            raise ExprError(f"value {value:#x} does not fit in 64 bits" if value.bit_length() < 200
+                            else "value does not fit in 64 bits", 0)
+        return value
 
 
 def parse(text: str) -> Expr:
     toks = tokenize(text)
     if not toks:
         raise ExprError("missing expression", 0)
+    if len(toks) > MAX_TOKENS:
+        raise ExprError(f"expression too long ({len(toks)} tokens; at most {MAX_TOKENS})", 0,
+                        certain=True)
     names: set[str] = set()
-    state = {"i": 0, "here": False}
+    state = {"i": 0, "here": False, "depth": 0}
 
     def peek():
         return toks[state["i"]] if state["i"] < len(toks) else (None, None, len(text))
@@ -113,9 +154,9 @@ def parse(text: str) -> Expr:
     def primary():
         kind, val, off = take()
         if kind == "num":
-            return ("n", parse_number(val))
+            return ("n", parse_number(val, off))
         if kind == "char":
-            return ("n", char_value(val))
+            return ("n", char_value(val, off))
         if kind == "id":
             if val in (".", "$"):
                 state["here"] = True
@@ -130,14 +171,21 @@ def parse(text: str) -> Expr:
                 return ("def", name)
             names.add(val)
             return ("s", val, off)
-        if val == "(":
-            e = binary(0)
-            k, v, o = take()
-            if v != ")":
-                raise ExprError("missing ')'", o)
+        if val in ("(", "-", "+", "~", "!"):
+            state["depth"] += 1
+            if state["depth"] > MAX_NESTING:
+                raise ExprError(f"expression nested too deeply (more than {MAX_NESTING} "
+                                "parentheses or unary operators inside each other)", off,
+                                certain=True)
+            if val == "(":
+                e = binary(0)
+                k, v, o = take()
+                if v != ")":
+                    raise ExprError("missing ')'", o)
+            else:
+                e = ("u", val, primary())
+            state["depth"] -= 1
             return e
-        if val in ("-", "+", "~", "!"):
-            return ("u", val, primary())
         if kind is None:
             raise ExprError("expression ends too early", off)
         raise ExprError(f"unexpected {val!r} in expression", off)
@@ -190,8 +238,10 @@ def _eval(t, lookup, here):
     if op == "&": return a & b
     if op == "|": return a | b
     if op == "^": return a ^ b
-    if op == "<<": return a << b
-    if op == ">>": return a >> b
+    if op in ("<<", ">>"):
+        if not 0 <= b < 64:
+            raise ExprError(f"shift count {b} is out of range (0..63)", t[4])
+        return a << b if op == "<<" else a >> b
     if op == "==": return int(a == b)
     if op == "!=": return int(a != b)
     if op == "<": return int(a < b)

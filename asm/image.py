@@ -226,7 +226,7 @@ class Image:
         if sym:
             _write(sym, (json.dumps(self.symfile(), indent=1) + "\n").encode())
         if lst:
-            _write(lst, self.listing().encode())
+            _write(lst, self.listing().encode("utf-8", "surrogateescape"))   # source bytes back
 
 
 def align(v, a):

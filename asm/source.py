@@ -14,6 +14,15 @@ and on `.equ` constants known at that point), `.macro/.endm` (with
 `.irp/.endr`, and `.error "msg"`.  Numeric local labels (`1:`, `1b`,
 `1f`) are renamed to unique internal names ("@1.<n>").  Directives that
 lay out bytes are parsed into Stmt here and evaluated in asm.assembler.
+
+Bad input is an AsmError at its place, never a Python error or a hang: a
+`/* comment` or a string left open, a non-ASCII character outside comments
+and strings (a UTF-8 byte-order mark at the start of a file is skipped),
+a source that is not a regular file, includes nested more than
+MAX_INCLUDE_DEPTH deep, more than MAX_REPEATS repetitions in one
+`.rept`/`.irp`, or more than MAX_STATEMENTS statements in all (a runaway
+`.rept` or macro).  Bytes in strings are the source's own bytes (a file
+that is not valid UTF-8 is read with surrogate escapes, as GAS copies them).
 """
 
 from __future__ import annotations
@@ -62,6 +71,7 @@ IDENT = re.compile(r"[A-Za-z_.@][\w.@]*$")
 WORD = re.compile(r"\s*([.A-Za-z_][\w.]*)")
 LOCALREF = re.compile(r"(?<![\w.@$'\\])(\d+)([bf])(?![\w.@])")
 ASSIGN = re.compile(r"\s*([A-Za-z_.@][\w.@]*)\s*=(?!=)\s*")
+LOCAL_NAME = re.compile(r"@(\d+)\.(\d+|none)\Z")      # a numeric local label, renamed
 
 DATA_WIDTH = {".byte": 1, ".short": 2, ".word": 2, ".hword": 2, ".value": 2,
               ".2byte": 2, ".long": 4, ".int": 4, ".4byte": 4, ".quad": 8,
@@ -71,6 +81,7 @@ IGNORED = {".global", ".globl", ".extern", ".type", ".size", ".file", ".ident",
            ".intel_syntax", ".arch", ".local", ".weak", ".hidden", ".p2alignw",
            ".cfi_startproc", ".cfi_endproc", ".loc", ".func", ".endfunc"}
 COND_OPEN = {".if", ".ifdef", ".ifndef"}
+MAX_IMAGE = 256 << 20      # bytes an image may store (.text + .data); asm.assembler checks
 
 
 def strip_comment(line: str, in_block: bool) -> tuple[str, bool]:
@@ -146,9 +157,29 @@ def split_top(text: str, sep: str, base: int = 0):
     return out
 
 
+def string_end(text: str, start: int = 0) -> int:
+    """Index of the quote closing the string that opens at ``text[start]``, or -1."""
+    quote, i = text[start], start + 1
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == quote:
+            return i
+        i += 1
+    return -1
+
+
 def parse_string(lit: str, loc: Loc, col: int) -> bytes:
-    if len(lit) < 2 or lit[0] != '"' or lit[-1] != '"':
+    if not lit or lit[0] != '"':
         raise loc.error("expected a string in double quotes", col)
+    end = string_end(lit)
+    if end < 0:
+        raise loc.error("unterminated string (no closing '\"'; a '\\\"' inside a string "
+                        "is an escaped quote)", col)
+    if end != len(lit) - 1:
+        raise loc.error(f"unexpected text after the string: {lit[end + 1:].strip()!r}",
+                        col + end + 1)
     body, out, i = lit[1:-1], bytearray(), 0
     while i < len(body):
         c = body[i]
@@ -169,7 +200,7 @@ def parse_string(lit: str, loc: Loc, col: int) -> bytes:
             out.append(X.ESCAPES.get(e, ord(e)))
             i += 2
             continue
-        out += c.encode("latin-1", errors="replace")
+        out += c.encode("utf-8", errors="surrogateescape")   # the source's bytes
         i += 1
     return bytes(out)
 
@@ -185,7 +216,10 @@ class Macro:
 class Reader:
     """One reading of a program; .stmts holds the result."""
 
-    MAX_DEPTH = 64
+    MAX_DEPTH = 64               # macro/.rept expansions inside each other (plus includes)
+    MAX_INCLUDE_DEPTH = 32       # .include inside .include
+    MAX_REPEATS = 100_000        # iterations of one .rept / items of one .irp
+    MAX_STATEMENTS = 2_000_000   # source lines read and replayed, in all
 
     def __init__(self, include_dirs=(), defines=None):
         self.include_dirs = [str(d) for d in include_dirs]
@@ -206,20 +240,30 @@ class Reader:
         self.local_count: dict[str, int] = {}
         self._stack: list = []
         self.equ_text: dict[str, str] = {}    # .equ name -> its expression text
+        self.lines_seen = 0                   # statements read or replayed (MAX_STATEMENTS)
 
     # ----- input -------------------------------------------------------
     def read_file(self, path: str, loc: Loc | None = None, col: int = 1):
+        def fail(msg):
+            return loc.error(msg, col) if loc else AsmError(msg, path)
         absolute = os.path.abspath(path)
         if absolute in self.include_stack:
             chain = " -> ".join(os.path.basename(p) for p in self.include_stack + [absolute])
             raise (loc.error(f"recursive include of '{path}' ({chain})", col) if loc
                    else AsmError(f"recursive include of '{path}'", path))
+        if len(self.include_stack) >= self.MAX_INCLUDE_DEPTH:
+            raise fail(f"includes nested more than {self.MAX_INCLUDE_DEPTH} deep")
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise fail(f"cannot read '{path}': not a regular file")
         try:
-            with open(path, encoding="utf-8", errors="replace") as f:
+            # surrogateescape: bytes that are not UTF-8 survive into strings as
+            # themselves (and are refused elsewhere as non-ASCII)
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
                 text = f.read()
         except OSError as e:
-            msg = f"cannot read '{path}': {e.strerror}"
-            raise loc.error(msg, col) if loc else AsmError(msg, path)
+            raise fail(f"cannot read '{path}': {e.strerror}") from None
+        if text.startswith("\ufeff"):        # a UTF-8 byte-order mark (editors write one)
+            text = text[1:]
         shown = os.path.normpath(path)
         self.sources[shown] = absolute
         self.include_stack.append(absolute)
@@ -233,15 +277,29 @@ class Reader:
 
     def read_text(self, text: str, filename: str):
         self.sources.setdefault(filename, os.path.abspath(filename) if os.path.exists(filename) else filename)
-        in_block = False
+        in_block, opened = False, None
         for number, raw in enumerate(text.splitlines(), 1):
+            was_in_block = in_block
             line, in_block = strip_comment(raw, in_block)
+            if in_block and not was_in_block:
+                opened = (Loc(filename, number, raw), raw.rfind("/*") + 1)
             if not line.strip():
                 continue
             loc = Loc(filename, number, raw)
+            check_ascii(line, loc)
             for piece, off in split_top(line, ";"):
                 if piece:
+                    self.count_statement(loc, off + 1)
                     self.statement(loc, off + 1, piece)
+        if in_block:
+            loc, col = opened
+            raise loc.error("unterminated /* comment (no */ before the end of the file)", col)
+
+    def count_statement(self, loc: Loc, col: int):
+        self.lines_seen += 1
+        if self.lines_seen > self.MAX_STATEMENTS:
+            raise loc.error(f"more than {self.MAX_STATEMENTS:,} statements "
+                            "(a runaway .rept, .irp or macro?)", col)
 
     def finish(self):
         if self.collect is not None:
@@ -526,11 +584,20 @@ class Reader:
             parts = split_top(rest, ",", argcol)
             name = parse_string(parts[0][0], loc, parts[0][1]).decode("utf-8", errors="replace")
             path = self.find_file(name, loc, parts[0][1])
-            with open(path, "rb") as f:
-                data = f.read()
+            try:
+                if os.path.getsize(path) > MAX_IMAGE:
+                    raise loc.error(f"'{name}' is larger than an image may be "
+                                    f"({MAX_IMAGE >> 20} MiB)", parts[0][1])
+                with open(path, "rb") as f:
+                    data = f.read()
+            except OSError as e:
+                raise loc.error(f"cannot read '{name}': {e.strerror}", parts[0][1]) from None
             nums = [self.pp_eval(t, loc, c, ".incbin") for t, c in parts[1:3]]
             skip = nums[0] if nums else 0
             count = nums[1] if len(nums) > 1 else len(data) - skip
+            if skip < 0 or count < 0 or skip + count > len(data):
+                raise loc.error(f".incbin skip {skip} and count {count} do not lie inside "
+                                f"'{name}' ({len(data)} bytes)", parts[1][1] if nums else argcol)
             st.kind, st.data = "bytes", data[skip:skip + count]
         elif d in (".lcomm", ".comm"):
             parts = split_top(rest, ",", argcol)
@@ -605,6 +672,8 @@ class Reader:
         loc, argcol = c["loc"], c["argcol"]
         if c["kind"] == ".rept":
             n = self.pp_eval(c["arg"], loc, argcol, ".rept")
+            if n > self.MAX_REPEATS:
+                raise loc.error(f".rept {n} repeats more than {self.MAX_REPEATS:,} times", argcol)
             for _ in range(n):
                 self.replay(c["body"], {}, loc, ".rept")
             return
@@ -615,6 +684,8 @@ class Reader:
         items = [p for p, _ in parts[1:]]
         if c["kind"] == ".irpc":
             items = list("".join(items))
+        if len(items) > self.MAX_REPEATS:
+            raise loc.error(f"{c['kind']} has more than {self.MAX_REPEATS:,} items", argcol)
         for item in items:
             self.replay(c["body"], {var: item}, loc, c["kind"])
 
@@ -652,6 +723,7 @@ class Reader:
         try:
             for loc, col, text in body:
                 new_loc = Loc(loc.file, loc.line, loc.src, note if loc.note is None else loc.note + "; " + note)
+                self.count_statement(new_loc, col)
                 self.statement(new_loc, col, pattern.sub(sub, text))
         finally:
             self._stack.pop()
@@ -663,6 +735,28 @@ class Reader:
 SEGREGS = {"cs", "ds", "es", "fs", "gs", "ss"}
 
 
+def check_ascii(line: str, loc: Loc):
+    """A non-ASCII character outside strings (comments are already blank) is an error."""
+    if line.isascii():
+        return
+    i = 0
+    while i < len(line):
+        c = line[i]
+        if c == '"':
+            end = string_end(line, i)
+            if end < 0:
+                return                 # the unterminated string is reported by its directive
+            i = end + 1
+            continue
+        if not c.isascii():
+            if 0xDC80 <= ord(c) <= 0xDCFF:       # a byte that was not UTF-8 (surrogateescape)
+                what = f"byte {ord(c) - 0xDC00:#04x} (not UTF-8)"
+            else:
+                what = f"character {c!r} (U+{ord(c):04X})"
+            raise loc.error(f"non-ASCII {what} outside a string or comment", i + 1)
+        i += 1
+
+
 def check_names(reader: Reader):
     """Every symbol an expression uses must be defined somewhere."""
     known = set(reader.defined) | set(reader.defines) | {s.name for s in reader.stmts if s.kind == "label"}
@@ -671,8 +765,9 @@ def check_names(reader: Reader):
             for name in e.names:
                 if name not in known:
                     off = max(0, e.text.find(name))
-                    if name.startswith("@"):
-                        n, k = name[1:].split(".")
+                    local = LOCAL_NAME.match(name)
+                    if local:
+                        n, k = local.groups()
                         where = "before" if k == "none" else "after"
                         raise s.loc.error(f"no local label '{n}:' {where} this point "
                                           f"(for '{n}{where[0]}')", c)

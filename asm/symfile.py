@@ -9,6 +9,8 @@ load_symbols(image_path) -> SymbolTable, from (in order of preference)
   2. the ELF .symtab, if the image is an ELF (labels: symbols in a section;
      constants: SHN_ABS; no line table),
   3. nothing: an empty table (every lookup answers "0x...").
+A symbol file that is not a good irqlab-sym-1 file (not JSON, `[]`, a
+symbol without a name or value, ...) raises ValueError with one line.
 
 SymbolTable: addr(name) (KeyError naming close matches), get(name),
 symbolize(addr) -> "name+0xoff" (nearest label at or below; constants never)
@@ -116,14 +118,68 @@ def load_symbols(image_path) -> SymbolTable:
 
 
 def from_symfile(path) -> SymbolTable:
-    with open(path, encoding="utf-8") as f:
-        d = json.load(f)
-    if d.get("format") != SYM_FORMAT:
+    """The table of a symbol file; ValueError (one line) if it is not a good one."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not an {SYM_FORMAT} symbol file (not UTF-8 text)") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not an {SYM_FORMAT} symbol file (nested too deeply)") from None
+    except ValueError as e:
+        raise ValueError(f"{path}: not an {SYM_FORMAT} symbol file ({_first_line(e)})") from None
+    if not isinstance(d, dict) or d.get("format") != SYM_FORMAT:
         raise ValueError(f"{path}: not an {SYM_FORMAT} symbol file")
-    syms = [Symbol(s["name"], s["value"], s["kind"], s.get("file", ""), s.get("line", 0))
-            for s in d.get("symbols", [])]
-    lines = [(a, f, l) for a, f, l in d.get("lines", [])]
-    return SymbolTable(syms, lines, d.get("sources"), d.get("base"), d.get("entry"))
+    syms = [_symbol(s, path, i) for i, s in enumerate(_list(d, "symbols", path))]
+    lines = [_line_row(r, path, i) for i, r in enumerate(_list(d, "lines", path))]
+    sources = d.get("sources") or {}
+    if not isinstance(sources, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                for k, v in sources.items()):
+        raise ValueError(f"{path}: 'sources' must map file names to paths")
+    for key in ("base", "entry"):
+        if d.get(key) is not None and not _is_address(d[key]):
+            raise ValueError(f"{path}: '{key}' must be an address (0..0xffffffff)")
+    return SymbolTable(syms, lines, sources, d.get("base"), d.get("entry"))
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+
+
+def _is_address(v) -> bool:
+    return type(v) is int and 0 <= v < 1 << 32
+
+
+def _list(d: dict, key: str, path) -> list:
+    v = d.get(key, [])
+    if not isinstance(v, list):
+        raise ValueError(f"{path}: '{key}' must be a list")
+    return v
+
+
+def _symbol(s, path, i: int) -> Symbol:
+    """One entry of "symbols", checked: a name, an address-sized value, a kind."""
+    if not isinstance(s, dict):
+        raise ValueError(f"{path}: symbol {i} is not an object")
+    name, value, kind = s.get("name"), s.get("value"), s.get("kind")
+    if not isinstance(name, str) or not name or not name.isprintable() or " " in name:
+        raise ValueError(f"{path}: symbol {i} has no usable name ({name!r})")
+    if kind not in ("label", "const"):
+        raise ValueError(f"{path}: symbol '{name}' has kind {kind!r} (label or const)")
+    if not (_is_address(value) if kind == "label" else
+            type(value) is int and -(1 << 63) <= value < 1 << 64):
+        raise ValueError(f"{path}: symbol '{name}' has no usable value ({str(value)[:40]})")
+    file, line = s.get("file", ""), s.get("line", 0)
+    if not isinstance(file, str) or type(line) is not int or line < 0:
+        raise ValueError(f"{path}: symbol '{name}' has a bad file or line")
+    return Symbol(name, value, kind, file, line)
+
+
+def _line_row(r, path, i: int) -> tuple:
+    if (not isinstance(r, list) or len(r) != 3 or not _is_address(r[0])
+            or not isinstance(r[1], str) or type(r[2]) is not int or r[2] < 0):
+        raise ValueError(f"{path}: line-table row {i} is not [address, file, line]")
+    return tuple(r)
 
 
 def from_image(image) -> SymbolTable:

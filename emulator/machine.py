@@ -142,6 +142,7 @@ import unicorn
 from unicorn import x86_const as X
 
 from emulator import loader as loader_mod
+from emulator import tsc
 from emulator.clock import Clock
 from emulator.cpu import (Cpu, EFLAGS_IF, TripleFault, Unsupported, VEC_UD,
                           exception_name, reset_exception_chain)
@@ -309,18 +310,15 @@ class Machine:
     def from_image(cls, path, append: str = "", mem_mib: int = 32, cpus: int = 1,
                    serial_in=None, native: bool = True) -> "Machine":
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            data = loader_mod.read_image(path, mem_mib << 20)
+            m = cls.from_bytes(data, append=append, mem_mib=mem_mib, cpus=cpus,
+                               serial_in=serial_in, native=native,
+                               image_path=os.path.basename(str(path)))
+            m.symbols = loader_mod.image_symbols(path)
         except OSError as e:
             raise MachineError(f"cannot read image {path}: {e.strerror}") from None
-        m = cls.from_bytes(data, append=append, mem_mib=mem_mib, cpus=cpus,
-                           serial_in=serial_in, native=native,
-                           image_path=os.path.basename(str(path)))
-        try:
-            from asm.symfile import load_symbols
-            m.symbols = load_symbols(str(path))
-        except (ImportError, ValueError, OSError):
-            m.symbols = None
+        except loader_mod.ImageError as e:
+            raise MachineError(str(e)) from None
         return m
 
     @classmethod
@@ -413,6 +411,7 @@ class Machine:
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_intr)
         uc.hook_add(unicorn.UC_HOOK_INSN, self._on_in, None, 1, 0, X.UC_X86_INS_IN)
         uc.hook_add(unicorn.UC_HOOK_INSN, self._on_out, None, 1, 0, X.UC_X86_INS_OUT)
+        tsc.install(self, cpu)                 # rdtsc reads virtual time (emulator/tsc.py)
 
     def _boot(self, boot) -> None:
         cpu = self.cpus[0]

@@ -1,9 +1,12 @@
 """``python -m emulator run IMAGE ...``: boot an image, print its console.
 
-Exit status: the guest's value written to port 0xF4; 2 for bad arguments
-or a bad image (one line on stderr); 124 when --max-instructions runs out;
-126 for a crash, triple fault or deadlock (a report paragraph on stderr);
-120 when a checker rule fired (whatever the guest wrote).  The observer and
+Exit status: the guest's value written to port 0xF4 (255 for a value that
+does not fit in a status byte, emulator/devices/debugcon.py); 2 for bad
+arguments or a bad image (one line on stderr); 124 when --max-instructions
+runs out; 126 for a crash, triple fault or deadlock (a report paragraph on
+stderr); 120 when a checker rule fired (whatever the guest wrote); 74 in
+place of the guest's value when the --trace file could not be written (a
+full disk; one line); 70 for an internal error (one line).  The observer and
 the checkers run by default (``--no-checks`` turns the checkers off); the
 run ends with one summary line on stderr, ``checks: 12 rules, 0
 violations``.  Never a Python traceback: errors the user can cause are caught here and said in one line.
@@ -16,6 +19,10 @@ import os
 import signal
 import sys
 import threading
+
+
+MAX_SERIAL_IN = 16 << 20          # bytes of --serial-in
+STATUS_OUTPUT_FAILED = 74         # sysexits EX_IOERR: --trace could not be written
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,12 +58,17 @@ def main(argv) -> int:
         return _bad("--cpus must be between 1 and 8")
     if not 1 <= args.mem <= 3072:
         return _bad("--mem must be between 1 and 3072 MiB")
+    if args.max_instructions is not None and args.max_instructions < 0:
+        return _bad("--max-instructions must not be negative")
     serial = None
     if args.serial_in:
         try:
-            serial = sys.stdin.buffer.read() if args.serial_in == "-" else open(args.serial_in, "rb").read()
+            serial = _read_serial_in(args.serial_in)
         except OSError as e:
             return _bad(f"cannot read --serial-in {args.serial_in}: {e.strerror}")
+        if len(serial) > MAX_SERIAL_IN:
+            return _bad(f"--serial-in {args.serial_in} holds more than {MAX_SERIAL_IN >> 20} MiB "
+                        "(the UART's input is read whole before the run)")
     try:
         injections = [parse(s) for s in args.inject]
         m = Machine.from_image(args.image, append=args.append, mem_mib=args.mem, cpus=args.cpus,
@@ -96,11 +108,28 @@ def main(argv) -> int:
         sys.stderr.write(f"irqlab: instruction budget of {args.max_instructions} spent\n")
     if result.report:
         sys.stderr.write(result.report + "\n")
+    written = m.devices["debugexit"].written
+    if result.reason == "exit" and written is not None and written != result.status:
+        sys.stderr.write(f"irqlab: the guest wrote {written:#x} to port 0xf4, which does not "
+                         f"fit in an exit status: status {result.status}\n")
     if session is not None and not args.no_checks:
         sys.stderr.write(summary + "\n")
         if status != 130:
             status = session.exit_status(status)
+    if session is not None and session.trace_error is not None:
+        sys.stderr.write(f"irqlab run: cannot write --trace {args.trace}: "
+                         f"{session.trace_error.strerror or session.trace_error}\n")
+        if result.reason == "exit" and status == result.status:
+            status = STATUS_OUTPUT_FAILED      # in place of the guest's value, never a pass
     return status
+
+
+def _read_serial_in(name: str) -> bytes:
+    """At most MAX_SERIAL_IN + 1 bytes of the file (``-``: stdin), so /dev/zero ends."""
+    if name == "-":
+        return sys.stdin.buffer.read(MAX_SERIAL_IN + 1)
+    with open(name, "rb") as f:
+        return f.read(MAX_SERIAL_IN + 1)
 
 
 def _stop_on_ctrl_c(machine):

@@ -30,6 +30,7 @@ import gzip
 import io
 import json
 import sys
+import zlib
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 # Every kind irqlab emits, with its fields in serialisation order.  A field
@@ -73,6 +74,8 @@ KINDS: dict[str, tuple[str, ...]] = {
     "lock.mismatch": ("lock", "by", "word"),
     "biglock.acquire": ("depth", "lwp"),
     "biglock.release": ("depth", "lwp"),
+    # a driver's work for one event finished (after any bottom half)
+    "work.done": ("line", "driver", "by"),
     "softint.schedule": ("softint", "by"),
     "softint.run": ("softint", "by"),
     "cpu.idle": (),
@@ -183,6 +186,10 @@ class TraceWriter:
     builds one.  When ``t`` is omitted the writer reads it from ``clock``
     (an ``emulator.clock.Clock``), so it can serve directly as the machine's
     trace sink.  ``close()`` flushes and closes (idempotent).
+
+    A write that fails (a full disk, /dev/full) does not stop the run: the
+    writer keeps the first error in ``error``, writes nothing more, and
+    ``close()`` raises that error (an OSError) once, after closing.
     """
 
     def __init__(self, target, clock=None) -> None:
@@ -206,10 +213,19 @@ class TraceWriter:
         self.clock = clock
         self.count = 0
         self.closed = False
+        self.error: Optional[OSError] = None
 
     def write(self, ev: dict) -> None:
-        self._f.write(dumps(ev))
-        self._f.write("\n")
+        if self.error is not None:
+            return
+        try:
+            self._f.write(dumps(ev))
+            self._f.write("\n")
+        except BrokenPipeError:
+            raise                         # stdout went away: the caller's status 141
+        except OSError as e:
+            self.error = e
+            return
         self.count += 1
 
     __call__ = write
@@ -229,10 +245,17 @@ class TraceWriter:
         if self.closed:
             return
         self.closed = True
-        if self._own:
-            self._f.close()
-        else:
-            self._f.flush()
+        try:
+            if self._own:
+                self._f.close()
+            else:
+                self._f.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:              # the file is closed all the same (io's close)
+            self.error = self.error or e
+        if self.error is not None:
+            raise self.error
 
     def __enter__(self):
         return self
@@ -246,45 +269,154 @@ def open_writer(path, clock=None) -> TraceWriter:
     return TraceWriter(path, clock)
 
 
-def _open_text(path: str):
+MAX_LINE = 1 << 20          # bytes in one trace line (a longer one is refused)
+
+
+def _no_float(text: str):
+    raise ValueError(f"{text[:20]} is not an integer (traces hold integers only)")
+
+
+# ints keep the C fast path (a parse_int hook would cost a Python call each);
+# Python's own limit refuses integers of more than 4300 digits (ValueError)
+_decode = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float).decode
+
+
+def _open_binary(path: str):
     if path == "-":
-        return sys.stdin
+        return sys.stdin.buffer
     try:
-        with open(path, "rb") as probe:
-            magic = probe.read(2)
-        if magic == b"\x1f\x8b":
-            return io.TextIOWrapper(gzip.GzipFile(path, "rb"), encoding="ascii")
-        return open(path, "r", encoding="ascii")
+        f = open(path, "rb")
+        magic = f.peek(2)[:2]
     except OSError as e:
         raise TraceError(f"{path}: cannot read trace: {e.strerror}") from None
+    if magic == b"\x1f\x8b":
+        f.close()
+        return gzip.GzipFile(path, "rb")
+    return f
+
+
+def _lines(f, path: str) -> Iterator[bytes]:
+    """The file's lines, each at most MAX_LINE bytes; gzip damage is a TraceError."""
+    n = 0
+    while True:
+        n += 1
+        try:
+            line = f.readline(MAX_LINE + 1)
+        except (EOFError, OSError, zlib.error) as e:
+            what = "truncated" if isinstance(e, EOFError) else "corrupt"
+            raise TraceError(f"{path}:{n}: {what} gzip data ({_one_line(e)})") from None
+        if not line:
+            return
+        if len(line) > MAX_LINE:
+            raise TraceError(f"{path}:{n}: a line longer than {MAX_LINE >> 20} MiB")
+        yield line
 
 
 def read_events(path) -> Iterator[dict]:
-    """Yield the events of a trace file one by one (a generator)."""
+    """Yield the events of a trace file one by one (a generator).
+
+    Anything that is not a good trace (a non-ASCII byte or a byte-order
+    mark, a corrupt or truncated .gz, a value that is not an integer,
+    string, boolean, null or flat list of those, an integer of thousands
+    of digits, deep nesting, a line over 1 MiB) is a TraceError naming the
+    line."""
     path = str(path)
-    f = _open_text(path)
+    f = _open_binary(path)
     try:
-        yield from parse_lines(f, path)
+        yield from parse_lines(_lines(f, path), path)
     finally:
-        if f is not sys.stdin:
+        if f is not sys.stdin.buffer:
             f.close()
 
 
-def parse_lines(lines: Iterable[str], name: str = "<trace>") -> Iterator[dict]:
-    """Parse JSON Lines into events, checking the three head keys."""
+def parse_lines(lines: Iterable, name: str = "<trace>") -> Iterator[dict]:
+    """Parse JSON Lines (str or ASCII bytes) into events, checking each one."""
     for n, line in enumerate(lines, 1):
+        if isinstance(line, bytes):
+            line = _ascii(line, name, n)
+        elif not line.isascii():
+            line = _ascii(line.encode("utf-8", "surrogateescape"), name, n)
         line = line.strip()
         if not line:
             continue
         try:
-            ev = json.loads(line)
+            ev = _decode(line)
+        except RecursionError:
+            raise TraceError(f"{name}:{n}: not a trace event (nested too deeply)") from None
         except ValueError as e:
-            raise TraceError(f"{name}:{n}: not a JSON line ({e.msg})") from None
-        except UnicodeDecodeError:
-            raise TraceError(f"{name}:{n}: not an ASCII JSON line") from None
-        if not isinstance(ev, dict) or not all(k in ev for k in HEAD):
+            raise TraceError(f"{name}:{n}: not a JSON line ({_one_line(e)})") from None
+        if ev.__class__ is not dict or "t" not in ev or "cpu" not in ev or "ev" not in ev:
             raise TraceError(f"{name}:{n}: an event needs t, cpu and ev")
+        problem = _check_event(ev)
+        if problem:
+            raise TraceError(f"{name}:{n}: {problem}")
         yield ev
+
+
+def _ascii(line: bytes, name: str, n: int) -> str:
+    try:
+        return line.decode("ascii")
+    except UnicodeDecodeError as e:
+        if n == 1 and line.startswith(b"\xef\xbb\xbf"):
+            raise TraceError(f"{name}:1: starts with a byte-order mark (a trace is ASCII "
+                             "JSON Lines)") from None
+        raise TraceError(f"{name}:{n}: non-ASCII byte {line[e.start]:#04x} at column "
+                         f"{e.start + 1} (a trace is ASCII JSON Lines)") from None
+
+
+_SCALARS = frozenset((int, str, bool, type(None)))     # exact types json gives
+_NONE = type(None)
+_INT = (frozenset((int, _NONE)), "an integer or null")
+_NAME = (frozenset((str, _NONE)), "a string or null")
+# fields the tools compute with or key on (emulator/metrics.py, trace_cli,
+# perfetto.py) and so must have their type; eip/esp/wchan/arg are left out:
+# a symbolised trace holds them as "symbol+0xoff" strings
+FIELD_TYPES = {
+    **{k: _INT for k in ("line", "vector", "depth", "used", "size", "ipl", "held")},
+    **{k: _NAME for k in ("rule", "owner", "lwp", "by", "ithread", "softint", "lock", "kind",
+                          "path", "via", "how", "from", "stack", "message", "reason")},
+}
+SWITCH_KINDS = frozenset(("lwp.switch", "stack.switch"))   # their "to" is an owner name
+
+
+def _check_event(ev: dict) -> str:
+    """'' for an event of the trace's form, else what is wrong with it."""
+    t, cpu, kind = ev["t"], ev["cpu"], ev["ev"]
+    if type(t) is not int or t < 0:
+        return f"t must be a non-negative integer, not {_shown(t)}"
+    if type(cpu) is not int or cpu < 0:
+        return f"cpu must be a non-negative integer, not {_shown(cpu)}"
+    if type(kind) is not str or not kind:
+        return f"ev must be a kind name, not {_shown(kind)}"
+    scalars, typed = _SCALARS, FIELD_TYPES
+    for k, v in ev.items():
+        c = v.__class__
+        want = typed.get(k)
+        if want is not None:
+            if c in want[0]:
+                continue
+            return f"field {k!r} must be {want[1]}, not {_shown(v)}"
+        if c in scalars or (c is list and all(x.__class__ in scalars for x in v)):
+            continue
+        return (f"field {k!r} is {_shown(v) if c is not list else 'a nested list'} "
+                "(values are integers, strings, booleans, null or lists of those)")
+    if kind in SWITCH_KINDS and ev.get("to").__class__ not in _NAME[0]:
+        return f"field 'to' of {kind} must be a string or null, not {_shown(ev.get('to'))}"
+    return ""
+
+
+def _shown(v) -> str:
+    if isinstance(v, dict):
+        return "an object"
+    if isinstance(v, list):
+        return "a list"
+    text = json.dumps(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _one_line(e: Exception) -> str:
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return text[:160]
 
 
 class Fanout:

@@ -14,6 +14,7 @@ Commands (``main(argv)``, argv without the leading ``trace``):
         walks both traces in step and prints the first divergence: the last
         N events they share, then both sides aligned (difflib) over the next
         window of events.  Exit status 0 identical, 1 different, 2 error.
+        (--context N >= 0, --window N >= 1.)
         ``--symbolize`` compares addresses in the layout-free form of
         emulator/trace_symbols.py (eip as ``symbol+0xoff``, esp from its
         stack's top, wait channels by symbol): given once, for both traces;
@@ -27,6 +28,11 @@ Definitions: emulator/metrics.py's contract (one place for both commands).
 All streaming: memory is bounded by the number of lines/LWPs, the diff
 window and the context, and for summary one integer per latency sample
 and per interrupt (as metrics.py says).
+
+Errors are one line on stderr, ``trace: ...``, exit status 2: bad arguments,
+and any file that is not a good trace (emulator/trace.py ``read_events``:
+non-ASCII bytes, a corrupt or truncated .gz, wrong field types, integers
+of thousands of digits, deep nesting, a line over 1 MiB); Ctrl-C is 130.
 """
 
 from __future__ import annotations
@@ -240,17 +246,36 @@ def _take(it: Iterator, n: int) -> list:
 
 
 # ----------------------------------------------------------------------- CLI
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):              # one line, status 2 (README's table)
+        sys.stderr.write(f"trace: {message}\n")
+        raise SystemExit(2)
+
+
+def _count(least: int):
+    """An argparse type: an integer >= ``least``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, not {value}")
+        return value
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m emulator trace",
-                                description="Read, compare and export irqlab traces.")
+    p = _Parser(prog="python -m emulator trace",
+                description="Read, compare and export irqlab traces.")
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("summary", help="counts and interrupt latency")
     s.add_argument("file")
     d = sub.add_parser("diff", help="first divergence between two traces")
     d.add_argument("a")
     d.add_argument("b")
-    d.add_argument("--context", type=int, default=5, help="events shown before it (5)")
-    d.add_argument("--window", type=int, default=40, help="events aligned after it (40)")
+    d.add_argument("--context", type=_count(0), default=5, help="events shown before it (5)")
+    d.add_argument("--window", type=_count(1), default=40, help="events aligned after it (40)")
     d.add_argument("--ignore", action="append", default=[], metavar="FIELD",
                    help="leave FIELD out of the comparison (e.g. t)")
     d.add_argument("--symbolize", action="append", default=[], metavar="IMAGE.sym.json",
@@ -299,6 +324,9 @@ def main(argv: Optional[list] = None) -> int:
         # the reader (head, less) went away: not an error worth a traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        print("trace: interrupted", file=sys.stderr)
+        return 130
     return 2
 
 

@@ -1,10 +1,17 @@
 """Command line: build kernel configurations and run scenarios.
 
-    python -m guest_kernel build --model M [--intr-stack S] [--softint K] [--bug B] -o OUT
+    python -m guest_kernel build --model M [--driver NAME=MODEL[,mpsafe|,biglock]]...
+                                 [--intr-stack S] [--softint K] [--bug B] -o OUT
     python -m guest_kernel build-all -o build
-    python -m guest_kernel run   --model M --scenario S [--cpus N] [--trace F] [--max-instructions N]
-    python -m guest_kernel debug --model M --scenario S [--cpus N]
+    python -m guest_kernel run   --model M [--driver ...]... --scenario S [--cpus N] [--trace F]
+                                 [--max-instructions N]
+    python -m guest_kernel debug --model M [--driver ...]... --scenario S [--cpus N]
     python -m guest_kernel compare [--models ...] [--scenarios ...] [--cpus ...] -o DIR
+
+``--model`` is the default interrupt model of the kernel's drivers;
+``--driver NAME=MODEL`` (repeatable) builds one driver under another model,
+``,biglock`` makes its handler run under the big lock (``,mpsafe``: not),
+guest_kernel/build.py ``DRIVERS``.
 
 ``run`` rebuilds build/<config>/ when a source is newer, then hands the ELF
 to ``python -m emulator run`` with ``--append scenario=S`` and the
@@ -27,23 +34,26 @@ import os
 import sys
 from pathlib import Path
 
-from guest_kernel.build import BuildError, Config, bug_configs, build, correct_configs, is_stale, MODELS
+from guest_kernel.build import (BuildError, Config, DRIVERS, MODELS, bug_configs, build,
+                                correct_configs, is_stale, parse_drivers)
 from guest_kernel.bugs import BUGS
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak",
-             "smp_contend", "smp_biglock", "smp_ipi", "smp_balance")
+             "lending", "smp_contend", "smp_biglock", "smp_ipi", "smp_balance")
 
 
 def _config_args(p):
     p.add_argument("--model", choices=MODELS, default="ithread")
+    p.add_argument("--driver", action="append", default=[], metavar="NAME=MODEL[,mpsafe|,biglock]",
+                   help=f"one driver under another model (drivers: {', '.join(DRIVERS)})")
     p.add_argument("--intr-stack", choices=("shared", "separate"), default="shared")
     p.add_argument("--softint", choices=("thread", "fast"), default="thread")
     p.add_argument("--bug", choices=sorted(BUGS), default=None)
 
 
 def _config(a) -> Config:
-    return Config(a.model, a.intr_stack, a.softint, a.bug)
+    return Config(a.model, a.intr_stack, a.softint, a.bug, parse_drivers(a.driver))
 
 
 def injection_specs(scenario: str) -> list[str]:

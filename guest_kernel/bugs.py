@@ -23,29 +23,29 @@ class Bug(NamedTuple):
 
 BUGS = {
     "sleep_in_hardintr": Bug("classic", "ithread_block", "hardintr-block",
-                             "the classic testdev handler takes the adaptive td_lock in interrupt context"),
+                             "the classic kbd handler takes the adaptive kbd_lock in interrupt context"),
     "spin_then_sleep": Bug("ithread", "biglock", "sleep-spin-ipl",
                            "an LWP sleeps holding the spin mutex biglock_spin (IPL_VM)"),
     "biglock_leak": Bug("ithread", "biglock", "biglock-sleep",
                         "mi_switch forgets to drop (and retake) the big lock"),
-    "no_unmask": Bug("ithread", "ithread_block", "line-masked",
-                     "pic_release never unmasks: a finished interrupt thread leaves IRQ 5 masked"),
+    "no_unmask": Bug("ithread", "biglock", "line-masked",
+                     "pic_release never unmasks: a finished interrupt thread leaves IRQ 1 masked"),
     "resume_pinned": Bug("ithread", "ithread_block", "pinned-run",
                          "a blocking interrupt LWP switches to its pinned LWP without unpinning it"),
     "lock_order": Bug("ithread", "soak", "lock-order",
                       "main takes soak_b then soak_a, the workers soak_a then soak_b"),
     "irq_unsafe": Bug("classic", "ithread_block", "irq-safety",
-                      "td_stat (spin, taken by the hard handler) is declared at IPL_NONE"),
+                      "kbd_stat (spin, taken by the hard handler) is declared at IPL_NONE"),
     "stack_overflow": Bug("ithread", "ithread_block", "stack-bounds",
-                          "the testdev handler recurses past the bottom of its interrupt LWP's stack"),
+                          "the kbd handler recurses past the bottom of its interrupt LWP's stack"),
     "lost_wakeup": Bug("ithread", "ithread_block", "liveness",
                        "main tests the done flag with interrupts on and sleeps after the wake-up came"),
     "mutex_as_completion": Bug("ithread", "ithread_block", "mutex-owner",
                                "main waits for holder by taking ib_done, which it holds, again; "
                                "holder releases it"),
-    "empty_ring_unlock": Bug("ithread", "biglock", "mutex-owner",
-                             "testdev_bottom's empty-ring shortcut jumps to the exit that releases "
-                             "td_lock, never taken"),
+    "empty_ring_unlock": Bug("ithread", "soak", "mutex-owner",
+                             "kbd_bottom's empty-ring shortcut jumps to the exit that releases "
+                             "kbd_lock, never taken"),
     "eoi_unmasked": Bug("classic", "nested", "intr-nesting",
                         "intr_hard sends its early EOI and sti without raising the IPL: a packet "
                         "re-enters the long IRQ 5 handler"),

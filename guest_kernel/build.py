@@ -1,17 +1,29 @@
-"""Build kernel configurations: model, options and planted bugs -> images.
+"""Build kernel configurations: model, drivers, options and planted bugs -> images.
 
 Contract
 --------
-``Config(model, intr_stack, softint, bug)`` names one configuration;
-``config.name`` is its directory under build/ (``ithread``,
-``classic-sepstack-fastsoft``, ``ithread-bug-no_unmask`` ...).
+``Config(model, intr_stack, softint, bug, drivers)`` names one
+configuration; ``config.name`` is its directory under build/ (``ithread``,
+``classic-sepstack-fastsoft``, ``ithread-testdev-hybrid``,
+``ithread-bug-no_unmask`` ...).  ``model`` is the kernel's default
+interrupt model; ``DRIVERS`` is the one table of the kernel's drivers (IRQ
+line, IPL, whether their handler may run as a thread and why), and each
+driver runs under the default model when its line is at or below IPL_VM,
+in interrupt context (classic) above it, MPSAFE, unless ``drivers``
+overrides it: ``parse_drivers(["testdev=hybrid,mpsafe", "kbd=classic,biglock"])``
+gives the tuple of (name, model, mpsafe) a Config takes (the command
+line's ``--driver NAME=MODEL[,mpsafe|,biglock]``; a Config takes those
+strings as they are too).  A threaded model for a
+driver above IPL_VM is refused.
+
 ``build(config, outdir)`` regenerates gen/ from layout.py, assembles
-``SOURCES`` plus the model's interrupt file with ``-D`` definitions
-(MODEL, INTR_STACK_SEPARATE, SOFTINT_FAST, one BUG_<NAME> per bug, 1 for
-the planted one) and writes kernel.bin, kernel.elf, kernel.sym.json and
-kernel.lst; it returns the ELF path.  ``is_stale`` says whether the sources
-are newer than a built image.  Errors are ``BuildError`` with the
-assembler's one-paragraph message.
+``SOURCES`` with ``-D`` definitions (MODEL, INTR_STACK_SEPARATE,
+SOFTINT_FAST, one BUG_<NAME> per bug, 1 for the planted one, and per
+driver <NAME>_MODEL, <NAME>_MPSAFE and <NAME>_NOTE, 1 when it runs
+otherwise than its default, which the banner then names) and writes
+kernel.bin, kernel.elf, kernel.sym.json and kernel.lst; it returns the ELF
+path.  ``is_stale`` says whether the sources are newer than a built image.
+Errors are ``BuildError`` with one line (or the assembler's paragraph).
 """
 
 from __future__ import annotations
@@ -25,22 +37,60 @@ from guest_kernel.bugs import BUGS
 
 HERE = Path(__file__).resolve().parent
 GEN = HERE / "gen"
-MODELS = ("classic", "ithread", "threaded")
-MODEL_VALUE = {"classic": 0, "ithread": 1, "threaded": 2}
+MODELS = ("classic", "ithread", "threaded", "hybrid")
+MODEL_VALUE = {"classic": 0, "ithread": 1, "threaded": 2, "hybrid": 3}
 
-# one mechanism per file; the model's interrupt path is added by build()
+# one mechanism per file; every model's interrupt path is in every kernel
+# (a driver's model picks its line's path at run time: intr.S)
 SOURCES = [
     "boot.S", "console.S", "cmdline.S", "pic.S", "spl.S", "switch.S",
     "sched.S", "idle.S", "lwp.S", "sleepq.S", "kernel_lock.S", "mutex.S",
-    "turnstile.S", "pin.S", "ring.S", "softint.S", "intr.S",
-    "intr_classic.S", "clock.S", "com.S", "rtc.S", "testdev.S", "main.S",
+    "turnstile.S", "pin.S", "ring.S", "softint.S", "trap.S", "intr.S",
+    "intr_establish.S", "intr_ithread.S", "intr_threaded.S", "clock.S", "com.S",
+    "rtc.S", "testdev.S", "kbd.S", "main.S",
     "scenarios.S", "scen_ithread_block.S", "scen_biglock.S", "scen_storm.S",
-    "scen_nested.S", "scen_soak.S", "gen/vectors.S",
+    "scen_nested.S", "scen_soak.S", "scen_lending.S", "gen/vectors.S",
     # SMP, after everything the UP kernel runs, so that no UP address moves
     "smp.S", "smp_lock.S", "smp_intr.S", "smp_xcall.S", "smp_wq.S", "scen_smp.S",
 ]
-MODEL_SOURCES = {"classic": [], "ithread": ["intr_ithread.S"],
-                 "threaded": ["intr_threaded.S"]}
+
+
+@dataclass(frozen=True)
+class Driver:
+    line: int
+    ipl: str
+    threadable: bool    # at or below IPL_VM: its handler may run as a thread
+    why: str            # why it runs under the model it does by default
+
+
+# The kernel's drivers (guest_kernel/README.md shows this table).
+DRIVERS = {
+    "clock": Driver(0, "IPL_SCHED", False, "the tick drives preemption and timed "
+                    "sleeps; above IPL_VM, interrupt context only"),
+    "kbd": Driver(1, "IPL_VM", True, "the scenarios' device (8042, IRQ 1): "
+                  "its bottom half takes an adaptive mutex, so the model matters"),
+    "com": Driver(4, "IPL_HIGH", False, "serial input must not be lost: "
+                  "IPL_HIGH, interrupt context only"),
+    "testdev": Driver(5, "IPL_VM", True, "irqlab's packet device (IRQ 5): "
+                      "its bottom half takes an adaptive mutex"),
+    "rtc": Driver(8, "IPL_SCHED", False, "a second clock; above IPL_VM, "
+                  "interrupt context only"),
+}
+
+
+def parse_drivers(specs) -> tuple:
+    """``NAME=MODEL[,mpsafe|,biglock]`` strings -> ((name, model, mpsafe), ...)."""
+    out = {}
+    for spec in specs or ():
+        name, eq, rest = spec.partition("=")
+        parts = rest.split(",") if eq else []
+        if not name or not parts or not parts[0] or len(parts) > 2 or \
+                (len(parts) == 2 and parts[1] not in ("mpsafe", "biglock")):
+            raise BuildError(f"--driver {spec!r}: expected NAME=MODEL[,mpsafe|,biglock]")
+        if name in out:
+            raise BuildError(f"--driver {name} given twice")
+        out[name] = (name, parts[0], len(parts) == 1 or parts[1] == "mpsafe")
+    return tuple(out.values())
 
 
 class BuildError(Exception):
@@ -53,6 +103,7 @@ class Config:
     intr_stack: str = "shared"      # classic-path handlers: interrupted stack or per-CPU stack
     softint: str = "thread"         # soft interrupts: own LWPs or fast (borrowing)
     bug: Optional[str] = None
+    drivers: tuple = ()             # ((name, model, mpsafe), ...) or "NAME=MODEL[,...]" strings
 
     def __post_init__(self):
         if self.model not in MODELS:
@@ -63,6 +114,40 @@ class Config:
             raise BuildError(f"--softint must be thread or fast, not {self.softint!r}")
         if self.bug is not None and self.bug not in BUGS:
             raise BuildError(f"unknown bug {self.bug!r} (known: {', '.join(BUGS)})")
+        specs = [d for d in self.drivers if isinstance(d, str)]
+        drivers = parse_drivers(specs) + tuple(tuple(d) for d in self.drivers
+                                               if not isinstance(d, str))
+        names = [d[0] for d in drivers]
+        if len(set(names)) != len(names):
+            raise BuildError(f"--driver {max(names, key=names.count)} given twice")
+        for name, model, _mpsafe in drivers:
+            self._check_driver(name, model)
+        # only what differs from the default matters (and names the build)
+        kept = tuple(sorted(d for d in drivers if d[1:] != self.default_setting(d[0])))
+        object.__setattr__(self, "drivers", kept)
+
+    @staticmethod
+    def _check_driver(name: str, model: str) -> None:
+        if name not in DRIVERS:
+            raise BuildError(f"unknown driver {name!r} (drivers: {', '.join(sorted(DRIVERS))})")
+        if model not in MODELS:
+            raise BuildError(f"unknown model {model!r} for driver {name} "
+                             f"(choose one of {', '.join(MODELS)})")
+        drv = DRIVERS[name]
+        if model != "classic" and not drv.threadable:
+            raise BuildError(f"driver {name} interrupts at {drv.ipl}, above IPL_VM: its "
+                             f"handler runs in interrupt context (classic), not {model}")
+
+    def default_setting(self, name: str) -> tuple:
+        """(model, mpsafe) of a driver when nothing overrides it."""
+        return (self.model if DRIVERS[name].threadable else "classic", True)
+
+    def setting(self, name: str) -> tuple:
+        """(model, mpsafe) the driver is built with."""
+        for d in self.drivers:
+            if d[0] == name:
+                return d[1:]
+        return self.default_setting(name)
 
     @property
     def name(self) -> str:
@@ -71,6 +156,8 @@ class Config:
             n += "-sepstack"
         if self.softint == "fast":
             n += "-fastsoft"
+        for name, model, mpsafe in self.drivers:
+            n += f"-{name}-{model}" + ("" if mpsafe else "-biglock")
         if self.bug:
             n += f"-bug-{self.bug}"
         return n
@@ -81,6 +168,11 @@ class Config:
              "SOFTINT_FAST": int(self.softint == "fast")}
         for b in BUGS:
             d["BUG_" + b.upper()] = int(b == self.bug)
+        for name in DRIVERS:
+            model, mpsafe = self.setting(name)
+            d[f"{name.upper()}_MODEL"] = MODEL_VALUE[model]
+            d[f"{name.upper()}_MPSAFE"] = int(mpsafe)
+            d[f"{name.upper()}_NOTE"] = int((model, mpsafe) != self.default_setting(name))
         return d
 
 
@@ -94,7 +186,7 @@ def bug_configs() -> list[Config]:
 
 
 def sources(config: Config) -> list[Path]:
-    return [HERE / s for s in SOURCES + MODEL_SOURCES[config.model]]
+    return [HERE / s for s in SOURCES]
 
 
 def is_stale(config: Config, outdir: Path) -> bool:

@@ -2,8 +2,9 @@
 #
 # clock_quiet: counter 0 in mode 0 with count 1 (it fires once, into a
 #     masked line) — the BIOS's periodic tick off until clock_start.
-# clock_start: IRQ 0 at IPL_SCHED (MPSAFE, interrupt context in every
-#     model), counter 0 in mode 2 (rate generator) with PIT_HZ_COUNT.
+# clock_start: IRQ 0 at IPL_SCHED (drv_clock: interrupt context in every
+#     model, MPSAFE unless built otherwise), counter 0 in mode 2 (rate
+#     generator) with PIT_HZ_COUNT.
 # clock_intr: each tick counts C_TICKS, ends due timed sleeps, wakes
 #     sleepers on C_TICKS, and every QUANTUM_TICKS asks for a reschedule.
         .include "kernel.inc"
@@ -19,12 +20,7 @@ clock_quiet:
         ret
 
 clock_start:
-        mov ebx, CLOCK_IRQ
-        mov eax, clock_intr
-        xor edx, edx
-        mov ecx, IPL_SCHED
-        mov esi, IH_MPSAFE
-        mov edi, name_clock
+        mov esi, drv_clock
         call intr_establish
         mov al, 0x34                     # counter 0, LSB then MSB, mode 2
         out PIT_CTRL, al
@@ -49,5 +45,5 @@ clock_intr:
         ret
 
         .data
-name_clock:  .asciz "clock"
+        DRIVER clock, CLOCK_IRQ, IPL_SCHED, clock_intr, 0, CLOCK_MODEL, CLOCK_MPSAFE
 quantum_left: .long QUANTUM_TICKS

@@ -1,7 +1,8 @@
 # com.S — COM1 input: interrupt-driven receive into a ring.
 #
-# com_start: IRQ 4 at IPL_HIGH (MPSAFE, interrupt context in every model);
-#     console_init already enabled the receive interrupt and OUT2.
+# com_start: IRQ 4 at IPL_HIGH (drv_com: interrupt context in every model,
+#     MPSAFE unless built otherwise); console_init already enabled the
+#     receive interrupt and OUT2.
 # com_intr: moves every received byte (LSR DR) into com_ring and wakes
 #     readers sleeping on it.  com_getc: EAX = next byte, sleeping until
 #     one arrives (thread context).
@@ -13,14 +14,8 @@
 
         .text
 com_start:
-        mov ebx, COM1_IRQ
-        mov eax, com_intr
-        xor edx, edx
-        mov ecx, IPL_HIGH
-        mov esi, IH_MPSAFE
-        mov edi, name_com
-        call intr_establish
-        ret
+        mov esi, drv_com
+        jmp intr_establish
 
 com_intr:
         push ebx
@@ -59,7 +54,7 @@ com_getc:
         ret
 
         .data
-name_com: .asciz "com1"
+        DRIVER com, COM1_IRQ, IPL_HIGH, com_intr, 0, COM_MODEL, COM_MPSAFE
         .align 4
 com_rx_count: .long 0
         .bss

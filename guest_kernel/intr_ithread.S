@@ -1,36 +1,34 @@
-# intr_ithread.S — the ithread model: handlers run as interrupt LWPs.
+# intr_ithread.S — the ithread and hybrid models: handlers run as interrupt
+# LWPs that borrow the interrupted one.
 #
-# intr_entry: the stub pushed the vector and error code, IF=0.  Lines above
-# IPL_VM (no interrupt LWP) take the classic path (intr_hard).  Otherwise the
-# line is held masked at the PIC and acknowledged, and the line's interrupt
-# LWP borrows the interrupted LWP (lwp_borrow, pin.S): the interrupted LWP
-# is pinned, the handler runs on the interrupt LWP's stack as that LWP, at
-# the line's IPL, with IF=1.  If the handler returns, ithread_body unmasks
-# the line and the pinned LWP resumes here, no scheduler involved.  If it
-# blocks (a mutex held by an LWP that is not running), mi_switch converts it
-# into a full thread and resumes the pinned LWP here at once; the line stays
-# masked until the converted thread finishes the handler and unmasks it.
+# intr_ithread: entered by jmp from intr_entry (intr.S) with the pushad
+# frame on the interrupted stack, EBX = line, IF=0, for a line whose driver
+# runs as ithread or hybrid (it has an interrupt LWP: IH_LWP).  The line is
+# held masked at the PIC and acknowledged, and the line's interrupt LWP
+# borrows the interrupted LWP (lwp_borrow, pin.S): the interrupted LWP is
+# pinned, the handler runs on the interrupt LWP's stack as that LWP, at the
+# line's IPL, with IF=1.  If the handler returns, ithread_body unmasks the
+# line and the pinned LWP resumes here, no scheduler involved.  If it
+# blocks (a mutex held by an LWP that is not running), mi_switch converts
+# it into a full thread and resumes the pinned LWP here at once; the line
+# stays masked until the converted thread finishes the handler and unmasks
+# it.  The two models differ only in the driver's second half (intr_bottom,
+# intr_establish.S): ithread runs it in this thread, hybrid hands it to a
+# soft interrupt through the ring, so a hybrid handler never waits for a
+# lock here.  Leaves through intr_return.
         .include "kernel.inc"
 
         .text
-intr_entry:
-        pushad
-        mov ebx, [esp + 32]
-        sub ebx, IRQ_BASE
-        mov eax, ebx
-        shl eax, 5
-        cmp dword ptr [ih_table + eax + IH_LWP], 0
-        je intr_hard                     # above IPL_VM: interrupt context
+intr_ithread:
         call pic_hold                    # the line stays masked until done
         call pic_eoi
 obs_intr_enter_ithread:                  # EBX = line
-        mov eax, ebx
-        shl eax, 5
-        mov edi, [ih_table + eax + IH_LWP]
-        mov dword ptr [ih_table + eax + IH_PENDING], 1
+        IH_ENTRY eax, ebx
+        mov edi, [eax + IH_LWP]
+        mov dword ptr [eax + IH_PENDING], 1
         cmp dword ptr [edi + L_STATE], LSPOOL
         jne 1f                           # busy (blocked): it will see PENDING
-        mov edx, [ih_table + eax + IH_IPL]
+        mov edx, [eax + IH_IPL]
         mov esi, ithread_body
         call lwp_borrow                  # back here, pinned LWP current, IF=0
 1:
@@ -38,17 +36,16 @@ obs_intr_exit_ithread:                   # EBX = line
         jmp intr_return
 
 # ithread_body: EBX = line, as the interrupt LWP, IF=1.  Runs the handler
-# until no new request came meanwhile (only a software `int` can bring one:
-# the line itself is held masked), then unmasks the line.
+# until no new request came meanwhile (a guard: no device can bring one, the
+# line is held masked and a second request waits in the PIC's IRR), then
+# unmasks the line.
 ithread_body:
-        mov eax, ebx
-        shl eax, 5
-        mov dword ptr [ih_table + eax + IH_PENDING], 0
+        IH_ENTRY eax, ebx
+        mov dword ptr [eax + IH_PENDING], 0
         call intr_call_handler
         cli
-        mov eax, ebx
-        shl eax, 5
-        cmp dword ptr [ih_table + eax + IH_PENDING], 0
+        IH_ENTRY eax, ebx
+        cmp dword ptr [eax + IH_PENDING], 0
         je 1f
         sti
         jmp ithread_body

@@ -1,29 +1,22 @@
 # intr_threaded.S — the threaded model (Linux's threaded IRQs, ONESHOT).
 #
-# intr_entry: lines above IPL_VM take the classic path (intr_hard).  For the
-# others the stub masks and acknowledges the line, marks it pending and
-# wakes its handler thread (priority PRI_INTR, so the return path switches
-# to it at once unless the interrupted code runs at raised IPL).
+# intr_threaded: entered by jmp from intr_entry (intr.S) with the pushad
+# frame on the interrupted stack, EBX = line, IF=0, for a line whose driver
+# runs threaded (it has a handler thread: IH_LWP).  The stub masks and
+# acknowledges the line, marks it pending and wakes its handler thread
+# (priority PRI_INTR, so the return path switches to it at once unless the
+# interrupted code runs at raised IPL).  Leaves through intr_return.
 # irq_thread(EAX = line): the handler thread: sleeps on its handler-table
 # entry until pending, runs the handler as an ordinary thread (IPL_NONE,
 # IF=1, may block), then unmasks the line.
         .include "kernel.inc"
 
         .text
-intr_entry:
-        pushad
-        mov ebx, [esp + 32]
-        sub ebx, IRQ_BASE
-        mov eax, ebx
-        shl eax, 5
-        cmp dword ptr [ih_table + eax + IH_LWP], 0
-        je intr_hard
+intr_threaded:
         call pic_hold
         call pic_eoi
 obs_intr_enter_threaded:                 # EBX = line
-        mov eax, ebx
-        shl eax, 5
-        add eax, ih_table
+        IH_ENTRY eax, ebx
         mov dword ptr [eax + IH_PENDING], 1
         call wakeup_locked               # the thread sleeps on its table entry
 obs_intr_exit_threaded:                  # EBX = line
@@ -32,9 +25,7 @@ obs_intr_exit_threaded:                  # EBX = line
 irq_thread:
         mov ebx, eax
 1:      cli
-        mov eax, ebx
-        shl eax, 5
-        add eax, ih_table
+        IH_ENTRY eax, ebx
         cmp dword ptr [eax + IH_PENDING], 0
         jne 2f
         xor edx, edx

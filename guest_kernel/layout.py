@@ -44,9 +44,17 @@ STRUCTS = {
     # single-producer single-consumer ring of 32-bit words
     "RING": [("HEAD", 4), ("TAIL", 4), ("DROPS", 4), ("PAD", 4),
              ("DATA", 4 * 64)],
-    # one established interrupt handler per IRQ line
+    # one established interrupt handler per IRQ line (intr_establish.S):
+    # MODEL is how it runs (MODEL_*), BOTTOM its second half or 0, SOFTINT
+    # the soft interrupt that runs BOTTOM (classic, hybrid) or 0
     "IH": [("FUNC", 4), ("ARG", 4), ("IPL", 4), ("FLAGS", 4), ("LWP", 4),
-           ("COUNT", 4), ("PENDING", 4), ("NAME", 4)],
+           ("COUNT", 4), ("PENDING", 4), ("NAME", 4), ("MODEL", 4), ("BOTTOM", 4),
+           ("SOFTINT", 4), ("PAD", 4)],
+    # a driver's interrupt attachment, what intr_establish reads (the DRIVER
+    # macro, kernel.inc): its line and IPL, top and bottom half, model, flags
+    # (IH_MPSAFE), its name and its soft interrupt's name
+    "DRV": [("LINE", 4), ("IPL", 4), ("TOP", 4), ("BOTTOM", 4), ("MODEL", 4),
+            ("FLAGS", 4), ("NAME", 4), ("SOFTNAME", 4)],
 }
 
 CONSTANTS = {
@@ -68,8 +76,9 @@ CONSTANTS = {
     # sizes
     "NLWP": 24, "STACK_SIZE": 4096, "STACK_GUARD": 512, "INTRSTACK_SIZE": 4096,
     "BOOTSTACK_SIZE": 4096, "NSOFTINT": 4, "RING_SLOTS": 64, "NIRQ": 16,
-    # interrupt models (-D MODEL=...), options
-    "MODEL_CLASSIC": 0, "MODEL_ITHREAD": 1, "MODEL_THREADED": 2,
+    # interrupt models (-D MODEL=... the default, -D <DRIVER>_MODEL=... each
+    # driver's: guest_kernel/build.py), options
+    "MODEL_CLASSIC": 0, "MODEL_ITHREAD": 1, "MODEL_THREADED": 2, "MODEL_HYBRID": 3,
     # vectors
     "IRQ_BASE": 0x20, "NVECTORS": 0x30,
     # the clock: PIT counter 0 in mode 2, 119 counts = 99.7 us per tick

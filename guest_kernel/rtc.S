@@ -1,7 +1,8 @@
 # rtc.S — the MC146818 RTC as a second clock on the slave PIC (IRQ 8).
 #
 # rtc_start: periodic interrupt (register A rate 6 = 1024 Hz, register B
-#     PIE), IRQ 8 at IPL_SCHED, MPSAFE.  rtc_stop: PIE off.
+#     PIE), IRQ 8 at IPL_SCHED (drv_rtc: interrupt context in every model,
+#     MPSAFE unless built otherwise).  rtc_stop: PIE off.
 # rtc_intr: reads register C (which acknowledges the chip) and counts.
 # Only irqlab scenarios use it: QEMU's RTC follows the host clock.
         .include "kernel.inc"
@@ -14,12 +15,7 @@
 
         .text
 rtc_start:
-        mov ebx, RTC_IRQ
-        mov eax, rtc_intr
-        xor edx, edx
-        mov ecx, IPL_SCHED
-        mov esi, IH_MPSAFE
-        mov edi, name_rtc
+        mov esi, drv_rtc
         call intr_establish
         mov al, RTC_A | NMI_OFF
         out CMOS_ADDR, al
@@ -56,6 +52,6 @@ rtc_intr:
         ret
 
         .data
-name_rtc:  .asciz "rtc"
+        DRIVER rtc, RTC_IRQ, IPL_SCHED, rtc_intr, 0, RTC_MODEL, RTC_MPSAFE
         .align 4
 rtc_ticks: .long 0

@@ -3,18 +3,23 @@
 #
 # main takes the big lock twice (depth 2), sleeps three ticks (mi_switch
 # drops both holds and takes the same depth back), checks the depth, then
-# raises IRQ 5 with IRQ 5's handler established without IH_MPSAFE: it runs
-# under the big lock — re-entering it on this CPU in the ithread and classic
-# models (the holder is the interrupted LWP), taking it after main's holds
-# were dropped by the switch in the threaded model.  Depth 2 again, then 0.
+# makes the keyboard controller raise IRQ 1 (kbd_raise) with IRQ 1's
+# handler made not MPSAFE for the while (its flags are restored after): it
+# runs under the big lock — the top half re-entering it on this CPU in
+# interrupt context or in an interrupt thread that borrows main (the holder
+# is the interrupted LWP), a handler thread or a soft interrupt's LWP
+# taking it after main's holds were dropped by the switch (threaded; the
+# bottom half of classic and hybrid).  Depth 2 again, then 0.
         .include "kernel.inc"
 
-        .equ TD_IH, TESTDEV_IRQ * IH_SIZE
+        .equ KBD_IH, KBD_IRQ * IH_SIZE
 
         .text
 scen_biglock:
         push ebx
-        and dword ptr [ih_table + TD_IH + IH_FLAGS], ~IH_MPSAFE
+        mov eax, [ih_table + KBD_IH + IH_FLAGS]
+        mov [bl_flags], eax
+        and dword ptr [ih_table + KBD_IH + IH_FLAGS], ~IH_MPSAFE
         call kernel_lock
         call kernel_lock
         PRINT msg_bl_sleep
@@ -32,7 +37,7 @@ scen_biglock:
         cmp dword ptr [ebx + L_BIGLOCKS], 2
         jne 8f
         PRINT msg_bl_irq
-        int IRQ_BASE + TESTDEV_IRQ       # the non-MPSAFE handler
+        call kbd_raise                   # the non-MPSAFE handler
         mov eax, 1
         call wait_bottom_count
         CURLWP ebx
@@ -42,7 +47,8 @@ scen_biglock:
         call kernel_unlock_one
         cmp dword ptr [kernel_lock_word + KL_COUNT], 0
         jne 9f
-        or dword ptr [ih_table + TD_IH + IH_FLAGS], IH_MPSAFE
+        mov eax, [bl_flags]              # the driver's own flags again
+        mov [ih_table + KBD_IH + IH_FLAGS], eax
         PRINT msg_bl_done
         xor eax, eax
         pop ebx
@@ -56,8 +62,10 @@ scen_biglock:
 
         .data
 msg_bl_sleep: .asciz "biglock: depth 2, sleeping three ticks\n"
-msg_bl_irq:   .asciz "biglock: depth 2 restored, raising IRQ 5 (not MPSAFE)\n"
+msg_bl_irq:   .asciz "biglock: depth 2 restored, raising IRQ 1 (not MPSAFE)\n"
 msg_bl_done:  .asciz "biglock: handler ran under the big lock, depth 2 kept, released\n"
 msg_bl_depth: .asciz "big-lock depth not restored"
 msg_bl_held:  .asciz "big lock still held after the last release"
         MUTEX biglock_spin, MUTEX_SPIN, IPL_VM
+        .align 4
+bl_flags:     .long 0                     # IRQ 1's flags before the scenario

@@ -1,16 +1,21 @@
 # scen_ithread_block.S — a device interrupt whose handler needs a mutex that
 # the interrupted LWP holds.
 #
-# LWP "holder" takes td_lock (adaptive) and, with interrupts enabled and the
-# lock held, raises IRQ 5's vector (`int`, so the moment is exact and the
-# scenario runs on QEMU too) — twice: the second request arrives while the
-# first handler still waits for the lock and must run after it, not on top.  The testdev handler's bottom half needs
-# td_lock.  ithread: the interrupt LWP borrows holder, blocks, converts; the
-# holder resumes, releases, and the handler finishes and unmasks IRQ 5.
-# classic: the hard half only schedules the soft interrupt, whose LWP blocks.
-# threaded: the handler thread blocks like any thread.  main then waits for
-# the bottom half (condition tested with IF=0, then sleep: no lost wake-up).
+# LWP "holder" takes kbd_lock (adaptive) and, with interrupts enabled and
+# the lock held, makes the keyboard controller raise IRQ 1 (kbd_raise: the
+# interrupt comes through the PIC at once, on irqlab and QEMU alike) —
+# twice: the second request arrives while the first handler still waits
+# for the lock, latched in the PIC's IRR behind the line's mask, and must
+# run after it, not on top.  The kbd handler's bottom half needs kbd_lock.
+# ithread: the interrupt LWP borrows holder, blocks, converts; the holder
+# resumes, releases, and the handler finishes and unmasks IRQ 1 (the second
+# request is delivered then).  classic: the hard half only schedules the
+# soft interrupt, whose LWP blocks.  threaded: the handler thread blocks
+# like any thread.  main then waits for the bottom half (condition tested
+# with IF=0, then sleep: no lost wake-up).
         .include "kernel.inc"
+
+        .equ IB_BYTE, 0x5a               # what the "keyboard" sends
 
         .text
 scen_ithread_block:
@@ -33,9 +38,9 @@ scen_ithread_block:
         call setrunnable
 .if BUG_SLEEP_IN_HARDINTR
         mov edx, 1
-        call tsleep                      # holder now sleeps holding td_lock
-        int IRQ_BASE + TESTDEV_IRQ       # the hard handler blocks on it
-        int IRQ_BASE + TESTDEV_IRQ
+        call tsleep                      # holder now sleeps holding kbd_lock
+        call kbd_raise                   # the hard handler blocks on it
+        call kbd_raise
 .endif
 .if BUG_MUTEX_AS_COMPLETION
         mov ebx, ib_done                 # ... and main waits by taking it again
@@ -48,10 +53,10 @@ scen_ithread_block:
         call wait_bottom_count
 .if BUG_LOST_WAKEUP
         # BUG: the test and the sleep are not atomic against the interrupt
-        cmp dword ptr [td_bottom_count], 3
+        cmp dword ptr [kbd_bottom_count], 3
         jae 1f
-        int IRQ_BASE + TESTDEV_IRQ       # the interrupt lands in the window
-        mov eax, td_bottom_count
+        call kbd_raise                   # the interrupt lands in the window
+        mov eax, kbd_bottom_count
         mov edx, 100                     # ... and this sleep misses its wake-up
         pushf
         cli
@@ -59,19 +64,19 @@ scen_ithread_block:
         popf
 1:
 .endif
-        mov ebx, td_stat                 # read the counters under the hard half's lock
+        mov ebx, kbd_stat                # read the counters under the hard half's lock
         call mutex_enter
-        mov edx, [td_intr_count]
+        mov edx, [kbd_intr_count]
         call mutex_exit
         mov ecx, 2 + BUG_LOST_WAKEUP
         cmp edx, ecx
         jne 8f
-        cmp [td_bottom_count], ecx
+        cmp [kbd_bottom_count], ecx
         jne 8f
-        mov ebx, td_lock
+        mov ebx, kbd_lock
         cmp dword ptr [ebx + MTX_OWNER], 0
         jne 9f
-.if MODEL == MODEL_ITHREAD || (MODEL == MODEL_CLASSIC && SOFTINT_FAST)
+.if KBD_MODEL == MODEL_ITHREAD || (KBD_MODEL != MODEL_THREADED && SOFTINT_FAST)
         cmp dword ptr [ithread_blocks], 1    # the borrowing LWP blocked and converted
 .else
         cmp dword ptr [ithread_blocks], 0    # nothing borrows in this configuration
@@ -91,15 +96,15 @@ scen_ithread_block:
         pop ebx
         ret
 
-# wait_bottom_count: EAX = n; sleep until td_bottom_count >= n
+# wait_bottom_count: EAX = n; sleep until kbd_bottom_count >= n
 wait_bottom_count:
         push ebx
         mov ebx, eax
 1:      pushf
         cli                              # test and sleep atomically
-        cmp [td_bottom_count], ebx
+        cmp [kbd_bottom_count], ebx
         jae 2f
-        mov eax, td_bottom_count
+        mov eax, kbd_bottom_count
         mov edx, 1000
         call sleep_on
         popf
@@ -110,14 +115,16 @@ wait_bottom_count:
 
 ib_holder:
         push ebx
-        mov ebx, td_lock
+        mov ebx, kbd_lock
         call mutex_enter
         PRINT msg_ib_taken
-        int IRQ_BASE + TESTDEV_IRQ       # the device interrupt, lock held, IF=1
+        mov al, IB_BYTE
+        call kbd_raise                   # the device interrupt, lock held, IF=1
         PRINT msg_ib_back
-        int IRQ_BASE + TESTDEV_IRQ       # again, while its handler is still blocked
+        mov al, IB_BYTE + 1
+        call kbd_raise                   # again, while its handler is still blocked
         PRINT msg_ib_again
-        mov ebx, td_lock
+        mov ebx, kbd_lock
         call mutex_exit
 .if BUG_MUTEX_AS_COMPLETION
         mov ebx, ib_done                 # "done": lets main go on
@@ -129,11 +136,11 @@ ib_holder:
 .if BUG_SLEEP_IN_HARDINTR
 sleepy_holder:
         push ebx
-        mov ebx, td_lock
+        mov ebx, kbd_lock
         call mutex_enter
         mov edx, 3
         call tsleep                      # adaptive holders may sleep
-        mov ebx, td_lock
+        mov ebx, kbd_lock
         call mutex_exit
         pop ebx
         ret
@@ -141,13 +148,13 @@ sleepy_holder:
 
         .data
 name_holder:  .asciz "holder"
-msg_ib_taken: .asciz "holder: td_lock taken, raising IRQ 5\n"
-msg_ib_back:  .asciz "holder: back from the interrupt, releasing td_lock\n"
-msg_ib_again: .asciz "holder: raised IRQ 5 again while its handler waits\n"
-msg_ib_done:  .asciz "ithread_block: the handler finished after the holder released td_lock\n"
+msg_ib_taken: .asciz "holder: kbd_lock taken, raising IRQ 1\n"
+msg_ib_back:  .asciz "holder: back from the interrupt, still holding kbd_lock\n"
+msg_ib_again: .asciz "holder: raised IRQ 1 again while its handler waits\n"
+msg_ib_done:  .asciz "ithread_block: the handler finished after the holder released kbd_lock\n"
 msg_ib_count: .asciz "the handler did not run exactly twice"
 msg_ib_convert: .asciz "wrong number of interrupt LWP conversions"
-msg_ib_held:  .asciz "td_lock still held"
+msg_ib_held:  .asciz "kbd_lock still held"
         .align 4
 ib_holder_lwp: .long 0
 .if BUG_MUTEX_AS_COMPLETION

@@ -1,9 +1,11 @@
-# scen_soak.S — four LWPs, the clock and the test device contending on
-# several mutexes in a fixed order (soak_a before soak_b; soak_c and
-# td_lock alone) for SOAK_TICKS ticks (> 20 M instructions).  Workers sleep
+# scen_soak.S — four LWPs, the clock and the keyboard controller contending
+# on several mutexes in a fixed order (soak_a before soak_b; soak_c and
+# kbd_lock alone: the workers poll the keyboard's ring with its bottom half)
+# for SOAK_TICKS ticks (> 20 M instructions).  Workers sleep
 # a tick now and then holding soak_b, so the others block on turnstiles.
-# main raises IRQ 5 every 8 ticks (and injected packets add more).  Passes
-# when every shared counter equals the sum of the workers' own counts.
+# main makes the controller raise IRQ 1 every 8 ticks (kbd_raise; on irqlab
+# injected test-device packets add IRQ 5s).  Passes when every shared
+# counter equals the sum of the workers' own counts.
         .include "kernel.inc"
 
         .equ SOAK_TICKS, 210             # x 99.7 us = 21 M instructions
@@ -41,7 +43,8 @@ scen_soak:
         inc ebx
         test ebx, 7
         jnz 3f
-        int IRQ_BASE + TESTDEV_IRQ
+        mov al, bl
+        call kbd_raise
 3:      cmp ebx, SOAK_TICKS
         jb 2b
         mov dword ptr [soak_stop], 1
@@ -102,9 +105,8 @@ soak_worker:
         call mutex_exit
         test dword ptr [soak_local + esi*4], 15
         jnz 3f
-        mov ebx, td_lock                 # against the test device's bottom half
-        call mutex_enter
-        call mutex_exit
+        call kbd_bottom                  # poll the keyboard's ring: kbd_lock
+                                         # against its interrupt's bottom half
 3:      mov ecx, 200                     # some work outside the locks
 4:      dec ecx
         jnz 4b

@@ -21,6 +21,7 @@ scenario_table:
         .long sname_storm, scen_storm
         .long sname_nested, scen_nested
         .long sname_soak, scen_soak
+        .long sname_lending, scen_lending
         .long 0, 0
 sname_hello:          .asciz "hello"
 sname_preempt:        .asciz "preempt"
@@ -29,6 +30,7 @@ sname_biglock:        .asciz "biglock"
 sname_storm:          .asciz "storm"
 sname_nested:         .asciz "nested"
 sname_soak:           .asciz "soak"
+sname_lending:        .asciz "lending"
 
         .text
 scen_hello:

@@ -177,9 +177,8 @@ obs_smp_tpr:                             # EAX = the TPR written; smp_linemask i
 4:      bsf edx, ecx                     # each line whose entry changes
         jz 6f
         btr ecx, edx
-        mov ebx, edx
-        shl ebx, 5                       # IH_SIZE = 32
-        mov eax, [ih_table + ebx + IH_IPL]
+        IH_ENTRY ebx, edx
+        mov eax, [ebx + IH_IPL]
         shl eax, 4
         lea eax, [eax + edx + LINE_CLASS_BASE + RTE_LEVEL]
         bt dword ptr [smp_linemask], edx

@@ -69,11 +69,10 @@ imask_recompute:
         xor edx, edx                     # EDX = ipl
 1:      xor eax, eax
         xor ecx, ecx                     # ECX = line
-2:      mov ebx, ecx
-        shl ebx, 5                       # IH_SIZE = 32
-        cmp dword ptr [ih_table + ebx + IH_FUNC], 0
+2:      IH_ENTRY ebx, ecx
+        cmp dword ptr [ebx + IH_FUNC], 0
         je 3f
-        cmp [ih_table + ebx + IH_IPL], edx
+        cmp [ebx + IH_IPL], edx
         ja 4f
 3:      bts eax, ecx
 4:      inc ecx

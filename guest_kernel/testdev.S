@@ -1,11 +1,14 @@
 # testdev.S — the irqlab test device driver (ports TESTDEV..+7, IRQ 5).
+# Only irqlab has the device (QEMU's PC leaves the range unclaimed):
+# the scenarios that feed it packets (storm, and nested and soak on top of
+# what they do on both machines) inject them (scenarios/NAME.inject).
 #
-# testdev_start(ESI = flags, IH_MPSAFE or 0): IRQ 5 at IPL_VM, FIFO flushed,
-#     interrupt enabled.
+# testdev_start: IRQ 5 at IPL_VM (drv_testdev: the model and MPSAFE the
+#     build gives the driver), FIFO flushed, interrupt enabled.
 # testdev_intr (the top half, any model): drains the FIFO into td_ring
-#     (the lock-free ring: it never blocks), then hands the rest on —
-#     classic: schedules the soft interrupt td_softint; ithread and threaded:
-#     it runs as a thread already, so it calls testdev_bottom itself.
+#     (the lock-free ring: it never blocks), then hands the rest on
+#     (intr_bottom: a soft interrupt in the classic and hybrid models, at
+#     once in the ithread and threaded ones, which run as a thread already).
 # testdev_bottom: under the adaptive mutex td_lock, takes every word out of
 #     the ring and counts it in td_received.  It may block on td_lock.
         .include "kernel.inc"
@@ -20,20 +23,8 @@
 
         .text
 testdev_start:
-        mov ebx, TESTDEV_IRQ
-        mov eax, testdev_intr
-        xor edx, edx
-        mov ecx, IPL_VM
-        mov edi, name_td
+        mov esi, drv_testdev
         call intr_establish
-.if MODEL == MODEL_CLASSIC
-        mov eax, IPL_SOFTNET
-        mov edx, testdev_bottom
-        xor ecx, ecx
-        mov ebx, name_tdsoft
-        call softint_establish
-        mov [td_softint], eax
-.endif
         # presence: register 1 reads 0 here; on QEMU the range is unclaimed
         # and reads 0xff (TESTDEV is layout.py's, from the machine's device)
         mov dx, TESTDEV
@@ -74,32 +65,14 @@ testdev_intr:
 4:      dec ecx                          # (so that other interrupts nest in it)
         jnz 4b
 3:
-.if BUG_STACK_OVERFLOW
-        mov ecx, 240                     # BUG: recursion deeper than the stack
-        call td_recurse
-.endif
-.if BUG_SLEEP_IN_HARDINTR
-        mov ebx, td_lock                 # BUG: an adaptive mutex in hard context
-        call mutex_enter
-        call mutex_exit
-.endif
-.if MODEL == MODEL_CLASSIC
-        mov ebx, [td_softint]
-        call softint_schedule
-.else
-        call testdev_bottom
-.endif
+        mov ebx, TESTDEV_IRQ
+        call intr_bottom                 # the rest: now, or in a soft interrupt
         pop edx
         pop ebx
         ret
 
 testdev_bottom:
         push ebx
-.if BUG_EMPTY_RING_UNLOCK
-        mov eax, [td_ring + RING_HEAD]   # BUG: an empty ring skips the lock, but
-        cmp eax, [td_ring + RING_TAIL]   # the exit it jumps to releases td_lock,
-        je 2f                            # which this path never took
-.endif
         mov ebx, td_lock
         call mutex_enter
         mov ebx, td_ring
@@ -116,20 +89,6 @@ testdev_bottom:
         pop ebx
         ret
 
-.if BUG_STACK_OVERFLOW
-td_recurse:                              # 16 bytes of stack per level
-        push eax
-        push ebx
-        push edx
-        dec ecx
-        jz 1f
-        call td_recurse
-1:      pop edx
-        pop ebx
-        pop eax
-        ret
-.endif
-
 # testdev_overflow: EAX = packets the device dropped (0 without a device)
 testdev_overflow:
         cmp dword ptr [td_present], 0
@@ -142,16 +101,10 @@ testdev_overflow:
         ret
 
         .data
-name_td:     .asciz "testdev"
-name_tdsoft: .asciz "testdev-soft"
+        DRIVER testdev, TESTDEV_IRQ, IPL_VM, testdev_intr, testdev_bottom, TESTDEV_MODEL, TESTDEV_MPSAFE
         MUTEX td_lock, MUTEX_ADAPTIVE, IPL_NONE
-.if BUG_IRQ_UNSAFE
-        MUTEX td_stat, MUTEX_SPIN, IPL_NONE   # BUG: does not keep IRQ 5 out
-.else
         MUTEX td_stat, MUTEX_SPIN, IPL_VM
-.endif
         .align 4
-td_softint:      .long 0
 td_intr_count:   .long 0
 td_bottom_count: .long 0
 td_received:     .long 0

@@ -126,8 +126,10 @@ class BigLockAcrossSleep(Rule):
         "ever leaving its CPU (an AP's bound LWP halts its CPU to wait) held "
         "it all that time while not running: that is reported too.")
 
+    # what the switch itself and the retaking do before the LWP goes on
+    # (cpu_switchto restores the new LWP's IPL: cpu.ipl and the masks)
     QUIET = ("stack.switch", "biglock.acquire", "irq.raise", "irq.lower", "pic.ack",
-             "pic.eoi", "pic.mask", "pic.unmask")
+             "pic.eoi", "pic.mask", "pic.unmask", "cpu.ipl")
 
     def __init__(self) -> None:
         self.saved: dict = {}       # lwp -> depth dropped at its last switch

@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MODELS = ("classic", "ithread", "threaded")
+MODELS = ("classic", "ithread", "threaded", "hybrid")     # guest_kernel/build.py MODELS
 SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak",
-             "smp_contend", "smp_biglock", "smp_ipi", "smp_balance")
+             "lending", "smp_contend", "smp_biglock", "smp_ipi", "smp_balance")
 # scenarios about several CPUs: on one CPU the kernel only prints that it
 # skips them (and PASS), so runs and goldens take them on 2 CPUs and more
 SMP_SCENARIOS = tuple(s for s in SCENARIOS if s.startswith("smp_"))

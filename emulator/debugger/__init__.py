@@ -9,7 +9,8 @@ Exit status (README's table): the guest's status when it exited (0 when
 it did not), 2 for bad arguments, a bad image or a GDB port that cannot be
 listened on (one line on stderr), 126 after a crash the session stopped
 at, 130 for Ctrl-C at start-up, 141 when stdout was closed early
-(``debug ... | head -1``), 70 for an internal error (one line).
+(``debug ... | head -1``), 70 for an internal error (one line), 74 when
+the --trace file could not be written (a full disk; one line at the end).
 
 ``main(argv) -> int`` builds the machine (``Machine.from_image``), attaches
 the observer (threads, locks, stacks, trace, checks) unless --no-observe,
@@ -107,6 +108,9 @@ def main(argv=None) -> int:
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as e:                     # closing --trace found a write error (full disk)
+        print(f"debug: cannot write --trace {args.trace}: {e.strerror or e}", file=sys.stderr)
+        return 74
 
 
 def _session(args) -> int:

@@ -24,7 +24,9 @@ make after building the machine and before running it:
 ``session.finish() -> (violation_count, summary_line)`` emits one
 ``stack.usage`` per kernel stack (how deep it was ever used), runs the
 rules' end-of-run checks, closes the trace and returns the line to print last on
-stderr (``checks: 12 rules, 0 violations``).  ``session.exit_status(status)``
+stderr (``checks: 12 rules, 0 violations``); a trace that could not be
+written (a full disk) leaves its OSError in ``session.trace_error`` (the run
+and the checks go on).  ``session.exit_status(status)``
 is 120 when any rule fired, else ``status``.  ``session.events`` (a
 ``Recent``) holds the last events for the debugger.
 """
@@ -67,6 +69,7 @@ class Session:
         if self.kernel:
             self._scan_labels(("obs_ap_stack",))
         self.fanout = Fanout()
+        self.trace_error: Optional[OSError] = None
         self.writer = open_writer(trace_path) if trace_path else None
         if self.writer is not None:
             self.fanout.add(self.writer.write)
@@ -140,7 +143,10 @@ class Session:
             else:
                 line = "checks: off"
             if self.writer is not None:
-                self.writer.close()
+                try:
+                    self.writer.close()
+                except OSError as e:        # said by the caller: see trace_error
+                    self.trace_error = e
             self.finished = (len(self.violations), line)
         return self.finished
 

@@ -22,6 +22,7 @@ a table entry.  Field readers:
     ("running", REG) whether that owner is on a CPU now
     ("int", REG)     the register's value
     ("sym", REG)     the code symbol at the address in REG (a cross-call's function)
+    ("str", REG)     the NUL-terminated string at the address in REG (a driver's name)
     ("cur",)         the LWP current on this CPU (per-CPU data)
 
 LWP names: ``lwp N`` (N the LWP's id), ``ithread N`` for an interrupt LWP,
@@ -151,6 +152,10 @@ LABELS = {
     "obs_sleep": ("lwp.sleep", {"lwp": ("lwp", "ebx"), "wchan": ("int", "eax"), "ipl": ("ipl",)}),
     "obs_wakeup": ("lwp.wakeup", {"lwp": ("lwp", "eax"), "wchan": ("int", "ecx"), "by": ("cur",)}),
     "obs_idle": ("cpu.idle", {}),
+    # a driver's work for one interrupt is finished, after any bottom half,
+    # at the same point in every model (intr_establish.S work_done)
+    "obs_work_done": ("work.done", {"line": ("int", "ebx"), "driver": ("str", "eax"),
+                                    "by": ("cur",)}),
     # SMP: the same events from any CPU (smp.S, smp_lock.S)
     "obs_cpu_up": ("cpu.up", {"apic": ("int", "ebx"), "lwp": ("lwp", "edi")}),
     "obs_idle_ap": ("cpu.idle", {}),
@@ -529,6 +534,8 @@ class KernelModel:
                 out[name] = val & 0xFF
             elif how == "sym":
                 out[name] = self.symbols.symbolize(val) or f"{val:#x}"
+            elif how == "str":
+                out[name] = self._cstr(val)
             elif how == "lwp":
                 out[name] = self.lwp_name(val)
             elif how == "lock":

@@ -250,7 +250,7 @@ def test_exporting_to_a_full_device_is_one_line_not_a_traceback(tmp_path, capsys
 
 
 @pytest.mark.parametrize("key,must", [
-    ("ithread/ithread_block", {"borrowed by ithread 2", "ithread work, line 5"}),
+    ("ithread/ithread_block", {"borrowed by ithread 3", "ithread work, line 1"}),
     ("classic/nested", {"handler 5", "irq 0"}),
     ("cpus2/classic/smp_biglock", {"ap cpu1"}),
 ])

@@ -124,3 +124,33 @@ def test_a_remembered_de_turns_a_later_gp_into_df_unless_reset():
     assert seen == [0, 8]
     assert _find_old_exception_offset() is not None
     assert VEC_GP == 13
+
+
+def test_rdtsc_and_rdtscp_reach_an_insn_hook_at_the_instruction_and_a_nonzero_return_skips_them():
+    """emulator/tsc.py relies on this: the C library calls UC_HOOK_INSN for
+    RDTSC/RDTSCP (the binding's hook_add refuses them, hence its own
+    registration call), EIP is at the instruction, and returning non-zero
+    keeps the registers the hook wrote instead of the host's TSC."""
+    from emulator.tsc import register_insn_hook
+    uc, img = engine("start:\n    rdtsc\n    rdtscp\n    hlt\n")
+    try:
+        uc.hook_add(unicorn.UC_HOOK_INSN, lambda *a: 1, None, 1, 0, X.UC_X86_INS_RDTSC)
+        refused = False
+    except unicorn.UcError:
+        refused = True
+    assert refused                   # the binding's table has no RDTSC (unicorn 2.1.4)
+    seen = []
+
+    def hook(u):
+        seen.append(u.reg_read(X.UC_X86_REG_EIP))
+        u.reg_write(X.UC_X86_REG_EAX, 0x1000 + len(seen))
+        u.reg_write(X.UC_X86_REG_EDX, 0x77)
+        u.reg_write(X.UC_X86_REG_ECX, 0x55)
+        return 1
+    register_insn_hook(uc, hook, X.UC_X86_INS_RDTSC)
+    register_insn_hook(uc, hook, X.UC_X86_INS_RDTSCP)
+    start = img.symbols["start"].value
+    uc.emu_start(start, start + 5)
+    assert seen == [start, start + 2]
+    assert (uc.reg_read(X.UC_X86_REG_EAX), uc.reg_read(X.UC_X86_REG_EDX),
+            uc.reg_read(X.UC_X86_REG_ECX)) == (0x1002, 0x77, 0x55)

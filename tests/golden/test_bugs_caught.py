@@ -17,13 +17,13 @@ REPORTS = {
         ({"lock": "ib_done", "lwp": "lwp 0", "owner": "lwp 0"},
          "lwp 0 takes ib_done again while holding it"),
         # release by a non-owner: the holder releases main's mutex
-        ({"lock": "ib_done", "lwp": "lwp 3", "owner": "lwp 0"},
-         "lwp 3 releases ib_done, which lwp 0 holds"),
+        ({"lock": "ib_done", "lwp": "lwp 4", "owner": "lwp 0"},
+         "lwp 4 releases ib_done, which lwp 0 holds"),
     ],
     "empty_ring_unlock": [
-        # a release of a mutex nobody holds: the interrupt LWP's bottom half
-        ({"lock": "td_lock", "lwp": "ithread 2", "owner": None},
-         "ithread 2 releases td_lock, which nobody holds"),
+        # a release of a mutex nobody holds: a soak worker polling the ring
+        ({"lock": "kbd_lock", "lwp": "lwp 4", "owner": None},
+         "lwp 4 releases kbd_lock, which nobody holds"),
     ],
     "eoi_unmasked": [
         # the same line enters again while its handler runs on that CPU

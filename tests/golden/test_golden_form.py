@@ -43,3 +43,9 @@ def test_the_smp_scenarios_have_goldens_on_two_cpus_and_more_only():
     assert ("ithread", "smp_contend", 2) in m and ("ithread", "smp_contend", 4) in m
     assert not [c for c in m if c[1].startswith("smp_") and c[2] == 1]
     assert {c[2] for c in m} == {1, 2, 4}
+
+
+def test_every_model_has_goldens_on_one_cpu_and_hybrid_there_only():
+    m = golden.matrix()
+    assert {c[0] for c in m if c[2] == 1} == {"classic", "ithread", "threaded", "hybrid"}
+    assert ("hybrid", "soak", 1) in m and not [c for c in m if c[0] == "hybrid" and c[2] > 1]

@@ -17,7 +17,8 @@ from tests.qemu import run_qemu
 machine_mod = pytest.importorskip("emulator.machine")
 
 MODELS = ("classic", "ithread", "threaded")
-SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak")
+SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak",
+             "lending")
 BUDGET = 60_000_000
 
 

@@ -8,8 +8,8 @@ import pytest
 from guest_kernel.bugs import BUGS
 from tests.qemu import run_qemu
 
-MODELS = ("classic", "ithread", "threaded")
-QEMU_SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "nested", "soak")
+MODELS = ("classic", "ithread", "threaded", "hybrid")
+QEMU_SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "nested", "soak", "lending")
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -26,9 +26,9 @@ from guest_kernel.__main__ import injection_specs, injections, kernel_cmdline
 from tests.qemu import run_qemu
 
 MODELS = ("classic", "ithread", "threaded")
-QEMU_SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "nested", "soak",
+QEMU_SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "nested", "soak", "lending",
                   "smp_contend", "smp_biglock", "smp_ipi", "smp_balance")
-EARLIER = ("hello", "preempt", "ithread_block", "biglock", "nested", "soak")
+EARLIER = ("hello", "preempt", "ithread_block", "biglock", "nested", "soak", "lending")
 
 
 @pytest.mark.parametrize("cpus", (1, 2, 4))

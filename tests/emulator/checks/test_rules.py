@@ -128,6 +128,19 @@ def test_dropping_and_restoring_the_same_depth_is_fine():
     assert vs == []
 
 
+def test_the_ipl_restored_by_the_switch_before_the_lock_is_retaken_is_fine():
+    # an interrupt thread at IPL_VM switched back in: cpu_switchto restores
+    # its IPL (cpu.ipl, masks) before mi_switch retakes its big-lock depth
+    vs = run(START + [E(3, "biglock.acquire", depth=1, lwp="lwp 1"),
+                      E(9, "lwp.sleep", lwp="lwp 1"),
+                      E(10, "biglock.release", depth=0, lwp="lwp 1", saved=1),
+                      sw(11, "lwp 1", "lwp 2"), E(20, "lwp.wakeup", lwp="lwp 1"),
+                      sw(30, "lwp 2", "lwp 1"), E(31, "cpu.ipl", ipl=5),
+                      E(31, "pic.mask", line=1), E(32, "biglock.acquire", depth=1, lwp="lwp 1"),
+                      acq(40, "m")])
+    assert vs == []
+
+
 def test_retaking_fewer_holds_than_were_dropped_at_the_switch_fires():
     vs = run(START + [E(3, "biglock.acquire", depth=1, lwp="lwp 1"),
                       E(4, "biglock.acquire", depth=2, lwp="lwp 1"),

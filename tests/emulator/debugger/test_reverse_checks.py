@@ -71,9 +71,10 @@ def test_reverse_over_lock_operations_and_interrupts_ends_with_no_violations(ker
     elf = kernels()
     ref, _ = straight(elf, "biglock", tmp_path / "ref.jsonl")
     d, report = session(elf, "biglock", tmp_path / "rev.jsonl")
-    # the scenario's end: irq 5 (vector 0x25) enters, its interrupt thread
-    # pins lwp 0, takes td_stat and td_lock and the big lock, and returns
-    script = ["b obs_lock_acquire", "c", "c", "rsi 40", "c",
+    # the scenario's end: irq 1 (vector 0x21) enters, its interrupt thread
+    # pins lwp 0, takes kbd_stat and kbd_lock and the big lock, and returns
+    # (rsi 60: back past the kbd_stat acquisition, 47 instructions before kbd_lock's)
+    script = ["b obs_lock_acquire", "c", "c", "rsi 60", "c",
               "b obs_biglock_release", "c", "c", "rc", "rc", "rsi 200",
               "catch irq", "c", "rsi 1", "c", "delete",
               "run-for 100", "rsi 300000", "c", "checks"]
@@ -83,7 +84,7 @@ def test_reverse_over_lock_operations_and_interrupts_ends_with_no_violations(ker
     assert {"lock.acquire", "lock.release", "biglock.acquire", "biglock.release",
             "intr.enter", "intr.exit", "lwp.pin", "lwp.unpin", "lwp.switch"} <= kinds
     assert out.count("Breakpoint 1 (reverse), obs_lock_acquire") == 2
-    assert out.count("Catchpoint 3 (irq 5, vector 0x25") == 2
+    assert out.count("Catchpoint 3 (irq 1, vector 0x21") == 2
     assert "The guest exited with status 0." in out
     assert out.splitlines()[-2] == "checks: 12 rules, 0 violations"
     assert report.getvalue() == ""
@@ -112,8 +113,8 @@ def test_a_violation_is_reported_once_when_the_debugger_goes_back_over_it(kernel
                    "c\nrsi 9000\nc\nchecks\n")
     d.close()
     # the catchpoint stops at the violation each time the run passes it ...
-    assert out.count("Catchpoint 1 (violation pinned-run: lwp 3 runs while pinned by "
-                     "ithread 2)") == 3
+    assert out.count("Catchpoint 1 (violation pinned-run: lwp 4 runs while pinned by "
+                     "ithread 3)") == 3
     # ... but it is reported and counted once, as in the straight run
     assert report.getvalue().count("pinned-run violated") == 1
     assert report.getvalue() == ref_report

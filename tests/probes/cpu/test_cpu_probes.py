@@ -1,7 +1,7 @@
 """CPU delivery-rule probes (tests/probes/cpu/*.S) on irqlab and on QEMU.
 
 Each probe prints what it observed about one rule of Intel SDM vol. 3A
-ch. 6 on port 0xE9; the expected text is derived from the SDM (the probe
+ch. 6 (tsc.S: the time-stamp counter as virtual time) on port 0xE9; the expected text is derived from the SDM (the probe
 sources say why).  irqlab must print exactly that, on both block-hook paths,
 and exactly what QEMU prints, with the same exit status.
 """
@@ -26,6 +26,7 @@ EXPECTED = {
     "eoi": "unmask_hits 01\nret_after_unmask 01\neoi_hits 01\nret_after_eoi 01\n",
     "gates": "int_gate_if 00\nint_ret_after 01\nint_frame_words 03\ntrap_gate_if 01\n"
              "ud_eip_ok 01\nde_eip_ok 01\ngp_error 08 00\ngp_eip_ok 01\ndf_error 00\n",
+    "tsc": "tsc_straight 07\ntsc_loop 66\n",
 }
 
 
