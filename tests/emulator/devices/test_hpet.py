@@ -2,7 +2,7 @@
 (a 100 MHz counter, three timers, the pc machine's routing)."""
 
 from emulator.clock import Clock
-from emulator.devices.hpet import Hpet
+from emulator.devices.hpet import Hpet, _catch_up
 
 CAP, PERIOD, CONF, ISR, CNT, CNT_HI = 0x000, 0x004, 0x010, 0x020, 0x0F0, 0x0F4
 
@@ -115,6 +115,38 @@ def test_periodic_timer_reloads_with_the_period_written():
     first = lines.edges(2)
     assert first >= 9
     assert h.mmio_read(tcmp(1), 4) % 50 == 0             # the comparator moved on by periods
+
+
+def test_a_periodic_comparator_far_behind_the_counter_catches_up_to_its_next_period():
+    # QEMU's hpet_timer adds the period until the comparator is not behind
+    # the counter: from 10 under a 10-tick period with the counter at
+    # 0xfffffff1 that is 0xfffffffa (a multiple of 10), nine ticks on
+    h, clock, lines = make()
+    for half, value in ((0, 10), (4, 0)):                    # comparator 10, period 10
+        h.mmio_write(tcfg(0), 4, 0x4 | 0x8 | 0x40 | (2 << 9))   # periodic, VAL_SET, 64-bit
+        h.mmio_write(tcmp(0) + half, 4, value)
+    h.mmio_write(CNT, 4, 0xFFFFFFF0)
+    h.mmio_write(CONF, 4, 1)
+    run_to(h, clock, 10)                                     # fires one tick on
+    assert lines.edges(2) == 1
+    assert (h.mmio_read(tcmp(0), 4), h.mmio_read(tcmp(0) + 4, 4)) == (0xFFFFFFFA, 0)
+    assert h.next_deadline() == 10 + 9 * 10
+
+
+def test_the_catch_up_is_exactly_qemus_loop_for_every_small_width_case():
+    def qemu_loop(cmp, period, cur, bits):
+        mod, steps = 1 << bits, 0
+        while (cmp - cur) % mod >= mod >> 1:                 # (intN)(cmp - cur) < 0
+            cmp, steps = (cmp + period) % mod, steps + 1
+            if steps > 1000:
+                return None                                  # spins for ever in QEMU too
+        return cmp
+    for cmp in range(32):
+        for cur in range(32):
+            for period in range(1, 64):
+                want = qemu_loop(cmp, period, cur, 5)
+                if want is not None:
+                    assert _catch_up(cmp, period, cur, 5) == want, (cmp, period, cur)
 
 
 def test_a_comparator_in_the_past_fires_one_tick_later_as_in_qemu():
