@@ -58,7 +58,7 @@ bless: install
 	$(PY) -m tests.golden.bless
 
 check-bugs: install
-	$(PY) -m emulator.checks bugs
+	$(PY) -m guest_kernel bugs
 
 # Random guests on irqlab and QEMU -icount, compared (emulator/fuzz):
 # SEEDS=A:B (default 0:200), JOBS=N, SCHEDULER=tcp://HOST:PORT (Dask).

@@ -24,14 +24,24 @@ per interrupt; issue 5, tracing at most 1.5 times the run without it.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import sys
+import tempfile
 import time
 
 import unicorn
 from unicorn import x86_const as X
 
 import asm
+from emulator.loader import image_symbols
+from emulator.machine import Machine
+from emulator.observe import attach
+from emulator.pool import default_jobs
+from guest_kernel import harness
+from guest_kernel.compare import main as compare
 
 ITERATIONS = 20_000_000            # loop iterations (4 instructions each)
 STORM_ITERATIONS = 1_000_000
@@ -122,7 +132,6 @@ def raw_unicorn(iterations: int) -> tuple[int, float]:
 
 
 def guest(iterations: int, native: bool, storm: bool):
-    from emulator.machine import Machine
     image = asm.assemble_text(GUEST.replace("ITER", str(iterations)), entry="start").flat()
     m = Machine.from_bytes(image, native=native)
     m.console = lambda data: None
@@ -142,23 +151,17 @@ KERNEL_MODEL, KERNEL_SCENARIO = "ithread", "soak"
 
 
 def kernel_image() -> str:
-    """The bench kernel (the checks' build, built when stale)."""
-    from emulator.checks.runs import kernel_image as build
-    return build(KERNEL_MODEL)
+    """The bench kernel (the harness's build, built when stale)."""
+    return harness.kernel_image(KERNEL_MODEL)
 
 
 def kernel_run(image: str, observe: bool, trace: bool) -> tuple:
     """(instructions, seconds, events) of one soak run; events counted by
     the observer (0 when bare)."""
-    import io
-    import os
-    import tempfile
-    from emulator.machine import Machine
-    from emulator.observe import attach
-    from guest_kernel.__main__ import injection_specs
     m = Machine.from_image(image, append=f"scenario={KERNEL_SCENARIO}")
+    m.symbols = image_symbols(image)
     m.console = lambda data: None
-    for spec in injection_specs(KERNEL_SCENARIO):
+    for spec in harness.injection_specs(KERNEL_SCENARIO):
         m.inject(spec)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "soak.jsonl") if trace else None
@@ -180,12 +183,6 @@ def compare_run(image: str) -> tuple:
     """(instructions of all runs, seconds, configurations, jobs) of ``make
     compare``'s default matrix (guest_kernel/compare), into a scratch
     directory, kernels from the bench kernel's build directory."""
-    import contextlib
-    import io
-    import os
-    import tempfile
-    from emulator.pool import default_jobs
-    from guest_kernel.compare import main as compare
     build_dir = os.path.dirname(os.path.dirname(image))
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()), \
             contextlib.redirect_stderr(io.StringIO()):

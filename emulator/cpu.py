@@ -93,10 +93,12 @@ class Cpu:
         self.uc = uc
         self.halted = False
         self.interrupt_source = None    # object with intr_pending() and acknowledge()
-        # the machine's run-loop state for this CPU (emulator/machine.py)
+        # the machine's run-loop state for this CPU, all of it here: the
+        # instruction clock's (emulator/icount.py) ...
         self.st = None                  # block-hook counters (HookState or the C struct)
         self.native = None              # this engine's C block hook, if loaded
         self.blocks: dict = {}          # linear address -> the block last entered there
+        # ... and accepting events at a boundary (emulator/accept.py)
         self.pending_exc = None         # (vector, kind, error_code) raised, not yet delivered
         self.shadow_spent = False       # the last instruction ran in a shadow: none follows
         self.just_delivered = True      # nothing retired since the last delivery
@@ -112,6 +114,23 @@ class Cpu:
         self._ss_cache = (-1, 0)
         self._mmr = _Mmr()
         self._pmmr = ctypes.byref(self._mmr)
+
+    # -- the run-loop state a snapshot keeps (Machine.snapshot/restore) -------
+    LOOP_STATE = ("pending_exc", "shadow_spent", "just_delivered", "nmi_blocked", "nmi_esp",
+                  "maybe_16bit")
+
+    def save_loop_state(self) -> dict:
+        d = {name: getattr(self, name) for name in self.LOOP_STATE}
+        d["last_block"], d["cur_block"] = self.st.last_block, self.st.cur_block
+        return d
+
+    def load_loop_state(self, d: dict, now: int) -> None:
+        """Back to a saved state at time ``now`` (no block in progress)."""
+        for name in self.LOOP_STATE:
+            setattr(self, name, d[name])
+        self.st.now = self.st.block_start = now
+        self.st.last_block, self.st.cur_block = d["last_block"], d["cur_block"]
+        self.st.skip_addr = -1
 
     # -- registers -----------------------------------------------------------
     def _get(self, regid: int) -> int:
@@ -323,7 +342,6 @@ _OLD_EXC_SEARCHED = False
 
 
 def _find_old_exception_offset() -> Optional[int]:
-    import ctypes
     uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
     uc.mem_map(0, 0x2000)
     uc.mem_write(0x1000, b"\xf7\xf1\xf7\xf1\x8e\xd8")       # div ecx; div ecx; mov ds, ax
@@ -349,7 +367,6 @@ def _find_old_exception_offset() -> Optional[int]:
 def reset_exception_chain(uc) -> None:
     """Make the engine forget the exception it just reported (see above)."""
     global _OLD_EXC_OFFSET, _OLD_EXC_SEARCHED
-    import ctypes
     if not _OLD_EXC_SEARCHED:
         _OLD_EXC_SEARCHED = True
         _OLD_EXC_OFFSET = _find_old_exception_offset()
@@ -359,3 +376,49 @@ def reset_exception_chain(uc) -> None:
     ctypes.memmove(ctypes.cast(ctx.context, ctypes.c_void_p).value + _OLD_EXC_OFFSET,
                    b"\xff\xff\xff\xff", 4)
     uc.context_restore(ctx)
+
+
+# -- start-up state (an AP after INIT and SIPI) ---------------------------------
+# ``init_registers()`` is the SDM's state after INIT (Vol. 3A Table 9-1, as
+# QEMU's do_cpu_init leaves it); ``enter_real_mode(uc, vector)`` loads the
+# state a start-up IPI gives (8.4.4.1): real mode, CS = vector << 8 (base
+# vector << 12), IP = 0.  A UC_MODE_32 engine with CR0.PE cleared runs 16-bit
+# real-mode code, and the trampoline switches itself to protected mode.
+
+def init_registers() -> dict[str, int]:
+    """Register state after INIT (SDM Vol. 3A Table 9-1), by Unicorn register name.
+
+    EDX holds the processor signature (QEMU: family/model/stepping of its
+    default CPU, 0x663 for qemu32); CR0 = 0x60000010 (CD, NW, ET).
+    """
+    return {"EAX": 0, "EBX": 0, "ECX": 0, "EDX": 0x663, "ESI": 0, "EDI": 0, "EBP": 0,
+            "ESP": 0, "EFLAGS": 0x2, "EIP": 0xFFF0, "CR0": 0x60000010, "CR2": 0, "CR3": 0,
+            "CR4": 0, "CS": 0xF000, "DS": 0, "ES": 0, "FS": 0, "GS": 0, "SS": 0}
+
+
+def sipi_registers(vector: int) -> dict[str, int]:
+    """Register state a start-up IPI leaves: real mode at (vector << 8):0000 (SDM 8.4.4.1)."""
+    regs = init_registers()
+    regs.update(CS=(vector & 0xFF) << 8, EIP=0)
+    return regs
+
+
+def enter_real_mode(uc, vector: int) -> None:
+    """Load ``sipi_registers(vector)`` into a Unicorn x86 engine, CR0 first.
+
+    With CR0.PE clear, Unicorn's segment loads are real-mode loads (base =
+    selector << 4, 16-bit code), so a UC_MODE_32 engine executes the 16-bit
+    trampoline and follows it into protected mode.  CD/NW are not modelled
+    by Unicorn and are written clear.  The page at vector << 12 is dropped
+    from this engine's translation cache: another CPU wrote the trampoline.
+    """
+    regs = sipi_registers(vector)
+    uc.reg_write(X.UC_X86_REG_CR0, regs.pop("CR0") & 0x1F)
+    uc.reg_write(X.UC_X86_REG_GDTR, (0, 0, 0xFFFF, 0))
+    uc.reg_write(X.UC_X86_REG_IDTR, (0, 0, 0x3FF, 0))
+    for name in ("CS", "DS", "ES", "FS", "GS", "SS"):
+        uc.reg_write(getattr(X, f"UC_X86_REG_{name}"), regs.pop(name))
+    for name, value in regs.items():
+        uc.reg_write(getattr(X, f"UC_X86_REG_{name}"), value)
+    base = (vector & 0xFF) << 12
+    uc.ctl_remove_cache(base, base + 0x1000)

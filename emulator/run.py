@@ -20,6 +20,11 @@ import signal
 import sys
 import threading
 
+from emulator.inject import InjectError, parse
+from emulator.loader import ImageError, image_symbols
+from emulator.machine import MAX_CPUS, Machine, MachineError
+from emulator.observe import attach
+
 
 MAX_SERIAL_IN = 16 << 20          # bytes of --serial-in
 STATUS_OUTPUT_FAILED = 74         # sysexits EX_IOERR: --trace could not be written
@@ -52,10 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv) -> int:
     args = build_parser().parse_args(argv)
-    from emulator.inject import InjectError, parse
-    from emulator.machine import Machine, MachineError
-    if not 1 <= args.cpus <= 8:
-        return _bad("--cpus must be between 1 and 8")
+    if not 1 <= args.cpus <= MAX_CPUS:
+        return _bad(f"--cpus must be between 1 and {MAX_CPUS}")
     if not 1 <= args.mem <= 3072:
         return _bad("--mem must be between 1 and 3072 MiB")
     if args.max_instructions is not None and args.max_instructions < 0:
@@ -73,16 +76,16 @@ def main(argv) -> int:
         injections = [parse(s) for s in args.inject]
         m = Machine.from_image(args.image, append=args.append, mem_mib=args.mem, cpus=args.cpus,
                                serial_in=serial, native=not args.no_native)
+        m.symbols = image_symbols(args.image)      # for pc= injections, the observer, reports
         for inj in injections:
             m.inject(inj)
-    except (MachineError, InjectError) as e:
+    except (MachineError, ImageError, InjectError) as e:
         return _bad(str(e))
     if not args.no_native and m.native is None:
         sys.stderr.write("irqlab: the native block hook is not built (python -m emulator.native "
                          "build); using the pure-Python hook, same results, slower\n")
     session = None
     if args.trace or not args.no_checks:
-        from emulator.observe import attach
         try:
             session = attach(m, trace_path=args.trace, checks=not args.no_checks)
         except OSError as e:

@@ -6,12 +6,13 @@
     python -m guest_kernel run   --model M [--driver ...]... --scenario S [--cpus N] [--trace F]
                                  [--max-instructions N]
     python -m guest_kernel debug --model M [--driver ...]... --scenario S [--cpus N]
+    python -m guest_kernel bugs [--only BUG]... [--build-dir D] [-v]
     python -m guest_kernel compare [--models ...] [--scenarios ...] [--cpus ...] -o DIR
 
 ``--model`` is the default interrupt model of the kernel's drivers;
 ``--driver NAME=MODEL`` (repeatable) builds one driver under another model,
 ``,biglock`` makes its handler run under the big lock (``,mpsafe``: not),
-guest_kernel/build.py ``DRIVERS``.
+guest_kernel/catalog.py ``DRIVERS``.
 
 ``run`` rebuilds build/<config>/ when a source is newer, then hands the ELF
 to ``python -m emulator run`` with ``--append scenario=S`` and the
@@ -23,7 +24,9 @@ keeps the session (as under ``make run-guest`` / ``make debug``).  Ctrl-C
 during the build ends with one line and status 130.  With ``--cpus N``
 (N > 1) the command line is ``scenario=smp:S cpus=N`` (kernel_cmdline): the
 kernel learns the CPU count from it (it must not probe for APICs a one-CPU
-irqlab does not have).
+irqlab does not have).  ``bugs`` (``make check-bugs``) proves each planted
+bug is caught by the rule it targets (harness.py ``check_bugs``).  The
+models, options and scenarios offered are catalog.py's.
 """
 
 from __future__ import annotations
@@ -34,54 +37,26 @@ import os
 import sys
 from pathlib import Path
 
-from guest_kernel.build import (BuildError, Config, DRIVERS, MODELS, bug_configs, build,
-                                correct_configs, is_stale, parse_drivers)
+from guest_kernel.build import (BuildError, Config, bug_configs, build, correct_configs, is_stale,
+                                parse_drivers)
 from guest_kernel.bugs import BUGS
+from guest_kernel.catalog import (DRIVERS, INTR_STACKS, MODELS, SCENARIO_NAMES, SOFTINTS,
+                                  injection_specs, injections, kernel_cmdline)
 
-HERE = Path(__file__).resolve().parent
-SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak",
-             "lending", "smp_contend", "smp_biglock", "smp_ipi", "smp_balance")
+__all__ = ["main", "injection_specs", "injections", "kernel_cmdline"]
 
 
 def _config_args(p):
     p.add_argument("--model", choices=MODELS, default="ithread")
     p.add_argument("--driver", action="append", default=[], metavar="NAME=MODEL[,mpsafe|,biglock]",
                    help=f"one driver under another model (drivers: {', '.join(DRIVERS)})")
-    p.add_argument("--intr-stack", choices=("shared", "separate"), default="shared")
-    p.add_argument("--softint", choices=("thread", "fast"), default="thread")
+    p.add_argument("--intr-stack", choices=INTR_STACKS, default=INTR_STACKS[0])
+    p.add_argument("--softint", choices=SOFTINTS, default=SOFTINTS[0])
     p.add_argument("--bug", choices=sorted(BUGS), default=None)
 
 
 def _config(a) -> Config:
     return Config(a.model, a.intr_stack, a.softint, a.bug, parse_drivers(a.driver))
-
-
-def injection_specs(scenario: str) -> list[str]:
-    """The injection specs a scenario carries (scenarios/NAME.inject), for
-    ``machine.inject``."""
-    f = HERE / "scenarios" / f"{scenario}.inject"
-    if not f.exists():
-        return []
-    lines = (line.split("#", 1)[0].strip() for line in f.read_text().splitlines())
-    return [line for line in lines if line]
-
-
-def injections(scenario: str) -> list[str]:
-    """The same as --inject arguments for ``python -m emulator``."""
-    return [arg for spec in injection_specs(scenario) for arg in ("--inject", spec)]
-
-
-def kernel_cmdline(scenario: str, cpus: int = 1) -> str:
-    """The kernel's command line for a scenario on ``cpus`` CPUs.
-
-    One CPU: ``scenario=NAME`` (exactly as before SMP).  More: ``scenario=
-    smp:NAME cpus=N`` — the kernel starts N-1 APs, then runs NAME (smp.S,
-    scen_smp.S); the UP path never looks for either, so UP runs stay
-    instruction-for-instruction what they were.
-    """
-    if cpus <= 1:
-        return f"scenario={scenario}"
-    return f"scenario=smp:{scenario} cpus={cpus}"
 
 
 def _emulator_cmd(verb, a, elf) -> list[str]:
@@ -114,6 +89,8 @@ def _run(verb, a) -> int:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["compare"]:          # its own parser (guest_kernel/compare)
+        # the machine, metrics and pool only for the commands that run
+        # kernels here: build, and run/debug (exec'ed), start without them
         from guest_kernel.compare import main as compare
         return compare(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m guest_kernel", description=__doc__.split("\n")[0])
@@ -126,12 +103,17 @@ def main(argv=None) -> int:
     for verb in ("run", "debug"):
         r = sub.add_parser(verb, help=f"build if stale, then `python -m emulator {verb}`")
         _config_args(r)
-        r.add_argument("--scenario", default="hello", choices=SCENARIOS)
+        r.add_argument("--scenario", default="hello", choices=SCENARIO_NAMES)
         r.add_argument("--cpus", type=int, default=1)
         r.add_argument("--build-dir", default="build")
         if verb == "run":
             r.add_argument("--trace")
             r.add_argument("--max-instructions", type=int)
+    bb = sub.add_parser("bugs", help="prove each rule fires on the kernel built to break it")
+    bb.add_argument("--only", action="append", default=[], metavar="BUG",
+                    help="check only this bug (repeatable)")
+    bb.add_argument("--build-dir", default="build/bugs", help="where traces go (build/bugs)")
+    bb.add_argument("-v", "--verbose", action="store_true", help="print each violation report")
     a = ap.parse_args(argv)
     try:
         if a.cmd == "build":
@@ -139,6 +121,9 @@ def main(argv=None) -> int:
         elif a.cmd == "build-all":
             for cfg in correct_configs() + bug_configs():
                 print(build(cfg, Path(a.out) / cfg.name))
+        elif a.cmd == "bugs":
+            from guest_kernel.harness import check_bugs     # (as compare above)
+            return check_bugs(only=a.only, build_dir=a.build_dir, verbose=a.verbose)
         else:
             return _run(a.cmd, a)
     except BuildError as e:

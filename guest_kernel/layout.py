@@ -6,9 +6,13 @@ Contract
 constant the kernel's assembly and the emulator's observer share.
 ``write_layout_inc(path)`` turns them into ``gen/layout.inc`` (``.equ`` lines,
 so every name lands in the image's symbol table too); ``gen_vectors(path)``
-writes ``gen/vectors.S``, the 48 vector stubs, from ``VECTORS``.  Both files
-start with a "generated — do not edit" header; ``python -m guest_kernel gen``
-(and every build) rewrites them.
+writes ``gen/vectors.S``, the 48 vector stubs, from ``VECTORS``;
+``gen_scenario_tables(dir)`` writes ``gen/scenario_table.inc`` and
+``gen/smp_scenario_table.inc``, the name -> entry tables main.S and
+scen_smp.S look scenarios up in, from catalog.py's ``SCENARIOS`` (scenario
+NAME's entry is ``scen_NAME``).  Every file starts with a "generated — do
+not edit" header; every build rewrites them (only when they change).
+The models' values and MAX_CPUS come from catalog.py too.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from emulator.devices.testdev import TESTDEV_BASE, TESTDEV_IRQ
+from guest_kernel.catalog import MAX_CPUS, MODELS, SCENARIOS
 
 # name prefix, fields (name, size in bytes) in order; <PREFIX>_SIZE is the total
 STRUCTS = {
@@ -77,10 +82,12 @@ CONSTANTS = {
     "NLWP": 24, "STACK_SIZE": 4096, "STACK_GUARD": 512, "INTRSTACK_SIZE": 4096,
     "BOOTSTACK_SIZE": 4096, "NSOFTINT": 4, "RING_SLOTS": 64, "NIRQ": 16,
     # interrupt models (-D MODEL=... the default, -D <DRIVER>_MODEL=... each
-    # driver's: guest_kernel/build.py), options
-    "MODEL_CLASSIC": 0, "MODEL_ITHREAD": 1, "MODEL_THREADED": 2, "MODEL_HYBRID": 3,
+    # driver's: guest_kernel/build.py; the values are catalog.py's table)
+    **{f"MODEL_{name.upper()}": value for name, value in MODELS.items()},
     # vectors
     "IRQ_BASE": 0x20, "NVECTORS": 0x30,
+    # several CPUs: the size of the per-CPU arrays (smp.S)
+    "MAX_CPUS": MAX_CPUS,
     # the clock: PIT counter 0 in mode 2, 119 counts = 99.7 us per tick
     "PIT_HZ_COUNT": 119, "QUANTUM_TICKS": 2,
     # irqlab's test device: its ports and line are the machine's
@@ -138,6 +145,21 @@ def gen_vectors(path: Path) -> None:
     _write_if_changed(path, "".join(out))
 
 
+def gen_scenario_tables(gen_dir: Path) -> None:
+    """The one-CPU scenarios' table (main.S) and the SMP ones' (scen_smp.S):
+    ``.long sname_NAME, scen_NAME`` pairs, a 0, 0 end, then the names."""
+    for name, smp, who in (("scenario_table", False, "main's lookup (scenarios.S includes it)"),
+                           ("smp_scenario_table", True,
+                            "smp_dispatch's lookup (scen_smp.S includes it)")):
+        names = [s.name for s in SCENARIOS if s.smp == smp]
+        out = [HEADER, f"# {who}: name -> entry, from guest_kernel/catalog.py\n",
+               f"{name}:\n"]
+        out += [f"        .long sname_{n}, scen_{n}\n" for n in names]
+        out.append("        .long 0, 0\n")
+        out += [f'sname_{n}: .asciz "{n}"\n' for n in names]
+        _write_if_changed(gen_dir / f"{name}.inc", "".join(out))
+
+
 def _write_if_changed(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:
@@ -147,3 +169,4 @@ def _write_if_changed(path: Path, text: str) -> None:
 def generate(gen_dir: Path) -> None:
     write_layout_inc(gen_dir / "layout.inc")
     gen_vectors(gen_dir / "vectors.S")
+    gen_scenario_tables(gen_dir)

@@ -453,16 +453,7 @@ ap_handlers:
 
         .data
         .align 4
-smp_scenario_table:
-        .long sname_smp_contend, scen_smp_contend
-        .long sname_smp_biglock, scen_smp_biglock
-        .long sname_smp_ipi, scen_smp_ipi
-        .long sname_smp_balance, scen_smp_balance
-        .long 0, 0
-sname_smp_contend: .asciz "smp_contend"
-sname_smp_biglock: .asciz "smp_biglock"
-sname_smp_ipi:  .asciz "smp_ipi"
-sname_smp_balance: .asciz "smp_balance"
+        .include "gen/smp_scenario_table.inc"   # from catalog.py
         MUTEX smp_mtx, MUTEX_ADAPTIVE, IPL_NONE
         MUTEX smp_spin, MUTEX_SPIN, IPL_HIGH
 msg_running:     .asciz "smp_contend: owner running: "

@@ -65,7 +65,6 @@
         .equ WAKE_VECTOR, 0x31
         .equ SPURIOUS_VECTOR, 0xff
         .equ XCALL_VECTOR, 0xc0          # cross-calls, reschedule IPIs (smp_xcall.S)
-        .equ MAX_CPUS, 8
         .equ AP_STACK_SIZE, 4096
         .equ AP_START_TICKS, 200         # PIT ticks to wait for one AP
 

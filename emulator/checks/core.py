@@ -284,7 +284,7 @@ class Checker:
             for name in off if self.emit is not None else ():
                 self.emit("check.off", 0, t=0, rule=name, reason=self.OFF_REASON)
         self.finished = False
-        # the debugger's replay (emulator/observe/replay.py): a callable that
+        # the debugger's replay (emulator/debugger/rewind.py): a callable that
         # is true while the events are ones the furthest run already saw
         self.replaying: Optional[Callable[[], bool]] = None
         self._dispatch: dict = {}      # event kind -> the enabled rules that look at it

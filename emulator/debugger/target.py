@@ -19,7 +19,7 @@ listeners, ``snapshot()``/``restore()``, ``devices``, ``symbols`` and
 
 ``companion`` (None, or an object with ``save()`` and ``restore(saved)``:
 the debugger's ``Along``, control.py — the console's place and the
-observer's ``Rewind``, emulator/observe/replay.py) is Python state that goes
+observer's ``Rewind``, emulator/debugger/rewind.py) is Python state that goes
 back in time with the machine: its ``save()`` rides in every snapshot and is
 restored right after the machine.
 

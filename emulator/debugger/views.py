@@ -14,7 +14,10 @@ from the observer when there is one).
 
 from __future__ import annotations
 
+import dataclasses
 import struct
+
+from unicorn import x86_const as X
 
 from emulator.debugger.target import GDB_REGS, TargetError
 
@@ -237,7 +240,6 @@ def backtrace(d, limit: int = 64) -> str:
 
 def idt(d) -> str:
     # sidt is not readable through Unicorn's API by name: the IDTR register.
-    from unicorn import x86_const as X
     uc = d.t._uc(d.cpu)
     try:
         _sel, base, limit, _flags = uc.reg_read(X.UC_X86_REG_IDTR)
@@ -299,7 +301,6 @@ def device(d, name: str) -> str:
 
 
 def _fields(obj) -> str:
-    import dataclasses
     if dataclasses.is_dataclass(obj):
         items = []
         for f in dataclasses.fields(obj):

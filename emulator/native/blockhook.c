@@ -1,7 +1,8 @@
 /* blockhook.c -- irqlab's instruction clock, run by Unicorn at every block.
  *
- * Contract (the Python twin is Machine._py_block in emulator/machine.py; the
- * two must stay identical, tests/emulator/test_native.py compares traces):
+ * Contract (the Python twin is InstructionClock.py_block in emulator/icount.py;
+ * the two must stay identical, tests/emulator/test_native.py compares the
+ * traces of kernel runs on both):
  * bh_block is a UC_HOOK_BLOCK callback with user data a struct bh_state.
  * It looks up the block's instruction count in a direct-mapped cache; on a
  * miss it asks Python (st->miss, which decodes the block with capstone; 0

@@ -29,6 +29,26 @@ written (a full disk) leaves its OSError in ``session.trace_error`` (the run
 and the checks go on).  ``session.exit_status(status)``
 is 120 when any rule fired, else ``status``.  ``session.events`` (a
 ``Recent``) holds the last events for the debugger.
+
+The symbols are the machine's (``machine.symbols``), set by whoever runs it
+(``python -m emulator run``/``debug``, guest_kernel's harness); with none,
+the kernel rules are off.
+
+Files: view.py (the only place the observer touches the machine's API),
+symbols.py (the symbol table, by name and by address), scan.py (the
+capstone scan: iret sites, ESP loads, return addresses), stacks.py (which
+owner a stack belongs to), observer.py (``intr.*`` and ``stack.switch``
+from the hooks), kernel.py (irqlab's kernel: its ``obs_*`` labels as
+events), context.py (the checkers' window on the live machine).
+
+An event from a port write to a rule's verdict: a device's ``self.trace``
+(e.g. ``pic.eoi`` after the guest's ``out``) goes through the machine's
+``set_trace`` routing to ``machine_sink`` here, a ``TraceSink``
+(emulator/trace.py) that stamps ``t`` and ``cpu``; the observer's and the
+kernel model's events go to ``sink`` the same way; ``Fanout`` hands each
+event to the trace writer, the ``Recent`` buffer and the ``Checker``
+(emulator/checks/core.py), whose rules judge it with the state before it
+and ``ctx`` (context.py) for backtraces and the stack map.
 """
 
 from __future__ import annotations

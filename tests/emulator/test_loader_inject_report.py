@@ -9,6 +9,7 @@ import pytest
 import asm
 from emulator import loader
 from emulator.inject import InjectError, parse
+from emulator.loader import image_symbols
 from emulator.machine import Machine
 
 SRC = """
@@ -59,6 +60,7 @@ def test_crash_report_disassembles_and_walks_the_ebp_chain_with_symbols(tmp_path
     path = tmp_path / "k.elf"
     path.write_bytes(img.elf())
     m = Machine.from_image(str(path))
+    m.symbols = image_symbols(str(path))
     r = m.run(max_instructions=1000)
     assert r.status == 126
     assert "ud2" in r.report

@@ -380,12 +380,13 @@ def test_exec_hook_fires_again_after_restore_to_an_earlier_time():
 def test_snapshot_keeps_the_loop_state_a_restore_would_otherwise_lose():
     m = machine(SPIN)
     m.run(max_instructions=1000)
-    m._pending_exc, m._shadow_spent = (13, "exception", 0), True
+    cpu = m.cpus[0]
+    cpu.pending_exc, cpu.shadow_spent = (13, "exception", 0), True
     snap = m.snapshot()
-    m._pending_exc, m._shadow_spent = None, False
+    cpu.pending_exc, cpu.shadow_spent = None, False
     m.restore(snap)
-    assert m._pending_exc == (13, "exception", 0)
-    assert m._shadow_spent is True
+    assert cpu.pending_exc == (13, "exception", 0)
+    assert cpu.shadow_spent is True
 
 
 def test_restore_keeps_the_devices_and_their_wiring_to_this_machine():

@@ -15,18 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from emulator.checks.runs import _build_dir, _build_locked
-from guest_kernel.__main__ import injections
-from guest_kernel.build import Config
+from guest_kernel.harness import injections, kernel_image
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def kernel(model="ithread", bug=None) -> str:
-    cfg = Config(model, "shared", "thread", bug)
-    out = Path(_build_dir(None)) / cfg.name
-    _build_locked(cfg, out)
-    return str(out / "kernel.elf")
+    return kernel_image(model, bug)
 
 
 def run(*args):

@@ -22,13 +22,15 @@ import sys
 
 import pytest
 
-from guest_kernel.__main__ import injection_specs, injections, kernel_cmdline
+from emulator.loader import image_symbols
+from emulator.machine import Machine
+from emulator.trace import TraceSink
+from guest_kernel.catalog import QEMU_SCENARIOS, SMP_SCENARIOS, models_for
+from guest_kernel.harness import injection_specs, injections, kernel_cmdline
 from tests.qemu import run_qemu
 
-MODELS = ("classic", "ithread", "threaded")
-QEMU_SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "nested", "soak", "lending",
-                  "smp_contend", "smp_biglock", "smp_ipi", "smp_balance")
-EARLIER = ("hello", "preempt", "ithread_block", "biglock", "nested", "soak", "lending")
+MODELS = models_for(2)
+EARLIER = tuple(s for s in QEMU_SCENARIOS if s not in SMP_SCENARIOS)
 
 
 @pytest.mark.parametrize("cpus", (1, 2, 4))
@@ -47,7 +49,7 @@ def test_the_command_line_names_the_cpus_only_when_there_are_several():
     assert kernel_cmdline("preempt", 4) == "scenario=smp:preempt cpus=4"
 
 
-@pytest.mark.parametrize("scenario", ("smp_contend", "smp_biglock", "smp_ipi", "smp_balance"))
+@pytest.mark.parametrize("scenario", SMP_SCENARIOS)
 def test_an_smp_scenario_on_one_cpu_says_it_skipped_and_passes(kernel, scenario):
     r = run_qemu(kernel("ithread"), append=f"scenario={scenario}")
     assert f"{scenario}: one CPU (skipped; use cpus=N)\n" in r.console
@@ -162,9 +164,8 @@ def test_storm_loses_no_packet_on_two_cpus_with_the_line_through_the_io_apic(ker
 
 def _machine_run(elf, scenario, cpus, budget=60_000_000, hooks=()):
     """Run on irqlab in-process: (result, console, the machine's events, symbols, word(), machine)."""
-    from emulator.machine import Machine
-    from emulator.trace import TraceSink
     m = Machine.from_image(elf, append=kernel_cmdline(scenario, cpus), cpus=cpus)
+    m.symbols = image_symbols(elf)
     syms = {name: s.value for name, s in m.symbols.symbols.items()}
     for label, fn in hooks:
         m.add_exec_hook(syms[label], fn)

@@ -1,7 +1,7 @@
 """The observer and the checkers after reverse execution (issue 5's caveat).
 
 Going back restores a machine snapshot and replays forward; the observer's
-model and the rules' state go back with it (emulator/observe/replay.py), a
+model and the rules' state go back with it (emulator/debugger/rewind.py), a
 replayed violation is neither reported nor counted twice, and the trace is
 the history of the furthest run, each line written once and in order.
 """

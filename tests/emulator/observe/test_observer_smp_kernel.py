@@ -4,11 +4,9 @@ was running on another CPU, and no rule fires."""
 
 import pytest
 
-from emulator.checks.runs import kernel_available, run_config
 from emulator.trace import read_events
+from guest_kernel.harness import run_config
 
-OK, WHY = kernel_available()
-pytestmark = pytest.mark.skipif(not OK, reason=WHY)
 
 
 @pytest.fixture(scope="module")
