@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     except compare.QemuMissing as e:
         sys.stderr.write(f"irqlab fuzz: {e}\n")
         return 2
-    from emulator.pool import PoolError, run_ordered
+    from emulator.pool import PoolError, run_ordered   # dask/tqdm: only when programs run
     divergences, families = [], Counter()
     try:
         for done, v in enumerate(run_ordered(check_seed, seeds, context=qemu, jobs=args.jobs,

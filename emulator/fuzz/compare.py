@@ -88,7 +88,7 @@ def build(program: Program) -> bytes:
 
 
 def on_irqlab(image: bytes, ncpus: int) -> Outcome:
-    from emulator.machine import Machine
+    from emulator.machine import Machine    # Unicorn: only in the processes that run guests
     out, com1 = bytearray(), bytearray()
     m = Machine.from_bytes(image, mem_mib=MEM_MIB, cpus=ncpus, image_path="fuzz.bin")
     m.console = out.extend
