@@ -14,6 +14,8 @@ time; ``hooks_fire_again()`` forgets that (a restore: time runs again).
 
 from __future__ import annotations
 
+from typing import Optional
+
 import unicorn
 
 
@@ -26,7 +28,7 @@ class GuestHooks:
     def hooks_fire_again(self) -> None:
         self._exec_last.clear()
 
-    def add_exec_hook(self, addr: int, fn) -> object:
+    def add_exec_hook(self, addr: int, fn, end: Optional[int] = None) -> object:
         last = self._exec_last
         handle = object()
 
@@ -39,19 +41,20 @@ class GuestHooks:
                 last[_key] = when
                 _fn(self, cpu)
             return cb
-        hs = [cpu.uc.hook_add(unicorn.UC_HOOK_CODE, make_cb(cpu), None, addr, addr)
+        end = addr if end is None else end
+        hs = [cpu.uc.hook_add(unicorn.UC_HOOK_CODE, make_cb(cpu), None, addr, end)
               for cpu in self.cpus]
-        self.invalidate_code(addr, 1)
-        self._exec_hooks[handle] = (addr, hs)
+        self.invalidate_code(addr, end - addr + 1)
+        self._exec_hooks[handle] = (addr, end, hs)
         return handle
 
     def remove_exec_hook(self, handle) -> None:
-        addr, hs = self._exec_hooks.pop(handle)
+        addr, end, hs = self._exec_hooks.pop(handle)
         for cpu in self.cpus:
             self._exec_last.pop((id(handle), cpu.index), None)
         for cpu, h in zip(self.cpus, hs):
             cpu.uc.hook_del(h)
-        self.invalidate_code(addr, 1)
+        self.invalidate_code(addr, end - addr + 1)
 
     def add_write_watch(self, addr: int, length: int, fn) -> object:
         return self._watch(unicorn.UC_HOOK_MEM_WRITE, addr, length, fn)

@@ -48,12 +48,14 @@ machine at the kernel's entry.  ``Machine.from_bytes(data, ...)`` likewise.
   None.  The Machine does not read symbol files: whoever runs it sets this
   (``loader.image_symbols(path)``: ``python -m emulator run``/``debug``,
   guest_kernel's harness) before injections that name a symbol and before
-  the observer attaches.
+  the observer attaches.  ``image_end``: the end of the loaded image (bss
+  included).
 * ``add_exec_hook(addr, fn) -> handle`` / ``remove_exec_hook(handle)``:
   ``fn(machine, cpu)`` runs when ``cpu`` is about to execute ``addr``
   (before it); ``machine.clock.now`` is exact there.  The hook may call
   ``stop()`` (the run ends before ``addr``; resuming does not call the same
-  hook again at the same time); it costs nothing while not hit.
+  hook again at the same time); it costs nothing while not hit.  With
+  ``end``, ``fn`` runs before every instruction in ``[addr, end]``.
 * ``add_write_watch(addr, length, fn)`` / ``add_read_watch(...)`` ->
   handle, ``remove_watch(handle)``: ``fn(machine, cpu, addr, size, value)``
   on guest data accesses in the range (value None for reads).
@@ -64,15 +66,20 @@ machine at the kernel's entry.  ``Machine.from_bytes(data, ...)`` likewise.
   ``set_trace(sink)`` routes the devices' ``self.trace`` through it,
   stamped with ``t=clock.now`` by the sink and ``cpu``.
 * ``inject(spec)`` (a string as ``--inject`` or an ``inject.Injection``),
-  ``raise_irq(n)``, ``schedule(t, fn)``: call ``fn(machine)`` at the
-  boundary where ``clock.now`` reaches ``t``.
-* ``snapshot()`` / ``restore(snap)``: each engine's whole CPU context
+  ``raise_irq(n)``, ``schedule(t, fn, seq=None)``: call ``fn(machine)`` at
+  the boundary where ``clock.now`` reaches ``t`` (calls due together run
+  in ``seq`` order: by default the order they were scheduled in).
+* ``snapshot(ram_limit=None)`` / ``restore(snap)``: each engine's whole CPU context
   (``uc.context_save``: hidden segment caches too, so stale fs/gs selectors
   restore), RAM, devices and APICs (their ``save_state()``; the wiring
   stays), the round robin, clock, pending schedule and each CPU's run-loop
   state (an exception raised but not yet delivered, the interrupt shadow —
   also the one a restore right after ``sti``/``mov ss`` is still in, which
-  the decoded blocks it drops would have told — NMI blocking).
+  the decoded blocks it drops would have told — NMI blocking).  A restore
+  keeps the decoded blocks and translations of code whose bytes it does not
+  change.  ``ram_limit`` saves only the RAM below it; restoring such a
+  snapshot leaves the RAM above as it is, so the caller must know nothing
+  there changed (explore watches that range for writes).
 * ``console``: callable taking bytes, stdout by default; 0xE9 and COM1
   both go there, in the order written.
 
@@ -170,6 +177,7 @@ class Machine(GuestHooks):
         self.trace = _NullTrace()
         self.console: Callable[[bytes], None] = _stdout_console
         self.symbols = None            # set by whoever runs the machine (module docstring)
+        self.image_end = 0
         self.on_interrupt: list = []
         self.cpus: list[Cpu] = []
         self.native = None             # CPU 0's C block hook (None: Python hook)
@@ -291,6 +299,7 @@ class Machine(GuestHooks):
         tsc.install(self, cpu)                 # rdtsc reads virtual time (emulator/tsc.py)
 
     def _boot(self, boot) -> None:
+        self.image_end = boot.image_end
         cpu = self.cpus[0]
         uc = cpu.uc
         uc.reg_write(X.UC_X86_REG_GDTR, (0, boot.gdt_base, boot.gdt_limit, 0))
@@ -350,10 +359,11 @@ class Machine(GuestHooks):
             dev.trace = _route(self, self.trace)
         self.platform.set_trace(_route(self, self.trace))
 
-    def schedule(self, t: int, fn: Callable) -> None:
-        """Call ``fn(machine)`` at the boundary where ``clock.now`` reaches ``t``."""
+    def schedule(self, t: int, fn: Callable, seq: Optional[float] = None) -> None:
+        """Call ``fn(machine)`` at the boundary where ``clock.now`` reaches ``t``;
+        calls due at one time run in ``seq`` order (default: after all so far)."""
         self._seq += 1
-        self._schedule.append((t, self._seq, fn))
+        self._schedule.append((t, self._seq if seq is None else seq, fn))
         self._schedule.sort(key=lambda e: (e[0], e[1]))
 
     def inject(self, spec) -> None:
@@ -369,12 +379,12 @@ class Machine(GuestHooks):
         self.platform.isa_irq(irq, level)
 
     # -- snapshots -------------------------------------------------------------------
-    def snapshot(self) -> dict:
+    def snapshot(self, ram_limit: Optional[int] = None) -> dict:
         return {"regs": [c.registers() | {"idtr": c.uc.reg_read(X.UC_X86_REG_IDTR),
                                           "gdtr": c.uc.reg_read(X.UC_X86_REG_GDTR),
                                           "halted": c.halted} for c in self.cpus],
                 "contexts": [c.uc.context_save() for c in self.cpus],
-                "ram": bytes(self.ram_view), "devices": [d.save_state() for d in self._device_list],
+                "ram": bytes(self.ram_view[:ram_limit]), "devices": [d.save_state() for d in self._device_list],
                 "platform": self.platform.save_state(), "rr": self.rr.save_state(),
                 # with the instruction before this one (an interrupt shadow):
                 # the restore drops the blocks that say it
@@ -385,7 +395,9 @@ class Machine(GuestHooks):
                 "now": self.clock.now, "schedule": list(self._schedule)}
 
     def restore(self, snap: dict) -> None:
-        self.ram_view[:] = snap["ram"]
+        ram = snap["ram"]
+        stale = self._code_changed_by(ram)
+        self.ram_view[:len(ram)] = ram
         for c, regs, loop in zip(self.cpus, snap["regs"], snap["loop"]):
             c.load_loop_state(loop, snap["now"])
             c.restored_prev = loop["prev"]
@@ -404,7 +416,16 @@ class Machine(GuestHooks):
         self._schedule = list(snap["schedule"])
         self.hooks_fire_again()                 # time runs again
         self.loop.result = None
-        self.invalidate_code(0, self.mem_size)
+        for addr, size in stale:                # translations of unchanged code stay
+            self.invalidate_code(addr, size)
+
+    def _code_changed_by(self, ram: bytes) -> list:
+        """The (address, size) of decoded blocks whose bytes differ in ``ram``:
+        a restore drops only those (re-decoding and re-translating the rest
+        cost most of a short replay), and keeps them all when no code moved."""
+        cur, end = self.ram_view, min(len(ram), self.mem_size)
+        return [(a, n) for a, n, *_ in self.icount.decoded
+                if a < end and bytes(cur[a:a + n]) != ram[a:a + n]]
 
     def _make_wiring_again(self) -> None:
         d = self.devices

@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop with status 124 after N instructions")
     p.add_argument("--inject", action="append", default=[], metavar="SPEC",
                    help="irq=N,at=T | irq=N,every=P[,from=T][,count=K] | "
-                        "irq=N,pc=SYM[+OFF][,hit=K]; packet=VALUE for the test device")
+                        "irq=N,pc=SYM[+OFF][,hit=K]; packet=VALUE for the test device, "
+                        "key=BYTE for a key pressed (the 8042, IRQ 1)")
     p.add_argument("--serial-in", metavar="FILE", help="bytes for COM1's receiver ('-' = stdin)")
     p.add_argument("--mem", type=int, default=32, metavar="MIB", help="RAM size (default 32)")
     p.add_argument("--trace", metavar="FILE", help="write the event trace (JSON Lines)")

@@ -6,6 +6,7 @@
     python -m guest_kernel run   --model M [--driver ...]... --scenario S [--cpus N] [--trace F]
                                  [--max-instructions N]
     python -m guest_kernel debug --model M [--driver ...]... --scenario S [--cpus N]
+    python -m guest_kernel explore --model M [--driver ...]... --scenario S (--irq N | --packet V | --key B) ...
     python -m guest_kernel bugs [--only BUG]... [--build-dir D] [-v]
     python -m guest_kernel compare [--models ...] [--scenarios ...] [--cpus ...] -o DIR
 
@@ -17,11 +18,13 @@ guest_kernel/catalog.py ``DRIVERS``.
 ``run`` rebuilds build/<config>/ when a source is newer, then hands the ELF
 to ``python -m emulator run`` with ``--append scenario=S`` and the
 scenario's injections (guest_kernel/scenarios/S.inject: one --inject SPEC
-per non-comment line).  ``run`` and ``debug`` replace this process with the
+per non-comment line) and any ``--inject`` after them.  ``run`` and
+``debug`` replace this process with the
 emulator's (exec), so its exit status is theirs and Ctrl-C reaches the
 emulator alone: ``run`` stops with 130, ``debug``'s REPL stops the guest and
 keeps the session (as under ``make run-guest`` / ``make debug``).  Ctrl-C
-during the build ends with one line and status 130.  With ``--cpus N``
+during the build ends with one line and status 130.  ``explore`` is
+guest_kernel/explore.py.  With ``--cpus N``
 (N > 1) the command line is ``scenario=smp:S cpus=N`` (kernel_cmdline): the
 kernel learns the CPU count from it (it must not probe for APICs a one-CPU
 irqlab does not have).  ``bugs`` (``make check-bugs``) proves each planted
@@ -68,7 +71,8 @@ def _emulator_cmd(verb, a, elf) -> list[str]:
         cmd += ["--trace", a.trace]
     if getattr(a, "max_instructions", None):
         cmd += ["--max-instructions", str(a.max_instructions)]
-    return cmd + injections(a.scenario)
+    extra = [arg for spec in getattr(a, "inject", None) or () for arg in ("--inject", spec)]
+    return cmd + injections(a.scenario) + extra
 
 
 def _run(verb, a) -> int:
@@ -88,6 +92,9 @@ def _run(verb, a) -> int:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["explore"]:                 # guest_kernel/explore.py
+        from guest_kernel.explore import main as explore_main
+        return explore_main(argv[1:])
     if argv[:1] == ["compare"]:          # its own parser (guest_kernel/compare)
         # the machine, metrics and pool only for the commands that run
         # kernels here: build, and run/debug (exec'ed), start without them
@@ -109,6 +116,10 @@ def main(argv=None) -> int:
         if verb == "run":
             r.add_argument("--trace")
             r.add_argument("--max-instructions", type=int)
+            r.add_argument("--inject", action="append", default=[], metavar="SPEC",
+                           help="more injections, after the scenario's (as explore prints)")
+    sub.add_parser("explore", add_help=False,      # handled above; listed for --help
+                   help="an interrupt at every point (python -m guest_kernel explore --help)")
     bb = sub.add_parser("bugs", help="prove each rule fires on the kernel built to break it")
     bb.add_argument("--only", action="append", default=[], metavar="BUG",
                     help="check only this bug (repeatable)")

@@ -2,11 +2,16 @@
 
 Contract
 --------
-``BUGS[name]`` is a ``Bug(model, scenario, rule, what)``: build with
-``python -m guest_kernel build --model MODEL --bug NAME``, run SCENARIO, and
-the checker rule RULE (emulator/checks/RULES.md) must fire.  `make
-check-bugs` (emulator.checks) reads this table.  Every bug kernel still boots
-and finishes its scenario; the guest does not report its own bug.
+``BUGS[name]`` is a ``Bug(model, scenario, rule, what, explore, line)``:
+build with ``python -m guest_kernel build --model MODEL --bug NAME``, run
+SCENARIO, and the checker rule RULE (emulator/checks/RULES.md) must fire.
+`make check-bugs` (emulator.checks) reads this table.  Every bug kernel
+still boots and finishes its scenario; the guest does not report its own
+bug.  A bug with ``explore`` is a race the scenario's own run never hits
+(it prints PASS with 0 violations): ``python -m guest_kernel explore
+--LINE`` (``--irq N``, ``--packet V`` or ``--key B``) must find RULE, which may be
+``guest`` — the scenario's own self-check failing in a branch
+(emulator/explore/verdict.py).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ class Bug(NamedTuple):
     scenario: str
     rule: str
     what: str
+    explore: bool = False          # found only by explore (the scenario's run passes)
+    line: str = "irq=0"            # what explore raises: irq=N, packet=V or key=B
 
 
 BUGS = {
@@ -51,4 +58,18 @@ BUGS = {
                         "re-enters the long IRQ 5 handler"),
     "sti_before_iret": Bug("classic", "hello", "intr-nesting",
                            "intr_return does sti before popad/iret"),
+    # found by `explore` only (emulator/explore): the scenario's own run
+    # passes with 0 violations; an interrupt at one point breaks it
+    "softint_unlocked": Bug("classic", "biglock", "liveness",
+                            "the soft interrupt thread tests its pending flag with "
+                            "interrupts on, then sleeps: a softint_schedule between is lost "
+                            "and the flag it leaves set stops every later wake-up",
+                            explore=True, line="key=0x1c"),
+    "ring_publish_early": Bug("classic", "biglock", "guest",
+                              "ring_put publishes the head before writing the slot: the "
+                              "interrupt handler sends a stale word", explore=True,
+                              line="packet=7"),
+    "tx_count_no_ipl": Bug("threaded", "biglock", "guest",
+                           "td_tx_inflight is read and written back at IPL_NONE: a send "
+                           "counted off in between is lost", explore=True, line="packet=7"),
 }

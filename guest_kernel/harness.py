@@ -28,6 +28,10 @@ native=True)`` builds (if stale) and runs one configuration of a model.
 print one line -- the bug, the rules that fired, and whether the one it
 targets did -- then ``check-bugs: N bugs, K caught``.  Returns 0 when
 every bug was caught by its rule, 1 otherwise (also when one could not run).
+A bug marked ``explore`` (a race the scenario's own injections never hit)
+is caught when its run passes with no rule firing and explore (every
+point of its ``line``: emulator/explore) finds the rule; the rule ``guest``
+is the scenario's own self-check failing in a branch.
 
 The models, scenarios and CPU counts are guest_kernel/catalog.py's.
 """
@@ -140,6 +144,22 @@ def run_image(image: str, scenario: str, cpus: int = 1, trace_path: Optional[str
 
 # -- the planted bugs ----------------------------------------------------------------
 
+def _explored(name: str, spec, r) -> tuple:
+    """A race for explore: the scenario's own run must pass with no rule
+    firing, and exploring it (``python -m guest_kernel explore``) must find
+    the rule (``guest``: the scenario's self-check failing in a branch)."""
+    from emulator.explore import Plan, explore
+    from guest_kernel.explore import target_for
+    if r.status != 0 or r.rules:
+        return r.rules, False, f"  (the run itself: status {r.status}; explore wants it to pass)"
+    result = explore(target_for(spec.model, spec.scenario, name, spec.line), Plan())
+    fired = sorted({d.finding.rule for d in result.distinct})
+    first = next((d.first for d in result.distinct if d.finding.rule == spec.rule), None)
+    where = f", first at t={first[0]}" if first else ""
+    return fired, spec.rule in fired, (f"  (explore --{spec.line.replace('=', ' ')}: run passes; "
+                                       f"{result.points} points, {result.branches} branches{where})")
+
+
 def check_bugs(only=(), build_dir: str = "build/bugs", verbose: bool = False,
                out=None) -> int:
     """``make check-bugs``: every planted bug is caught by its rule (see above)."""
@@ -157,12 +177,15 @@ def check_bugs(only=(), build_dir: str = "build/bugs", verbose: bool = False,
         except Exception as e:      # noqa: BLE001 -- said on its line: the kernel does not build, the machine failed
             print(f"{name:<{w}}could not run: {e}", file=out)
             continue
-        fired = r.rules
-        hit = spec.rule in fired
-        caught += hit
         note = ""
-        if r.status not in (120,) and not fired:
-            note = f"  (exit status {r.status})"
+        if spec.explore:
+            fired, hit, note = _explored(name, spec, r)
+        else:
+            fired = r.rules
+            hit = spec.rule in fired
+            if r.status not in (120,) and not fired:
+                note = f"  (exit status {r.status})"
+        caught += hit
         print(f"{name:<{w}}{spec.scenario:<16}{spec.model:<10}{spec.rule:<17}"
               f"{(', '.join(fired) or '-'):<44}{'yes' if hit else 'NO'}{note}", file=out)
         if verbose or not hit:

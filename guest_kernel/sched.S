@@ -2,9 +2,11 @@
 #
 # Run queue p (0..NPRI-1) is a FIFO linked through L_NEXT.  Everything here
 # runs with IF=0 (it is the single CPU's scheduler lock).
-#   setrunnable(EAX = lwp): state RUN, on the tail of its queue; asks for a
-#       reschedule when it outranks what the CPU is running underneath any
-#       borrowing interrupt LWPs.  Keeps all registers.
+#   setrunnable(EAX = lwp): any IF (it clears IF itself: scenarios start
+#       their LWPs with interrupts on, and a clock tick inside the queue
+#       update lost the LWP — found by explore).  State RUN, on the tail of
+#       its queue; asks for a reschedule when it outranks what the CPU is
+#       running underneath any borrowing interrupt LWPs.  Keeps all registers.
 #   mi_switch(): the current LWP has already set its new state (and queued
 #       itself if RUN).  Drops its big-lock holds, picks the next LWP —
 #       the pinned one if the current LWP is a borrowing interrupt LWP that
@@ -17,6 +19,8 @@
 
         .text
 setrunnable:
+        pushf
+        cli
         push ecx
         push edx
         mov dword ptr [eax + L_STATE], LSRUN
@@ -40,6 +44,7 @@ setrunnable:
         mov dword ptr [cpu0 + C_RESCHED], 1
 5:      pop edx
         pop ecx
+        popf
         ret
 
 # runq_remove: EAX = lwp on a run queue; unlink it (for priority lending)

@@ -66,9 +66,15 @@ obs_softint_run:                         # EBX = soft interrupt
 # softint_thread: the LWP of a thread soft interrupt (EAX = handle)
 softint_thread:
         mov ebx, eax
+.if BUG_SOFTINT_UNLOCKED
+1:      cmp dword ptr [ebx + SI_PENDING], 0  # BUG: tested with interrupts on: a
+        jne 2f                           # softint_schedule between the test and the
+        cli                              # sleep wakes nobody, and leaves it pending
+.else
 1:      cli
         cmp dword ptr [ebx + SI_PENDING], 0
         jne 2f
+.endif
         mov eax, ebx
         xor edx, edx
         call sleep_on
@@ -81,6 +87,9 @@ softint_thread:
         cli
         mov eax, IPL_NONE
         call set_ipl
+.if BUG_SOFTINT_UNLOCKED
+        sti                              # (and comes back to the test with IF=1)
+.endif
         jmp 1b
 
 # softint_fast_dispatch: IF=0, at thread level and IPL_NONE, on the

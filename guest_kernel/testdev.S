@@ -43,6 +43,9 @@ testdev_start:
 testdev_intr:
         push ebx
         push edx
+.if BUG_RING_PUBLISH_EARLY || BUG_TX_COUNT_NO_IPL
+        call td_tx_send                  # the interrupt also means "ready to send"
+.endif
         mov ebx, td_ring
         cmp dword ptr [td_present], 0
         je 2f                            # no device (QEMU): nothing to drain
@@ -89,6 +92,41 @@ testdev_bottom:
         pop ebx
         ret
 
+.if BUG_RING_PUBLISH_EARLY || BUG_TX_COUNT_NO_IPL
+# Only in the kernels of two planted bugs (bugs.py), which need a ring whose
+# producer is a thread: td_tx_post(EAX = word), thread context, IF=1,
+# IPL_NONE, queues a word for the device; td_tx_send, in the interrupt
+# handler (and once by biglock at its end, IF=0, for what no interrupt
+# sent), "sends" every queued word (adds it to td_tx_sum) and counts it
+# off td_tx_inflight.  Clobbers EAX.
+td_tx_post:
+        push ebx
+        push ecx
+        mov ebx, td_txring
+        call ring_put
+.if BUG_TX_COUNT_NO_IPL
+        mov ecx, [td_tx_inflight]        # BUG: read, then written back, at IPL_NONE:
+        inc ecx                          # a send counted off in between is lost
+        mov [td_tx_inflight], ecx
+.else
+        inc dword ptr [td_tx_inflight]   # one instruction: no interrupt splits it
+.endif
+        pop ecx
+        pop ebx
+        ret
+
+td_tx_send:
+        push ebx
+        mov ebx, td_txring
+1:      call ring_get
+        jc 2f
+        add [td_tx_sum], eax
+        dec dword ptr [td_tx_inflight]
+        jmp 1b
+2:      pop ebx
+        ret
+.endif
+
 # testdev_overflow: EAX = packets the device dropped (0 without a device)
 testdev_overflow:
         cmp dword ptr [td_present], 0
@@ -111,6 +149,14 @@ td_received:     .long 0
 td_sum:          .long 0
 td_busy:         .long 0
 td_present:      .long 0
+.if BUG_RING_PUBLISH_EARLY || BUG_TX_COUNT_NO_IPL
+td_tx_sum:       .long 0
+td_tx_inflight:  .long 0
+.endif
         .bss
         .align 16
 td_ring: .space RING_SIZE
+.if BUG_RING_PUBLISH_EARLY || BUG_TX_COUNT_NO_IPL
+        .align 16
+td_txring: .space RING_SIZE
+.endif
