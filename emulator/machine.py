@@ -9,7 +9,8 @@ machine at the kernel's entry.  ``Machine.from_bytes(data, ...)`` likewise.
 * ``run(max_instructions=None) -> RunResult(status, reason, report)``:
   runs until the guest writes port 0xF4 (status = value, reason "exit"),
   the budget is spent (124, "budget"), the guest crashes or deadlocks (126,
-  "crash" / "triple-fault" / "deadlock", ``report`` a paragraph), or
+  "crash" / "triple-fault" / "deadlock", ``report`` a paragraph), powers
+  off through ACPI (0, "poweroff"; S3: 126, "suspend"), or
   ``stop()`` is called (status None, reason "stopped").  ``run`` may be
   called again to continue.  ``max_instructions`` counts from this call;
   events due exactly at the end (an interrupt, an exec hook) happen at the
@@ -42,7 +43,9 @@ machine at the kernel's entry.  ``Machine.from_bytes(data, ...)`` likewise.
   reads a linear address through the CPU's page tables when paging is on
   (None if unmapped).
 * ``devices``: dict by name -- pic, pit, port61 (the PIT object, which owns
-  port 0x61), uart, rtc, i8042, debugcon, debugexit, testdev.
+  port 0x61), uart, rtc, i8042, debugcon, debugexit, testdev, fw_cfg,
+  acpi_pm, hpet (the last three from ``firmware``: emulator/firmware.py,
+  which also wrote the ACPI tables into RAM).
 * ``symbols``: the image's symbol table (``asm.symfile.SymbolTable``) or
   None.  The Machine does not read symbol files: whoever runs it sets this
   (``loader.image_symbols(path)``: ``python -m emulator run``/``debug``,
@@ -141,9 +144,11 @@ from emulator.devices.i8042 import Kbc
 from emulator.devices.i8254 import Pit
 from emulator.devices.i8259 import PicPair
 from emulator.devices.mc146818 import Rtc
+from emulator.devices.hpet import HPET_BASE
 from emulator.devices.platform import MAX_CPUS, MMIO_RANGES, PcInterrupts
 from emulator.devices.testdev import TestDevice
 from emulator.devices.uart16550 import Uart
+from emulator.firmware import PcFirmware
 from emulator.hooks import GuestHooks
 from emulator.icount import F_STOP, F_WATCH_IF, INF, HookState, InstructionClock
 from emulator.inject import Injection, parse
@@ -238,6 +243,7 @@ class Machine(GuestHooks):
         pic, pit, uart, rtc, kbc = PicPair(c), Pit(c), Uart(c), Rtc(c), Kbc(c)
         con, ext, tdev = DebugCon(c), DebugExit(c), TestDevice(c)
         rtc.set_memory_size(self.mem_size)
+        rtc.set_pc_config(self.ncpus)
         self.pic = pic
         self.devices = {"pic": pic, "pit": pit, "port61": pit, "uart": uart, "rtc": rtc,
                         "i8042": kbc, "debugcon": con, "debugexit": ext, "testdev": tdev}
@@ -245,6 +251,12 @@ class Machine(GuestHooks):
         # the APICs, always (also for one CPU): the PIC's INT reaches the CPUs
         # through LINT0 (ExtINT), each ISA line the PIC and the IO APIC
         self.platform = PcInterrupts(c, self.ncpus, pic)
+        # fw_cfg, the ACPI tables and PM registers, the HPET (emulator/firmware.py)
+        self.firmware = PcFirmware(c, self.ncpus, self.mem_size, self.ram_view, self.platform,
+                                   invalidate=lambda addr, n: self.invalidate_code(addr, n))
+        self.devices.update(self.firmware.devices)
+        self._device_list.extend(self.firmware.devices.values())
+        self.firmware.pm.on_sleep = self._on_sleep
         self._lines: dict[int, IrqLine] = {}
         self._wire_lines()
         self._ports: dict[int, object] = {}
@@ -270,6 +282,7 @@ class Machine(GuestHooks):
                           (12, d["i8042"].irq12)):
             wire.sink = self.platform.isa_sink(irq)
             self._lines[irq] = wire
+        self.firmware.wire(d["pit"], d["rtc"])   # PIT and RTC through the HPET; the SCI
 
     def _make_cpu(self, index: int, native: bool) -> None:
         uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
@@ -464,6 +477,19 @@ class Machine(GuestHooks):
         self.loop.result = RunResult(value, "exit")
         self.cpu.st.flags |= F_STOP
 
+    def _on_sleep(self, state: str) -> None:
+        """SLP_EN in PM1a_CNT (emulator/devices/acpi_pm.py): S5 and S4 power
+        the machine off (status 0, as QEMU's process exits 0); S3 ends the
+        run with a report (the wake-up is not modelled; QEMU -icount does
+        not wake either: its virtual clock stands still while suspended)."""
+        if state == "S3":
+            self.loop.result = RunResult(STATUS_CRASH, "suspend", (
+                f"irqlab: the guest entered ACPI S3 (suspend to RAM) at t={self.clock.now}; "
+                "waking from S3 is not modelled"))
+        else:
+            self.loop.result = RunResult(0, "poweroff")
+        self.cpu.st.flags |= F_STOP
+
     def _on_init(self, index: int) -> None:
         """An INIT reached CPU ``index``'s LAPIC: an AP waits for a start-up IPI.
 
@@ -543,14 +569,20 @@ class Machine(GuestHooks):
     def _mmio_read(self, uc, offset, size, base) -> int:
         self.icount.mmio_now()
         self._advance_devices()
-        value = self.platform.mmio_read(self.current_cpu, base + offset, size)
+        if base == HPET_BASE:
+            value = self.firmware.hpet.mmio_read(offset, size)
+        else:
+            value = self.platform.mmio_read(self.current_cpu, base + offset, size)
         self._io_end()
         return value
 
     def _mmio_write(self, uc, offset, size, value, base) -> None:
         self.icount.mmio_now()
         self._advance_devices()
-        self.platform.mmio_write(self.current_cpu, base + offset, size, value)
+        if base == HPET_BASE:
+            self.firmware.hpet.mmio_write(offset, size, value)
+        else:
+            self.platform.mmio_write(self.current_cpu, base + offset, size, value)
         self._io_end()
 
     def _on_in(self, uc, port, size, _ud) -> int:

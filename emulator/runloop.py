@@ -60,7 +60,8 @@ WATCHDOG_RUNS = 10_000     # engine runs in a row without progress before a cras
 @dataclass
 class RunResult:
     status: Optional[int]        # exit status for the command line (None: stopped)
-    reason: str                  # exit, budget, crash, triple-fault, deadlock, stopped
+    reason: str                  # exit, budget, crash, triple-fault, deadlock, stopped,
+                                 # poweroff (ACPI S5/S4), suspend (ACPI S3)
     report: str = ""             # the crash/deadlock paragraph
 
 
