@@ -92,7 +92,8 @@ post-I/O hooks, APIC MMIO placement); emulator/accept.py decides which event
 a CPU takes at a boundary (exceptions, NMI blocking, the interrupt shadow)
 and emulator/cpu.py ``Cpu.deliver`` vectors it; emulator/runloop.py is the
 one run loop and emulator/roundrobin.py its turns; emulator/hooks.py holds
-the exec hooks and data watches; emulator/devices/platform.py wires the PIC
+the exec hooks and data watches, emulator/snapshot.py snapshot and restore;
+emulator/devices/platform.py wires the PIC
 pair, the LAPICs and the IO APIC.
 Paging, rings and tasks are the CPU's (emulator/cpu.py, delivery.py,
 mmu.py, tasks.py); this file adds to each engine a CPUID hook
@@ -155,6 +156,7 @@ from emulator.inject import Injection, parse
 from emulator.native import load_block_hook
 from emulator.roundrobin import RoundRobin
 from emulator.runloop import STATUS_BUDGET, STATUS_CRASH, RunLoop, RunResult
+from emulator.snapshot import Snapshots
 
 __all__ = ["Machine", "MachineError", "RunResult", "MAX_CPUS", "STATUS_BUDGET", "STATUS_CRASH"]
 
@@ -168,7 +170,7 @@ class MachineError(Exception):
     """A bad image or argument (one line for the user)."""
 
 
-class Machine(GuestHooks):
+class Machine(GuestHooks, Snapshots):
     """The PC: CPUs, RAM, devices, clock.  See the module docstring."""
 
     def __init__(self, mem_mib: int = 32, cpus: int = 1, native: bool = True) -> None:
@@ -409,56 +411,6 @@ class Machine(GuestHooks):
         level = self._lines[irq].level if irq in self._lines else 0
         self.platform.isa_irq(irq, 1)
         self.platform.isa_irq(irq, level)
-
-    # -- snapshots -------------------------------------------------------------------
-    def snapshot(self, ram_limit: Optional[int] = None) -> dict:
-        return {"regs": [c.registers() | {"idtr": c.uc.reg_read(X.UC_X86_REG_IDTR),
-                                          "gdtr": c.uc.reg_read(X.UC_X86_REG_GDTR),
-                                          "halted": c.halted} for c in self.cpus],
-                "contexts": [c.uc.context_save() for c in self.cpus],
-                "ram": bytes(self.ram_view[:ram_limit]), "devices": [d.save_state() for d in self._device_list],
-                "platform": self.platform.save_state(), "rr": self.rr.save_state(),
-                # with the instruction before this one (an interrupt shadow):
-                # the restore drops the blocks that say it
-                "loop": [c.save_loop_state() | {"prev": (c.pc, self.clock.now,
-                                                         self.icount.previous(c, c.pc))}
-                         for c in self.cpus],
-                "current_cpu": self.current_cpu,
-                "now": self.clock.now, "schedule": list(self._schedule)}
-
-    def restore(self, snap: dict) -> None:
-        ram = snap["ram"]
-        stale = self._code_changed_by(ram)
-        self.ram_view[:len(ram)] = ram
-        for c, regs, loop in zip(self.cpus, snap["regs"], snap["loop"]):
-            c.load_loop_state(loop, snap["now"])
-            c.restored_prev = loop["prev"]
-            # the whole CPU state, hidden segment bases and limits included:
-            # a selector that is stale in today's GDT (fs/gs the guest never
-            # reloaded) cannot be loaded again, but its cached descriptor can
-            c.uc.context_restore(snap["contexts"][c.index])
-            c.halted = regs["halted"]
-            c.paging_on = c.paging()
-        for dev, saved in zip(self._device_list, snap["devices"]):
-            dev.load_state(saved)               # registers only: the wiring stays
-        self.platform.load_state(snap["platform"])
-        self.rr.load_state(snap["rr"])
-        self._make_wiring_again()
-        self.use(self.cpus[snap["current_cpu"]])
-        self.clock.now = snap["now"]
-        self._schedule = list(snap["schedule"])
-        self.hooks_fire_again()                 # time runs again
-        self.loop.result = None
-        for addr, size in stale:                # translations of unchanged code stay
-            self.invalidate_code(addr, size)
-
-    def _code_changed_by(self, ram: bytes) -> list:
-        """The (address, size) of decoded blocks whose bytes differ in ``ram``:
-        a restore drops only those (re-decoding and re-translating the rest
-        cost most of a short replay), and keeps them all when no code moved."""
-        cur, end = self.ram_view, min(len(ram), self.mem_size)
-        return [(a, n) for a, n, *_ in self.icount.decoded
-                if a < end and bytes(cur[a:a + n]) != ram[a:a + n]]
 
     def _make_wiring_again(self) -> None:
         d = self.devices
