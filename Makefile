@@ -23,7 +23,7 @@ PACKET    ?=
 BUG       ?=
 SCHEDULER ?=
 
-.PHONY: all install test run-guest debug explore kernels bench bless check-bugs compare clean
+.PHONY: all install test run-guest debug explore kernels bench bless check-bugs compare fuzz clean
 
 all: run-guest
 
@@ -72,6 +72,12 @@ bless: install
 
 check-bugs: install
 	$(PY) -m guest_kernel bugs
+
+# Random guests on irqlab and QEMU -icount, compared (emulator/fuzz):
+# SEEDS=A:B (default 0:200), JOBS=N, SCHEDULER=tcp://HOST:PORT (Dask).
+SEEDS ?= 0:200
+fuzz: install
+	$(PY) -m emulator fuzz --seeds $(SEEDS) $(if $(JOBS),-j $(JOBS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 clean:
 	rm -rf build .pytest_cache

@@ -12,7 +12,9 @@ priority among simultaneous events), in this order:
    are blocked from an NMI's delivery until its handler's ``iret`` (SDM
    6.7.1), seen here as ESP rising above the NMI frame (the machine steps
    the CPU one instruction at a time meanwhile; a handler that switches
-   stacks would end the blocking early);
+   stacks would end the blocking early), or an ``iret`` that faults: the
+   SDM unblocks NMIs even then, so a held NMI is taken before the fault
+   handler's first instruction, on top of the exception's frame;
 3. INTR from the CPU's interrupt source (its Local APIC, which also carries
    the 8259's requests through LINT0 in ExtINT mode) when IF=1 and the CPU
    is not in the shadow of ``sti``, ``mov ss`` or ``pop ss`` (SDM 6.8.3):
@@ -24,7 +26,9 @@ priority among simultaneous events), in this order:
    (``sti``, ``popf``, ``iret`` end blocks).
 
 ``take(cpu, previous)`` does the choosing and the delivery and returns
-``(vector, kind, eip_from, error_code)`` of the event taken, or None;
+``(vector, kind, eip_from, error_code)`` of the event taken, or None
+(``take_nmi(cpu)`` then gives a held NMI its turn before the handler of
+an exception or ``int n`` runs);
 ``previous()`` is called only when the shadow matters.  ``kind`` is "soft",
 "exception", "irq" or "nmi".  ``can_wake(cpu)``: a halted CPU has something
 to take.  ``in_shadow(cpu, previous)``: INTR would wait for the next
@@ -52,7 +56,7 @@ from emulator.cpu import Cpu, TripleFault, exception_name, reset_exception_chain
 from emulator.icount import F_WATCH_IF
 
 VEC_NMI = 2
-SOFT_INT = {"int3": 3, "into": 4, "int1": 1}
+SOFT_INT = {"int3": 3, "into": 4}     # icebp (int1) is #DB "as from hardware": no DPL check
 SEGMENT_REGS = ("cs", "ds", "es", "fs", "gs", "ss")
 GPR_NAMES = ("ax", "bx", "cx", "dx", "si", "di", "bp", "sp",
              "eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp")
@@ -63,6 +67,8 @@ def take(cpu: Cpu, previous: Callable[[], str]) -> Optional[tuple]:
     if cpu.pending_exc is not None:
         vector, kind, err = cpu.pending_exc
         cpu.pending_exc = None
+        if cpu.nmi_blocked and kind == "exception" and _at_iret(cpu):
+            cpu.nmi_blocked = False     # SDM 6.7.1: an iret unblocks NMIs even if it faults
         reset_exception_chain(cpu.uc)
         eip_from = cpu.eip
         try:
@@ -72,13 +78,9 @@ def take(cpu: Cpu, previous: Callable[[], str]) -> Optional[tuple]:
         return vector, kind, eip_from, err
     source = cpu.interrupt_source
     cpu.st.flags &= ~F_WATCH_IF
-    if source.nmi_pending and nmi_unblocked(cpu):
-        eip_from = cpu.eip
-        source.take_nmi()
-        cpu.deliver(VEC_NMI, "irq")
-        cpu.nmi_blocked = True
-        cpu.nmi_esp = cpu.read("esp")
-        return VEC_NMI, "nmi", eip_from, None
+    nmi = take_nmi(cpu)
+    if nmi is not None:
+        return nmi
     if source.intr_pending():
         if not cpu.interrupts_enabled:
             cpu.st.flags |= F_WATCH_IF
@@ -88,6 +90,27 @@ def take(cpu: Cpu, previous: Callable[[], str]) -> Optional[tuple]:
             cpu.deliver(vector, "irq")
             return vector, "irq", eip_from, None
     return None
+
+
+def take_nmi(cpu: Cpu) -> Optional[tuple]:
+    """Deliver a waiting NMI unless NMIs are blocked; the event or None.
+    Also called right after an exception's or ``int n``'s delivery: the
+    handler's first instruction is a boundary, and IF does not hold an NMI."""
+    source = cpu.interrupt_source
+    if not (source.nmi_pending and nmi_unblocked(cpu)):
+        return None
+    eip_from = cpu.eip
+    source.take_nmi()
+    cpu.deliver(VEC_NMI, "irq")
+    cpu.nmi_blocked = True
+    cpu.nmi_esp = cpu.read("esp")
+    return VEC_NMI, "nmi", eip_from, None
+
+
+def _at_iret(cpu: Cpu) -> bool:
+    """The instruction at the CPU's EIP is an iret (cf, o16/REX.W cf)."""
+    code = cpu.read_linear(cpu.pc, 2) or b""
+    return code[:1] == b"\xcf" or (code[:1] in (b"\x66", b"\x48") and code[1:2] == b"\xcf")
 
 
 def in_shadow(cpu: Cpu, previous: Callable[[], str]) -> bool:

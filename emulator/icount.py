@@ -51,7 +51,18 @@ decoded as 16-bit code until it runs a 32-bit code segment
   it ended a block (``sti``, ``mov ss``, ``hlt``, ``int n``...), else "".
 * ``invalidate(addr, n)``: forget every cached translation and count of
   ``[addr, addr+n)``, in every engine and hook.
-* ``decoded``: (address, size[, 16]) -> ``Block``, shared by the CPUs.
+* ``decoded``: (address, size[, ("phys", address)][, "16"]) -> ``Block``,
+  shared by the CPUs.
+* ``forget(cpu)``: forget ``cpu``'s counts cached by linear address (its
+  address space changed), keeping the block it is executing.
+
+Paging (emulator/mmu.py): blocks are read and decoded through the acting
+CPU's page tables, and with paging on the decoded-block key holds the
+physical address the block's linear address maps to now.  Each ``mov
+cr0|cr3|cr4, r32`` a decoded block holds (``Block.crw``) gets a code hook
+before the block first runs (``control``: emulator/crwrite.py
+``ControlWrites``; ``block_count`` answers 0 and leaves the sites in
+``pending_cr`` for the run loop to install, as it does post-I/O hooks).
 """
 
 from __future__ import annotations
@@ -65,6 +76,7 @@ import capstone
 import unicorn
 
 from emulator.clock import Clock
+from emulator.crwrite import parse as parse_cr_write
 from emulator.devices.platform import MMIO_RANGES
 
 INF = 1 << 62
@@ -110,6 +122,7 @@ class Block:
     last: str               # the last instruction's mnemonic + operands
     io_next: tuple          # addresses right after in/out that are not the block's last
     mmio: tuple = ()        # indices of instructions naming an absolute APIC address
+    crw: tuple = ()         # (address, cr, register) of each mov to CR0/CR3/CR4
 
 
 def block_index(blocks: dict, st, eip: int) -> Optional[int]:
@@ -142,17 +155,19 @@ class InstructionClock:
         self.mem_size = mem_size
         self.cpus: list = []
         self.cpu = None                             # the acting CPU
-        self.decoded: dict[tuple, Block] = {}       # (address, size[, 16]) -> decoded block
+        self.decoded: dict[tuple, Block] = {}       # (address, size, ...) -> decoded block
         self.post_io_hooked: set[int] = set()
         self.pending_io_hooks: list[int] = []
+        self.control = None                         # crwrite.ControlWrites (the machine's)
+        self.pending_cr: list = []                  # Block.crw sites to hook before running
         self._cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
         self._cs16 = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_16)
 
     # -- counting ------------------------------------------------------------
     def _decode(self, addr: int, size: int, key: tuple) -> Block:
-        code = bytes(self.ram_view[addr:addr + size]) if addr + size <= self.mem_size else b""
-        offsets, last, io_next, mmio = [], "", [], []
-        cs = self._cs16 if len(key) == 3 else self._cs
+        code = self.cpu.read_linear(addr, size) or b""
+        offsets, last, io_next, mmio, crw = [], "", [], [], []
+        cs = self._cs16 if key[-1] == "16" else self._cs
         # (address, size, mnemonic, operands): no CsInsn objects, a third of the cost
         insns = list(cs.disasm_lite(code, addr))
         for i, (address, isize, mnemonic, op_str) in enumerate(insns):
@@ -162,23 +177,31 @@ class InstructionClock:
                 mmio.append(i)
             if i + 1 < len(insns) and (mnemonic in IO_MNEMONICS or is_mmio):
                 io_next.append(address + isize)
+            site = parse_cr_write(mnemonic, op_str)
+            if site is not None:
+                crw.append((address,) + site)
         if insns:
             last = (insns[-1][2] + " " + insns[-1][3]).strip()
         if not offsets:
             offsets = [0]
-        b = Block(addr, size, tuple(offsets), last, tuple(io_next), tuple(mmio))
+        b = Block(addr, size, tuple(offsets), last, tuple(io_next), tuple(mmio), tuple(crw))
         self.decoded[key] = b
         return b
 
     def block_count(self, addr: int, size: int) -> int:
         """Instructions in the block at ``addr`` (0: stop, hooks must be added first)."""
         cpu = self.cpu
-        key = (addr, size, 16) if cpu.maybe_16bit and cpu.code_16bit() else (addr, size)
+        key = (addr, size, "16") if cpu.maybe_16bit and cpu.code_16bit() else (addr, size)
+        if cpu.paging_on:
+            key = (addr, size, ("phys", cpu.mmu.physical(addr))) + key[2:]   # the code mapped there now
         b = self.decoded.get(key)
         if b is None:
             b = self._decode(addr, size, key)
         cpu.blocks[addr] = b                    # what the hook counts for this address now
         new = [a for a in b.io_next if a not in self.post_io_hooked]
+        if b.crw and self.control.pending(b.crw):
+            self.pending_cr.append(b.crw)
+            return 0
         if new:
             self.pending_io_hooks.extend(new)
             return 0
@@ -224,6 +247,22 @@ class InstructionClock:
                     cpu.uc.hook_add(unicorn.UC_HOOK_CODE, self.post_io, None, a, a)
                 cpu.uc.ctl_remove_cache(a, a + 1)
         self.pending_io_hooks.clear()
+
+    def install_cr_hooks(self) -> None:
+        """Code hooks on the ``mov crN`` sites ``block_count`` asked for."""
+        for sites in self.pending_cr:
+            self.control.install(sites)
+        self.pending_cr.clear()
+
+    def forget(self, cpu) -> None:
+        """Forget ``cpu``'s instruction counts cached by linear address (its
+        address space changed), keeping the block it is executing."""
+        keep = cpu.blocks.get(cpu.st.cur_block)
+        cpu.blocks.clear()
+        if keep is not None:
+            cpu.blocks[keep.addr] = keep
+        if cpu.native is not None:
+            cpu.native.clear_cache()
 
     def invalidate(self, addr: int, n: int) -> None:
         """Forget translations and block counts overlapping [addr, addr+n)."""

@@ -9,7 +9,8 @@ machine at the kernel's entry.  ``Machine.from_bytes(data, ...)`` likewise.
 * ``run(max_instructions=None) -> RunResult(status, reason, report)``:
   runs until the guest writes port 0xF4 (status = value, reason "exit"),
   the budget is spent (124, "budget"), the guest crashes or deadlocks (126,
-  "crash" / "triple-fault" / "deadlock", ``report`` a paragraph), or
+  "crash" / "triple-fault" / "deadlock", ``report`` a paragraph), powers
+  off through ACPI (0, "poweroff"; S3: 126, "suspend"), or
   ``stop()`` is called (status None, reason "stopped").  ``run`` may be
   called again to continue.  ``max_instructions`` counts from this call;
   events due exactly at the end (an interrupt, an exec hook) happen at the
@@ -37,10 +38,14 @@ machine at the kernel's entry.  ``Machine.from_bytes(data, ...)`` likewise.
   (CPU i's local APIC, also ``cpus[i].interrupt_source``), ``ioapic``;
   ``rr``: ``emulator.roundrobin.RoundRobin`` -- ``state[i]`` running /
   halted / wait-for-sipi, ``current``, ``turns``.
-* ``mem_read(addr, n) -> bytes``, ``mem_write(addr, data)`` (drops cached
-  translations of that range).
+* ``mem_read(addr, n) -> bytes``, ``mem_write(addr, data)`` (physical; drops
+  cached translations of that range); ``read_virtual(addr, n, cpu=None)``
+  reads a linear address through the CPU's page tables when paging is on
+  (None if unmapped).
 * ``devices``: dict by name -- pic, pit, port61 (the PIT object, which owns
-  port 0x61), uart, rtc, i8042, debugcon, debugexit, testdev.
+  port 0x61), uart, rtc, i8042, debugcon, debugexit, testdev, fw_cfg,
+  acpi_pm, hpet (the last three from ``firmware``: emulator/firmware.py,
+  which also wrote the ACPI tables into RAM).
 * ``symbols``: the image's symbol table (``asm.symfile.SymbolTable``) or
   None.  The Machine does not read symbol files: whoever runs it sets this
   (``loader.image_symbols(path)``: ``python -m emulator run``/``debug``,
@@ -87,8 +92,14 @@ post-I/O hooks, APIC MMIO placement); emulator/accept.py decides which event
 a CPU takes at a boundary (exceptions, NMI blocking, the interrupt shadow)
 and emulator/cpu.py ``Cpu.deliver`` vectors it; emulator/runloop.py is the
 one run loop and emulator/roundrobin.py its turns; emulator/hooks.py holds
-the exec hooks and data watches; emulator/devices/platform.py wires the PIC
+the exec hooks and data watches, emulator/snapshot.py snapshot and restore;
+emulator/devices/platform.py wires the PIC
 pair, the LAPICs and the IO APIC.
+Paging, rings and tasks are the CPU's (emulator/cpu.py, delivery.py,
+mmu.py, tasks.py); this file adds to each engine a CPUID hook
+(emulator/cpuid.py) and the ``mov crN`` checks (emulator/crwrite.py, hooked
+as blocks are decoded: a new address space forgets the block counts cached
+by linear address, ``forget_blocks``).
 This file builds all of them and dispatches port and MMIO accesses.
 
 Ports and MMIO: each port access (``UC_HOOK_INSN`` in/out) first sets
@@ -126,22 +137,26 @@ from emulator import accept
 from emulator import loader as loader_mod
 from emulator import tsc
 from emulator.clock import Clock
-from emulator.cpu import Cpu, enter_real_mode
+from emulator.cpu import Cpu, ERROR_CODE_VECTORS, enter_real_mode, exception_error_code
+from emulator.crwrite import ControlWrites
 from emulator.devices.base import Device, IrqLine
 from emulator.devices.debugcon import DebugCon, DebugExit
 from emulator.devices.i8042 import Kbc
 from emulator.devices.i8254 import Pit
 from emulator.devices.i8259 import PicPair
 from emulator.devices.mc146818 import Rtc
+from emulator.devices.hpet import HPET_BASE
 from emulator.devices.platform import MAX_CPUS, MMIO_RANGES, PcInterrupts
 from emulator.devices.testdev import TestDevice
 from emulator.devices.uart16550 import Uart
+from emulator.firmware import PcFirmware
 from emulator.hooks import GuestHooks
 from emulator.icount import F_STOP, F_WATCH_IF, INF, HookState, InstructionClock
 from emulator.inject import Injection, parse
 from emulator.native import load_block_hook
 from emulator.roundrobin import RoundRobin
 from emulator.runloop import STATUS_BUDGET, STATUS_CRASH, RunLoop, RunResult
+from emulator.snapshot import Snapshots
 
 __all__ = ["Machine", "MachineError", "RunResult", "MAX_CPUS", "STATUS_BUDGET", "STATUS_CRASH"]
 
@@ -155,7 +170,7 @@ class MachineError(Exception):
     """A bad image or argument (one line for the user)."""
 
 
-class Machine(GuestHooks):
+class Machine(GuestHooks, Snapshots):
     """The PC: CPUs, RAM, devices, clock.  See the module docstring."""
 
     def __init__(self, mem_mib: int = 32, cpus: int = 1, native: bool = True) -> None:
@@ -171,6 +186,7 @@ class Machine(GuestHooks):
         self.ram_view = memoryview(self.ram).cast("B")
         self.clock = Clock()
         self.icount = InstructionClock(self.clock, self.ram_view, self.mem_size)
+        self.icount.control = ControlWrites(self)   # mov crN checks (emulator/crwrite.py)
         self.loop = RunLoop(self)
         self.trace = _NullTrace()
         self.console: Callable[[bytes], None] = _stdout_console
@@ -229,6 +245,7 @@ class Machine(GuestHooks):
         pic, pit, uart, rtc, kbc = PicPair(c), Pit(c), Uart(c), Rtc(c), Kbc(c)
         con, ext, tdev = DebugCon(c), DebugExit(c), TestDevice(c)
         rtc.set_memory_size(self.mem_size)
+        rtc.set_pc_config(self.ncpus)
         self.pic = pic
         self.devices = {"pic": pic, "pit": pit, "port61": pit, "uart": uart, "rtc": rtc,
                         "i8042": kbc, "debugcon": con, "debugexit": ext, "testdev": tdev}
@@ -236,6 +253,12 @@ class Machine(GuestHooks):
         # the APICs, always (also for one CPU): the PIC's INT reaches the CPUs
         # through LINT0 (ExtINT), each ISA line the PIC and the IO APIC
         self.platform = PcInterrupts(c, self.ncpus, pic)
+        # fw_cfg, the ACPI tables and PM registers, the HPET (emulator/firmware.py)
+        self.firmware = PcFirmware(c, self.ncpus, self.mem_size, self.ram_view, self.platform,
+                                   invalidate=lambda addr, n: self.invalidate_code(addr, n))
+        self.devices.update(self.firmware.devices)
+        self._device_list.extend(self.firmware.devices.values())
+        self.firmware.pm.on_sleep = self._on_sleep
         self._lines: dict[int, IrqLine] = {}
         self._wire_lines()
         self._ports: dict[int, object] = {}
@@ -261,10 +284,12 @@ class Machine(GuestHooks):
                           (12, d["i8042"].irq12)):
             wire.sink = self.platform.isa_sink(irq)
             self._lines[irq] = wire
+        self.firmware.wire(d["pit"], d["rtc"])   # PIT and RTC through the HPET; the SCI
 
     def _make_cpu(self, index: int, native: bool) -> None:
         uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
         uc.mem_map_ptr(0, self.mem_size, unicorn.UC_PROT_ALL, ctypes.addressof(self.ram))
+        uc.reg_write(X.UC_X86_REG_CR4, 0)      # the reset value (Unicorn starts with 0x50200)
         cpu = Cpu(index, uc)
         cpu.ram = self.ram_view
         cpu.interrupt_source = self.platform.lapics[index]
@@ -284,6 +309,8 @@ class Machine(GuestHooks):
         for base, size in MMIO_RANGES:
             uc.mmio_map(base, size, self._mmio_read, base, self._mmio_write, base)
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_intr)
+        from emulator.cpuid import hook as cpuid_hook
+        uc.hook_add(unicorn.UC_HOOK_INSN, cpuid_hook(cpu), None, 1, 0, X.UC_X86_INS_CPUID)
         uc.hook_add(unicorn.UC_HOOK_INSN, self._on_in, None, 1, 0, X.UC_X86_INS_IN)
         uc.hook_add(unicorn.UC_HOOK_INSN, self._on_out, None, 1, 0, X.UC_X86_INS_OUT)
         tsc.install(self, cpu)                 # rdtsc reads virtual time (emulator/tsc.py)
@@ -334,9 +361,26 @@ class Machine(GuestHooks):
             return bytes(self.ram_view[addr:addr + n])
         return bytes(self.cpus[0].uc.mem_read(addr, n))
 
+    def read_virtual(self, addr: int, n: int, cpu: Optional[int] = None) -> Optional[bytes]:
+        """``n`` bytes at linear address ``addr`` as CPU ``cpu`` (default: the
+        acting one) sees them: through its page tables when paging is on,
+        else physical.  None where nothing is mapped; no fault, no side effect."""
+        c = self.cpus[self.current_cpu if cpu is None else cpu]
+        if c.paging_on:
+            return c.read_linear(addr, n)
+        try:
+            return self.mem_read(addr, n)
+        except unicorn.UcError:
+            return None
+
     def mem_write(self, addr: int, data: bytes) -> None:
         self.cpus[0].uc.mem_write(addr, bytes(data))
         self.invalidate_code(addr, len(data))
+
+    def forget_blocks(self, cpu: Cpu) -> None:
+        """Forget ``cpu``'s instruction counts cached by linear address (its
+        address space changed; emulator/crwrite.py)."""
+        self.icount.forget(cpu)
 
     def invalidate_code(self, addr: int, n: int) -> None:
         """Forget translations and block counts overlapping [addr, addr+n)."""
@@ -368,55 +412,6 @@ class Machine(GuestHooks):
         self.platform.isa_irq(irq, 1)
         self.platform.isa_irq(irq, level)
 
-    # -- snapshots -------------------------------------------------------------------
-    def snapshot(self, ram_limit: Optional[int] = None) -> dict:
-        return {"regs": [c.registers() | {"idtr": c.uc.reg_read(X.UC_X86_REG_IDTR),
-                                          "gdtr": c.uc.reg_read(X.UC_X86_REG_GDTR),
-                                          "halted": c.halted} for c in self.cpus],
-                "contexts": [c.uc.context_save() for c in self.cpus],
-                "ram": bytes(self.ram_view[:ram_limit]), "devices": [d.save_state() for d in self._device_list],
-                "platform": self.platform.save_state(), "rr": self.rr.save_state(),
-                # with the instruction before this one (an interrupt shadow):
-                # the restore drops the blocks that say it
-                "loop": [c.save_loop_state() | {"prev": (c.pc, self.clock.now,
-                                                         self.icount.previous(c, c.pc))}
-                         for c in self.cpus],
-                "current_cpu": self.current_cpu,
-                "now": self.clock.now, "schedule": list(self._schedule)}
-
-    def restore(self, snap: dict) -> None:
-        ram = snap["ram"]
-        stale = self._code_changed_by(ram)
-        self.ram_view[:len(ram)] = ram
-        for c, regs, loop in zip(self.cpus, snap["regs"], snap["loop"]):
-            c.load_loop_state(loop, snap["now"])
-            c.restored_prev = loop["prev"]
-            # the whole CPU state, hidden segment bases and limits included:
-            # a selector that is stale in today's GDT (fs/gs the guest never
-            # reloaded) cannot be loaded again, but its cached descriptor can
-            c.uc.context_restore(snap["contexts"][c.index])
-            c.halted = regs["halted"]
-        for dev, saved in zip(self._device_list, snap["devices"]):
-            dev.load_state(saved)               # registers only: the wiring stays
-        self.platform.load_state(snap["platform"])
-        self.rr.load_state(snap["rr"])
-        self._make_wiring_again()
-        self.use(self.cpus[snap["current_cpu"]])
-        self.clock.now = snap["now"]
-        self._schedule = list(snap["schedule"])
-        self.hooks_fire_again()                 # time runs again
-        self.loop.result = None
-        for addr, size in stale:                # translations of unchanged code stay
-            self.invalidate_code(addr, size)
-
-    def _code_changed_by(self, ram: bytes) -> list:
-        """The (address, size) of decoded blocks whose bytes differ in ``ram``:
-        a restore drops only those (re-decoding and re-translating the rest
-        cost most of a short replay), and keeps them all when no code moved."""
-        cur, end = self.ram_view, min(len(ram), self.mem_size)
-        return [(a, n) for a, n, *_ in self.icount.decoded
-                if a < end and bytes(cur[a:a + n]) != ram[a:a + n]]
-
     def _make_wiring_again(self) -> None:
         d = self.devices
         self._wire_lines()
@@ -432,6 +427,19 @@ class Machine(GuestHooks):
 
     def _guest_exit(self, value: int) -> None:
         self.loop.result = RunResult(value, "exit")
+        self.cpu.st.flags |= F_STOP
+
+    def _on_sleep(self, state: str) -> None:
+        """SLP_EN in PM1a_CNT (emulator/devices/acpi_pm.py): S5 and S4 power
+        the machine off (status 0, as QEMU's process exits 0); S3 ends the
+        run with a report (the wake-up is not modelled; QEMU -icount does
+        not wake either: its virtual clock stands still while suspended)."""
+        if state == "S3":
+            self.loop.result = RunResult(STATUS_CRASH, "suspend", (
+                f"irqlab: the guest entered ACPI S3 (suspend to RAM) at t={self.clock.now}; "
+                "waking from S3 is not modelled"))
+        else:
+            self.loop.result = RunResult(0, "poweroff")
         self.cpu.st.flags |= F_STOP
 
     def _on_init(self, index: int) -> None:
@@ -456,6 +464,7 @@ class Machine(GuestHooks):
         cpu = self.cpus[index]
         enter_real_mode(cpu.uc, vector)
         cpu.maybe_16bit = True
+        cpu.paging_on = False
         cpu.halted = False
         cpu.pending_exc = None
         cpu.shadow_spent = False
@@ -512,14 +521,20 @@ class Machine(GuestHooks):
     def _mmio_read(self, uc, offset, size, base) -> int:
         self.icount.mmio_now()
         self._advance_devices()
-        value = self.platform.mmio_read(self.current_cpu, base + offset, size)
+        if base == HPET_BASE:
+            value = self.firmware.hpet.mmio_read(offset, size)
+        else:
+            value = self.platform.mmio_read(self.current_cpu, base + offset, size)
         self._io_end()
         return value
 
     def _mmio_write(self, uc, offset, size, value, base) -> None:
         self.icount.mmio_now()
         self._advance_devices()
-        self.platform.mmio_write(self.current_cpu, base + offset, size, value)
+        if base == HPET_BASE:
+            self.firmware.hpet.mmio_write(offset, size, value)
+        else:
+            self.platform.mmio_write(self.current_cpu, base + offset, size, value)
         self._io_end()
 
     def _on_in(self, uc, port, size, _ud) -> int:
@@ -544,8 +559,15 @@ class Machine(GuestHooks):
         eip = cpu.pc
         kind = accept.classify(intno, self.icount.previous(cpu, eip))
         err = None
-        if kind == "exception" and intno in (10, 11, 12, 13):
-            err = accept.selector_error(cpu, eip, self._disasm, self.mem_read)
+        if kind == "exception" and intno in ERROR_CODE_VECTORS:
+            # what the engine raised it with (a #PF's P, W/R, U/S, RSVD bits);
+            # decoding the instruction is the fallback for a segment fault
+            err = exception_error_code(uc)
+            if err is None:
+                err = (accept.selector_error(cpu, eip, self._disasm, self.mem_read)
+                       if intno in (10, 11, 12, 13) else 0)
+        if intno == 14 and cpu.cr2_kept is not None:
+            cpu.cr2_kept = cpu.read("cr2")          # this #PF's, not the run's end's
         cpu.pending_exc = (intno, kind, err)
         uc.emu_stop()
 

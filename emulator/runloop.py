@@ -26,7 +26,13 @@ one CPU is the case N = 1, whose turn never ends):
    whether the CPU halted.
 
 Unicorn errors become events or reports (``engine_error``): an invalid
-opcode is #UD; an access outside RAM is a crash (no paging).
+opcode is #UD (``icebp``, which Unicorn calls invalid, is #DB as a trap);
+an access outside RAM is a crash, saying whether the page tables put it
+there.  With paging on, a run ends through the engine's exits list, never
+emu_start's ``until`` (``start``: an unmapped ``until`` set CR2 and armed
+QEMU's #DF chain).  A watchdog ends the run with a crash report after
+WATCHDOG_RUNS engine runs in a row that retired nothing, delivered nothing
+and did not halt: virtual time never stands still while the host spins.
 """
 
 from __future__ import annotations
@@ -38,19 +44,24 @@ from typing import Optional
 import unicorn
 
 from emulator import accept
-from emulator.cpu import Cpu, TripleFault, Unsupported, VEC_UD
+from unicorn import x86_const as X
+
+from emulator.cpu import (Cpu, CpuCrash, TripleFault, Unsupported, VEC_DB, VEC_UD,
+                          reset_exception_chain)
 from emulator.icount import F_STOP, F_WATCH_IF, INF, partial_until
 from emulator.report import crash_report
 from emulator.roundrobin import CpuState
 
 STATUS_BUDGET = 124
 STATUS_CRASH = 126
+WATCHDOG_RUNS = 10_000     # engine runs in a row without progress before a crash report
 
 
 @dataclass
 class RunResult:
     status: Optional[int]        # exit status for the command line (None: stopped)
-    reason: str                  # exit, budget, crash, triple-fault, deadlock, stopped
+    reason: str                  # exit, budget, crash, triple-fault, deadlock, stopped,
+                                 # poweroff (ACPI S5/S4), suspend (ACPI S3)
     report: str = ""             # the crash/deadlock paragraph
 
 
@@ -105,6 +116,8 @@ class RunLoop:
                     return RunResult(STATUS_BUDGET, "budget")
                 before = clock.now
                 self.execute(cpu, min(m.next_event(), end, before + s.count))
+                if self._stalled(cpu, before):
+                    return self._no_progress(cpu)
                 rr.retired(clock.now - before)
                 if cpu.halted and rr.state[cpu.index] is CpuState.RUNNING:
                     rr.halt(cpu.index)
@@ -112,6 +125,25 @@ class RunLoop:
             return self.crash(cpu, "triple-fault", f"triple fault{self._on(cpu)}: {e}")
         except Unsupported as e:
             return self.crash(cpu, "crash", f"unsupported{self._on(cpu)}: {e}")
+        except CpuCrash as e:
+            return self.crash(cpu, "crash", f"the guest crashed{self._on(cpu)}: {e}")
+
+    def _stalled(self, cpu: Cpu, before: int) -> bool:
+        """The watchdog: True after WATCHDOG_RUNS engine runs in a row that
+        retired nothing, delivered nothing and did not halt (virtual time
+        would stand still while the host spins)."""
+        if self.m.clock.now != before or cpu.halted or cpu.pending_exc is not None \
+                or self.result is not None or self.stop_requested:
+            cpu.stalls = 0
+            return False
+        cpu.stalls += 1
+        return cpu.stalls >= WATCHDOG_RUNS
+
+    def _no_progress(self, cpu: Cpu) -> RunResult:
+        cpu.stalls = 0
+        return self.crash(cpu, "crash", f"no guest progress: the engine ran {WATCHDOG_RUNS} "
+                          f"times at EIP {cpu.eip:#x} without retiring an instruction "
+                          f"(virtual time stood at t={self.m.clock.now})")
 
     def _idle(self, end: int) -> Optional[RunResult]:
         """No CPU can run: devices act now, then time jumps (or it is a deadlock)."""
@@ -143,6 +175,12 @@ class RunLoop:
         taken = accept.take(cpu, lambda: m.icount.previous(cpu, cpu.pc))
         if taken is not None:
             self.after_delivery(cpu, *taken)
+            if taken[1] in ("exception", "soft"):
+                # the handler's first instruction is a boundary: an NMI
+                # waiting comes first, on top of the frame (IF does not hold it)
+                nmi = accept.take_nmi(cpu)
+                if nmi is not None:
+                    self.after_delivery(cpu, *nmi)
 
     def after_delivery(self, cpu: Cpu, vector: int, kind: str, eip_from: int, err) -> None:
         cpu.halted = False
@@ -177,16 +215,47 @@ class RunLoop:
             return
         st.flags &= ~F_STOP
         try:
-            uc.emu_start(eip, 0xFFFFFFFFFFFF if until is None else until)
+            self.start(cpu, eip, until)
         except unicorn.UcError as e:
             self.after_run(cpu)
             self.engine_error(cpu, e)
             return
         self.after_run(cpu)
 
+    def start(self, cpu: Cpu, eip: int, until: Optional[int]) -> None:
+        """emu_start from ``eip`` to the end of the run (``until``: a partial
+        block's end).  With paging on, the run ends through the engine's
+        exits list, not emu_start's ``until``: an unmapped ``until`` is
+        translated when the run ends, which sets CR2 and arms QEMU's #DF
+        chain (test_unicorn_facts.py); without paging ``until`` costs
+        nothing, the exits list a ctl call per change."""
+        uc = cpu.uc
+        if not cpu.paging_on:
+            if cpu.exits is not None:
+                uc.ctl_exits_enabled(False)
+                cpu.exits = None
+            uc.emu_start(eip, 0xFFFFFFFFFFFF if until is None else until)
+        else:
+            exits = () if until is None else (until,)
+            if cpu.exits is None:
+                uc.ctl_exits_enabled(True)
+                cpu.exits = None if exits else ()
+            if exits != cpu.exits:
+                uc.ctl_set_exits(list(exits))
+                cpu.exits = exits
+            uc.emu_start(eip, 0)
+        if cpu.cr2_kept is not None:
+            # this run turned paging on: its end translated ``until`` (above)
+            uc.reg_write(X.UC_X86_REG_CR2, cpu.cr2_kept)
+            cpu.cr2_kept = None
+            if cpu.pending_exc is None:
+                reset_exception_chain(uc)
+
     def after_run(self, cpu: Cpu) -> None:
         """After emu_start: hooks asked for, the exact time, whether the CPU halted."""
         ic, clock, st = self.m.icount, self.m.clock, cpu.st
+        if ic.pending_cr:
+            ic.install_cr_hooks()
         if ic.pending_io_hooks:
             ic.install_io_hooks()
             cur = cpu.blocks.get(st.cur_block)
@@ -212,13 +281,24 @@ class RunLoop:
 
     def engine_error(self, cpu: Cpu, e: "unicorn.UcError") -> None:
         if e.errno == unicorn.UC_ERR_INSN_INVALID:
+            if cpu.read_linear(cpu.pc, 1) == b"\xf1":
+                # icebp: Unicorn calls it invalid; the SDM makes it #DB as a
+                # trap, the instruction retired (emulator/delivery.py)
+                clock = self.m.clock
+                cpu.eip = (cpu.eip + 1) & 0xFFFFFFFF
+                clock.now += 1
+                cpu.st.now = cpu.st.block_start = clock.now
+                cpu.just_delivered = False
+                cpu.pending_exc = (VEC_DB, "exception", None)
+                return
             cpu.pending_exc = (VEC_UD, "exception", None)
             return
         what = {unicorn.UC_ERR_READ_UNMAPPED: "read of unmapped memory",
                 unicorn.UC_ERR_WRITE_UNMAPPED: "write to unmapped memory",
                 unicorn.UC_ERR_FETCH_UNMAPPED: "fetch from unmapped memory"}.get(e.errno, str(e))
-        self.result = self.crash(cpu, "crash", f"the guest crashed: {what} (no paging: "
-                                 f"outside the {self.m.mem_size >> 20} MiB of RAM)")
+        where = "the page tables map it outside" if cpu.paging() else "no paging: outside"
+        self.result = self.crash(cpu, "crash", f"the guest crashed: {what} ({where} "
+                                 f"the {self.m.mem_size >> 20} MiB of RAM)")
 
     # -- reports -----------------------------------------------------------------------
     def crash(self, cpu: Cpu, reason: str, what: str) -> RunResult:

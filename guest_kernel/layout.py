@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from emulator.devices.testdev import TESTDEV_BASE, TESTDEV_IRQ
 from guest_kernel.catalog import MAX_CPUS, MODELS, SCENARIOS
 
 # name prefix, fields (name, size in bytes) in order; <PREFIX>_SIZE is the total
@@ -89,6 +90,9 @@ CONSTANTS = {
     "MAX_CPUS": MAX_CPUS,
     # the clock: PIT counter 0 in mode 2, 119 counts = 99.7 us per tick
     "PIT_HZ_COUNT": 119, "QUANTUM_TICKS": 2,
+    # irqlab's test device: its ports and line are the machine's
+    # (emulator/devices/testdev.py), in a range QEMU's PC leaves free
+    "TESTDEV": TESTDEV_BASE, "TESTDEV_IRQ": TESTDEV_IRQ,
 }
 
 # CPU exceptions that push an error code (Intel SDM vol. 3, table 6-1)

@@ -1,5 +1,5 @@
-# testdev.S — the irqlab test device driver (ports 0x510-0x517, IRQ 5).
-# Only irqlab has the device (QEMU's fw_cfg answers its probe otherwise):
+# testdev.S — the irqlab test device driver (ports TESTDEV..+7, IRQ 5).
+# Only irqlab has the device (QEMU's PC leaves the range unclaimed):
 # the scenarios that feed it packets (storm, and nested and soak on top of
 # what they do on both machines) inject them (scenarios/NAME.inject).
 #
@@ -25,8 +25,8 @@
 testdev_start:
         mov esi, drv_testdev
         call intr_establish
-        # presence: QEMU's fw_cfg sits on 0x510/0x511 (and DMA on 0x514):
-        # after selecting item 0 its data port reads 'Q'; ours reads 0
+        # presence: register 1 reads 0 here; on QEMU the range is unclaimed
+        # and reads 0xff (TESTDEV is layout.py's, from the machine's device)
         mov dx, TESTDEV
         xor eax, eax
         out dx, ax

@@ -21,11 +21,18 @@ innermost first, across interrupt frames), ``thread_backtrace(name)``,
 hi) or None, ``call_at(t, fn)``.  Every method may answer None (False)
 when it does not know; rules then stay silent rather than guess.
 
-Rules that need the kernel's symbols (``needs_kernel``) are switched off,
-once and with a note, when the image does not carry them; so a plain
-multiboot program runs unchanged and nothing fires on it falsely.  Each rule
-switched off is also a ``check.off`` event (``rule``, ``reason``) at t=0
-through ``emit``, so the trace says which rules did not watch it.
+What a rule needs is its ``needs`` (guest_kernel/OBSERVE.md says what a
+kernel provides for each): "kernel" -- the kernel's ``obs_`` labels and
+exported structures; "stacks" -- named stacks (the kernel's, or objects
+and label pairs any kernel can provide); "machine" -- nothing but the
+machine's own events (interrupt entry and exit, the PIC's lines).  A rule
+whose needs the image does not meet is switched off, once and with a note,
+so a plain multiboot program or a foreign kernel runs unchanged and nothing
+fires on it falsely; each is also a ``check.off`` event (``rule``,
+``reason``) at t=0 through ``emit``, so the trace says which rules did not
+watch it, and the summary line says how many ran: ``checks: 13 rules, N
+violations`` when all did, ``checks: 2 of 13 rules on, N violations``
+otherwise.
 
 Threads are named as the trace names owners: ``lwp 3``, ``ithread 1``,
 ``ap cpu1``.  The thread doing an operation is the event's ``by`` field, or
@@ -78,7 +85,7 @@ class Rule:
     name = "rule"
     title = ""
     explanation = ""
-    needs_kernel = True
+    needs = "kernel"          # "kernel" | "stacks" | "machine" (see the module docstring)
     # the event kinds ``on`` looks at; None = every event.  The checker
     # hands a rule only these (a rule with a set must ignore all others).
     kinds: Optional[frozenset] = None
@@ -287,11 +294,15 @@ class NullContext:
 class Checker:
     """Runs the rules over a stream of events (a consumer: ``checker(ev)``)."""
 
-    OFF_REASON = "the image carries no kernel symbols"
+    OFF_REASON = {
+        "kernel": "the image carries no kernel symbols (obs_ labels, guest_kernel/OBSERVE.md)",
+        "stacks": "the image names no stacks (guest_kernel/OBSERVE.md, 'Any kernel')",
+    }
 
     def __init__(self, rules: Iterable[Rule], ctx=None, kernel: bool = True,
                  emit: Optional[Callable[..., None]] = None, context: int = 12,
-                 report: Optional[Callable[[str], None]] = None) -> None:
+                 report: Optional[Callable[[str], None]] = None,
+                 stacks: Optional[bool] = None) -> None:
         self.rules = list(rules)
         self.ctx = ctx if ctx is not None else NullContext()
         self.state = State()
@@ -300,15 +311,20 @@ class Checker:
         self.report = report
         self.violations: list = []
         self.notes: list = []
-        self.enabled = [r for r in self.rules if kernel or not r.needs_kernel]
-        off = [r.name for r in self.rules if r not in self.enabled]
-        if off:
-            self.notes.append(
-                f"checks: {len(off)} of {len(self.rules)} rules off, the image carries "
-                f"no kernel symbols: {', '.join(off)}")
-            # and in the trace, one check.off per rule, before any event
-            for name in off if self.emit is not None else ():
-                self.emit("check.off", 0, t=0, rule=name, reason=self.OFF_REASON)
+        have = {"machine": True, "kernel": kernel, "stacks": kernel if stacks is None else stacks}
+        self.enabled = [r for r in self.rules if have.get(r.needs, False)]
+        off = [r for r in self.rules if r not in self.enabled]
+        why = []
+        for need in ("kernel", "stacks"):
+            names = [r.name for r in off if r.needs == need]
+            if names:
+                why.append(f"{self.OFF_REASON[need]}: {', '.join(names)}")
+        if why:
+            self.notes.append(f"checks: {len(off)} of {len(self.rules)} rules off, "
+                              + "; ".join(why))
+        # and in the trace, one check.off per rule, before any event
+        for r in off if self.emit is not None else ():
+            self.emit("check.off", 0, t=0, rule=r.name, reason=self.OFF_REASON[r.needs])
         self.finished = False
         # the debugger's replay (emulator/debugger/rewind.py): a callable that
         # is true while the events are ones the furthest run already saw
@@ -392,5 +408,8 @@ class Checker:
 
     def summary_line(self) -> str:
         n = len(self.violations)
-        # always "violations": scripts read this line
-        return f"checks: {len(self.rules)} rules, {n} violations"
+        # always "violations": scripts read this line; never all the rules
+        # when some did not run
+        if len(self.enabled) == len(self.rules):
+            return f"checks: {len(self.rules)} rules, {n} violations"
+        return f"checks: {len(self.enabled)} of {len(self.rules)} rules on, {n} violations"

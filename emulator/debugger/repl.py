@@ -80,7 +80,8 @@ SHOW_MOST = 4096          # lines one disassemble / bt / trace tail shows at mos
 REPEATABLE = {"stepi", "nexti", "reverse-stepi", "continue", "finish", "x", "until"}
 
 INFO_TOPICS = ["registers", "breakpoints", "idt", "threads", "locks", "stacks", "cpus",
-               "lapic", "ioapic", "pic", "pit", "uart", "rtc", "testdev", "i8042", "port61", "debugcon", "all"]
+               "lapic", "ioapic", "pic", "pit", "uart", "rtc", "testdev", "i8042", "port61", "debugcon",
+               "hpet", "acpi_pm", "fw_cfg", "all"]
 
 
 def _lookup():

@@ -46,6 +46,7 @@ from typing import Callable, Optional
 from emulator.clock import Clock
 from emulator.devices.apicbus import ApicBus
 from emulator.devices.base import IrqLine
+from emulator.devices.hpet import HPET_BASE
 from emulator.devices.ioapic import IOAPIC_BASE, IOAPIC_SIZE, IoApic, isa_irq_to_pin
 from emulator.devices.apic_regs import (DM_EXTINT, DM_NMI, LAPIC_BASE, LAPIC_SIZE, LVT_LEVEL,
                                         LVT_LINT0, LVT_LINT1, SVR_ENABLE)
@@ -53,7 +54,10 @@ from emulator.devices.lapic import LocalApic
 
 MAX_CPUS = 8
 ISA_IRQS = 16
-MMIO_RANGES = ((LAPIC_BASE, LAPIC_SIZE), (IOAPIC_BASE, IOAPIC_SIZE))
+APIC_RANGES = ((LAPIC_BASE, LAPIC_SIZE), (IOAPIC_BASE, IOAPIC_SIZE))
+# every MMIO page the machine maps: the APICs' (this file's) and the HPET's
+# (emulator/firmware.py's device; the machine hands its accesses there)
+MMIO_RANGES = APIC_RANGES + ((HPET_BASE, 0x1000),)      # a page: Unicorn maps pages
 
 class PcInterrupts:
     """The 8259 pair, N local APICs, the IO APIC and the APIC bus, wired together."""
@@ -112,7 +116,7 @@ class PcInterrupts:
 
     # -- MMIO ------------------------------------------------------------------
     def claims(self, addr: int) -> bool:
-        return any(base <= addr < base + size for base, size in MMIO_RANGES)
+        return any(base <= addr < base + size for base, size in APIC_RANGES)
 
     def mmio_read(self, cpu: int, addr: int, size: int) -> int:
         """A read by CPU ``cpu``: its own LAPIC or the IO APIC."""

@@ -69,7 +69,7 @@ from emulator.observe.context import MachineContext
 from emulator.observe.kernel import KernelModel
 from emulator.observe.observer import Observer
 from emulator.observe.scan import scan_code, scan_code_full
-from emulator.observe.stacks import StackMap
+from emulator.observe.stacks import StackMap, declared_stacks
 from emulator.observe.symbols import Symbols
 from emulator.observe.view import MachineView
 from emulator.trace import Fanout, Recent, TraceSink, open_writer
@@ -88,10 +88,15 @@ class Session:
         self.kernel = KernelModel.detect(self.view, self.symbols)
         self.stacks = StackMap(self.symbols,
                                resolver=self.kernel.resolve_stack if self.kernel else None)
+        declared = []
         if self.kernel:
             self.kernel.compiled = not reference
             self.kernel._stacks = self.stacks
             self.kernel.add_static_stacks(self.stacks)
+        else:
+            declared = declared_stacks(self.symbols.table)     # any kernel's (OBSERVE.md)
+            for lo, hi, name in declared:
+                self.stacks.add(lo, hi, name)
         code, base = self.view.code()
         if not code:
             code, base = self._code_from_symbols()
@@ -118,11 +123,14 @@ class Session:
         if checks:
             self.checker = Checker(all_rules(**(limits or {})), self.ctx,
                                    kernel=self.kernel is not None, emit=self.sink.emit,
-                                   report=self._report)
+                                   report=self._report,
+                                   stacks=self.kernel is not None or bool(declared))
             self.fanout.add(self.checker)
             for note in self.checker.notes:
                 self._report(note)
         self.observer = Observer(self.view, self.sink, self.symbols, self.stacks, self.codemap)
+        if not self.kernel:
+            self.observer.scanned = [(base, base + len(code))] if code else []
         self.view.set_trace(self.machine_sink)
         self.observer.install()
         if self.kernel:
@@ -145,9 +153,16 @@ class Session:
                     self.codemap.esp_loads[addr] = extra.esp_loads[addr]
 
     def _code_from_symbols(self) -> tuple:
-        """The loaded image read back from memory, from the symbol table's
-        base to its highest label (when the machine does not say)."""
+        """The loaded image read back from memory: the ELF's executable
+        sections, or from the symbol table's base to its highest line (when
+        the machine does not say)."""
         table = self.symbols.table
+        ranges = getattr(table, "code_ranges", None)
+        if ranges:
+            lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+            data = self.view.mem_read(lo, hi - lo)
+            if data:
+                return data, lo
         base = getattr(table, "base", None)
         addrs = [a for a in (self.symbols.lines() or ())]
         if not isinstance(base, int) or not addrs:

@@ -6,7 +6,8 @@ Contract
 kernel model what they need, in their terms: ``ncpus()``, ``cpu_index(c)``
 (hooks may hand a CPU object or its index), ``reg(cpu, 'esp'|'eip'|
 'eflags'|'eax'...)``, ``mem_read(addr, n)`` (None when unmapped),
-``read_u32(addr)``, ``add_exec_hook(addr, fn(machine, cpu))``,
+``read_u32(addr)`` (linear addresses: through the page tables when a CPU
+has paging on), ``add_exec_hook(addr, fn(machine, cpu))``,
 ``on_interrupt(fn(cpu, vector, kind, eip_from, error_code))``,
 ``set_trace(sink)`` (the devices' and the machine's events go to the
 observer's sink), ``clock()``, ``symbols()``, ``code()`` -> (bytes, base)
@@ -27,7 +28,7 @@ from unicorn import x86_const as R
 _REGS = {"eax": R.UC_X86_REG_EAX, "ebx": R.UC_X86_REG_EBX, "ecx": R.UC_X86_REG_ECX,
          "edx": R.UC_X86_REG_EDX, "esi": R.UC_X86_REG_ESI, "edi": R.UC_X86_REG_EDI,
          "ebp": R.UC_X86_REG_EBP, "esp": R.UC_X86_REG_ESP, "eip": R.UC_X86_REG_EIP,
-         "eflags": R.UC_X86_REG_EFLAGS}
+         "eflags": R.UC_X86_REG_EFLAGS, "cs": R.UC_X86_REG_CS}
 
 
 _U32 = struct.Struct("<I").unpack_from
@@ -42,6 +43,10 @@ class MachineView:
         ram = getattr(machine, "ram_view", None)
         self._ram = ram if isinstance(ram, memoryview) else None
         self._ram_end = (len(ram) - 4) if self._ram is not None else -1
+        # the CPUs whose CR0.PG to test before each read (a flag the machine
+        # keeps, emulator/crwrite.py): read at every field the observer reads
+        self._pagers = tuple(c for c in getattr(machine, "cpus", ())
+                             if isinstance(getattr(c, "paging_on", None), bool))
 
     # CPUs -------------------------------------------------------------------
     def ncpus(self) -> int:
@@ -84,7 +89,16 @@ class MachineView:
         return lambda name: uc.reg_read(_REGS[name])
 
     # memory -----------------------------------------------------------------
+    def _paging(self) -> bool:
+        for c in self._pagers:
+            if c.paging_on:
+                return True
+        return False
+
     def mem_read(self, addr: int, n: int) -> Optional[bytes]:
+        if self._paging():
+            # the kernel's addresses are linear: read through the page tables
+            return self.m.read_virtual(addr, n)
         try:
             return bytes(self.m.mem_read(addr, n))
         except (UcError, ValueError, IndexError):
@@ -98,7 +112,7 @@ class MachineView:
         return None
 
     def read_u32(self, addr: int) -> Optional[int]:
-        if 0 <= addr <= self._ram_end:
+        if 0 <= addr <= self._ram_end and not self._paging():
             return _U32(self._ram, addr)[0]
         b = self.mem_read(addr, 4)
         return None if b is None or len(b) < 4 else int.from_bytes(b, "little")

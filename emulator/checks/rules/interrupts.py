@@ -204,6 +204,7 @@ class MaskedWhileHandlerBlocked(Rule):
 # 12 --------------------------------------------------------------------------
 class OneHandlerPerLevel(Rule):
     name = "intr-nesting"
+    needs = "machine"
     title = "one active handler per interrupt level per CPU; iret with interrupts off"
     explanation = (
         "A handler must not be re-entered on its own CPU: the PIC's in-service "
@@ -211,7 +212,8 @@ class OneHandlerPerLevel(Rule):
         "finished and sent its EOI. The rule fires when `intr.enter` for line "
         "N arrives while an interrupt frame for N is open on the current "
         "thread of that CPU, and when the kernel executes an `iret` out of "
-        "an interrupt with interrupts enabled (`intr.exit` with `if`=1): "
+        "a device interrupt (a frame with a line) with interrupts enabled "
+        "(`intr.exit` with `if`=1): "
         "between the last register restore and `iret` a new interrupt would "
         "nest on a frame already being torn down, and a storm grows the "
         "stack without bound.")
@@ -235,7 +237,8 @@ class OneHandlerPerLevel(Rule):
                                       f"while its handler is active (entered at t={fr.t})",
                                       fields={"line": line, "lwp": st.current.get(cpu)},
                                       paths=[("nested entry", _bt(ctx, cpu))])]
-        elif kind == "intr.exit" and ev.get("if") and ("iret", ev.get("eip")) not in self.reported:
+        elif kind == "intr.exit" and ev.get("if") and ev.get("line") is not None \
+                and ("iret", ev.get("eip")) not in self.reported:
             self.reported.add(("iret", ev.get("eip")))
             eip = ev.get("eip")
             where = f" at {eip:#x}" if isinstance(eip, int) else ""

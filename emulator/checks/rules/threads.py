@@ -56,6 +56,7 @@ class StackBounds(Rule):
     DEVICE_KINDS = ("irq.", "pic.ack", "pic.eoi", "pic.mask", "pic.unmask", "inject",
                     "apic.", "ioapic.")
     name = "stack-bounds"
+    needs = "stacks"
     title = "the stack pointer stays inside its owner's stack"
     explanation = (
         "Every stack belongs to an owner — an LWP's kernel stack, an "

@@ -393,18 +393,33 @@ def test_nesting_different_lines_is_fine():
 
 
 # the framework ---------------------------------------------------------------
-def test_without_kernel_symbols_every_rule_is_off_and_says_so_once():
+def test_without_kernel_symbols_only_the_machine_rules_run_and_the_summary_says_how_many():
     emitted = []
     ch = Checker(all_rules(), FakeCtx(), kernel=False,
                  emit=lambda kind, cpu, t, **f: emitted.append((kind, t, f["rule"])))
-    n = len(all_rules())
-    assert len(ch.notes) == 1 and f"{n} of {n} rules off" in ch.notes[0]
-    assert emitted == [("check.off", 0, r.name) for r in all_rules()]
+    on = [r.name for r in all_rules() if r.needs == "machine"]
+    assert on == ["intr-nesting"]
+    assert len(ch.notes) == 1 and "12 of 13 rules off" in ch.notes[0]
+    assert "no kernel symbols" in ch.notes[0] and "names no stacks" in ch.notes[0]
+    assert emitted == [("check.off", 0, r.name) for r in all_rules() if r.name not in on]
     for ev in START + [E(1, "intr.enter", vector=0x20, line=0),
                        E(2, "intr.enter", vector=0x20, line=0)]:
         ch(ev)
-    assert ch.finish() == []
-    assert ch.summary_line() == f"checks: {n} rules, 0 violations"
+    # the machine's rule still catches a line entered twice
+    assert [v.rule for v in ch.finish()] == ["intr-nesting"]
+    assert ch.summary_line() == "checks: 1 of 13 rules on, 1 violations"
+
+
+def test_named_stacks_without_a_kernel_turn_the_stack_rule_on():
+    ch = Checker(all_rules(), FakeCtx(), kernel=False, stacks=True)
+    assert [r.name for r in ch.enabled] == ["stack-bounds", "intr-nesting"]
+    assert ch.summary_line() == "checks: 2 of 13 rules on, 0 violations"
+
+
+def test_with_every_rule_on_the_summary_keeps_its_old_form():
+    ch = Checker(all_rules(), FakeCtx(), kernel=True)
+    assert ch.notes == []
+    assert ch.summary_line() == "checks: 13 rules, 0 violations"
 
 
 def test_a_violation_report_shows_the_events_before_it():

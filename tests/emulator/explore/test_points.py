@@ -13,6 +13,7 @@ import json
 import pytest
 
 import asm
+from emulator.devices.testdev import TESTDEV_BASE
 from emulator.explore import Plan, Window, base_run
 from emulator.explore.target import Target
 
@@ -131,10 +132,10 @@ def test_a_halt_is_one_point_right_after_the_hlt():
 
 
 def test_a_packet_needs_the_devices_interrupt_enabled():
-    body = """
+    body = f"""
     sti
     nop
-    mov dx, 0x515
+    mov dx, {TESTDEV_BASE + 5:#x}
     mov al, 1
     out dx, al
     nop
