@@ -57,7 +57,7 @@ def test_the_c_kernel_runs_on_irqlab_with_only_the_machines_rules_on(elf, tmp_pa
     assert r.stderr.splitlines()[-1] == "checks: 2 of 13 rules on, 0 violations"
     events = [json.loads(line) for line in trace.read_text().splitlines()]
     off = {e["rule"] for e in events if e["ev"] == "check.off"}
-    assert len(off) == 10 and "intr-nesting" not in off and "stack-bounds" not in off
+    assert len(off) == 11 and "intr-nesting" not in off and "stack-bounds" not in off
 
 
 def test_qemu_prints_the_same(elf):
