@@ -14,8 +14,16 @@ DRIVERS  ?=
 SCENARIO ?= hello
 CPUS     ?= 1
 TRACE    ?=
+# What `explore` explores: the line (IRQ 0, the clock: a tick at every point
+# is a preemption at every point; or KEY=B, a key pressed, or PACKET=V, a
+# test-device packet), a planted bug, a Dask scheduler.
+IRQ       ?= 0
+KEY       ?=
+PACKET    ?=
+BUG       ?=
+SCHEDULER ?=
 
-.PHONY: all install test run-guest debug kernels bench bless check-bugs compare clean
+.PHONY: all install test run-guest debug explore kernels bench bless check-bugs compare fuzz clean
 
 all: run-guest
 
@@ -39,14 +47,19 @@ run-guest: install
 debug: install
 	$(PY) -m guest_kernel debug --model $(MODEL) $(foreach d,$(DRIVERS),--driver $(d)) --scenario $(SCENARIO) --cpus $(CPUS)
 
+# An interrupt at every point of the scenario's run, every rule on each branch.
+explore: install
+	$(PY) -m guest_kernel explore --model $(MODEL) $(foreach d,$(DRIVERS),--driver $(d)) --scenario $(SCENARIO) $(if $(KEY),--key $(KEY),$(if $(PACKET),--packet $(PACKET),--irq $(IRQ))) $(if $(BUG),--bug $(BUG)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
 kernels: install
 	$(PY) -m guest_kernel build-all -o build
 
-# The machine's figures (raw Unicorn, guest, interrupt storm; one JSON line)
-# and the assembler's speed on a kernel-sized source.
+# The machine's figures (raw Unicorn, guest, interrupt storm; one JSON line),
+# the assembler's speed on a kernel-sized source, and explore's branches/s.
 bench: install
 	$(PY) -m emulator.bench
 	$(PY) -m asm.bench
+	$(PY) -m emulator.explore.bench
 
 # The interrupt models compared: every model over storm, nested,
 # ithread_block, biglock and soak (and smp_mpsafe on 2 and 4 CPUs), in
@@ -58,7 +71,13 @@ bless: install
 	$(PY) -m tests.golden.bless
 
 check-bugs: install
-	$(PY) -m emulator.checks bugs
+	$(PY) -m guest_kernel bugs
+
+# Random guests on irqlab and QEMU -icount, compared (emulator/fuzz):
+# SEEDS=A:B (default 0:200), JOBS=N, SCHEDULER=tcp://HOST:PORT (Dask).
+SEEDS ?= 0:200
+fuzz: install
+	$(PY) -m emulator fuzz --seeds $(SEEDS) $(if $(JOBS),-j $(JOBS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 clean:
 	rm -rf build .pytest_cache

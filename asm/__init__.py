@@ -14,6 +14,14 @@ source; str(error) is the three-line compiler-style message.
 
 Syntax and the keystone quirks hidden: asm/SYNTAX.md and asm/encoder.py.
 Command line: python -m asm build SRC.S ... -o OUT.bin (asm/cli.py).
+
+A statement's path through the files: source.py (includes, comments,
+conditionals, macros -> statements) -> assembler.py (passes until no size
+moves; expressions by expr.py) -> encoder.py (one instruction through
+keystone, its quirks hidden, checked by decoding it again with capstone) ->
+image.py (flat and ELF images; dwarf.py its line table) -> symfile.py (the
+symbol file, read back by the emulator).  errors.py: ``AsmError``;
+bench.py: ``python -m asm.bench``.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ load_symbols(image_path) -> SymbolTable, from (in order of preference)
        {"format", "base", "entry",
         "symbols": [{"name", "value", "kind": "label"|"const", "file", "line"}],
         "lines": [[addr, "file", line], ...],  "sources": {"file": "absolute path"}}
-  2. the ELF .symtab, if the image is an ELF (labels: symbols in a section;
-     constants: SHN_ABS; no line table),
+  2. the ELF itself, if the image is an ELF (asm/elfsyms.py, pyelftools):
+     labels (symbols in a section, with ELF sizes and which are objects),
+     constants (SHN_ABS), the DWARF line table and sources, code ranges,
   3. nothing: an empty table (every lookup answers "0x...").
 A symbol file that is not a good irqlab-sym-1 file (not JSON, `[]`, a
 symbol without a name or value, ...) raises ValueError with one line.
@@ -15,7 +16,8 @@ symbol without a name or value, ...) raises ValueError with one line.
 SymbolTable: addr(name) (KeyError naming close matches), get(name),
 symbolize(addr) -> "name+0xoff" (nearest label at or below; constants never)
 or "0x...", line_of(addr) -> (file, line) | None, source_line(file, line),
-names(), constants() -> {name: value}.
+names(), constants() -> {name: value}; from an ELF also ``sizes`` {name:
+st_size}, ``objects`` (data object names) and ``code_ranges`` [(start, end)].
 """
 
 from __future__ import annotations
@@ -26,14 +28,19 @@ import json
 import os
 import struct
 
+from .elfsyms import read_elf
 from .image import SYM_FORMAT, LineTable, Symbol
 
 
 class SymbolTable:
-    def __init__(self, symbols=(), lines=(), sources=None, base=None, entry=None):
+    def __init__(self, symbols=(), lines=(), sources=None, base=None, entry=None,
+                 sizes=None, objects=(), code_ranges=()):
         self.symbols: dict[str, Symbol] = {s.name: s for s in symbols}
         self.base, self.entry = base, entry
         self.sources = dict(sources or {})
+        self.sizes: dict[str, int] = dict(sizes or {})     # st_size of ELF symbols
+        self.objects = set(objects)                        # ELF data objects (STT_OBJECT)
+        self.code_ranges = list(code_ranges)               # [(start, end)] of executable sections
         # Stable sort: of labels at one address, the last defined names it.
         labels = sorted((s for s in self.symbols.values() if s.kind == "label"),
                         key=lambda s: s.value)
@@ -190,6 +197,17 @@ def from_image(image) -> SymbolTable:
 
 
 def from_elf(data: bytes) -> SymbolTable:
+    """Symbols, DWARF lines and code ranges of any i386 ELF (asm/elfsyms.py)."""
+    got = read_elf(data)
+    if not got:
+        return SymbolTable()
+    return SymbolTable(got["syms"], got["lines"], got["sources"], None, got["entry"],
+                       sizes=got["sizes"], objects=got["objects"],
+                       code_ranges=got["code_ranges"])
+
+
+def _from_elf_symtab(data: bytes) -> SymbolTable:
+    """The .symtab alone, read by hand (kept for images pyelftools refuses)."""
     if data[4] != 1 or data[5] != 1:
         return SymbolTable()
     (shoff,) = struct.unpack_from("<I", data, 32)

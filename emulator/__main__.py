@@ -1,7 +1,9 @@
-"""``python -m emulator SUBCOMMAND ...``: run, debug, trace.
+"""``python -m emulator SUBCOMMAND ...``: run, debug, trace, explore, fuzz.
 
 ``run`` is emulator/run.py; ``debug`` is ``emulator.debugger.main(argv)``
-and ``trace`` is ``emulator.trace_cli.main(argv)`` when those modules exist.
+and ``trace`` is ``emulator.trace_cli.main(argv)`` when those modules exist;
+``explore`` is ``emulator.explore.cli.main(argv)`` and ``fuzz``
+``emulator.fuzz.cli.main(argv)``.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 import importlib
 import sys
 
-COMMANDS = {"run": "emulator.run", "debug": "emulator.debugger", "trace": "emulator.trace_cli"}
-USAGE = "usage: python -m emulator {run,debug,trace} ... (python -m emulator run --help)"
+COMMANDS = {"run": "emulator.run", "debug": "emulator.debugger", "trace": "emulator.trace_cli",
+            "explore": "emulator.explore.cli", "fuzz": "emulator.fuzz.cli"}
+USAGE = ("usage: python -m emulator {run,debug,trace,explore,fuzz} ... "
+         "(python -m emulator run --help)")
 
 
 def main(argv=None) -> int:

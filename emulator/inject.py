@@ -8,7 +8,10 @@ Forms (``N`` an ISA IRQ number, times in instructions = virtual ns):
   address (SYMBOL, SYMBOL+OFF or a number) for the K-th time (default 1),
   before that instruction runs;
 * the same with ``packet=VALUE`` instead of (or with) ``irq=N``: VALUE is
-  pushed into the test device's FIFO, which raises its own line.
+  pushed into the test device's FIFO, which raises its own line;
+* or with ``key=BYTE``: the keyboard sends BYTE to the 8042 (a key
+  pressed), which raises IRQ 1 when its interrupt is on (the trace's
+  ``inject`` event then has a ``key`` field too).
 
 An edge is a pulse at the PIC input (``Machine.raise_irq``).  ``parse``
 raises ``InjectError`` with one line for the user.  Scenario scripts build
@@ -30,6 +33,7 @@ class Injection:
     irq: Optional[int] = None
     packet: Optional[int] = None
     at: Optional[int] = None
+    key: Optional[int] = None
     every: Optional[int] = None
     start: Optional[int] = None
     count: Optional[int] = None
@@ -39,10 +43,13 @@ class Injection:
     def fire(self, machine) -> None:
         if self.packet is not None:
             machine.devices["testdev"].push(self.packet)
+        if self.key is not None:
+            machine.devices["i8042"].key(self.key)
         if self.irq is not None:
             machine.raise_irq(self.irq)
+        extra = {} if self.key is None else {"key": self.key}
         machine.trace.emit("inject", 0, irq=self.irq if self.irq is not None else -1,
-                           packet=self.packet if self.packet is not None else -1)
+                           packet=self.packet if self.packet is not None else -1, **extra)
 
     def install(self, machine) -> None:
         if self.at is not None:
@@ -109,6 +116,10 @@ def parse(spec: str) -> Injection:
                 raise InjectError(f"--inject {spec}: irq must be 0-15")
         elif key == "packet":
             inj.packet = _int(key, value)
+        elif key == "key":
+            inj.key = _int(key, value)
+            if not 0 <= inj.key <= 0xFF:
+                raise InjectError(f"--inject {spec}: key must be a byte, 0-255")
         elif key == "at":
             inj.at = _int(key, value)
         elif key == "every":
@@ -125,8 +136,8 @@ def parse(spec: str) -> Injection:
             inj.pc = value
         else:
             raise InjectError(f"--inject {spec}: unknown key {key!r}")
-    if inj.irq is None and inj.packet is None:
-        raise InjectError(f"--inject {spec}: needs irq=N or packet=VALUE")
+    if inj.irq is None and inj.packet is None and inj.key is None:
+        raise InjectError(f"--inject {spec}: needs irq=N, packet=VALUE or key=BYTE")
     if sum(x is not None for x in (inj.at, inj.every, inj.pc)) != 1:
         raise InjectError(f"--inject {spec}: give exactly one of at=, every=, pc=")
     return inj

@@ -30,7 +30,8 @@ set aside, so ``p_memsz = 0xFFFFFFFF`` is an error, not a 4 GiB buffer).
 (the machine's RAM): a device, a directory or anything larger is an
 ImageError, so ``run /dev/zero`` ends at once.  ``image_symbols(path)`` is
 its symbol table; a broken ``.sym.json`` (``[]``, a symbol without a name)
-is an ImageError too.
+is an ImageError too.  Whoever runs a machine loads the symbols and sets
+``machine.symbols`` (the Machine itself reads no symbol files).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ import os
 import stat
 import struct
 from dataclasses import dataclass
+
+from asm.symfile import load_symbols
 
 MB_MAGIC = 0x1BADB002
 MB_BOOT_MAGIC = 0x2BADB002
@@ -181,8 +184,9 @@ def _load_flat(data: bytes, ram, off: int) -> tuple[int, int]:
 def image_symbols(path):
     """The image's symbol table (``asm.symfile.load_symbols``: the .sym.json
     beside it, else the ELF's .symtab); ImageError with one line if that
-    file is broken -- never a run with half-read symbols."""
-    from asm.symfile import load_symbols
+    file is broken -- never a run with half-read symbols.  Whoever runs a
+    machine loads it and sets ``machine.symbols`` (the Machine itself reads
+    no symbol files)."""
     try:
         return load_symbols(str(path))
     except ValueError as e:              # a broken .sym.json: its own one-line message

@@ -73,7 +73,8 @@ same from a ``biglock.contend`` to that LWP's next ``biglock.acquire``
 ``lock.contend`` (or ``lock.block``) by an LWP to its ``lock.acquire`` of
 that lock.  ``stack_depth[kind]``: the deepest ``used`` of any
 ``stack.usage`` event of that kind (bytes; empty when the trace has none).
-``packets_in``: ``inject`` events carrying a packet; ``packets_lost``:
+``packets_in``: ``inject`` events carrying a packet (``packet`` >= 0; the
+trace writes -1 for an injection that only raises a line); ``packets_lost``:
 ``testdev.overflow`` events; ``packets_done``: in - lost (packets the
 device accepted; the scenario checks that its driver received them all).
 ``violations``: ``check.violation`` events.  ``instructions``: the last
@@ -444,7 +445,8 @@ class Metrics:
             self.mutex_wait[str(ev.get("lock"))].append(t - since)
 
     def _on_inject(self, ev, t, cpu):
-        if "packet" in ev:
+        packet = ev.get("packet")
+        if isinstance(packet, int) and packet >= 0:    # -1: an IRQ-only injection
             self.packets += 1
 
     def _on_stack_usage(self, ev, t, cpu):

@@ -47,7 +47,7 @@ import os
 from typing import Iterable
 
 from emulator.metrics import TAIL, Metrics
-from emulator.trace import TraceError
+from emulator.trace import TraceError, read_events
 
 CPU_PID, LWP_PID, LINE_PID = 1, 2, 3
 DEPTH = 8                       # slices a track shows nested at most
@@ -376,7 +376,6 @@ def export(events: Iterable[dict], out) -> None:
 
 def export_file(src: str, dst: str) -> None:
     """Export between files; ``dst`` is never the input, errors are one line."""
-    from emulator.trace import read_events
     try:
         same = os.path.exists(dst) and os.path.samefile(src, dst)
     except OSError:

@@ -44,10 +44,12 @@ worker".
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
 import sys
 import threading
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable, Iterator, Optional
 
@@ -102,7 +104,7 @@ def _progress(total: int, desc: Optional[str]):
     thread, which would make the next pool use the slower fork server)."""
     if not sys.stderr.isatty():
         return _NoBar()
-    from tqdm import tqdm
+    from tqdm import tqdm        # only on a terminal: its monitor thread would slow the next pool
     return tqdm(total=total, desc=desc, unit="item", leave=False, file=sys.stderr)
 
 
@@ -156,7 +158,6 @@ def _run_here(func, setup, context, batches) -> Iterator[list]:
 
 def _run_processes(jobs: int, func, setup, context, batches) -> Iterator[list]:
     """Start the pool and submit every batch now; the generator collects in order."""
-    from concurrent.futures import ProcessPoolExecutor
     token = uuid.uuid4().hex
     pool = ProcessPoolExecutor(min(jobs, len(batches)), mp_context=_mp_context(),
                                initializer=_init_process, initargs=(token, setup, context))
@@ -182,7 +183,6 @@ def _mp_context():
     """fork when this process has no other thread (children inherit the loaded
     modules and the context: ~0.04 s against ~1 s for a pool); forkserver
     otherwise, since a fork could copy another thread's lock held."""
-    import multiprocessing
     if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("forkserver")

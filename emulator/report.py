@@ -3,7 +3,9 @@
 ``crash_report(machine, cpu, what)`` says what happened, at which virtual
 time, the registers, the instruction at EIP disassembled (capstone), and a
 backtrace through the EBP chain (saved EBP at [EBP], return address at
-[EBP+4]), symbolised when the image has symbols.
+[EBP+4]), symbolised when the image has symbols.  With paging on, EIP and
+the EBP chain are linear addresses read through the page tables, and the
+paragraph adds CR2, CR3 and the CPL.
 """
 
 from __future__ import annotations
@@ -25,10 +27,19 @@ def _sym(machine, addr: int) -> str:
     return f"{addr:#x}"
 
 
-def disassemble_at(machine, addr: int) -> str:
+def _read(machine, cpu, addr: int, n: int):
+    """``n`` bytes at ``addr`` as ``cpu`` sees it (linear when paging), or None."""
+    if cpu is not None and getattr(cpu, "paging_on", False):
+        return cpu.read_linear(addr, n)
     try:
-        code = machine.mem_read(addr, 16)
+        return machine.mem_read(addr, n)
     except Exception:                      # noqa: BLE001 -- unicorn raises UcError outside RAM
+        return None
+
+
+def disassemble_at(machine, addr: int, cpu=None) -> str:
+    code = _read(machine, cpu, addr, 16)
+    if code is None:
         return "(not in memory)"
     ins = next(_CS.disasm(code, addr, 1), None)
     if ins is None:
@@ -38,11 +49,14 @@ def disassemble_at(machine, addr: int) -> str:
 
 def backtrace(machine, cpu, depth: int = 16) -> list:
     frames, ebp = [], cpu.read("ebp")
+    paged = getattr(cpu, "paging_on", False)
     for _ in range(depth):
-        if ebp == 0 or ebp + 8 > machine.mem_size or ebp & 3:
+        if ebp == 0 or (ebp + 8 > machine.mem_size and not paged) or ebp & 3:
             break
-        saved, ret = int.from_bytes(machine.mem_read(ebp, 4), "little"), \
-            int.from_bytes(machine.mem_read(ebp + 4, 4), "little")
+        raw = _read(machine, cpu, ebp, 8)
+        if raw is None or len(raw) < 8:
+            break
+        saved, ret = int.from_bytes(raw[:4], "little"), int.from_bytes(raw[4:], "little")
         if ret == 0:
             break
         frames.append(ret)
@@ -60,6 +74,8 @@ def crash_report(machine, cpu, what: str) -> str:
     eip = r["eip"]
     frames = backtrace(machine, cpu)
     bt = " <- ".join(_sym(machine, a) for a in frames) if frames else "(no EBP frames)"
+    if getattr(cpu, "paging_on", False):
+        segs += f" cr2={cpu.read('cr2'):08x} cr3={cpu.read('cr3'):08x} cpl={r['cs'] & 3}"
     return (f"irqlab: {what}, CPU {cpu.index} at t={machine.clock.now}; "
-            f"eip={_sym(machine, eip)}: {disassemble_at(machine, eip)}; {regs} {segs}; "
+            f"eip={_sym(machine, eip)}: {disassemble_at(machine, eip, cpu)}; {regs} {segs}; "
             f"backtrace: {bt}.")

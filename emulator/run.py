@@ -8,8 +8,8 @@ stderr); 120 when a checker rule fired (whatever the guest wrote); 74 in
 place of the guest's value when the --trace file could not be written (a
 full disk; one line); 70 for an internal error (one line).  The observer and
 the checkers run by default (``--no-checks`` turns the checkers off); the
-run ends with one summary line on stderr, ``checks: 12 rules, 0
-violations``.  Never a Python traceback: errors the user can cause are caught here and said in one line.
+run ends with one summary line on stderr, ``checks: 13 rules, 0
+violations``; ``--spinout N`` sets the spinout rule's bound (instructions).  Never a Python traceback: errors the user can cause are caught here and said in one line.
 """
 
 from __future__ import annotations
@@ -19,6 +19,11 @@ import os
 import signal
 import sys
 import threading
+
+from emulator.inject import InjectError, parse
+from emulator.loader import ImageError, image_symbols
+from emulator.machine import MAX_CPUS, Machine, MachineError
+from emulator.observe import attach
 
 
 MAX_SERIAL_IN = 16 << 20          # bytes of --serial-in
@@ -39,25 +44,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop with status 124 after N instructions")
     p.add_argument("--inject", action="append", default=[], metavar="SPEC",
                    help="irq=N,at=T | irq=N,every=P[,from=T][,count=K] | "
-                        "irq=N,pc=SYM[+OFF][,hit=K]; packet=VALUE for the test device")
+                        "irq=N,pc=SYM[+OFF][,hit=K]; packet=VALUE for the test device, "
+                        "key=BYTE for a key pressed (the 8042, IRQ 1)")
     p.add_argument("--serial-in", metavar="FILE", help="bytes for COM1's receiver ('-' = stdin)")
     p.add_argument("--mem", type=int, default=32, metavar="MIB", help="RAM size (default 32)")
     p.add_argument("--trace", metavar="FILE", help="write the event trace (JSON Lines)")
     p.add_argument("--cpus", type=int, default=1, metavar="N")
     p.add_argument("--no-checks", action="store_true",
                    help="do not run the lock-rule checkers (the trace is still written)")
+    p.add_argument("--spinout", type=int, default=None, metavar="N",
+                   help="a spin or hard interrupt handler longer than N instructions is a "
+                        "violation (default 10000000)")
     p.add_argument("--no-native", action="store_true", help="use the pure-Python block hook")
     return p
 
 
 def main(argv) -> int:
     args = build_parser().parse_args(argv)
-    from emulator.inject import InjectError, parse
-    from emulator.machine import Machine, MachineError
-    if not 1 <= args.cpus <= 8:
-        return _bad("--cpus must be between 1 and 8")
+    if not 1 <= args.cpus <= MAX_CPUS:
+        return _bad(f"--cpus must be between 1 and {MAX_CPUS}")
     if not 1 <= args.mem <= 3072:
         return _bad("--mem must be between 1 and 3072 MiB")
+    if args.spinout is not None and args.spinout < 1:
+        return _bad("--spinout must be at least 1 instruction")
     if args.max_instructions is not None and args.max_instructions < 0:
         return _bad("--max-instructions must not be negative")
     serial = None
@@ -73,18 +82,19 @@ def main(argv) -> int:
         injections = [parse(s) for s in args.inject]
         m = Machine.from_image(args.image, append=args.append, mem_mib=args.mem, cpus=args.cpus,
                                serial_in=serial, native=not args.no_native)
+        m.symbols = image_symbols(args.image)      # for pc= injections, the observer, reports
         for inj in injections:
             m.inject(inj)
-    except (MachineError, InjectError) as e:
+    except (MachineError, ImageError, InjectError) as e:
         return _bad(str(e))
     if not args.no_native and m.native is None:
         sys.stderr.write("irqlab: the native block hook is not built (python -m emulator.native "
                          "build); using the pure-Python hook, same results, slower\n")
     session = None
     if args.trace or not args.no_checks:
-        from emulator.observe import attach
         try:
-            session = attach(m, trace_path=args.trace, checks=not args.no_checks)
+            session = attach(m, trace_path=args.trace, checks=not args.no_checks,
+                             limits={"spinout": args.spinout})
         except OSError as e:
             return _bad(f"cannot write --trace {args.trace}: {e.strerror}")
     restore = _stop_on_ctrl_c(m)

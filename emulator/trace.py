@@ -58,7 +58,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "lwp.pin": ("lwp", "by"),
     "lwp.unpin": ("lwp", "by"),
     "lwp.sleep": ("lwp", "wchan"),
-    "lwp.wakeup": ("lwp", "by"),
+    "lwp.wakeup": ("lwp", "by"),            # (, wchan, how: "timeout" when the clock ended it)
     # an idle CPU took an LWP from another CPU's run queue (``from_cpu``,
     # ``to_cpu``: CPU indexes; ``from``/``to`` are owner names elsewhere)
     "lwp.migrate": ("lwp", "from_cpu", "to_cpu"),
@@ -87,7 +87,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "cpu.ipl": ("ipl",),
     # the big lock found held by another CPU: this CPU spins until its
     # biglock.acquire
-    "biglock.contend": ("lwp",),
+    "biglock.contend": ("lwp", "owner", "owner_cpu"),
     # at the end of a run, per kernel stack: how deep it was ever used
     "stack.usage": ("stack", "kind", "size", "used"),
     # several CPUs (the SMP kernel's labels); fields in alphabetical order,

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import unicorn
 from unicorn import x86_const as X
+from unicorn.unicorn_py3.arch.intel import HOOK_INSN_CPUID_CFUNC
+from unicorn.unicorn_py3.unicorn import uccallback
 
 TSC_AUX = 0          # IA32_TSC_AUX, read by RDTSCP into ECX (not modelled)
 
@@ -35,8 +37,6 @@ def register_insn_hook(uc, fn, insn: int) -> int:
 
     The binding's exception guard (``uccallback``) wraps it, so an error in
     ``fn`` stops the engine and is raised by ``emu_start``, as for any hook."""
-    from unicorn.unicorn_py3.arch.intel import HOOK_INSN_CPUID_CFUNC
-    from unicorn.unicorn_py3.unicorn import uccallback
     callback = uccallback(uc, HOOK_INSN_CPUID_CFUNC)(lambda uc_, _user: fn(uc_))
     return uc._Uc__do_hook_add(unicorn.UC_HOOK_INSN, callback, 1, 0, insn)
 
@@ -44,7 +44,7 @@ def register_insn_hook(uc, fn, insn: int) -> int:
 def install(machine, cpu) -> None:
     """RDTSC/RDTSCP on ``cpu`` return ``machine``'s virtual time at the instruction."""
     def read_tsc(uc, aux: bool) -> int:
-        machine._sync_now(machine._cur.pc)     # the exact count inside the block
+        machine.icount.sync(machine.cpu.pc)    # the exact count inside the block
         now = machine.clock.now
         uc.reg_write(X.UC_X86_REG_EAX, now & 0xFFFFFFFF)
         uc.reg_write(X.UC_X86_REG_EDX, (now >> 32) & 0xFFFFFFFF)

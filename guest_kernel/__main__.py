@@ -6,26 +6,34 @@
     python -m guest_kernel run   --model M [--driver ...]... --scenario S [--cpus N] [--trace F]
                                  [--max-instructions N]
     python -m guest_kernel debug --model M [--driver ...]... --scenario S [--cpus N]
+    python -m guest_kernel explore --model M [--driver ...]... --scenario S (--irq N | --packet V | --key B) ...
+    python -m guest_kernel bugs [--only BUG]... [--build-dir D] [-v] [-j N]
     python -m guest_kernel compare [--models ...] [--scenarios ...] [--cpus ...] -o DIR
 
 ``--model`` is the default interrupt model of the kernel's drivers;
 ``--driver NAME=MODEL`` (repeatable) builds one driver under another model,
 ``,biglock`` makes its handler run under the big lock (``,mpsafe``: not),
-guest_kernel/build.py ``DRIVERS``.
+guest_kernel/catalog.py ``DRIVERS``.
 
 ``run`` rebuilds build/<config>/ when a source is newer, then hands the ELF
 to ``python -m emulator run`` with ``--append scenario=S`` and the
 scenario's injections (guest_kernel/scenarios/S.inject: one --inject SPEC
-per non-comment line).  ``run`` and ``debug`` replace this process with the
+per non-comment line) and any ``--inject`` after them.  ``run`` and
+``debug`` replace this process with the
 emulator's (exec), so its exit status is theirs and Ctrl-C reaches the
 emulator alone: ``run`` stops with 130, ``debug``'s REPL stops the guest and
 keeps the session (as under ``make run-guest`` / ``make debug``).  Ctrl-C
-during the build ends with one line and status 130.  With ``--cpus N``
+during the build ends with one line and status 130.  ``explore`` is
+guest_kernel/explore.py.  With ``--cpus N``
 (N > 1) the command line is ``scenario=S cpus=N`` (kernel_cmdline): the
 kernel learns the CPU count from it (a count is a choice: it does not probe
 for APICs).  ``--append WORDS`` adds words to the kernel's command line
 (``route=5:2``: IO APIC line 5 to CPU 2, ``route=5:lowest``; ``figures``:
-scenarios print what they measured; guest_kernel/cmdline.S).
+scenarios print what they measured; guest_kernel/cmdline.S).  ``bugs``
+(``make check-bugs``) proves each planted
+bug is caught by the rule it targets, naming its objects, with a clean
+control run (checkbugs.py ``check_bugs``).  The
+models, options and scenarios offered are catalog.py's.
 """
 
 from __future__ import annotations
@@ -36,53 +44,26 @@ import os
 import sys
 from pathlib import Path
 
-from guest_kernel.build import (BuildError, Config, DRIVERS, MODELS, bug_configs, build,
-                                correct_configs, is_stale, parse_drivers)
+from guest_kernel.build import (BuildError, Config, bug_configs, build, correct_configs, is_stale,
+                                parse_drivers)
 from guest_kernel.bugs import BUGS
+from guest_kernel.catalog import (DRIVERS, INTR_STACKS, MODELS, SCENARIO_NAMES, SOFTINTS,
+                                  injection_specs, injections, kernel_cmdline)
 
-HERE = Path(__file__).resolve().parent
-SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak",
-             "lending", "smp_contend", "smp_ipi", "smp_balance", "smp_mpsafe")
+__all__ = ["main", "injection_specs", "injections", "kernel_cmdline"]
 
 
 def _config_args(p):
     p.add_argument("--model", choices=MODELS, default="ithread")
     p.add_argument("--driver", action="append", default=[], metavar="NAME=MODEL[,mpsafe|,biglock]",
                    help=f"one driver under another model (drivers: {', '.join(DRIVERS)})")
-    p.add_argument("--intr-stack", choices=("shared", "separate"), default="shared")
-    p.add_argument("--softint", choices=("thread", "fast"), default="thread")
+    p.add_argument("--intr-stack", choices=INTR_STACKS, default=INTR_STACKS[0])
+    p.add_argument("--softint", choices=SOFTINTS, default=SOFTINTS[0])
     p.add_argument("--bug", choices=sorted(BUGS), default=None)
 
 
 def _config(a) -> Config:
     return Config(a.model, a.intr_stack, a.softint, a.bug, parse_drivers(a.driver))
-
-
-def injection_specs(scenario: str) -> list[str]:
-    """The injection specs a scenario carries (scenarios/NAME.inject), for
-    ``machine.inject``."""
-    f = HERE / "scenarios" / f"{scenario}.inject"
-    if not f.exists():
-        return []
-    lines = (line.split("#", 1)[0].strip() for line in f.read_text().splitlines())
-    return [line for line in lines if line]
-
-
-def injections(scenario: str) -> list[str]:
-    """The same as --inject arguments for ``python -m emulator``."""
-    return [arg for spec in injection_specs(scenario) for arg in ("--inject", spec)]
-
-
-def kernel_cmdline(scenario: str, cpus: int = 1) -> str:
-    """The kernel's command line for a scenario on ``cpus`` CPUs.
-
-    One CPU: ``scenario=NAME``.  More: ``scenario=NAME cpus=N`` — the
-    kernel starts N-1 APs, then runs NAME (smp.S).  The kernel still takes
-    the older ``scenario=smp:NAME`` form.
-    """
-    if cpus <= 1:
-        return f"scenario={scenario}"
-    return f"scenario={scenario} cpus={cpus}"
 
 
 def _emulator_cmd(verb, a, elf) -> list[str]:
@@ -96,7 +77,10 @@ def _emulator_cmd(verb, a, elf) -> list[str]:
         cmd += ["--trace", a.trace]
     if getattr(a, "max_instructions", None):
         cmd += ["--max-instructions", str(a.max_instructions)]
-    return cmd + injections(a.scenario)
+    if getattr(a, "spinout", None):
+        cmd += ["--spinout", str(a.spinout)]
+    extra = [arg for spec in getattr(a, "inject", None) or () for arg in ("--inject", spec)]
+    return cmd + injections(a.scenario) + extra
 
 
 def _run(verb, a) -> int:
@@ -116,7 +100,12 @@ def _run(verb, a) -> int:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["explore"]:                 # guest_kernel/explore.py
+        from guest_kernel.explore import main as explore_main
+        return explore_main(argv[1:])
     if argv[:1] == ["compare"]:          # its own parser (guest_kernel/compare)
+        # the machine, metrics and pool only for the commands that run
+        # kernels here: build, and run/debug (exec'ed), start without them
         from guest_kernel.compare import main as compare
         return compare(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m guest_kernel", description=__doc__.split("\n")[0])
@@ -129,7 +118,7 @@ def main(argv=None) -> int:
     for verb in ("run", "debug"):
         r = sub.add_parser(verb, help=f"build if stale, then `python -m emulator {verb}`")
         _config_args(r)
-        r.add_argument("--scenario", default="hello", choices=SCENARIOS)
+        r.add_argument("--scenario", default="hello", choices=SCENARIO_NAMES)
         r.add_argument("--cpus", type=int, default=1)
         r.add_argument("--append", metavar="WORDS",
                        help="more words for the kernel's command line (route=L:C, figures)")
@@ -137,6 +126,19 @@ def main(argv=None) -> int:
         if verb == "run":
             r.add_argument("--trace")
             r.add_argument("--max-instructions", type=int)
+            r.add_argument("--spinout", type=int, metavar="N",
+                           help="the spinout rule's bound in instructions (default 10000000)")
+            r.add_argument("--inject", action="append", default=[], metavar="SPEC",
+                           help="more injections, after the scenario's (as explore prints)")
+    sub.add_parser("explore", add_help=False,      # handled above; listed for --help
+                   help="an interrupt at every point (python -m guest_kernel explore --help)")
+    bb = sub.add_parser("bugs", help="prove each rule fires on the kernel built to break it")
+    bb.add_argument("--only", action="append", default=[], metavar="BUG",
+                    help="check only this bug (repeatable)")
+    bb.add_argument("--build-dir", default="build/bugs", help="where traces go (build/bugs)")
+    bb.add_argument("-v", "--verbose", action="store_true", help="print each violation report")
+    bb.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                    help="runs at a time (default: the CPUs there are)")
     a = ap.parse_args(argv)
     try:
         if a.cmd == "build":
@@ -144,6 +146,13 @@ def main(argv=None) -> int:
         elif a.cmd == "build-all":
             for cfg in correct_configs() + bug_configs():
                 print(build(cfg, Path(a.out) / cfg.name))
+        elif a.cmd == "bugs":
+            from emulator.pool import default_jobs          # (as compare above)
+            from guest_kernel.checkbugs import check_bugs   # (as compare above)
+            if a.jobs is not None and a.jobs < 1:
+                ap.error("-j must be at least 1")
+            return check_bugs(only=a.only, build_dir=a.build_dir, verbose=a.verbose,
+                              jobs=a.jobs or default_jobs())
         else:
             return _run(a.cmd, a)
     except BuildError as e:

@@ -6,8 +6,8 @@ Contract
 configuration; ``config.name`` is its directory under build/ (``ithread``,
 ``classic-sepstack-fastsoft``, ``ithread-testdev-hybrid``,
 ``ithread-bug-no_unmask`` ...).  ``model`` is the kernel's default
-interrupt model; ``DRIVERS`` is the one table of the kernel's drivers (IRQ
-line, IPL, whether their handler may run as a thread and why), and each
+interrupt model; catalog.py's ``DRIVERS`` is the one table of the kernel's
+drivers (IRQ line, IPL, whether their handler may run as a thread and why); each
 driver runs under the default model when its line is at or below IPL_VM,
 in interrupt context (classic) above it, MPSAFE, unless ``drivers``
 overrides it: ``parse_drivers(["testdev=hybrid,mpsafe", "kbd=classic,biglock"])``
@@ -32,13 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+import asm
 from guest_kernel import layout
 from guest_kernel.bugs import BUGS
+from guest_kernel.catalog import DRIVERS, INTR_STACKS, MODELS, SOFTINTS
 
 HERE = Path(__file__).resolve().parent
 GEN = HERE / "gen"
-MODELS = ("classic", "ithread", "threaded", "hybrid")
-MODEL_VALUE = {"classic": 0, "ithread": 1, "threaded": 2, "hybrid": 3}
 
 # one mechanism per file; every model's interrupt path is in every kernel
 # (a driver's model picks its line's path at run time: intr.S)
@@ -52,29 +52,6 @@ SOURCES = [
     "scen_storm.S", "scen_nested.S", "scen_soak.S", "scen_lending.S", "scen_smp.S",
     "scen_mpsafe.S", "gen/vectors.S",
 ]
-
-
-@dataclass(frozen=True)
-class Driver:
-    line: int
-    ipl: str
-    threadable: bool    # at or below IPL_VM: its handler may run as a thread
-    why: str            # why it runs under the model it does by default
-
-
-# The kernel's drivers (guest_kernel/README.md shows this table).
-DRIVERS = {
-    "clock": Driver(0, "IPL_SCHED", False, "the tick drives preemption and timed "
-                    "sleeps; above IPL_VM, interrupt context only"),
-    "kbd": Driver(1, "IPL_VM", True, "the scenarios' device (8042, IRQ 1): "
-                  "its bottom half takes an adaptive mutex, so the model matters"),
-    "com": Driver(4, "IPL_HIGH", False, "serial input must not be lost: "
-                  "IPL_HIGH, interrupt context only"),
-    "testdev": Driver(5, "IPL_VM", True, "irqlab's packet device (IRQ 5): "
-                      "its bottom half takes an adaptive mutex"),
-    "rtc": Driver(8, "IPL_SCHED", False, "a second clock; above IPL_VM, "
-                  "interrupt context only"),
-}
 
 
 def parse_drivers(specs) -> tuple:
@@ -107,10 +84,11 @@ class Config:
     def __post_init__(self):
         if self.model not in MODELS:
             raise BuildError(f"unknown model {self.model!r} (choose one of {', '.join(MODELS)})")
-        if self.intr_stack not in ("shared", "separate"):
-            raise BuildError(f"--intr-stack must be shared or separate, not {self.intr_stack!r}")
-        if self.softint not in ("thread", "fast"):
-            raise BuildError(f"--softint must be thread or fast, not {self.softint!r}")
+        if self.intr_stack not in INTR_STACKS:
+            raise BuildError(f"--intr-stack must be {' or '.join(INTR_STACKS)}, "
+                             f"not {self.intr_stack!r}")
+        if self.softint not in SOFTINTS:
+            raise BuildError(f"--softint must be {' or '.join(SOFTINTS)}, not {self.softint!r}")
         if self.bug is not None and self.bug not in BUGS:
             raise BuildError(f"unknown bug {self.bug!r} (known: {', '.join(BUGS)})")
         specs = [d for d in self.drivers if isinstance(d, str)]
@@ -162,22 +140,21 @@ class Config:
         return n
 
     def defines(self) -> dict[str, int]:
-        d = {"MODEL": MODEL_VALUE[self.model],
+        d = {"MODEL": MODELS[self.model],
              "INTR_STACK_SEPARATE": int(self.intr_stack == "separate"),
              "SOFTINT_FAST": int(self.softint == "fast")}
         for b in BUGS:
             d["BUG_" + b.upper()] = int(b == self.bug)
         for name in DRIVERS:
             model, mpsafe = self.setting(name)
-            d[f"{name.upper()}_MODEL"] = MODEL_VALUE[model]
+            d[f"{name.upper()}_MODEL"] = MODELS[model]
             d[f"{name.upper()}_MPSAFE"] = int(mpsafe)
             d[f"{name.upper()}_NOTE"] = int((model, mpsafe) != self.default_setting(name))
         return d
 
 
 def correct_configs() -> list[Config]:
-    return [Config(m, s, f) for m in MODELS for s in ("shared", "separate")
-            for f in ("thread", "fast")]
+    return [Config(m, s, f) for m in MODELS for s in INTR_STACKS for f in SOFTINTS]
 
 
 def bug_configs() -> list[Config]:
@@ -193,13 +170,12 @@ def is_stale(config: Config, outdir: Path) -> bool:
     if not elf.exists():
         return True
     inputs = list(HERE.glob("*.S")) + list(HERE.glob("*.inc")) + \
-        [HERE / "layout.py", HERE / "bugs.py", HERE / "build.py"]
+        [HERE / "layout.py", HERE / "catalog.py", HERE / "bugs.py", HERE / "build.py"]
     newest = max(p.stat().st_mtime for p in inputs)
     return newest > elf.stat().st_mtime
 
 
 def build(config: Config, outdir) -> Path:
-    import asm
     layout.generate(GEN)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)

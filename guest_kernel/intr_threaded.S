@@ -45,9 +45,15 @@ irq_thread:
         jmp 1b
 2:      mov dword ptr [eax + IH_PENDING], 0
         call sched_unlock
+.if BUG_EARLY_UNMASK
+        call pic_release                 # BUG: unmasks first ("the handler is quick"):
+.endif                                   # not ONESHOT, the line is open while it runs
         sti
         call intr_call_handler
         cli
 obs_ithread_done_threaded:               # EBX = line, the handler thread is current
+.if BUG_EARLY_UNMASK
+.else
         call pic_release                 # the handler is done: unmask
+.endif
         jmp 1b

@@ -36,6 +36,7 @@
         .equ STAT_IBF, 0x02              # input buffer full: wait before writing
         .equ CMD_WRITE_MODE, 0x60        # next data byte is the command byte
         .equ CMD_WRITE_OBUF, 0xd2        # next data byte comes back as the keyboard's
+        .equ LONG_BUSY, 6000000          # BUG_LONG_HANDLER's loop (12 M instructions)
         .equ MODE_KBD_INT, 0x01          # command byte: IRQ 1 on output buffer full
         .equ MODE_SYS, 0x04              # system flag (POST passed)
         .equ MODE_DISABLE_MOUSE, 0x20    # mouse interface off: no IRQ 12
@@ -100,7 +101,11 @@ kbd_intr:
         call mutex_enter
         inc dword ptr [kbd_intr_count]
         call mutex_exit
+.if BUG_LONG_HANDLER
+        mov ecx, LONG_BUSY               # BUG: polls far too long in interrupt context
+.else
         mov ecx, [kbd_busy]              # scenarios can make the handler long
+.endif
         jecxz 3f
 4:      dec ecx                          # (so that other interrupts nest in it)
         jnz 4b
@@ -122,6 +127,10 @@ kbd_intr:
 
 kbd_bottom:
         push ebx
+.if BUG_ITHREAD_SLEEP
+        mov edx, 1                       # BUG: waits a tick "for the controller to
+        call tsleep                      # settle": a sleep, in the interrupt thread
+.endif
 .if BUG_EMPTY_RING_UNLOCK
         mov eax, [kbd_ring + RING_HEAD]  # BUG: an empty ring skips the lock, but
         cmp eax, [kbd_ring + RING_TAIL]  # the exit it jumps to releases kbd_lock,
@@ -159,8 +168,10 @@ kbd_recurse:                             # 16 bytes of stack per level
         .data
         DRIVER kbd, KBD_IRQ, IPL_VM, kbd_intr, kbd_bottom, KBD_MODEL, KBD_MPSAFE
         MUTEX kbd_lock, MUTEX_ADAPTIVE, IPL_NONE
-.if BUG_IRQ_UNSAFE
+.if BUG_IRQ_UNSAFE || BUG_SPIN_LOW_IPL
         MUTEX kbd_stat, MUTEX_SPIN, IPL_NONE  # BUG: does not keep IRQ 1 out
+.elif BUG_ADAPTIVE_IN_INTR
+        MUTEX kbd_stat, MUTEX_ADAPTIVE, IPL_NONE  # BUG: the hard half's lock may block
 .else
         MUTEX kbd_stat, MUTEX_SPIN, IPL_VM
 .endif

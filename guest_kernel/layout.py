@@ -6,14 +6,21 @@ Contract
 constant the kernel's assembly and the emulator's observer share.
 ``write_layout_inc(path)`` turns them into ``gen/layout.inc`` (``.equ`` lines,
 so every name lands in the image's symbol table too); ``gen_vectors(path)``
-writes ``gen/vectors.S``, the 48 vector stubs, from ``VECTORS``.  Both files
-start with a "generated — do not edit" header; ``python -m guest_kernel gen``
-(and every build) rewrites them.
+writes ``gen/vectors.S``, the 48 vector stubs, from ``VECTORS``;
+``gen_scenario_tables(dir)`` writes ``gen/scenario_table.inc``, the name ->
+entry table main.S looks every scenario up in (one kernel for 1..N CPUs,
+one dispatch), from catalog.py's ``SCENARIOS`` (scenario NAME's entry is
+``scen_NAME``).  Every file starts with a "generated — do
+not edit" header; every build rewrites them (only when they change).
+The models' values and MAX_CPUS come from catalog.py too.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from emulator.devices.testdev import TESTDEV_BASE, TESTDEV_IRQ
+from guest_kernel.catalog import MAX_CPUS, MODELS, SCENARIOS
 
 # name prefix, fields (name, size in bytes) in order; <PREFIX>_SIZE is the total
 STRUCTS = {
@@ -93,13 +100,13 @@ CONSTANTS = {
     # CPUs: at most MAX_CPUS (APIC IDs 0..MAX_CPUS-1, the index into cpus);
     # a line's IO APIC route (intr_route, apic.S): a CPU, or any CPU by
     # lowest-priority delivery
-    "MAX_CPUS": 8, "ROUTE_LOWEST": 0xFF,
+    "MAX_CPUS": MAX_CPUS, "ROUTE_LOWEST": 0xFF,
     # sizes
     "NLWP": 48, "STACK_SIZE": 4096, "STACK_GUARD": 512, "INTRSTACK_SIZE": 4096,
     "BOOTSTACK_SIZE": 4096, "NSOFTINT": 4, "RING_SLOTS": 64, "NIRQ": 16,
     # interrupt models (-D MODEL=... the default, -D <DRIVER>_MODEL=... each
-    # driver's: guest_kernel/build.py), options
-    "MODEL_CLASSIC": 0, "MODEL_ITHREAD": 1, "MODEL_THREADED": 2, "MODEL_HYBRID": 3,
+    # driver's: guest_kernel/build.py; the values are catalog.py's table)
+    **{f"MODEL_{name.upper()}": value for name, value in MODELS.items()},
     # vectors: the 8259s' IRQ_BASE + line; through the IO APIC and the LAPIC
     # timer LINE_CLASS_BASE + IPL * 16 + line (priority class 4 + the line's
     # IPL, apic.S); the IPIs; NVECTORS stubs in gen/vectors.S, IDT_GATES gates
@@ -107,6 +114,9 @@ CONSTANTS = {
     "XCALL_VECTOR": 0xC0, "RESCHED_VECTOR": 0xC1, "SPURIOUS_VECTOR": 0xFF,
     # the clock: PIT counter 0 in mode 2, 119 counts = 99.7 us per tick
     "PIT_HZ_COUNT": 119, "QUANTUM_TICKS": 2,
+    # irqlab's test device: its ports and line are the machine's
+    # (emulator/devices/testdev.py), in a range QEMU's PC leaves free
+    "TESTDEV": TESTDEV_BASE, "TESTDEV_IRQ": TESTDEV_IRQ,
 }
 
 # CPU exceptions that push an error code (Intel SDM vol. 3, table 6-1)
@@ -159,6 +169,18 @@ def gen_vectors(path: Path) -> None:
     _write_if_changed(path, "".join(out))
 
 
+def gen_scenario_tables(gen_dir: Path) -> None:
+    """The scenarios' table, main's lookup (scenarios.S includes it): ``.long
+    sname_NAME, scen_NAME`` pairs, a 0, 0 end, then the names."""
+    names = [s.name for s in SCENARIOS]
+    out = [HEADER, "# main's lookup (scenarios.S includes it): name -> entry, "
+           "from guest_kernel/catalog.py\n", "scenario_table:\n"]
+    out += [f"        .long sname_{n}, scen_{n}\n" for n in names]
+    out.append("        .long 0, 0\n")
+    out += [f'sname_{n}: .asciz "{n}"\n' for n in names]
+    _write_if_changed(gen_dir / "scenario_table.inc", "".join(out))
+
+
 def _write_if_changed(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:
@@ -168,3 +190,4 @@ def _write_if_changed(path: Path, text: str) -> None:
 def generate(gen_dir: Path) -> None:
     write_layout_inc(gen_dir / "layout.inc")
     gen_vectors(gen_dir / "vectors.S")
+    gen_scenario_tables(gen_dir)

@@ -108,7 +108,8 @@ mutex_spin_enter:
 1:      xor eax, eax
         lock cmpxchg [ebx + MTX_OWNER], ecx
         jz 2f
-        pause
+obs_spin_wait:                           # EBX = mutex, ECX = LWP, EAX = the owner word
+        pause                            # (each iteration: the observer says it once)
         jmp 1b
 2:      pop eax
         mov [ebx + MTX_OLDIPL], eax

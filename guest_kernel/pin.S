@@ -16,6 +16,8 @@
 #     its pool: LSPOOL, under the scheduler's lock, so that no other CPU
 #     claims it before it is off its stack) or because it blocked.
 #     Keeps EBX, ESI, EDI, EBP; clobbers EAX, ECX, EDX.
+# lwp_unpin(EDI = pinned LWP, ESI = its borrower), IF=0: mi_switch's half of
+#     a conversion (the LWP may run again); keeps every register.
 # Used by the ithread model (intr_ithread.S) and fast soft interrupts.
         .include "kernel.inc"
 
@@ -73,6 +75,14 @@ obs_ithread_pool:                        # EDI = the interrupt LWP, back in its 
         call mi_switch                   # LSPOOL: never chosen again until borrowed
         mov esi, msg_pool
         jmp panic
+
+# lwp_unpin(EDI = the pinned LWP, ESI = the interrupt LWP that borrowed it),
+# IF=0, from mi_switch when the interrupt LWP blocks and converts: the pinned
+# LWP may run again.  Keeps every register.
+lwp_unpin:
+        mov dword ptr [edi + L_PINNED], 0
+obs_unpin:                               # EDI = LWP unpinned, ESI = the interrupt LWP
+        ret
 
         .data
 msg_pool: .asciz "pooled interrupt LWP ran"

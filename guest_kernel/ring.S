@@ -25,9 +25,15 @@ ring_put:
         ret
 1:      mov edx, ecx
         and edx, RING_SLOTS - 1
+.if BUG_RING_PUBLISH_EARLY
+        inc ecx
+        mov [ebx + RING_HEAD], ecx       # BUG: published before the slot is written:
+        mov [ebx + RING_DATA + edx*4], eax   # a consumer in between reads a stale word
+.else
         mov [ebx + RING_DATA + edx*4], eax
         inc ecx
         mov [ebx + RING_HEAD], ecx       # publish after the slot is written
+.endif
         pop edx
         pop ecx
         clc

@@ -21,9 +21,24 @@ scen_biglock:
         mov eax, KBD_IRQ                 # main moves to the CPU that takes IRQ 1
         call intr_cpu
         call lwp_bind
+.if BUG_RING_PUBLISH_EARLY || BUG_TX_COUNT_NO_IPL
+        mov ebx, 1                       # queue 1..TX_WORDS for the device to send
+1:      mov eax, ebx
+        call td_tx_post
+        inc ebx
+        cmp ebx, TX_WORDS
+        jbe 1b
+.endif
         mov eax, [ih_table + KBD_IH + IH_FLAGS]
         mov [bl_flags], eax
         and dword ptr [ih_table + KBD_IH + IH_FLAGS], ~IH_MPSAFE
+.if BUG_BIGLOCK_ORDER
+        mov ebx, kbd_lock                # BUG: kbd_lock, then the big lock; the
+        call mutex_enter                 # handler below takes the big lock, then
+        call kernel_lock                 # kbd_lock (ABBA: a deadlock on two CPUs)
+        call kernel_unlock_one
+        call mutex_exit
+.endif
         call kernel_lock
         call kernel_lock
         PRINT msg_bl_sleep
@@ -53,6 +68,16 @@ scen_biglock:
         jne 9f
         mov eax, [bl_flags]              # the driver's own flags again
         mov [ih_table + KBD_IH + IH_FLAGS], eax
+.if BUG_RING_PUBLISH_EARLY || BUG_TX_COUNT_NO_IPL
+        pushf                            # what no IRQ 5 sent (the scenario raises
+        cli                              # none itself): sent now, interrupts off
+        call td_tx_send
+        popf
+        cmp dword ptr [td_tx_sum], TX_WORDS * (TX_WORDS + 1) / 2
+        jne 7f                           # every queued word sent, once
+        cmp dword ptr [td_tx_inflight], 0
+        jne 6f                           # and counted off
+.endif
         PRINT msg_bl_done
         xor eax, eax
         pop ebx
@@ -63,6 +88,14 @@ scen_biglock:
 9:      mov eax, msg_bl_held
         pop ebx
         ret
+.if BUG_RING_PUBLISH_EARLY || BUG_TX_COUNT_NO_IPL
+7:      mov eax, msg_bl_tx
+        pop ebx
+        ret
+6:      mov eax, msg_bl_inflight
+        pop ebx
+        ret
+.endif
 
         .data
 msg_bl_sleep: .asciz "biglock: depth 2, sleeping three ticks\n"
@@ -73,3 +106,8 @@ msg_bl_held:  .asciz "big lock still held after the last release"
         MUTEX biglock_spin, MUTEX_SPIN, IPL_VM
         .align 4
 bl_flags:     .long 0                     # IRQ 1's flags before the scenario
+.if BUG_RING_PUBLISH_EARLY || BUG_TX_COUNT_NO_IPL
+        .equ TX_WORDS, 8
+msg_bl_tx:    .asciz "the words sent are not the words queued"
+msg_bl_inflight: .asciz "td_tx_inflight does not count the words in flight"
+.endif

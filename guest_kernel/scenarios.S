@@ -15,32 +15,7 @@
 
         .data
         .align 4
-scenario_table:
-        .long sname_hello, scen_hello
-        .long sname_preempt, scen_preempt
-        .long sname_ithread_block, scen_ithread_block
-        .long sname_biglock, scen_biglock
-        .long sname_storm, scen_storm
-        .long sname_nested, scen_nested
-        .long sname_soak, scen_soak
-        .long sname_lending, scen_lending
-        .long sname_smp_contend, scen_smp_contend
-        .long sname_smp_ipi, scen_smp_ipi
-        .long sname_smp_balance, scen_smp_balance
-        .long sname_smp_mpsafe, scen_smp_mpsafe
-        .long 0, 0
-sname_hello:          .asciz "hello"
-sname_preempt:        .asciz "preempt"
-sname_ithread_block:  .asciz "ithread_block"
-sname_biglock:        .asciz "biglock"
-sname_storm:          .asciz "storm"
-sname_nested:         .asciz "nested"
-sname_soak:           .asciz "soak"
-sname_lending:        .asciz "lending"
-sname_smp_contend:    .asciz "smp_contend"
-sname_smp_ipi:        .asciz "smp_ipi"
-sname_smp_balance:    .asciz "smp_balance"
-sname_smp_mpsafe:     .asciz "smp_mpsafe"
+        .include "gen/scenario_table.inc"   # from catalog.py
 
         .text
 scen_hello:

@@ -240,8 +240,7 @@ obs_ithread_block:                       # ESI = interrupt LWP, EDI = the LWP it
 .if BUG_RESUME_PINNED
         jmp 2f                           # forgets to unpin: the pinned LWP runs pinned
 .endif
-        mov dword ptr [edi + L_PINNED], 0
-obs_unpin:                               # EDI = LWP unpinned, ESI = the interrupt LWP
+        call lwp_unpin
         jmp 2f
 1:      call sched_pick
         cmp edi, esi

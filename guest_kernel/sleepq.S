@@ -78,6 +78,7 @@ sleepq_tick:
         cmp eax, [cpu0 + C_TICKS]
         ja 2f
         mov eax, ebx
+obs_wakeup_timeout:                      # EAX = LWP whose timed sleep is over
         call setrunnable
 2:      add ebx, L_SIZE
         cmp ebx, lwp_table + NLWP * L_SIZE

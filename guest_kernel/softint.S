@@ -97,15 +97,26 @@ obs_softint_run:                         # EBX = soft interrupt
 # PENDING is set and tested under the scheduler's lock
 softint_thread:
         mov ebx, eax
+.if BUG_SOFTINT_UNLOCKED
+1:      cmp dword ptr [ebx + SI_PENDING], 0  # BUG: tested with interrupts on: a
+        jne 3f                           # softint_schedule between the test and the
+        cli                              # sleep wakes nobody, and leaves it pending
+        call sched_lock
+.else
 1:      cli
         call sched_lock
         cmp dword ptr [ebx + SI_PENDING], 0
         jne 2f
+.endif
         mov eax, ebx
         xor edx, edx
         call sleep_on
         call sched_unlock
         jmp 1b
+.if BUG_SOFTINT_UNLOCKED
+3:      cli                              # (the lock the path below lets go)
+        call sched_lock
+.endif
 2:      mov dword ptr [ebx + SI_PENDING], 0
         call sched_unlock
         mov eax, [ebx + SI_LEVEL]
@@ -115,6 +126,9 @@ softint_thread:
         cli
         mov eax, IPL_NONE
         call set_ipl
+.if BUG_SOFTINT_UNLOCKED
+        sti                              # (and comes back to the test with IF=1)
+.endif
         jmp 1b
 
 # softint_fast_dispatch: IF=0, at thread level and IPL_NONE, on the

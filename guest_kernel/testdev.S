@@ -1,5 +1,5 @@
-# testdev.S — the irqlab test device driver (ports 0x510-0x517, IRQ 5).
-# Only irqlab has the device (QEMU's fw_cfg answers its probe otherwise):
+# testdev.S — the irqlab test device driver (ports TESTDEV..+7, IRQ 5).
+# Only irqlab has the device (QEMU's PC leaves the range unclaimed):
 # the scenarios that feed it packets (storm, and nested and soak on top of
 # what they do on both machines) inject them (scenarios/NAME.inject).
 #
@@ -25,8 +25,8 @@
 testdev_start:
         mov esi, drv_testdev
         call intr_establish
-        # presence: QEMU's fw_cfg sits on 0x510/0x511 (and DMA on 0x514):
-        # after selecting item 0 its data port reads 'Q'; ours reads 0
+        # presence: register 1 reads 0 here; on QEMU the range is unclaimed
+        # and reads 0xff (TESTDEV is layout.py's, from the machine's device)
         mov dx, TESTDEV
         xor eax, eax
         out dx, ax
@@ -43,6 +43,9 @@ testdev_start:
 testdev_intr:
         push ebx
         push edx
+.if BUG_RING_PUBLISH_EARLY || BUG_TX_COUNT_NO_IPL
+        call td_tx_send                  # the interrupt also means "ready to send"
+.endif
         mov ebx, td_ring
         cmp dword ptr [td_present], 0
         je 2f                            # no device (QEMU): nothing to drain
@@ -89,6 +92,41 @@ testdev_bottom:
         pop ebx
         ret
 
+.if BUG_RING_PUBLISH_EARLY || BUG_TX_COUNT_NO_IPL
+# Only in the kernels of two planted bugs (bugs.py), which need a ring whose
+# producer is a thread: td_tx_post(EAX = word), thread context, IF=1,
+# IPL_NONE, queues a word for the device; td_tx_send, in the interrupt
+# handler (and once by biglock at its end, IF=0, for what no interrupt
+# sent), "sends" every queued word (adds it to td_tx_sum) and counts it
+# off td_tx_inflight.  Clobbers EAX.
+td_tx_post:
+        push ebx
+        push ecx
+        mov ebx, td_txring
+        call ring_put
+.if BUG_TX_COUNT_NO_IPL
+        mov ecx, [td_tx_inflight]        # BUG: read, then written back, at IPL_NONE:
+        inc ecx                          # a send counted off in between is lost
+        mov [td_tx_inflight], ecx
+.else
+        inc dword ptr [td_tx_inflight]   # one instruction: no interrupt splits it
+.endif
+        pop ecx
+        pop ebx
+        ret
+
+td_tx_send:
+        push ebx
+        mov ebx, td_txring
+1:      call ring_get
+        jc 2f
+        add [td_tx_sum], eax
+        dec dword ptr [td_tx_inflight]
+        jmp 1b
+2:      pop ebx
+        ret
+.endif
+
 # testdev_overflow: EAX = packets the device dropped (0 without a device)
 testdev_overflow:
         cmp dword ptr [td_present], 0
@@ -111,6 +149,14 @@ td_received:     .long 0
 td_sum:          .long 0
 td_busy:         .long 0
 td_present:      .long 0
+.if BUG_RING_PUBLISH_EARLY || BUG_TX_COUNT_NO_IPL
+td_tx_sum:       .long 0
+td_tx_inflight:  .long 0
+.endif
         .bss
         .align 16
 td_ring: .space RING_SIZE
+.if BUG_RING_PUBLISH_EARLY || BUG_TX_COUNT_NO_IPL
+        .align 16
+td_txring: .space RING_SIZE
+.endif

@@ -45,6 +45,17 @@ turnstile_block:
         mov eax, [ecx + L_PRIO]          # lend our priority down the chain
         call turnstile_lend
         mov dword ptr [ecx + L_STATE], LSBLOCKED
+.if BUG_UNPIN_TWICE
+        push esi                         # BUG: a borrowing LWP lets the LWP it pinned
+        push edi                         # go as soon as it blocks -- and mi_switch,
+        mov esi, ecx                     # converting it, unpins it again
+        mov edi, [ecx + L_BORROWED]
+        test edi, edi
+        jz 8f
+        call lwp_unpin
+8:      pop edi
+        pop esi
+.endif
 obs_lock_block:                          # EBX = mutex, ECX = LWP, EDX = owner
         push ecx
         call mi_switch

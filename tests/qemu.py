@@ -35,11 +35,13 @@ def require_qemu() -> str:
 
 
 def run_qemu(image: str, smp: int = 1, append: str | None = None,
-             serial_stdio: bool = False, timeout: float = 60.0) -> QemuResult:
+             serial_stdio: bool = False, timeout: float = 60.0,
+             cpu: str | None = None) -> QemuResult:
     """Boot ``image`` with ``-kernel`` under deterministic icount.
 
     The console is the 0xE9 debug port; with ``serial_stdio`` COM1 goes to
-    stdout instead (and 0xE9 is dropped).  ``timeout`` only guards against a
+    stdout instead (and 0xE9 is dropped).  ``cpu`` is a ``-cpu`` model
+    (emulator/cpuid.py QEMU_CPU: QEMU's CPUID the same as irqlab's).  ``timeout`` only guards against a
     hung QEMU; no assertion depends on it.
     """
     qemu = require_qemu()
@@ -55,6 +57,8 @@ def run_qemu(image: str, smp: int = 1, append: str | None = None,
         args += ["-debugcon", "stdio", "-serial", "null"]
     if smp > 1:
         args += ["-smp", str(smp)]
+    if cpu:
+        args += ["-cpu", cpu]
     args += ["-kernel", image]
     if append:
         args += ["-append", append]

@@ -9,19 +9,30 @@ A rule returns ``None`` or a list of ``Violation``; the checker stamps each
 with the last events (``Recent``), emits a ``check.violation`` event through
 ``emit`` (so it lands in the trace) and keeps it.  ``finish()`` gives every
 rule a last look (``rule.finish``: liveness, lines left masked) and returns
-the violations.
+the violations.  A rule that must notice what does *not* happen (a spin that
+never ends) puts times in ``rule.alarms``; the checker has ``rule.due(state,
+ctx, t)`` called at each (``ctx.call_at``) and records what it returns.
 
 ``ctx`` is the window on the live machine (``MachineContext`` in
 emulator/observe, or a fake in tests): ``backtrace(cpu)`` (symbolised frames,
-innermost first), ``interrupts_enabled(cpu)``, ``esp(cpu)``,
-``stack_region(owner)`` -> (lo, hi) or None.  Every method may answer None
+innermost first, across interrupt frames), ``thread_backtrace(name)``,
+``thread_line(name)`` (the line an interrupt thread serves),
+``interrupts_enabled(cpu)``, ``esp(cpu)``, ``stack_region(owner)`` -> (lo,
+hi) or None, ``call_at(t, fn)``.  Every method may answer None (False)
 when it does not know; rules then stay silent rather than guess.
 
-Rules that need the kernel's symbols (``needs_kernel``) are switched off,
-once and with a note, when the image does not carry them; so a plain
-multiboot program runs unchanged and nothing fires on it falsely.  Each rule
-switched off is also a ``check.off`` event (``rule``, ``reason``) at t=0
-through ``emit``, so the trace says which rules did not watch it.
+What a rule needs is its ``needs`` (guest_kernel/OBSERVE.md says what a
+kernel provides for each): "kernel" -- the kernel's ``obs_`` labels and
+exported structures; "stacks" -- named stacks (the kernel's, or objects
+and label pairs any kernel can provide); "machine" -- nothing but the
+machine's own events (interrupt entry and exit, the PIC's lines).  A rule
+whose needs the image does not meet is switched off, once and with a note,
+so a plain multiboot program or a foreign kernel runs unchanged and nothing
+fires on it falsely; each is also a ``check.off`` event (``rule``,
+``reason``) at t=0 through ``emit``, so the trace says which rules did not
+watch it, and the summary line says how many ran: ``checks: 13 rules, N
+violations`` when all did, ``checks: 2 of 13 rules on, N violations``
+otherwise.
 
 Threads are named as the trace names owners: ``lwp 3``, ``ithread 1``,
 ``ap cpu1``.  The thread doing an operation is the event's ``by`` field, or
@@ -74,12 +85,19 @@ class Rule:
     name = "rule"
     title = ""
     explanation = ""
-    needs_kernel = True
+    needs = "kernel"          # "kernel" | "stacks" | "machine" (see the module docstring)
     # the event kinds ``on`` looks at; None = every event.  The checker
     # hands a rule only these (a rule with a set must ignore all others).
     kinds: Optional[frozenset] = None
+    # times at which the rule wants ``due`` called (the checker schedules
+    # them through ``ctx.call_at`` and empties the list): a rule that must
+    # notice what does *not* happen, such as a spin that never ends
+    alarms: list = ()
 
     def on(self, ev: dict, st: "State", ctx) -> Optional[list]:
+        return None
+
+    def due(self, st: "State", ctx, t: int) -> Optional[list]:
         return None
 
     def finish(self, st: "State", ctx) -> Optional[list]:
@@ -110,6 +128,7 @@ class Held:
     kind: Optional[str]
     t: int
     bt: list
+    depth: int = 0      # hard interrupt frames open on the thread when it took it
 
 
 class State:
@@ -139,6 +158,10 @@ class State:
     def frames_of(self, cpu: int) -> list:
         cur = self.current.get(cpu)
         return self.frames[cur if cur is not None else ("cpu", cpu)]
+
+    def borrowing(self, who) -> bool:
+        """Whether ``who`` is an interrupt LWP running on a pinned LWP."""
+        return who in self.pinned.values()
 
     def in_hard_interrupt(self, cpu: int) -> bool:
         """True when the CPU runs an interrupt frame of its current thread,
@@ -184,7 +207,8 @@ class State:
             who = self.actor(ev)
             lock = ev.get("lock")
             self.owner_of[lock] = who
-            self.held[who].append(Held(lock, ev.get("kind"), t, bt or []))
+            self.held[who].append(Held(lock, ev.get("kind"), t, bt or [],
+                                       len(self.frames_of(cpu))))
         elif kind == "lock.release":
             who = self.actor(ev)
             lock = ev.get("lock")
@@ -257,15 +281,28 @@ class NullContext:
     def guard_dirty(self, owner):
         return None
 
+    def thread_backtrace(self, name):
+        return None
+
+    def thread_line(self, name):
+        return None
+
+    def call_at(self, t, fn):
+        return False
+
 
 class Checker:
     """Runs the rules over a stream of events (a consumer: ``checker(ev)``)."""
 
-    OFF_REASON = "the image carries no kernel symbols"
+    OFF_REASON = {
+        "kernel": "the image carries no kernel symbols (obs_ labels, guest_kernel/OBSERVE.md)",
+        "stacks": "the image names no stacks (guest_kernel/OBSERVE.md, 'Any kernel')",
+    }
 
     def __init__(self, rules: Iterable[Rule], ctx=None, kernel: bool = True,
                  emit: Optional[Callable[..., None]] = None, context: int = 12,
-                 report: Optional[Callable[[str], None]] = None) -> None:
+                 report: Optional[Callable[[str], None]] = None,
+                 stacks: Optional[bool] = None) -> None:
         self.rules = list(rules)
         self.ctx = ctx if ctx is not None else NullContext()
         self.state = State()
@@ -274,20 +311,28 @@ class Checker:
         self.report = report
         self.violations: list = []
         self.notes: list = []
-        self.enabled = [r for r in self.rules if kernel or not r.needs_kernel]
-        off = [r.name for r in self.rules if r not in self.enabled]
-        if off:
-            self.notes.append(
-                f"checks: {len(off)} of {len(self.rules)} rules off, the image carries "
-                f"no kernel symbols: {', '.join(off)}")
-            # and in the trace, one check.off per rule, before any event
-            for name in off if self.emit is not None else ():
-                self.emit("check.off", 0, t=0, rule=name, reason=self.OFF_REASON)
+        have = {"machine": True, "kernel": kernel, "stacks": kernel if stacks is None else stacks}
+        self.enabled = [r for r in self.rules if have.get(r.needs, False)]
+        off = [r for r in self.rules if r not in self.enabled]
+        why = []
+        for need in ("kernel", "stacks"):
+            names = [r.name for r in off if r.needs == need]
+            if names:
+                why.append(f"{self.OFF_REASON[need]}: {', '.join(names)}")
+        if why:
+            self.notes.append(f"checks: {len(off)} of {len(self.rules)} rules off, "
+                              + "; ".join(why))
+        # and in the trace, one check.off per rule, before any event
+        for r in off if self.emit is not None else ():
+            self.emit("check.off", 0, t=0, rule=r.name, reason=self.OFF_REASON[r.needs])
         self.finished = False
-        # the debugger's replay (emulator/observe/replay.py): a callable that
+        # the debugger's replay (emulator/debugger/rewind.py): a callable that
         # is true while the events are ones the furthest run already saw
         self.replaying: Optional[Callable[[], bool]] = None
         self._dispatch: dict = {}      # event kind -> the enabled rules that look at it
+        # the backtrace kept with every lock held: worked out only if a report
+        # shows it, where the context can defer it (emulator/observe/context.py)
+        self._backtrace_later = getattr(self.ctx, "backtrace_later", self.ctx.backtrace)
 
     def __call__(self, ev: dict) -> None:
         if ev["ev"] == "check.violation":
@@ -303,11 +348,27 @@ class Checker:
             got = rule.on(ev, self.state, self.ctx)
             if got:
                 found.extend(got)
-        bt = self.ctx.backtrace(ev["cpu"]) if ev["ev"] == "lock.acquire" else None
+            if rule.alarms:
+                self._schedule(rule)
+        bt = self._backtrace_later(ev["cpu"]) if ev["ev"] == "lock.acquire" else None
         self.state.update(ev, bt)
         self.recent(ev)
         for v in found:
             self._record(v, ev["t"], ev["cpu"], again)
+
+    def _schedule(self, rule: Rule) -> None:
+        """Have ``rule.due`` called at each time it asked for."""
+        call_at = getattr(self.ctx, "call_at", None)      # a fake context may have none
+        for t in rule.alarms if call_at is not None else ():
+            call_at(t, lambda rule=rule, t=t: self._due(rule, t))
+        rule.alarms.clear()
+
+    def _due(self, rule: Rule, t: int) -> None:
+        if self.finished:
+            return
+        again = self.replaying is not None and self.replaying()
+        for v in rule.due(self.state, self.ctx, t) or ():
+            self._record(v, t, v.cpu, again)
 
     def _record(self, v: Violation, t: int, cpu: int, again: bool = False) -> None:
         """Keep, emit and report ``v``; ``again`` (a replay of events already
@@ -347,5 +408,8 @@ class Checker:
 
     def summary_line(self) -> str:
         n = len(self.violations)
-        # always "violations": scripts read this line
-        return f"checks: {len(self.rules)} rules, {n} violations"
+        # always "violations": scripts read this line; never all the rules
+        # when some did not run
+        if len(self.enabled) == len(self.rules):
+            return f"checks: {len(self.rules)} rules, {n} violations"
+        return f"checks: {len(self.enabled)} of {len(self.rules)} rules on, {n} violations"

@@ -12,26 +12,33 @@ at, 130 for Ctrl-C at start-up, 141 when stdout was closed early
 (``debug ... | head -1``), 70 for an internal error (one line), 74 when
 the --trace file could not be written (a full disk; one line at the end).
 
-``main(argv) -> int`` builds the machine (``Machine.from_image``), attaches
-the observer (threads, locks, stacks, trace, checks) unless --no-observe,
+``main(argv) -> int`` builds the machine (``Machine.from_image``, then the
+image's symbols, ``loader.image_symbols``), attaches the observer (threads, locks, stacks, trace, checks) unless --no-observe,
 and then either serves GDB's remote protocol on 127.0.0.1:PORT (gdbstub.py)
 or runs the REPL (repl.py) on stdin/stdout.  ``--max-instructions`` bounds
 every ``continue`` (tests and scripts); ``-x FILE`` runs commands first.
 ``--trace FILE`` writes the observer's trace: the history of the furthest
 run, each line once, whatever the session does backwards (see
-emulator/observe/replay.py).
+emulator/debugger/rewind.py).
 
-Modules: control.py (stops, execution), goback.py (going back), reverse.py
-(snapshots), stops.py (Stop, Point, DebugError), expr.py (locations and
-expressions), views.py (what is shown), repl.py (the command table),
-terminal.py (line editing, history, Tab), gdbstub.py and rsp.py (GDB's
-remote protocol), target.py (the machine's API, in one place).
+Modules: control.py (stops, execution), locate.py (expressions, locations,
+decoding, the stop display), goback.py (going back), reverse.py
+(snapshots), along.py (what goes back with them: the console's place, the
+interrupts taken), rewind.py (the observer and checkers going back with the
+machine), stops.py (Stop, Point, DebugError), expr.py (locations and
+expressions), views.py (what is shown), kernelview.py (the kernel's threads
+and locks), repl.py (the command table), terminal.py (line editing,
+history, Tab), gdbstub.py and rsp.py (GDB's remote protocol), target.py
+(the machine's API, in one place).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+from emulator.devices.platform import MAX_CPUS
 
 __all__ = ["main", "open_debugger"]
 
@@ -62,17 +69,21 @@ def _parser():
 def open_debugger(image, append="", inject=(), cpus=1, mem=None, observe=True,
                   max_run=None, report=None, trace=None, history_every=200_000):
     """Machine + observer + Debugger for IMAGE (what main and tests use)."""
+    # the machine is imported here, not at the top: a Ctrl-C while it loads
+    # is then main's one-line status 130, not a traceback
     from emulator.debugger.control import Debugger
+    from emulator.loader import image_symbols
     from emulator.machine import Machine
     kw = {"append": append, "cpus": cpus}
     if mem is not None:
         kw["mem_mib"] = mem
     m = Machine.from_image(image, **kw)
+    m.symbols = image_symbols(image)        # locations, views, pc= injections
     for spec in inject:
         m.inject(spec)
     session = None
     if observe:
-        from emulator.observe import attach
+        from emulator.observe import attach     # (as the machine above)
         session = attach(m, trace_path=None, checks=True, report=report)
     return Debugger(m, session=session, max_run=max_run, trace_path=trace,
                     history_every=history_every)
@@ -82,8 +93,8 @@ def _bad_args(args):
     """The one-line refusal of a bad option, or None (the ranges run checks)."""
     if args.trace and args.no_observe:
         return "--trace needs the observer (drop --no-observe)"
-    if not 1 <= args.cpus <= 8:
-        return "--cpus must be between 1 and 8"
+    if not 1 <= args.cpus <= MAX_CPUS:
+        return f"--cpus must be between 1 and {MAX_CPUS}"
     if args.mem is not None and not 1 <= args.mem <= 3072:
         return "--mem must be between 1 and 3072 MiB"
     if args.gdb is not None and not 0 <= args.gdb <= 65535:
@@ -105,7 +116,6 @@ def main(argv=None) -> int:
         print("debug: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:                  # stdout closed early (| head): stop quietly
-        import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except OSError as e:                     # closing --trace found a write error (full disk)
@@ -114,6 +124,7 @@ def main(argv=None) -> int:
 
 
 def _session(args) -> int:
+    # imported here so that a Ctrl-C while they load is the one-line 130
     from emulator.loader import ImageError
     from emulator.machine import MachineError
     try:
@@ -127,7 +138,7 @@ def _session(args) -> int:
         return 2
     try:
         if args.gdb is not None:
-            from emulator.debugger.gdbstub import GdbStub
+            from emulator.debugger.gdbstub import GdbStub     # (as ImageError above)
             stub = GdbStub(dbg, args.gdb, log=sys.stderr)
             try:
                 stub.listen()
@@ -136,7 +147,7 @@ def _session(args) -> int:
                       file=sys.stderr)
                 return 2
             return stub.serve()
-        from emulator.debugger.repl import Repl
+        from emulator.debugger.repl import Repl               # (as ImageError above)
         repl = Repl(dbg)
         if args.script:
             repl.onecmd(f"source {args.script}")

@@ -36,7 +36,7 @@ and no Python runs there in native mode, so a thread waiting on the signal
 wakeup fd makes the call.
 
 The observer and the checkers go back too: with a session, a ``Rewind``
-(emulator/observe/replay.py) rides in every snapshot, so a restore puts
+(emulator/debugger/rewind.py) rides in every snapshot, so a restore puts
 their model back, and a replay feeds them events again without reporting a
 violation twice or writing a trace line twice (``trace_path``: the trace
 is the history of the furthest run).  The guest's console follows the same
@@ -47,11 +47,10 @@ rides in the snapshots too, so it holds this history up to now, each
 interrupt once.  ``fork()`` is called before the user changes the machine by
 hand, ``changed()`` after; ``close()`` ends the session's trace.
 
-Where: ``where()`` is the stop display (symbol+offset, file:line, the
-source line, the next instruction; CS:IP too while the CPU runs 16-bit
-code).  ``pc`` is the selected CPU's linear address (Target.pc: CS base +
-IP in real mode); ``insn_at`` decodes as that CPU decodes (16- or 32-bit).
-``env`` evaluates expressions (expr.py) against the selected CPU ``cpu``.
+Where (locate.py, mixed in): ``where()`` is the stop display, ``pc`` the
+selected CPU's linear address, ``insn_at`` decodes as that CPU decodes,
+``eval``/``location`` evaluate expressions (expr.py) against the selected
+CPU ``cpu``.
 """
 
 from __future__ import annotations
@@ -66,47 +65,23 @@ import capstone
 from emulator.debugger import expr as E
 from emulator.debugger.along import Along, ConsoleOnce, IntrLog
 from emulator.debugger.goback import GoingBack
+from emulator.debugger.locate import Env, Locating
 from emulator.debugger.reverse import History, SnapshotError
+from emulator.debugger.rewind import Rewind
 from emulator.debugger.stops import DebugError, Point, Stop  # noqa: F401 (the debugger's API)
 from emulator.debugger.target import Target, TargetError
+from emulator.debugger.views import unwind
 
 CHUNK = 1_000_000     # a continue runs in chunks, so Ctrl-C and checks are seen
 
 
-class Env:
-    """What expressions see: registers of the selected CPU, symbols, memory."""
-
-    def __init__(self, dbg):
-        self.d = dbg
-
-    def reg(self, name):
-        if name == "pc":
-            return self.d.pc
-        return self.d.t.reg(name, self.d.cpu)
-
-    def symbol(self, name):
-        if self.d.syms is None:
-            raise KeyError(f"no symbol '{name}' (the image has no symbols)")
-        return self.d.syms.addr(name)
-
-    def read_u32(self, addr):
-        try:
-            return self.d.t.read_u32(addr)
-        except TargetError as e:
-            raise E.ExprError(str(e)) from None
-
-    def line_addr(self, file, line):
-        return self.d.line_addr(file, line)
-
-
-class Debugger(GoingBack):
+class Debugger(GoingBack, Locating):
     def __init__(self, machine, session=None, max_run: Optional[int] = None,
                  history_every: int = 200_000, trace_path=None) -> None:
         self.m = machine
         self.session = session
         self.rewind = None
         if session is not None:
-            from emulator.observe.replay import Rewind
             self.rewind = Rewind(session, trace_path)
         self.console = ConsoleOnce(getattr(machine, "console", None))
         self.console.clock = getattr(machine, "clock", None)
@@ -152,85 +127,6 @@ class Debugger(GoingBack):
             return self.history.checkpoint(force=force, gap=gap)
         except SnapshotError:
             return False    # reverse commands will say why they cannot run
-
-    # expressions and locations ---------------------------------------------
-    def eval(self, text: str) -> int:
-        try:
-            return E.evaluate(text, self.env)
-        except TargetError as e:
-            raise DebugError(str(e)) from None
-        except E.ExprError as e:
-            raise DebugError(str(e)) from None
-
-    def location(self, text: str) -> int:
-        try:
-            return E.location(text, self.env)
-        except (E.ExprError, TargetError) as e:
-            raise DebugError(str(e)) from None
-
-    def line_addr(self, file: str, line: int) -> int:
-        if self.syms is None:
-            raise KeyError("the image has no line table")
-        best = None
-        for a, f, ln in self.syms.lines.entries():
-            if ln == line and (f == file or f.endswith("/" + file)):
-                if best is None or a < best:
-                    best = a
-        if best is None:
-            raise KeyError(f"no code at {file}:{line}")
-        return best
-
-    def symbolize(self, addr: int) -> str:
-        return self.syms.symbolize(addr) if self.syms is not None else f"{addr:#x}"
-
-    def line_of(self, addr: int):
-        return self.syms.line_of(addr) if self.syms is not None else None
-
-    @property
-    def pc(self) -> int:
-        """The selected CPU's next instruction, linear (Target.pc): what
-        breakpoints, disassembly and stops are in terms of."""
-        return self.t.pc(self.cpu)
-
-    def reg(self, name: str) -> int:
-        return self.t.reg(name, self.cpu)
-
-    # decoding ---------------------------------------------------------------
-    def insn_at(self, addr: int, bits: Optional[int] = None):
-        """The instruction at linear ``addr``, decoded as the selected CPU
-        decodes code now (16-bit in real mode) unless ``bits`` says."""
-        try:
-            code = self.t.mem_read(addr, 16)
-        except TargetError:
-            return None
-        bits = bits or self.t.code_bits(self.cpu)
-        return next((self.cs16 if bits == 16 else self.cs).disasm(code, addr, 1), None)
-
-    def insn_text(self, addr: int) -> str:
-        i = self.insn_at(addr)
-        if i is None:
-            return f"{addr:#010x}: (cannot decode)"
-        op = f"{i.mnemonic} {i.op_str}".strip()
-        return f"{addr:#010x} <{self.symbolize(addr)}>: {op}"
-
-    def where(self) -> str:
-        pc = self.pc
-        head = self.symbolize(pc)
-        fl = self.line_of(pc)
-        lines = []
-        if fl:
-            lines.append(f"{head} ({fl[0]}:{fl[1]})")
-            src = self.syms.source_line(*fl)
-            if src is not None:
-                lines.append(f"{fl[1]}\t{src}")
-        else:
-            lines.append(head)
-        lines.append("=> " + self.insn_text(pc))
-        if self.t.code_bits(self.cpu) == 16:
-            lines[0] += (f" [16-bit, cs:ip {self.reg('cs'):04x}:{self.reg('eip') & 0xFFFF:04x}]")
-        if self.t.ncpus > 1:
-            lines[0] = f"[cpu {self.cpu}] " + lines[0]
-        return "\n".join(lines)
 
     # points -----------------------------------------------------------------
     def add_point(self, kind, **kw) -> Point:
@@ -591,7 +487,6 @@ class Debugger(GoingBack):
         return Stop("step")
 
     def frames(self, limit: int = 64) -> list:
-        from emulator.debugger.views import unwind
         return unwind(self, limit)
 
     def finish(self) -> Stop:

@@ -51,11 +51,13 @@ goes through ``Debugger``, the same engine the REPL uses.
 from __future__ import annotations
 
 import collections
+import io
 import select
 import socket
 
 from emulator.debugger import rsp
 from emulator.debugger.control import DebugError
+from emulator.debugger.repl import Repl
 from emulator.debugger.target import GDB_REGS, TargetError
 
 # stop signals (gdb's numbering, as in its stop replies)
@@ -417,8 +419,6 @@ class GdbStub:
     # monitor -----------------------------------------------------------------------------
     def _monitor(self, line: str) -> str:
         """gdb's ``monitor CMD``: a REPL command (info pic, info threads, bt...)."""
-        import io
-        from emulator.debugger.repl import Repl
         out = io.StringIO()
         repl = Repl(self.d, stdin=io.StringIO(""), stdout=out)
         try:

@@ -28,9 +28,10 @@ from __future__ import annotations
 import shlex
 import sys
 
-from emulator.debugger import views
+from emulator.debugger import kernelview, terminal, views
 from emulator.debugger.control import DebugError, Stop
 from emulator.debugger.target import TargetError
+from emulator.trace import format_event
 
 COMMANDS = [
     # execution
@@ -79,7 +80,8 @@ SHOW_MOST = 4096          # lines one disassemble / bt / trace tail shows at mos
 REPEATABLE = {"stepi", "nexti", "reverse-stepi", "continue", "finish", "x", "until"}
 
 INFO_TOPICS = ["registers", "breakpoints", "idt", "threads", "locks", "stacks", "cpus",
-               "lapic", "ioapic", "pic", "pit", "uart", "rtc", "testdev", "i8042", "port61", "debugcon", "all"]
+               "lapic", "ioapic", "pic", "pit", "uart", "rtc", "testdev", "i8042", "port61", "debugcon",
+               "hpet", "acpi_pm", "fw_cfg", "all"]
 
 
 def _lookup():
@@ -119,7 +121,6 @@ class Repl:
         self.say(self.d.where())
         tty = hasattr(self.stdin, "isatty") and self.stdin.isatty() and self.stdin is sys.stdin
         if tty:
-            from emulator.debugger import terminal
             read = terminal.reader(self)
         else:
             read = None
@@ -407,7 +408,6 @@ class Repl:
         self.say("\n".join(rows))
 
     def _info_observer(self, topic):
-        from emulator.debugger import kernelview
         s = self.d.session
         if topic in ("threads", "locks") and kernelview.available(self.d):
             return self.say(getattr(kernelview, topic)(self.d))
@@ -489,7 +489,6 @@ class Repl:
         evs = s.events.tail(n)
         if not evs:
             return self.say("no events yet")
-        from emulator.trace import format_event
         self.say("\n".join(format_event(e) for e in evs))
 
     def do_checks(self, arg):

@@ -27,7 +27,7 @@ there get longer, never wrong).
 
 ``HighWater`` tells what is new along a run that is replayed: the guest's
 console (control.py's ``ConsoleOnce``) and the observer's events
-(emulator/observe/replay.py) give each item a place ``(t, k)`` — its virtual
+(emulator/debugger/rewind.py) give each item a place ``(t, k)`` — its virtual
 time and its rank among the items of that time — and ``see(t)`` is true only
 for an item past the furthest place seen (``mark``).  ``place`` rides in the
 snapshots; ``fork()`` (the machine changed by hand here) lowers the mark to

@@ -10,8 +10,10 @@ instruction: CS base + EIP in real mode, where EIP alone is an offset),
 ``code_bits(cpu)`` (16 while the CPU decodes 16-bit code, else 32),
 ``cpu_state(cpu)`` ("running", "halted", "wait-for-sipi"),
 ``turn_distance(cpu)`` (instructions until that CPU's next one),
-``mem_read(addr, n)`` (``TargetError`` when
-unmapped), ``mem_write``, ``now`` (virtual time, instructions retired),
+``mem_read(addr, n, physical=False)`` and ``mem_write`` at linear addresses
+-- through the page tables when paging is on (``physical()``, the one
+translation helper), ``TargetError`` when unmapped --, ``now`` (virtual
+time, instructions retired),
 ``step(n)`` (exactly n instructions unless a hook stopped it),
 ``run(n)`` (at most n), ``stop()``, exec hooks, watches, interrupt
 listeners, ``snapshot()``/``restore()``, ``devices``, ``symbols`` and
@@ -19,7 +21,7 @@ listeners, ``snapshot()``/``restore()``, ``devices``, ``symbols`` and
 
 ``companion`` (None, or an object with ``save()`` and ``restore(saved)``:
 the debugger's ``Along``, control.py — the console's place and the
-observer's ``Rewind``, emulator/observe/replay.py) is Python state that goes
+observer's ``Rewind``, emulator/debugger/rewind.py) is Python state that goes
 back in time with the machine: its ``save()`` rides in every snapshot and is
 restored right after the machine.
 
@@ -88,8 +90,12 @@ class Target:
             uc.reg_write(rid, value & 0xFFFFFFFF)
         except UcError as e:
             raise TargetError(f"cannot set {name} to {value & 0xFFFFFFFF:#x}: {e}") from None
-        if name.lower() == "cr0" and (value & 1) != pe_before:
-            self._mode_changed(cpu, uc)
+        if name.lower() == "cr0":
+            c = self.m.cpus[cpu]
+            if hasattr(c, "paging_on"):
+                c.paging_on = bool(value & 0x80000000)      # what the machine's hooks track
+            if (value & 1) != pe_before:
+                self._mode_changed(cpu, uc)
 
     def _mode_changed(self, cpu: int, uc) -> None:
         """CR0.PE flipped by hand: reload the segments as the new mode reads
@@ -168,9 +174,31 @@ class Target:
         return "halted" if getattr(self.m.cpus[cpu], "halted", False) else "running"
 
     # memory -----------------------------------------------------------------
-    def mem_read(self, addr: int, n: int) -> bytes:
+    def physical(self, addr: int, n: int) -> list:
+        """The translation helper: [(physical address, length)] covering the
+        linear range [addr, addr+n) through the page tables of the CPU the
+        machine last stopped on, when it has paging on; else the range
+        itself.  ``TargetError`` names the first page not mapped."""
+        addr &= 0xFFFFFFFF
+        cpu = self.m.cpus[getattr(self.m, "current_cpu", 0)]
+        if not getattr(cpu, "paging_on", False):
+            return [(addr, n)]
+        out = []
+        while n > 0:
+            take = min(n, 0x1000 - (addr & 0xFFF))
+            phys = cpu.mmu.physical(addr)
+            if phys is None:
+                raise TargetError(f"cannot access {addr:#x}: not mapped by the page tables "
+                                  f"(x/p reads physical memory)")
+            out.append((phys, take))
+            addr, n = (addr + take) & 0xFFFFFFFF, n - take
+        return out
+
+    def mem_read(self, addr: int, n: int, physical: bool = False) -> bytes:
+        """``n`` bytes at a linear address (physical with ``physical``)."""
+        pieces = [(addr & 0xFFFFFFFF, n)] if physical else self.physical(addr, n)
         try:
-            data = bytes(self.m.mem_read(addr & 0xFFFFFFFF, n))
+            data = b"".join(bytes(self.m.mem_read(a, k)) for a, k in pieces)
         except (UcError, ValueError, IndexError, OverflowError) as e:
             raise TargetError(f"cannot read {n} bytes at {addr:#x}: {e}") from None
         if len(data) < n:
@@ -181,8 +209,12 @@ class Target:
         return int.from_bytes(self.mem_read(addr, 4), "little")
 
     def mem_write(self, addr: int, data: bytes) -> None:
+        data = bytes(data)
         try:
-            self.m.mem_write(addr & 0xFFFFFFFF, bytes(data))
+            i = 0
+            for a, k in self.physical(addr, len(data)):
+                self.m.mem_write(a, data[i:i + k])
+                i += k
         except (UcError, ValueError, IndexError, OverflowError) as e:
             raise TargetError(f"cannot write {len(data)} bytes at {addr:#x}: {e}") from None
 

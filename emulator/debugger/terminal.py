@@ -33,6 +33,7 @@ def history_path() -> Path:
 
 
 def _history():
+    # prompt_toolkit only for a terminal (see above)
     from prompt_toolkit.history import FileHistory, InMemoryHistory
     path = history_path()
     try:
@@ -46,6 +47,7 @@ def _history():
 
 
 def reader(repl):
+    # prompt_toolkit only for a terminal (see above)
     from prompt_toolkit import PromptSession
     from prompt_toolkit.completion import Completer, Completion
 

@@ -14,7 +14,10 @@ from the observer when there is one).
 
 from __future__ import annotations
 
+import dataclasses
 import struct
+
+from unicorn import x86_const as X
 
 from emulator.debugger.target import GDB_REGS, TargetError
 
@@ -39,8 +42,37 @@ _SIZES = {"b": 1, "h": 2, "w": 4, "g": 8}
 X_MOST = 65536            # units one x shows at most
 
 
+class _Physical:
+    """The debugger as ``examine`` uses it, reading physical memory."""
+
+    def __init__(self, d) -> None:
+        self._d = d
+        self.t = self
+
+    def mem_read(self, addr: int, n: int) -> bytes:
+        return self._d.t.mem_read(addr, n, physical=True)
+
+    def insn_at(self, addr: int):
+        try:
+            code = self.mem_read(addr, 16)
+        except TargetError:
+            return None
+        return next(self._d.cs.disasm(code, addr, 1), None)
+
+    def insn_text(self, addr: int) -> str:
+        i = self.insn_at(addr)
+        if i is None:
+            return f"{addr:#010x}: (cannot decode)"
+        return f"{addr:#010x} (physical): {i.mnemonic} {i.op_str}".rstrip()
+
+    def __getattr__(self, name):
+        return getattr(self._d, name)
+
+
 def examine(d, fmt: str, addr: int, state: dict) -> str:
-    """gdb's x/NFU: N count, F in xduotacsi, U in bhwg (sticky like gdb)."""
+    """gdb's x/NFU: N count, F in xduotacsi, U in bhwg (sticky like gdb);
+    irqlab's letter p reads physical memory (not sticky): the address is
+    linear, through the page tables, when paging is on."""
     count, i = 0, 0
     while i < len(fmt) and fmt[i].isdigit():
         i += 1
@@ -48,13 +80,19 @@ def examine(d, fmt: str, addr: int, state: dict) -> str:
     if not 1 <= count <= X_MOST:
         raise ValueError(f"x/{fmt}: the count is 1..{X_MOST}")
     f, u = state.get("f", "x"), state.get("u", "w")
+    phys = False
     for ch in fmt[i:]:
         if ch in _SIZES:
             u = ch
         elif ch in "xduotacsi":
             f = ch
+        elif ch == "p":
+            phys = True
         else:
-            raise ValueError(f"unknown format letter '{ch}' in x/{fmt} (formats xduotacsi, sizes bhwg)")
+            raise ValueError(f"unknown format letter '{ch}' in x/{fmt} "
+                             f"(formats xduotacsi, sizes bhwg, p for physical)")
+    if phys:
+        d = _Physical(d)
     state["f"], state["u"] = f, u
     if f == "i":
         lines, a = [], addr
@@ -237,7 +275,6 @@ def backtrace(d, limit: int = 64) -> str:
 
 def idt(d) -> str:
     # sidt is not readable through Unicorn's API by name: the IDTR register.
-    from unicorn import x86_const as X
     uc = d.t._uc(d.cpu)
     try:
         _sel, base, limit, _flags = uc.reg_read(X.UC_X86_REG_IDTR)
@@ -299,7 +336,6 @@ def device(d, name: str) -> str:
 
 
 def _fields(obj) -> str:
-    import dataclasses
     if dataclasses.is_dataclass(obj):
         items = []
         for f in dataclasses.fields(obj):

@@ -39,9 +39,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from emulator.devices.lapic import (DM_INIT, DM_LOWEST, DM_NAMES, SH_ALL, SH_NONE,
-                                    SH_OTHERS, SH_SELF, SVR_FOCUS_DISABLE, LocalApic,
-                                    priority_class)
+from emulator.devices.apic_regs import (DM_INIT, DM_LOWEST, DM_NAMES, SH_ALL, SH_NONE, SH_OTHERS,
+                                        SH_SELF, SVR_FOCUS_DISABLE, priority_class)
+from emulator.devices.lapic import LocalApic
 
 SHORTHAND_NAMES = {SH_NONE: "dest", SH_SELF: "self", SH_ALL: "all", SH_OTHERS: "others"}
 LOWEST_PRIORITY_POLICIES = ("first", "ppr")

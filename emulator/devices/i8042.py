@@ -29,7 +29,9 @@ buffer (IRQ 12), 0xD4 write to the mouse (it answers 0xFA), 0xDD/0xDF A20
 off/on, 0xF0-0xFF pulse output bits (bit 0 low: ``self.on_reset()``).  A
 byte written to port 0x60 with no command pending goes to the keyboard,
 which answers 0xFA (and 0xAA after 0xFF reset, 0xAB 0x83 after 0xF2
-identify, 0xEE after 0xEE echo).  No scancodes: there is no keyboard.
+identify, 0xEE after 0xEE echo).  ``key(byte)`` is the keyboard sending a
+byte by itself (a key pressed: ``--inject key=V``, explore's ``--key``);
+it queues behind the keyboard's other bytes (QEMU's ps2_queue).
 
 Status bits: 0 OBF, 1 IBF (always 0: the controller is instant), 2 SYS
 (set by self test 0xAA), 3 CMD (always 1, as QEMU), 4 not inhibited (always
@@ -125,6 +127,18 @@ class Kbc(Device):
             self._command(value)
         else:
             self._data(value)
+
+    def key(self, byte: int) -> None:
+        """The keyboard sends ``byte`` (a key pressed): queued after its other
+        bytes; IRQ 1 rises when it reaches an empty buffer (INT set, the
+        keyboard interface enabled)."""
+        self._device_queue(self.kbd_queue, PENDING_KBD, (byte & 0xFF,))
+
+    def key_interrupts(self) -> bool:
+        """Would a key pressed now raise IRQ 1 at once?  The buffer is empty,
+        the command byte's INT bit set, the keyboard interface enabled."""
+        return (not self.status & STAT_OBF and not self.pending
+                and bool(self.mode & MODE_KBD_INT) and not self.mode & MODE_DISABLE_KBD)
 
     # -- internals -----------------------------------------------------------
     def _command(self, cmd: int) -> None:

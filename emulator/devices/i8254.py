@@ -141,6 +141,7 @@ class Pit(Device):
         self.counters = [PitCounter(i) for i in range(3)]
         self.speaker_data = 0          # port 0x61 bit 1
         self.refresh_toggle = 0        # port 0x61 bit 4, flips on every read
+        self.irq_disabled = False      # the HPET's legacy mode holds IRQ 0 off (irq_control)
         self.reset()
 
     # -- housekeeping --------------------------------------------------------
@@ -160,7 +161,7 @@ class Pit(Device):
         # As QEMU's pit_reset: schedule counter 0's first transition without
         # driving the line now (its first edge comes a full period later).
         c0 = self.counters[0]
-        c0.next_transition_ns = c0.next_transition(ns)
+        c0.next_transition_ns = None if self.irq_disabled else c0.next_transition(ns)
 
     def save_state(self) -> dict:
         """Registers, latches and timers, without the wiring (see state.py)."""
@@ -176,6 +177,20 @@ class Pit(Device):
             parts.append(f"c{c.index} mode={c.mode} count={c.count:#x} "
                          f"ce={c.get_count(ns):#06x} out={c.get_out(ns)} gate={c.gate}")
         return "pit " + " | ".join(parts)
+
+    def irq_control(self, enable: int) -> None:
+        """Counter 0's interrupt enable input (QEMU pit_irq_control), which
+        the HPET's LEG_RT_CNF drives: disabled, OUT no longer drives IRQ 0
+        and no transition is scheduled; enabled again, IRQ 0 is driven with
+        OUT as computed now (in mode 2 mostly low, see the module docstring)
+        and transitions resume.  It survives ``reset()``, as in QEMU."""
+        c0 = self.counters[0]
+        if enable:
+            self.irq_disabled = False
+            self._irq_update(c0, self.clock.ns())
+        else:
+            self.irq_disabled = True
+            c0.next_transition_ns = None
 
     # -- time ---------------------------------------------------------------
     def next_deadline(self) -> Optional[int]:
@@ -292,7 +307,7 @@ class Pit(Device):
         """Drive IRQ0 from counter 0's OUT at ``ns`` and schedule the next
         transition (QEMU's pit_irq_timer_update).  Other counters have no
         timer: their OUT is computed when read."""
-        if c.index != 0:
+        if c.index != 0 or self.irq_disabled:
             return
         c.next_transition_ns = c.next_transition(ns)
         drive(self.irq, c.get_out(ns))         # every time, as qemu_set_irq

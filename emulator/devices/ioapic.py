@@ -51,7 +51,7 @@ from typing import Callable, Optional
 
 from emulator.clock import Clock
 from emulator.devices.base import Device
-from emulator.devices.lapic import DM_EXTINT, DM_NAMES, DM_FIXED
+from emulator.devices.apic_regs import DM_EXTINT, DM_NAMES, DM_FIXED
 
 IOAPIC_BASE = 0xFEC00000
 IOAPIC_SIZE = 0x1000

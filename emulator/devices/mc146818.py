@@ -34,6 +34,14 @@ says only that the format should be chosen before the time is set, and
 QEMU, which formats the time bytes from its own clock at every read, shows
 the time in the new format (tests/probes/devices/rtc_date.S checks both).
 
+Register 0x37 (the IBM PS/2 century byte) is another name for the
+century byte 0x32, read and written, as on QEMU (cmos_ioport_read/write).
+Two QEMU differences the fuzzer (emulator/fuzz) measured and keeps clear
+of: QEMU recomputes the day of the week from the date whenever the time is
+set (the chip, and irqlab, keep the byte written and count it at
+midnight), and QEMU's clock arithmetic reads one second late for dates
+before 1970.
+
 Simplifications: the update cycle is instantaneous at the second boundary
 (the time bytes show the new second as soon as UIP falls); daylight-saving
 (DSE) and the square-wave output are recorded but have no effect; invalid
@@ -59,6 +67,7 @@ SECONDS, SECONDS_ALARM, MINUTES, MINUTES_ALARM = 0, 1, 2, 3
 HOURS, HOURS_ALARM, DAY_OF_WEEK, DAY_OF_MONTH, MONTH, YEAR = 4, 5, 6, 7, 8, 9
 REG_A, REG_B, REG_C, REG_D = 10, 11, 12, 13
 CENTURY = 0x32                                    # PC convention (IBM AT)
+PS2_CENTURY = 0x37                                # IBM PS/2's: QEMU aliases it to 0x32
 
 REG_A_UIP = 0x80
 REG_A_DV_NORMAL = 0x20                            # DV2-0 = 010: 32.768 kHz, running
@@ -149,6 +158,15 @@ class Rtc(Device):
             self.cmos[lo] = value & 0xFF
             self.cmos[lo + 1] = value >> 8
 
+    def set_pc_config(self, ncpus: int) -> None:
+        """The other bytes QEMU's pc machine puts in CMOS for its firmware
+        (pc_cmos_init, set_boot_dev, the CPU count; read back by
+        tests/probes/firmware and emulator/fuzz): 0x14 equipment = FPU and
+        PS/2 mouse (0x06), 0x3D/0x38 boot order = disk, floppy, CD (0x12,
+        0x30), 0x5F the CPUs less one.  Survives reset."""
+        for index, value in ((0x14, 0x06), (0x3D, 0x12), (0x38, 0x30), (0x5F, ncpus - 1)):
+            self.cmos[index] = value
+
     # -- time ---------------------------------------------------------------
     def next_deadline(self) -> Optional[int]:
         if not self._running():
@@ -175,7 +193,7 @@ class Rtc(Device):
             return 0xFF                           # the index register is write-only
         ns = self.clock.ns()
         self._catch_up(ns)
-        i = self.index
+        i = CENTURY if self.index == PS2_CENTURY else self.index
         if i == REG_A:
             uip = REG_A_UIP if self._update_in_progress(ns) else 0
             return (self.cmos[REG_A] & 0x7F) | uip
@@ -196,7 +214,7 @@ class Rtc(Device):
             return
         ns = self.clock.ns()
         self._catch_up(ns)
-        i = self.index
+        i = CENTURY if self.index == PS2_CENTURY else self.index
         if i == REG_A:
             was_running = self._running()
             self.cmos[REG_A] = value & 0x7F       # UIP is read-only

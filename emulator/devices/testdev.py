@@ -10,20 +10,25 @@ empties the FIFO or disables the interrupt.  The FIFO holds ``FIFO_DEPTH``
 (64) packets; a push into a full FIFO drops the packet and counts it, so a
 test can prove that nothing was lost (``overflow == 0``) or that something was.
 
-Register map (base 0x510, 8 ports)::
+Register map (base 0x520, 8 ports)::
 
-    0x510  DATA      r   32-bit: pops and returns the oldest packet
+    0x520  DATA      r   32-bit: pops and returns the oldest packet
                          (0 when the FIFO is empty; use ``in eax, dx``)
-    0x514  STATUS    r   bit 0 FIFO non-empty, bit 1 line asserted,
+    0x524  STATUS    r   bit 0 FIFO non-empty, bit 1 line asserted,
                          bit 2 an overflow was counted (OVERFLOW != 0)
-    0x515  CONTROL   rw  bit 0 interrupt enable (0 after reset);
+    0x525  CONTROL   rw  bit 0 interrupt enable (0 after reset);
                          bit 7 (write 1) empties the FIFO and clears OVERFLOW,
                          reads as 0
-    0x516  COUNT     r   packets waiting (0-64)
-    0x517  OVERFLOW  r   packets dropped because the FIFO was full
+    0x526  COUNT     r   packets waiting (0-64)
+    0x527  OVERFLOW  r   packets dropped because the FIFO was full
                          (saturates at 255; ``overflow`` holds the exact count)
 
-Writes to read-only registers are ignored; reads of 0x511-0x513 return 0.
+Writes to read-only registers are ignored; reads of 0x521-0x523 return 0.
+The range is one QEMU's PC leaves free (``info mtree`` on qemu-system-i386
+7.2 after SeaBIOS: fw_cfg 0x510-0x511 and its DMA 0x514-0x51B, then nothing
+until the ACPI PM block at 0x600), so a guest finds the device by reading
+0x521: 0 here, 0xFF (an unclaimed port) on QEMU.  Until issue 20 the device
+sat on 0x510, where QEMU has fw_cfg (emulator/devices/fw_cfg.py now).
 A driver's loop: ``while STATUS & 1: packet = DATA``; it may read COUNT
 first to take a batch.  The line is a level: with IRQ 5 edge-triggered at the
 PIC (ELCR bit clear, the default) a handler must drain the FIFO before its
@@ -42,7 +47,7 @@ from emulator.clock import Clock
 from emulator.devices import state
 from emulator.devices.base import Device, IrqLine
 
-TESTDEV_BASE = 0x510
+TESTDEV_BASE = 0x520          # the kernel's TESTDEV (guest_kernel/layout.py imports it)
 TESTDEV_IRQ = 5
 FIFO_DEPTH = 64
 

@@ -196,7 +196,7 @@ class Uart(Device):
             self._update_modem_inputs()
             if was_loop and not self.mcr & MCR_LOOP:
                 self._pull_input()
-            self._update_irq()
+            self._update_irq(redrive=False)   # QEMU's MCR write updates no IRQ
         elif reg == 7:
             self.scr = value
         # LSR and MSR writes are ignored (factory test only)
@@ -326,8 +326,11 @@ class Uart(Device):
             delta |= MSR_TERI                       # trailing edge of RI only
         self.msr = lines | (self.msr & MSR_ANY_DELTA) | delta
 
-    def _update_irq(self) -> None:
-        """Recompute IIR (table IV priority order) and the IRQ wire."""
+    def _update_irq(self, redrive: bool = True) -> None:
+        """Recompute IIR (table IV priority order) and the IRQ wire: driven
+        again even if unchanged where QEMU calls qemu_set_irq (``redrive``),
+        otherwise changed only (an MCR write: QEMU updates no IRQ there, and
+        an IO APIC edge input would take a repeated level as a new request)."""
         ier, lsr = self.ier, self.lsr
         if ier & IER_RLSI and lsr & LSR_INT_ANY:
             ident = IIR_RLSI
@@ -344,4 +347,8 @@ class Uart(Device):
             ident = IIR_NO_INT
         self.iir = ident | (self.iir & 0xF0)
         gate = self.mcr & MCR_OUT2 and not self.mcr & MCR_LOOP
-        drive(self.irq, 1 if ident != IIR_NO_INT and gate else 0)   # as QEMU, every update
+        level = 1 if ident != IIR_NO_INT and gate else 0
+        if redrive:
+            drive(self.irq, level)            # as QEMU, every update
+        else:
+            self.irq.set(level)

@@ -3,16 +3,25 @@
 ``python -m emulator.native build`` compiles blockhook.c with gcc into
 ``_blockhook.so`` next to it (the Makefile's install runs it; without a
 compiler it says so and exits 0, and the machine uses its Python hook).
-``load_block_hook(machine, uc)`` returns a ``NativeHook`` whose ``state``
-(a ctypes struct with the fields of ``machine.HookState``) the machine uses
-as its counters, or raises OSError when the library is not built.
+``load_block_hook(uc, miss)`` returns a ``NativeHook`` whose ``state``
+(a ctypes struct with the fields of ``emulator.icount.HookState``) the
+machine uses as the CPU's counters, or raises OSError when the library is
+not built; ``miss(addr, size)`` is called for a block not in the hook's
+cache (emulator/icount.py ``InstructionClock.block_count``).
 ``available()`` tells whether it is.
+
+Files: blockhook.c (the hook, C), __init__.py (loading it), __main__.py
+(``build``).
 """
 
 from __future__ import annotations
 
 import ctypes
 from pathlib import Path
+
+import unicorn
+from unicorn import x86_const as X
+from unicorn.unicorn_py3.unicorn import uclib
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "blockhook.c"
@@ -56,10 +65,7 @@ def _library():
 class NativeHook:
     """One engine's C block hook and its state."""
 
-    def __init__(self, machine, uc) -> None:
-        import unicorn
-        from unicorn import x86_const as X
-        from unicorn.unicorn_py3.unicorn import uclib
+    def __init__(self, uc, miss) -> None:
         self.lib = _library()
         self.uclib = uclib
         self.state = State()
@@ -68,14 +74,13 @@ class NativeHook:
         self.state.eflags_reg = X.UC_X86_REG_EFLAGS
         self.state.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
         self.state.reg_read = ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p).value
-        self._miss = MISS(lambda addr, size: machine.block_count(addr, size))
+        self._miss = MISS(miss)
         self.state.miss = ctypes.cast(self._miss, ctypes.c_void_p).value
         self._hooks = []
         self._add(uc, unicorn.UC_HOOK_BLOCK, self.lib.bh_block, 1, 0)
 
     def add_stop_hook(self, uc, addr: int):
         """A code hook that stops before ``addr``; returns its handle."""
-        import unicorn
         self._add(uc, unicorn.UC_HOOK_CODE, self.lib.bh_stop_here, addr, addr)
         return self._hooks.pop()
 
@@ -92,12 +97,11 @@ class NativeHook:
         self._hooks.append(h)
 
     def add_post_io_hook(self, uc, addr: int) -> None:
-        import unicorn
         self._add(uc, unicorn.UC_HOOK_CODE, self.lib.bh_post_io, addr, addr)
 
     def clear_cache(self) -> None:
         self.lib.bh_clear(ctypes.byref(self.state))
 
 
-def load_block_hook(machine, uc) -> NativeHook:
-    return NativeHook(machine, uc)
+def load_block_hook(uc, miss) -> NativeHook:
+    return NativeHook(uc, miss)

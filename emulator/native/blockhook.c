@@ -1,7 +1,8 @@
 /* blockhook.c -- irqlab's instruction clock, run by Unicorn at every block.
  *
- * Contract (the Python twin is Machine._py_block in emulator/machine.py; the
- * two must stay identical, tests/emulator/test_native.py compares traces):
+ * Contract (the Python twin is InstructionClock.py_block in emulator/icount.py;
+ * the two must stay identical, tests/emulator/test_native.py compares the
+ * traces of kernel runs on both):
  * bh_block is a UC_HOOK_BLOCK callback with user data a struct bh_state.
  * It looks up the block's instruction count in a direct-mapped cache; on a
  * miss it asks Python (st->miss, which decodes the block with capstone; 0
@@ -54,9 +55,13 @@ void bh_clear(struct bh_state *st)
         st->cache[i].n = 0;
 }
 
-void bh_block(void *uc, uint64_t addr, uint32_t size, struct bh_state *st)
+/* Everything but the common case: a miss (Python decodes the block), a
+ * stop requested or IF watched, a block that would cross the deadline.
+ * Out of line so that bh_block itself makes no call on a hit and gcc saves
+ * no registers there (Unicorn calls it before every block). */
+static void __attribute__((noinline))
+bh_slow(void *uc, uint64_t addr, uint32_t size, struct bh_state *st, struct bh_entry *e)
 {
-    struct bh_entry *e = &st->cache[(addr ^ (addr >> 13)) & (CACHE_SIZE - 1)];
     uint32_t n;
     int stop;
 
@@ -87,6 +92,26 @@ void bh_block(void *uc, uint64_t addr, uint32_t size, struct bh_state *st)
         st->emu_stop(uc);
     else
         st->now += n;
+}
+
+void bh_block(void *uc, uint64_t addr, uint32_t size, struct bh_state *st)
+{
+    struct bh_entry *e = &st->cache[(addr ^ (addr >> 13)) & (CACHE_SIZE - 1)];
+    uint32_t n = e->n;
+
+    /* the fast path: a hit, no flag, the deadline not crossed -- what
+     * bh_slow does then, without a call */
+    if (__builtin_expect(n != 0 && e->addr == addr && e->size == size && st->flags == 0
+                         && st->now + (int64_t)n <= st->deadline, 1)) {
+        st->skip_addr = -1;
+        st->last_block = st->cur_block;
+        st->cur_block = addr;
+        st->block_start = st->now;
+        st->last_post = addr;
+        st->now += n;
+        return;
+    }
+    bh_slow(uc, addr, size, st, e);
 }
 
 void bh_post_io(void *uc, uint64_t addr, uint32_t size, struct bh_state *st)

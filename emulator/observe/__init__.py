@@ -21,14 +21,42 @@ make after building the machine and before running it:
 - a violation is reported on stderr (``report``, default ``sys.stderr``) as
   it happens, with backtraces and the events before it.
 
+``reference=True`` takes the slow paths the fast ones are tested against
+(tests/golden/test_fast_path.py): the scan decodes every instruction in
+detail (``scan_code_full``), every lock's backtrace is worked out when it
+is taken (no ``LazyBacktrace``) and the kernel's labels are read by
+interpreting their field table (``read_fields``, not the compiled
+``reader``).  Same events, same reports.
+
 ``session.finish() -> (violation_count, summary_line)`` emits one
 ``stack.usage`` per kernel stack (how deep it was ever used), runs the
 rules' end-of-run checks, closes the trace and returns the line to print last on
-stderr (``checks: 12 rules, 0 violations``); a trace that could not be
+stderr (``checks: 13 rules, 0 violations``); a trace that could not be
 written (a full disk) leaves its OSError in ``session.trace_error`` (the run
 and the checks go on).  ``session.exit_status(status)``
 is 120 when any rule fired, else ``status``.  ``session.events`` (a
 ``Recent``) holds the last events for the debugger.
+
+The symbols are the machine's (``machine.symbols``), set by whoever runs it
+(``python -m emulator run``/``debug``, guest_kernel's harness); with none,
+the kernel rules are off.
+
+Files: view.py (the only place the observer touches the machine's API),
+symbols.py (the symbol table, by name and by address), scan.py (the
+capstone scan: iret sites, ESP loads, return addresses), stacks.py (which
+owner a stack belongs to), observer.py (``intr.*`` and ``stack.switch``
+from the hooks), kernel.py (irqlab's kernel: its ``obs_*`` labels as
+events), fields.py (each label's field reader, compiled from kernel.py's
+table), context.py (the checkers' window on the live machine).
+
+An event from a port write to a rule's verdict: a device's ``self.trace``
+(e.g. ``pic.eoi`` after the guest's ``out``) goes through the machine's
+``set_trace`` routing to ``machine_sink`` here, a ``TraceSink``
+(emulator/trace.py) that stamps ``t`` and ``cpu``; the observer's and the
+kernel model's events go to ``sink`` the same way; ``Fanout`` hands each
+event to the trace writer, the ``Recent`` buffer and the ``Checker``
+(emulator/checks/core.py), whose rules judge it with the state before it
+and ``ctx`` (context.py) for backtraces and the stack map.
 """
 
 from __future__ import annotations
@@ -40,8 +68,8 @@ from emulator.checks import Checker, all_rules
 from emulator.observe.context import MachineContext
 from emulator.observe.kernel import KernelModel
 from emulator.observe.observer import Observer
-from emulator.observe.scan import scan_code
-from emulator.observe.stacks import StackMap
+from emulator.observe.scan import scan_code, scan_code_full
+from emulator.observe.stacks import StackMap, declared_stacks
 from emulator.observe.symbols import Symbols
 from emulator.observe.view import MachineView
 from emulator.trace import Fanout, Recent, TraceSink, open_writer
@@ -51,21 +79,28 @@ VIOLATION_STATUS = 120
 
 class Session:
     def __init__(self, machine, trace_path=None, checks: bool = True,
-                 report=None, limits: Optional[dict] = None) -> None:
+                 report=None, limits: Optional[dict] = None, reference: bool = False) -> None:
         self.machine = machine
+        self._scan = scan_code_full if reference else scan_code
         self.view = MachineView(machine)
         self.symbols = Symbols(self.view.symbols())
         self.report_stream = report if report is not None else sys.stderr
         self.kernel = KernelModel.detect(self.view, self.symbols)
         self.stacks = StackMap(self.symbols,
                                resolver=self.kernel.resolve_stack if self.kernel else None)
+        declared = []
         if self.kernel:
+            self.kernel.compiled = not reference
             self.kernel._stacks = self.stacks
             self.kernel.add_static_stacks(self.stacks)
+        else:
+            declared = declared_stacks(self.symbols.table)     # any kernel's (OBSERVE.md)
+            for lo, hi, name in declared:
+                self.stacks.add(lo, hi, name)
         code, base = self.view.code()
         if not code:
             code, base = self._code_from_symbols()
-        self.codemap = scan_code(code, base, self.symbols.lines())
+        self.codemap = self._scan(code, base, self.symbols.lines())
         if self.kernel:
             self._scan_labels(("obs_ap_stack",))
         self.fanout = Fanout()
@@ -81,16 +116,21 @@ class Session:
         self.machine_sink = TraceSink(self.view.clock(), self.fanout,
                                       drop=("intr", "intr.enter"))
         self.ctx = MachineContext(self.view, self.symbols, self.stacks, self.codemap,
-                                  kernel=self.kernel)
+                                  kernel=self.kernel, code_range=(base, base + len(code)),
+                                  lazy=not reference)
+        self.ctx.line_of_vector = self._line_of_vector
         self.checker: Optional[Checker] = None
         if checks:
             self.checker = Checker(all_rules(**(limits or {})), self.ctx,
                                    kernel=self.kernel is not None, emit=self.sink.emit,
-                                   report=self._report)
+                                   report=self._report,
+                                   stacks=self.kernel is not None or bool(declared))
             self.fanout.add(self.checker)
             for note in self.checker.notes:
                 self._report(note)
         self.observer = Observer(self.view, self.sink, self.symbols, self.stacks, self.codemap)
+        if not self.kernel:
+            self.observer.scanned = [(base, base + len(code))] if code else []
         self.view.set_trace(self.machine_sink)
         self.observer.install()
         if self.kernel:
@@ -108,14 +148,21 @@ class Session:
                 continue
             data = self.view.mem_read(addr, 16)
             if data:
-                extra = scan_code(data, addr, (addr,))
+                extra = self._scan(data, addr, (addr,))
                 if addr in extra.esp_loads:
                     self.codemap.esp_loads[addr] = extra.esp_loads[addr]
 
     def _code_from_symbols(self) -> tuple:
-        """The loaded image read back from memory, from the symbol table's
-        base to its highest label (when the machine does not say)."""
+        """The loaded image read back from memory: the ELF's executable
+        sections, or from the symbol table's base to its highest line (when
+        the machine does not say)."""
         table = self.symbols.table
+        ranges = getattr(table, "code_ranges", None)
+        if ranges:
+            lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+            data = self.view.mem_read(lo, hi - lo)
+            if data:
+                return data, lo
         base = getattr(table, "base", None)
         addrs = [a for a in (self.symbols.lines() or ())]
         if not isinstance(base, int) or not addrs:
@@ -123,6 +170,13 @@ class Session:
         end = max(addrs) + 16
         data = self.view.mem_read(base, end - base)
         return (data, base) if data else (b"", 0)
+
+    def _line_of_vector(self, vector: int):
+        """The line of an interrupt vector, as ``intr.enter`` names it."""
+        line = self.view.line_of_vector(vector)
+        if line is None and self.kernel is not None:
+            line = self.kernel.line_of_vector(vector)
+        return line
 
     def _report(self, text: str) -> None:
         self.report_stream.write(text.rstrip("\n") + "\n")
@@ -156,7 +210,7 @@ class Session:
 
 
 def attach(machine, trace_path=None, checks: bool = True, report=None,
-           limits: Optional[dict] = None) -> Session:
+           limits: Optional[dict] = None, reference: bool = False) -> Session:
     """Observe ``machine``: trace to ``trace_path`` and run the checkers."""
     return Session(machine, trace_path=trace_path, checks=checks, report=report,
-                   limits=limits)
+                   limits=limits, reference=reference)

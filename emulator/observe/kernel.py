@@ -12,8 +12,8 @@ runs unchanged.
 
 ``LABELS`` maps each label to the trace kind and how to read each field
 (the *register convention*); ``CONST`` names the exported constants.  Both
-are tables, so following a change in guest_kernel/OBSERVE.md is a change to
-a table entry.  Field readers:
+are tables (emulator/observe/labels.py), so following a change in
+guest_kernel/OBSERVE.md is a change to a table entry.  Field readers:
 
     ("lwp", REG)     name of the LWP whose struct address is in REG
     ("lock", REG)    the lock's name: the data symbol at the address in REG
@@ -26,6 +26,22 @@ a table entry.  Field readers:
     ("cur",)         the LWP current on this CPU (per-CPU data)
     ("cpuof", REG)   the index of the CPU whose per-CPU data is at REG
     ("cpuidx",)      the acting CPU's index
+    ("lwpword", REG) the LWP a mutex owner word in REG names (its low bits off)
+    ("runword", REG) whether that LWP is on a CPU now
+
+Labels inside spin loops (``SPIN_WAITS``, and the contention labels whose
+register says the waiter spins) are hit at every iteration: a CPU's wait is
+said once, until that CPU acquires a lock, blocks or switches
+(``SPIN_ENDS``), so a spin of a million iterations is one ``lock.spin``
+event (a big-lock wait is one ``biglock.contend``, said at kernel_lock's
+entry, with the LWP and CPU that hold it).
+
+For the checkers' backtraces and reports: ``ptr_of(name)`` (an LWP's
+struct), ``saved_sp(name)``, ``thread_line(name)`` (``L_LINE`` of an
+interrupt or handler thread), ``current_name(cpu)``, and ``next_stack(owner,
+region)``, where a stack entered from another one continues: the
+interrupted ESP at the top of a per-CPU interrupt stack, the pinned LWP's
+saved ESP under a borrowing interrupt LWP.
 
 LWP names: ``lwp N`` (N the LWP's id), ``ithread N`` for an interrupt LWP,
 ``idle cpuN`` for the idle LWP of CPU N.  Stacks: each LWP's stack (base
@@ -52,148 +68,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-# exported constants (structure offsets, flags, table geometry)
-CONST = {
-    "lwp_id": "L_ID",               # offset of the LWP id in struct lwp
-    "lwp_flags": "L_FLAGS",         # offset of its flags word
-    "lwp_stack_lo": "L_STACK_LO",   # offsets: bounds of its kernel stack
-    "lwp_stack_hi": "L_STACK_HI",
-    "lwp_state": "L_STATE",
-    "lwp_line": "L_LINE",
-    "no_line": "NO_LINE",
-    "lwp_waitlock": "L_WAITLOCK",
-    "lwp_bigsaved": "L_BIGSAVED",
-    "softint_fast": "SOFTINT_FAST",
-    "si_name": "SI_NAME",
-    "si_size": "SI_SIZE",
-    "stack_guard": "STACK_GUARD",
-    "lwp_size": "L_SIZE",           # sizeof(struct lwp)
-    "nlwp": "NLWP",                 # LWP slots in lwp_table
-    "flag_ithread": "LF_ITHREAD",
-    "flag_irqthread": "LF_IRQTHREAD",
-    "flag_softint": "LF_SOFTINT",
-    "flag_idle": "LF_IDLE",
-    "state_running": "LSONPROC",
-    "mtx_owner": "MTX_OWNER",       # offset of the owner word in a mutex
-    "mtx_kind": "MTX_KIND",
-    "mtx_name": "MTX_NAME",
-    "mtx_waiters_bit": "MUTEX_BIT_WAITERS",
-    "mutex_spin": "MUTEX_SPIN",
-    "cpu_size": "C_SIZE",
-    "cpu_curlwp": "C_CURLWP",
-    "cpu_idlelwp": "C_IDLELWP",
-    "cpu_ipl": "C_IPL",
-    "cpu_intrstack_lo": "C_INTRSTACK_LO",
-    "cpu_intrstack_hi": "C_INTRSTACK_HI",
-    "state_blocked": "LSBLOCKED",
-    "max_cpus": "MAX_CPUS",
-    "line_class_base": "LINE_CLASS_BASE",   # SMP: a line's vector via the IO APIC
-    "kl_cpu": "KL_CPU",             # the big lock's owning per-CPU struct (or 0)
-}
-DATA = {"lwp_table": "lwp_table", "cpu_info": "cpu0", "softint_table": "softint_table",
-        "boot_stack": "boot_stack", "boot_stack_top": "boot_stack_top",
-        "intr_held": "intr_held", "kernel_lock_word": "kernel_lock_word"}
-
-# obs_ label -> (trace kind, {field: reader}), after guest_kernel/OBSERVE.md
-def _lock(ev_kind, /, **extra):
-    return (ev_kind, dict({"lock": ("lock", "ebx")}, **extra))
-
-
-LABELS = {
-    "obs_lwp_switch": ("lwp.switch", {"from": ("lwp", "esi"), "to": ("lwp", "edi")}),
-    "obs_pin": ("lwp.pin", {"lwp": ("lwp", "eax"), "by": ("lwp", "edi")}),
-    "obs_unpin_return": ("lwp.unpin", {"lwp": ("lwp", "eax"), "by": ("lwp", "edi"),
-                                       "how": ("const", "return")}),
-    "obs_ithread_block": ("ithread.block", {"ithread": ("lwp", "esi"),
-                                            "line": ("linefield", "esi", "lwp_line"),
-                                            "lock": ("lockat", "esi", "lwp_waitlock"),
-                                            "lwp": ("lwp", "edi")}),
-    "obs_unpin": ("lwp.unpin", {"lwp": ("lwp", "edi"), "by": ("lwp", "esi"),
-                                "how": ("const", "block")}),
-    "obs_ithread_done": ("ithread.done", {"ithread": ("cur",), "line": ("int", "ebx")}),
-    "obs_ithread_done_threaded": ("ithread.done", {"ithread": ("cur",), "line": ("int", "ebx")}),
-    "obs_ithread_pool": ("ithread.pool", {"ithread": ("lwp", "edi")}),
-    "obs_intr_enter": ("handler.enter", {"line": ("int", "ebx"), "by": ("cur",),
-                                         "path": ("const", "intr")}),
-    "obs_intr_exit": ("handler.exit", {"line": ("int", "ebx"), "by": ("cur",),
-                                       "path": ("const", "intr")}),
-    "obs_intr_enter_ithread": ("handler.enter", {"line": ("int", "ebx"), "by": ("cur",),
-                                                 "path": ("const", "ithread")}),
-    "obs_intr_exit_ithread": ("handler.exit", {"line": ("int", "ebx"), "by": ("cur",),
-                                               "path": ("const", "ithread")}),
-    "obs_intr_enter_threaded": ("handler.enter", {"line": ("int", "ebx"), "by": ("cur",),
-                                                  "path": ("const", "threaded")}),
-    "obs_intr_exit_threaded": ("handler.exit", {"line": ("int", "ebx"), "by": ("cur",),
-                                                "path": ("const", "threaded")}),
-    "obs_pic_hold": ("pic.hold", {"line": ("int", "ebx")}),
-    "obs_pic_release": ("pic.release", {"line": ("int", "ebx"), "held": ("heldbit", "ebx")}),
-    "obs_lock_acquire": _lock("lock.acquire", owner=("lwp", "ecx"), owner_running=("true",),
-                              kind=("kind", "ebx"), by=("lwp", "ecx")),
-    "obs_lock_contend": _lock("lock.contend", owner=("lwp", "edx"),
-                              owner_running=("bool", "eax"), kind=("kind", "ebx"),
-                              by=("lwp", "ecx")),
-    "obs_lock_block": _lock("lock.block", owner=("lwp", "edx"),
-                            owner_running=("running", "edx"), kind=("kind", "ebx"),
-                            by=("lwp", "ecx"), ipl=("ipl",)),
-    "obs_lock_wakeup": _lock("lock.wakeup", lwp=("lwp", "eax"), owner=("owner", "ebx"),
-                             owner_running=("ownerrun", "ebx"), by=("cur",)),
-    "obs_lock_release": _lock("lock.release", owner=("owner", "ebx"),
-                              owner_running=("true",), kind=("kind", "ebx"),
-                              by=("lwp", "ecx")),
-    "obs_biglock_acquire": ("biglock.acquire", {"depth": ("int", "ecx"), "lwp": ("lwp", "ebx")}),
-    "obs_biglock_release": ("biglock.release", {"depth": ("int", "ecx"), "lwp": ("lwp", "ebx")}),
-    "obs_biglock_release_all": ("biglock.release", {"depth": ("int", "ecx"),
-                                                    "lwp": ("lwp", "ebx"),
-                                                    "saved": ("field", "ebx", "lwp_bigsaved")}),
-    "obs_softint_schedule": ("softint.schedule", {"softint": ("softint", "ebx"), "by": ("cur",)}),
-    "obs_softint_run": ("softint.run", {"softint": ("softint", "ebx"), "by": ("cur",)}),
-    "obs_sleep": ("lwp.sleep", {"lwp": ("lwp", "ebx"), "wchan": ("int", "eax"), "ipl": ("ipl",)}),
-    "obs_wakeup": ("lwp.wakeup", {"lwp": ("lwp", "eax"), "wchan": ("int", "ecx"), "by": ("cur",)}),
-    "obs_idle": ("cpu.idle", {}),
-    # a driver's work for one interrupt is finished, after any bottom half,
-    # at the same point in every model (intr_establish.S work_done)
-    "obs_work_done": ("work.done", {"line": ("int", "ebx"), "driver": ("str", "eax"),
-                                    "by": ("cur",)}),
-    # several CPUs (smp.S, sched.S, apic.S, smp_xcall.S)
-    "obs_cpu_up": ("cpu.up", {"apic": ("int", "ebx"), "lwp": ("lwp", "edi")}),
-    "obs_lwp_migrate": ("lwp.migrate", {"lwp": ("lwp", "edi"),
-                                        "from_cpu": ("cpuof", "esi"),
-                                        "to_cpu": ("cpuidx",)}),
-    "obs_resched_ipi": ("ipi.resched", {"to": ("int", "edx"), "lwp": ("lwp", "eax"),
-                                        "by": ("cur",)}),
-    "obs_xcall_send": ("ipi.send", {"to": ("shr", "edx", 24), "vector": ("low8", "eax"),
-                                    "func": ("sym", "ebx"), "by": ("cur",)}),
-    "obs_xcall_run": ("xcall.run", {"func": ("sym", "edx"), "arg": ("int", "eax"),
-                                    "by": ("cur",)}),
-}
-# acquisitions (EBX = mutex, ECX = the new owner): after the lock.acquire the
-# mutex's owner word is checked, and a word that does not name the new owner
-# (a waiter that assumed a hand-off, a lost cmpxchg) is a ``lock.mismatch``
-# (lock, by, word = whom the word names, None when it is free) for the
-# mutex-owner rule; correct kernels never emit one.  ``_on_acquire`` reads
-# the fields their LABELS entries name by hand (two register reads instead
-# of read_fields' five: the hottest label, ~12% of a checked soak run)
-ACQUIRES = ("obs_lock_acquire",)
-
-# contention labels whose register says the waiter spins (the owner runs on
-# another CPU): a ``lock.spin`` with the same fields follows the
-# ``lock.contend`` when it is non-zero
-SPINS = {"obs_lock_contend": "eax"}
-# kernel entry points hooked as well (not obs_ labels, but named by the same
-# file): every wakeup() call, heard by a sleeper or not (the lost wake-up)
-ENTRIES = {
-    "wakeup_locked": ("wchan.wakeup", {"wchan": ("int", "eax"), "by": ("cur",)}),
-}
-# entry points whose event depends on the state they find (KernelModel methods):
-# ``cpu.ipl`` (ipl) when pic_apply finds the CPU's IPL changed since the last
-# one said (every spl change goes through it: splraise, set_ipl — also from
-# cpu_switchto and a borrow); ``biglock.contend`` (lwp) when kernel_lock
-# finds the big lock held by another CPU (it will spin; the wait ends at its
-# biglock.acquire)
-WATCHED = {"pic_apply": "_on_pic_apply", "kernel_lock": "_on_kernel_lock"}
-# stack kinds of ``stack.usage`` (at the end of a run) by owner name
-STACK_KINDS = (("lwp ", "lwp"), ("idle ", "lwp"), ("softint ", "lwp"), ("ithread ", "ithread"),
-               ("intr ", "intr"), ("boot", "boot"))
+from emulator.observe.fields import compile_reader
+from emulator.observe.labels import (ACQUIRES, CONST, DATA, ENTRIES, LABELS, SPIN_ENDS,
+                                     SPIN_WAITS, SPINS, STACK_KINDS, SWITCH_FRAME,
+                                     WATCHED)
 
 
 class KernelModel:
@@ -207,8 +85,12 @@ class KernelModel:
         self.d = {k: symbols.addr(v) for k, v in DATA.items()}
         self.ipl_off = self.c["cpu_ipl"]
         self.sink = None
+        self.compiled = True            # labels read by reader(); False: read_fields (reference)
         self._linemask = 0xFFFF         # the 8259s are masked whole before lines go via the IO APIC
+        self._spinning: dict = {}       # cpu -> what it said it spins on (SPIN_WAITS)
+        self._ptr: dict = {}            # LWP name -> its struct (names handed out)
         self._ipl: dict = {}            # cpu -> the IPL its last cpu.ipl said
+        self._guarded: dict = {}        # stack owner -> whether it has a red zone
 
     @classmethod
     def detect(cls, view, symbols) -> Optional["KernelModel"]:
@@ -258,6 +140,60 @@ class KernelModel:
             if self.cpu_lwp(cpu) == ptr:
                 return cpu
         return 0
+
+    def cpu_of_info(self, ptr: int) -> Optional[int]:
+        """The index of the CPU whose cpu_info is at ``ptr``."""
+        for cpu in range(self.view.ncpus()):
+            if self.cpu_base(cpu) == ptr:
+                return cpu
+        return None
+
+    def current_name(self, cpu: int) -> Optional[str]:
+        return self.lwp_name(self.cpu_lwp(cpu) or 0)
+
+    def ptr_of(self, name: str) -> Optional[int]:
+        """The struct lwp of the LWP named ``name`` (the LWP table searched,
+        the answer kept)."""
+        ptr = self._ptr.get(name)
+        if ptr is not None and self.lwp_name(ptr) == name:
+            return ptr
+        table, n, size = self.d["lwp_table"], self.c["nlwp"], self.c["lwp_size"]
+        slots = [table + i * size for i in range(n)] if table is not None and n and size else []
+        for ptr in slots:
+            if self.lwp_name(ptr) == name:
+                self._ptr[name] = ptr
+                return ptr
+        return None
+
+    def _lwp_field(self, name: str, const: str) -> Optional[int]:
+        ptr, off = self.ptr_of(name) if name else None, self.c[const]
+        return self._u32(ptr + off) if ptr is not None and off is not None else None
+
+    def saved_sp(self, name: str) -> Optional[int]:
+        """Where an LWP's stack goes on above the switch frame it saved when
+        it last left the CPU (or was pinned): L_SP + SWITCH_FRAME."""
+        sp = self._lwp_field(name, "lwp_sp")
+        return sp + SWITCH_FRAME if sp else None
+
+    def thread_line(self, name: str) -> Optional[int]:
+        """The line an interrupt or handler thread serves, else None."""
+        if not name.startswith("ithread "):
+            return None
+        v = self._lwp_field(name, "lwp_line")
+        return None if v is None or v == self.c["no_line"] else v
+
+    def next_stack(self, owner: str, region) -> Optional[int]:
+        """Where the code that entered ``owner``'s stack left its own: the
+        interrupted ESP saved at the top of a per-CPU interrupt stack, or the
+        pinned LWP's saved ESP under a borrowing interrupt LWP; None else."""
+        if owner.startswith("intr cpu") and region is not None:
+            return self._u32(region[1] - 4)
+        if owner.startswith("ithread "):
+            borrowed = self._lwp_field(owner, "lwp_borrowed")
+            off = self.c["lwp_sp"]
+            sp = self._u32(borrowed + off) if borrowed and off is not None else None
+            return sp + SWITCH_FRAME if sp else None
+        return None
 
     def cpu_base(self, cpu: int) -> Optional[int]:
         base, size = self.d["cpu_info"], self.c["cpu_size"]
@@ -363,7 +299,12 @@ class KernelModel:
             spec = LABELS.get(label) or ENTRIES.get(label)
             if spec is None:
                 continue
-            hook = self._on_acquire if label in ACQUIRES else self._hook(spec, SPINS.get(label))
+            if label in ACQUIRES:
+                hook = self._on_acquire
+            elif label in SPIN_WAITS or label in SPINS:
+                hook = self._spin_hook(spec, SPINS.get(label))
+            else:
+                hook = self._hook(spec, ends_spin=label in SPIN_ENDS)
             observer.view.add_exec_hook(addr, observer.guard(addr, hook))
         addr = self.labels.get("obs_ioapic_rte")
         if addr is not None:
@@ -373,6 +314,7 @@ class KernelModel:
 
     def _on_acquire(self, machine, cpu) -> None:
         cpu = self.view.cpu_index(cpu)
+        self._spinning.pop(cpu, None)
         m = self.view.reg(cpu, "ebx")
         new = self.view.reg(cpu, "ecx")
         who = self.lwp_name(new)
@@ -397,7 +339,11 @@ class KernelModel:
         word, off = self.d["kernel_lock_word"], self.c["kl_cpu"]
         holder = self._u32(word + off) if word is not None and off is not None else None
         if holder and holder != self.cpu_base(cpu):
-            self.sink.emit("biglock.contend", cpu, lwp=self.lwp_name(self.cpu_lwp(cpu) or 0))
+            # who holds it: the LWP current on the owning CPU
+            owner_cpu = self.cpu_of_info(holder)
+            owner = self.lwp_name(self.cpu_lwp(owner_cpu) or 0) if owner_cpu is not None else None
+            self.sink.emit("biglock.contend", cpu, lwp=self.lwp_name(self.cpu_lwp(cpu) or 0),
+                           owner=owner, owner_cpu=owner_cpu)
 
     def stack_usage(self, stacks) -> list:
         """[(owner, kind, size, used)] of every known stack: ``used`` is how
@@ -439,20 +385,40 @@ class KernelModel:
             self.sink.emit("pic.mask" if masked else "pic.unmask", cpu, line=line,
                            via="ioapic", vector=vector, ipl=(vector - base) >> 4)
 
-    def _hook(self, spec, spins: Optional[str] = None):
+    def _hook(self, spec, ends_spin: bool = False):
         kind, fields = spec
+        read = self.reader(fields) if self.compiled else \
+            (lambda cpu: self.read_fields(cpu, fields))
 
         def on_label(machine, cpu):
             cpu = self.view.cpu_index(cpu)
-            self.sink.emit(kind, cpu, **self.read_fields(cpu, fields))
+            if ends_spin:
+                self._spinning.pop(cpu, None)
+            self.sink.emit(kind, cpu, **read(cpu))
+        return on_label
 
-        def on_contend(machine, cpu):
+    def _spin_hook(self, spec, spins: Optional[str]):
+        """A label in a spin loop: say it once per wait.  ``spins``: the
+        register that says the waiter spins (a contention label, which is
+        said each time it decides to block); without it the label always
+        spins (``lock.spin`` itself)."""
+        kind, fields = spec
+        read = self.reader(fields) if self.compiled else \
+            (lambda cpu: self.read_fields(cpu, fields))
+
+        def on_spin(machine, cpu):
             cpu = self.view.cpu_index(cpu)
-            got = self.read_fields(cpu, fields)
+            got = read(cpu)
+            spinning = spins is None or self.view.reg(cpu, spins)
+            key = (kind, got.get("lock"), got.get("owner"))
+            if spinning and self._spinning.get(cpu) == key:
+                return                      # the same wait, one more iteration
             self.sink.emit(kind, cpu, **got)
-            if self.view.reg(cpu, spins):
+            if spins is not None and spinning:
                 self.sink.emit("lock.spin", cpu, **got)
-        return on_contend if spins else on_label
+            if spinning:
+                self._spinning[cpu] = key
+        return on_spin
 
     def _u32(self, addr):
         return self.view.read_u32(addr) if addr is not None else None
@@ -472,6 +438,10 @@ class KernelModel:
         if base is not None and size and ptr >= base:
             return f"softint {(ptr - base) // size}"
         return f"softint@{ptr:#x}"
+
+    def reader(self, fields: dict):
+        """``read_fields(cpu, fields)`` compiled once per label (fields.py)."""
+        return compile_reader(self, fields)
 
     def read_fields(self, cpu: int, fields: dict) -> dict:
         out = {}
@@ -511,6 +481,10 @@ class KernelModel:
                 out[name] = self.lock_name(ptr) if ptr else None
             elif how == "owner":
                 out[name] = self.lwp_name(self.mutex_owner(val) or 0)
+            elif how == "lwpword":
+                out[name] = self.lwp_name(val & ~3)
+            elif how == "runword":
+                out[name] = self.running(val & ~3)
             elif how == "ownerrun":
                 out[name] = self.running(self.mutex_owner(val))
             elif how == "running":
@@ -541,7 +515,9 @@ class KernelModel:
         """(lo, hi) of the red zone below an LWP's stack, if the kernel has one."""
         size = self.c["stack_guard"]
         region = self._stacks.region(owner) if getattr(self, "_stacks", None) else None
-        if not size or region is None or not owner.startswith(("lwp ", "ithread ", "softint ",
-                                                               "idle ")):
+        if not size or region is None:
             return None
-        return (region[0] - size, region[0])
+        has = self._guarded.get(owner)
+        if has is None:
+            has = self._guarded[owner] = owner.startswith(("lwp ", "ithread ", "softint ", "idle "))
+        return (region[0] - size, region[0]) if has else None

@@ -18,9 +18,17 @@ registers and memory, never the guest's console:
   thread, emits nothing).  ``if`` is EFLAGS.IF at the ``iret`` (1 = enabled),
   which the interrupt-nesting rule reads.
 - ``stack.switch`` (from, to, esp, eip) at the instruction after each ESP
-  load, when the owner of the stack ESP points into changed.
+  load, when the owner of the stack ESP points into changed; at an ``iret``
+  that returns to a less privileged level (it pops ESP too: ``esp`` is the
+  new one, ``eip`` the iret's); and at an interrupt from ring 3, which the
+  CPU takes on the TSS's ring-0 stack (the delivery listener sees the new
+  ESP).
 
-``install()`` hooks those addresses; hooks cost nothing between hits.  Kernel
+``install()`` hooks those addresses; hooks cost nothing between hits.  When
+``scanned`` is a list of the ranges the image's scan covered (an image
+without irqlab's kernel model), a handler entered outside them -- a kernel
+running at an alias of its link address -- has its pages scanned and
+hooked at its first entry.  Kernel
 events (``obs_`` labels) are added by emulator/observe/kernel.py through
 ``hook_label``.
 """
@@ -29,6 +37,8 @@ from __future__ import annotations
 
 import collections
 from typing import Callable, Optional
+
+from emulator.observe.scan import scan_code
 
 EFLAGS_IF = 1 << 9
 # delivery kinds that never come from a PIC input, whatever their vector
@@ -50,6 +60,10 @@ class Observer:
         self.last_hook: dict = {}     # cpu -> (addr, now) of the hook that ran last
         self.suppress: dict = collections.defaultdict(set)   # cpu -> {(addr, esp)}
         self.kernel_line: Optional[Callable[[int], Optional[int]]] = None
+        # code scanned for iret sites and ESP loads; None: the image's scan is
+        # complete (irqlab's kernel), else handlers found elsewhere are scanned
+        # when first entered (a foreign kernel running at an alias)
+        self.scanned: Optional[list] = None
 
     # ------------------------------------------------------- exactly once
     def guard(self, addr: int, fn):
@@ -109,6 +123,8 @@ class Observer:
             # hooks at eip_from already ran; the iret will come back there
             frame = 12 + (4 if error_code is not None else 0)
             self.suppress[cpu].add((eip_from, esp + frame))
+        if self.scanned is not None:
+            self._cover(self.view.reg(cpu, "eip"))
         owner = self._refresh(cpu, esp)
         line = None if kind in NOT_A_LINE else self.view.line_of_vector(vector)
         if line is None and kind == "irq" and self.kernel_line is not None:
@@ -120,18 +136,49 @@ class Observer:
             fields["error_code"] = error_code
         self.sink.emit("intr.enter", cpu, **fields)
 
+    def _cover(self, eip: int) -> None:
+        """Scan the two pages from the handler at ``eip`` (linear) when no
+        scan covered it yet, and hook what they hold."""
+        if any(lo <= eip < hi for lo, hi in self.scanned):
+            return
+        page = eip & ~0xFFF
+        self.scanned.append((page, page + 0x2000))
+        data = self.view.mem_read(page, 0x2000) or self.view.mem_read(page, 0x1000)
+        if not data:
+            return
+        found = scan_code(data, page, (eip,))
+        self.codemap.returns |= found.returns
+        for addr in sorted(found.iret - self.codemap.iret):
+            self.codemap.iret.add(addr)
+            self.view.add_exec_hook(addr, self.guard(addr, self._on_iret))
+        for addr, after in sorted(found.esp_loads.items()):
+            if addr not in self.codemap.esp_loads:
+                self.codemap.esp_loads[addr] = after
+                self.view.add_exec_hook(after, self.guard(after, self._on_esp))
+
     def _on_iret(self, machine, cpu) -> None:
         cpu = self.view.cpu_index(cpu)
         esp = self.view.reg(cpu, "esp")
         owner = self._refresh(cpu, esp)
         frames = self.frames.get(owner)
-        if not frames:
+        if frames:
+            vector, line = frames.pop()
+            eflags = self.view.reg(cpu, "eflags")
+            self.sink.emit("intr.exit", cpu, vector=vector, line=line,
+                           eip=self.view.reg(cpu, "eip"), owner=owner,
+                           **{"if": 1 if eflags & EFLAGS_IF else 0})
+        self._outward(cpu, esp)
+
+    def _outward(self, cpu: int, esp: int) -> None:
+        """An iret to a less privileged level (ring 0 to ring 3) also pops
+        ESP and SS: the CPU leaves the kernel stack for the stack in the
+        frame, which is a stack switch (emitted at the iret)."""
+        cs = self.view.read_u32(esp + 4)
+        if cs is None or (cs & 3) <= (self.view.reg(cpu, "cs") & 3):
             return
-        vector, line = frames.pop()
-        eflags = self.view.reg(cpu, "eflags")
-        self.sink.emit("intr.exit", cpu, vector=vector, line=line,
-                       eip=self.view.reg(cpu, "eip"), owner=owner,
-                       **{"if": 1 if eflags & EFLAGS_IF else 0})
+        new_esp = self.view.read_u32(esp + 12)
+        if new_esp is not None:
+            self._refresh(cpu, new_esp)
 
     def _on_esp(self, machine, cpu) -> None:
         cpu = self.view.cpu_index(cpu)

@@ -14,7 +14,14 @@ table from memory and add regions).
 ``hi`` — an empty stack — belongs to the region), or None.  ``region(name)``
 gives ``(lo, hi)`` back for the stack-bounds rule.
 
-Images without kernel knowledge get regions named after data symbols: the
+Any kernel can name its stacks (guest_kernel/OBSERVE.md, "Any kernel"):
+``declared_stacks(table)`` finds, in an image's symbol table, every data
+object whose name ends in ``stack`` and has an ELF size (``static char
+kernel_stack[8192]`` in C), and every pair of labels NAME / NAME_top with
+NAME_top above NAME and less than 1 MiB away (``boot_stack: .space 16384``
+then ``boot_stack_top:``); each is a region owned by NAME.
+
+Images that name no stacks get regions named after data symbols: the
 nearest symbol at or below ESP-1, so ``boot_stack: .space 4096`` followed by
 ``boot_stack_top:`` names the stack ``stack boot_stack``.
 """
@@ -87,3 +94,26 @@ class StackMap:
 
     def __len__(self) -> int:
         return len(self._regions)
+
+
+MAX_STACK = 1 << 20
+
+
+def declared_stacks(table) -> list:
+    """[(lo, hi, name)] of the stacks an image's symbols declare (see above)."""
+    symbols = getattr(table, "symbols", None)
+    if not isinstance(symbols, dict):
+        return []
+    sizes = getattr(table, "sizes", {}) or {}
+    objects = getattr(table, "objects", set()) or set()
+    found = {}
+    for name, sym in symbols.items():
+        if getattr(sym, "kind", "label") != "label":
+            continue
+        lo = sym.value
+        top = symbols.get(name + "_top")
+        if top is not None and 0 < top.value - lo <= MAX_STACK:
+            found[name] = (lo, top.value)
+        elif name in objects and name.lower().endswith("stack") and 0 < sizes.get(name, 0) <= MAX_STACK:
+            found[name] = (lo, lo + sizes[name])
+    return sorted((lo, hi, name) for name, (lo, hi) in found.items())

@@ -6,12 +6,14 @@ Contract
 kernel model what they need, in their terms: ``ncpus()``, ``cpu_index(c)``
 (hooks may hand a CPU object or its index), ``reg(cpu, 'esp'|'eip'|
 'eflags'|'eax'...)``, ``mem_read(addr, n)`` (None when unmapped),
-``read_u32(addr)``, ``add_exec_hook(addr, fn(machine, cpu))``,
+``read_u32(addr)`` (linear addresses: through the page tables when a CPU
+has paging on), ``add_exec_hook(addr, fn(machine, cpu))``,
 ``on_interrupt(fn(cpu, vector, kind, eip_from, error_code))``,
 ``set_trace(sink)`` (the devices' and the machine's events go to the
 observer's sink), ``clock()``, ``symbols()``, ``code()`` -> (bytes, base)
-of the loaded image, and ``line_of_vector(vector)`` (the PIC input a vector
-belongs to, from the PICs' programmed vector bases).  Keeping these in one
+of the loaded image, ``line_of_vector(vector)`` (the PIC input a vector
+belongs to, from the PICs' programmed vector bases) and ``schedule(t, fn)``
+(``fn(machine)`` at virtual time ``t``).  Keeping these in one
 file means a change in the machine's API is a change here only.
 """
 
@@ -26,7 +28,7 @@ from unicorn import x86_const as R
 _REGS = {"eax": R.UC_X86_REG_EAX, "ebx": R.UC_X86_REG_EBX, "ecx": R.UC_X86_REG_ECX,
          "edx": R.UC_X86_REG_EDX, "esi": R.UC_X86_REG_ESI, "edi": R.UC_X86_REG_EDI,
          "ebp": R.UC_X86_REG_EBP, "esp": R.UC_X86_REG_ESP, "eip": R.UC_X86_REG_EIP,
-         "eflags": R.UC_X86_REG_EFLAGS}
+         "eflags": R.UC_X86_REG_EFLAGS, "cs": R.UC_X86_REG_CS}
 
 
 _U32 = struct.Struct("<I").unpack_from
@@ -36,10 +38,15 @@ class MachineView:
     def __init__(self, machine) -> None:
         self.m = machine
         self._readers: dict = {}       # cpu index -> fn(name) -> int
+        self._getters: dict = {}       # cpu index -> the Cpu's fn(register id) -> int
         # the machine's RAM as a buffer: fields are read without a copy
         ram = getattr(machine, "ram_view", None)
         self._ram = ram if isinstance(ram, memoryview) else None
         self._ram_end = (len(ram) - 4) if self._ram is not None else -1
+        # the CPUs whose CR0.PG to test before each read (a flag the machine
+        # keeps, emulator/crwrite.py): read at every field the observer reads
+        self._pagers = tuple(c for c in getattr(machine, "cpus", ())
+                             if isinstance(getattr(c, "paging_on", None), bool))
 
     # CPUs -------------------------------------------------------------------
     def ncpus(self) -> int:
@@ -59,6 +66,9 @@ class MachineView:
         return getattr(c, "uc", None) or getattr(c, "engine", None) or c
 
     def reg(self, cpu: int, name: str) -> int:
+        get = self._getters.get(cpu)
+        if get is not None:
+            return get(_REGS[name])
         read = self._readers.get(cpu)
         if read is None:
             read = self._readers[cpu] = self._reader(cpu)
@@ -67,10 +77,11 @@ class MachineView:
     def _reader(self, cpu: int):
         # the machine's Cpu reads through libunicorn directly; the binding's
         # reg_read costs several times more, and the observer reads
-        # registers at every event
+        # registers at every event (``reg`` calls it without a wrapper)
         c = self.m.cpus[cpu]
         get = getattr(c, "_get", None)
         if callable(get):
+            self._getters[cpu] = get
             return lambda name: get(_REGS[name])
         if callable(getattr(c, "read", None)):
             return c.read
@@ -78,14 +89,30 @@ class MachineView:
         return lambda name: uc.reg_read(_REGS[name])
 
     # memory -----------------------------------------------------------------
+    def _paging(self) -> bool:
+        for c in self._pagers:
+            if c.paging_on:
+                return True
+        return False
+
     def mem_read(self, addr: int, n: int) -> Optional[bytes]:
+        if self._paging():
+            # the kernel's addresses are linear: read through the page tables
+            return self.m.read_virtual(addr, n)
         try:
             return bytes(self.m.mem_read(addr, n))
         except (UcError, ValueError, IndexError):
             return None
 
+    def ram_slice(self, lo: int, hi: int):
+        """RAM ``[lo, hi)`` as a memoryview (no copy), or None when the
+        range is not plain RAM."""
+        if self._ram is not None and 0 <= lo <= hi <= self._ram_end + 4:
+            return self._ram[lo:hi]
+        return None
+
     def read_u32(self, addr: int) -> Optional[int]:
-        if 0 <= addr <= self._ram_end:
+        if 0 <= addr <= self._ram_end and not self._paging():
             return _U32(self._ram, addr)[0]
         b = self.mem_read(addr, 4)
         return None if b is None or len(b) < 4 else int.from_bytes(b, "little")
@@ -126,6 +153,15 @@ class MachineView:
         if isinstance(data, (bytes, bytearray)) and isinstance(base, int):
             return bytes(data), base
         return b"", 0
+
+    def schedule(self, t: int, fn) -> bool:
+        """Call ``fn(machine)`` when virtual time reaches ``t``; False when
+        the machine has no schedule (a stand-in machine in tests)."""
+        schedule = getattr(self.m, "schedule", None)
+        if schedule is None:
+            return False
+        schedule(t, fn)
+        return True
 
     # the PICs ---------------------------------------------------------------
     def line_of_vector(self, vector: int) -> Optional[int]:

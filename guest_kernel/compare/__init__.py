@@ -39,8 +39,9 @@ import json
 import os
 import sys
 
-from emulator.pool import PoolError, default_jobs
-from guest_kernel.build import MODELS
+from emulator.pool import PoolError, default_jobs, run_ordered
+from guest_kernel.compare import plots, report
+from guest_kernel.catalog import MODELS
 from guest_kernel.compare.matrix import (MatrixError, UP_SCENARIOS, default_matrix, make_jobs,
                                          run_job_to)
 
@@ -104,7 +105,6 @@ def run_all(jobs: list, a) -> list:
     """[(entry, samples)] in job order, -j at a time (or on --scheduler's
     Dask cluster) through emulator/pool.py, one configuration per batch
     (their costs differ a hundredfold)."""
-    from emulator.pool import run_ordered
     settings = {"build_dir": os.path.abspath(a.build_dir),
                 "trace_dir": os.path.abspath(os.path.join(a.out, "traces")) if a.traces else None,
                 "max_instructions": a.max_instructions}
@@ -114,7 +114,6 @@ def run_all(jobs: list, a) -> list:
 
 def write_outputs(out: str, results: list) -> str:
     """metrics.json, the plots, report.md and report.html; returns the text report."""
-    from guest_kernel.compare import plots, report
     entries = [e for e, _ in results]
     samples = {plots.job_name(e): s for e, s in results}
     os.makedirs(out, exist_ok=True)

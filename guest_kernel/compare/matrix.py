@@ -29,18 +29,20 @@ written to metrics.json).
 
 from __future__ import annotations
 
-import io
 import os
+import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from guest_kernel.build import MODELS, BuildError, Config, build, is_stale
+from emulator.metrics import Metrics
+from emulator.trace import read_events
+from guest_kernel.build import BuildError, Config
+from guest_kernel.catalog import (INTR_STACKS, MAX_CPUS, MODELS, SCENARIO_NAMES, SMP_SCENARIOS,
+                                  SOFTINTS)
+from guest_kernel.harness import image_for, run_image
 
 UP_SCENARIOS = ("storm", "nested", "ithread_block", "biglock", "soak")
-SMP_SCENARIO_PREFIX = "smp_"
 DEFAULT_SMP = (("smp_mpsafe", 2), ("smp_mpsafe", 4))
-VARIANT_KEYS = {"intr-stack": ("intr_stack", ("shared", "separate")),
-                "softint": ("softint", ("thread", "fast"))}
+VARIANT_KEYS = {"intr-stack": ("intr_stack", INTR_STACKS), "softint": ("softint", SOFTINTS)}
 RESULTS = {0: "PASS", 120: "VIOLATION", 124: "BUDGET", 126: "CRASH", 130: "STOPPED"}
 
 
@@ -97,22 +99,21 @@ def check_drivers(drivers: tuple) -> None:
 
 def make_jobs(models, scenarios, cpus, variants=("default",), drivers=()) -> list:
     """The product in a fixed order (scenario, cpus, variant, model)."""
-    from guest_kernel.__main__ import SCENARIOS
     for m in models:
         if m not in MODELS:
             raise MatrixError(f"unknown model {m!r} (choose from {', '.join(MODELS)})")
     for s in scenarios:
-        if s not in SCENARIOS:
-            raise MatrixError(f"unknown scenario {s!r} (choose from {', '.join(SCENARIOS)})")
+        if s not in SCENARIO_NAMES:
+            raise MatrixError(f"unknown scenario {s!r} (choose from {', '.join(SCENARIO_NAMES)})")
     for c in cpus:
-        if not 1 <= c <= 8:
-            raise MatrixError(f"--cpus {c}: must be between 1 and 8")
+        if not 1 <= c <= MAX_CPUS:
+            raise MatrixError(f"--cpus {c}: must be between 1 and {MAX_CPUS}")
     for v in variants:
         parse_variant(v)
     check_drivers(tuple(drivers))
     jobs = [Job(m, s, c, v, tuple(drivers)) for s in scenarios for c in cpus
             for v in variants for m in models
-            if not (c == 1 and s.startswith(SMP_SCENARIO_PREFIX))]
+            if not (c == 1 and s in SMP_SCENARIOS)]
     if not jobs:
         raise MatrixError("the matrix is empty (SMP scenarios need --cpus 2 or more)")
     return jobs
@@ -130,35 +131,15 @@ def default_matrix(models=MODELS) -> list:
 def kernel_for(job: Job, build_dir: str) -> str:
     """The job's kernel.elf under build_dir, built when stale (locked, so
     parallel workers build each configuration once)."""
-    import fcntl
-    cfg = job.config()
-    out = Path(build_dir) / cfg.name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.parent / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if is_stale(cfg, out):
-            build(cfg, out)
-    return str(out / "kernel.elf")
+    return image_for(job.config(), build_dir)
 
 
 def run_job(job: Job, build_dir: str, trace_path: str,
             max_instructions: int = 200_000_000) -> tuple:
     """Run one configuration, checked and traced; metrics from the trace."""
-    from emulator.machine import Machine
-    from emulator.metrics import Metrics
-    from emulator.observe import attach
-    from emulator.trace import read_events
-    from guest_kernel.__main__ import injection_specs, kernel_cmdline
-
-    m = Machine.from_image(kernel_for(job, build_dir),
-                           append=kernel_cmdline(job.scenario, job.cpus), cpus=job.cpus)
-    m.console = lambda data: None
-    for spec in injection_specs(job.scenario):
-        m.inject(spec)
-    session = attach(m, trace_path=trace_path, report=io.StringIO())
-    result = m.run(max_instructions)
-    session.finish()
-    status = session.exit_status(result.status if result.status is not None else 130)
+    run = run_image(kernel_for(job, build_dir), job.scenario, cpus=job.cpus,
+                    trace_path=trace_path, max_instructions=max_instructions)
+    status = run.status
     metrics = Metrics()
     for ev in read_events(trace_path):
         metrics.add(ev)
@@ -166,8 +147,8 @@ def run_job(job: Job, build_dir: str, trace_path: str,
              "variant": job.variant, "drivers": list(job.drivers),
              "status": status, "result": RESULTS.get(status, "FAIL")}
     entry.update(metrics.result())
-    entry["instructions"] = m.clock.now
-    entry["virtual_ms"] = round(m.clock.now / 1_000_000, 3)
+    entry["instructions"] = run.instructions
+    entry["virtual_ms"] = round(run.instructions / 1_000_000, 3)
     samples = {str(line): sorted(metrics.done_values(line)[0]) for line in metrics.lines()}
     return entry, samples
 
@@ -175,7 +156,6 @@ def run_job(job: Job, build_dir: str, trace_path: str,
 def run_job_to(job: Job, build_dir: str, trace_dir, max_instructions: int) -> tuple:
     """``run_job`` with the trace kept as ``trace_dir/NAME.jsonl.gz``, or,
     when ``trace_dir`` is None, in a temporary directory of the worker's own."""
-    import tempfile
     try:
         if trace_dir is not None:
             return run_job(job, build_dir, os.path.join(trace_dir, job.name + ".jsonl.gz"),

@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 
 from guest_kernel.compare import report
+from guest_kernel.compare.matrix import Job
 
 PNG_META = {"Software": "irqlab compare"}
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
@@ -51,7 +52,6 @@ def _models(entries: list) -> list:
 
 
 def job_name(e: dict) -> str:
-    from guest_kernel.compare.matrix import Job
     return Job(e["model"], e["scenario"], e["cpus"], e["variant"], tuple(e["drivers"])).name
 
 

@@ -9,6 +9,7 @@ import pytest
 import asm
 from emulator import loader
 from emulator.inject import InjectError, parse
+from emulator.loader import image_symbols
 from emulator.machine import Machine
 
 SRC = """
@@ -59,6 +60,7 @@ def test_crash_report_disassembles_and_walks_the_ebp_chain_with_symbols(tmp_path
     path = tmp_path / "k.elf"
     path.write_bytes(img.elf())
     m = Machine.from_image(str(path))
+    m.symbols = image_symbols(str(path))
     r = m.run(max_instructions=1000)
     assert r.status == 126
     assert "ud2" in r.report
@@ -69,13 +71,15 @@ def test_crash_report_disassembles_and_walks_the_ebp_chain_with_symbols(tmp_path
     ("irq=3,at=100", "at", 100),
     ("irq=3,every=50,from=10,count=2", "count", 2),
     ("packet=0xdead,pc=main+4,hit=2", "hit", 2),
+    ("key=0x1c,at=7", "key", 0x1C),
 ])
 def test_inject_specs_parse(spec, field, value):
     assert getattr(parse(spec), field) == value
 
 
 @pytest.mark.parametrize("spec", ["irq=3", "at=5", "irq=3,at=x", "irq=16,at=1",
-                                  "irq=1,at=1,every=2", "bogus=1,irq=1,at=1"])
+                                  "irq=1,at=1,every=2", "bogus=1,irq=1,at=1",
+                                  "key=256,at=1", "key=-1,at=1"])
 def test_bad_inject_specs_are_one_line_errors(spec):
     with pytest.raises(InjectError):
         parse(spec)

@@ -380,12 +380,13 @@ def test_exec_hook_fires_again_after_restore_to_an_earlier_time():
 def test_snapshot_keeps_the_loop_state_a_restore_would_otherwise_lose():
     m = machine(SPIN)
     m.run(max_instructions=1000)
-    m._pending_exc, m._shadow_spent = (13, "exception", 0), True
+    cpu = m.cpus[0]
+    cpu.pending_exc, cpu.shadow_spent = (13, "exception", 0), True
     snap = m.snapshot()
-    m._pending_exc, m._shadow_spent = None, False
+    cpu.pending_exc, cpu.shadow_spent = None, False
     m.restore(snap)
-    assert m._pending_exc == (13, "exception", 0)
-    assert m._shadow_spent is True
+    assert cpu.pending_exc == (13, "exception", 0)
+    assert cpu.shadow_spent is True
 
 
 def test_restore_keeps_the_devices_and_their_wiring_to_this_machine():
@@ -443,3 +444,78 @@ def test_a_restore_right_after_sti_keeps_its_interrupt_shadow(native):
     m.restore(snap)
     m.run(max_instructions=stopped[0] + 20)
     assert taken[:1] == live
+
+
+PATCHED = """
+main:
+    xor ebx, ebx
+again:
+patch:
+    inc ebx
+    inc ebx
+    jmp again
+"""
+
+
+def test_restore_counts_the_snapshots_code_after_the_code_was_changed():
+    # the two 1-byte incs become one 2-byte xchg ax, ax: the block at `again`
+    # keeps its size and loses an instruction, so counting it with the
+    # rewritten code's decoding would put every later event off
+    m = machine(PATCHED)
+    main, patch = symbol(PATCHED, "main"), symbol(PATCHED, "patch")
+    while m.cpus[0].eip != main:
+        m.step(1)
+    snap = m.snapshot()                            # the code says inc; inc
+    m.run(max_instructions=17)
+    first = (m.cpus[0].eip, m.cpus[0].read("ebx"))
+    m.mem_write(patch, b"\x66\x90")             # xchg ax, ax
+    m.run(max_instructions=30)                     # decoded and run as changed
+    m.restore(snap)                                # the RAM says inc; inc again
+    m.run(max_instructions=17)
+    assert (m.cpus[0].eip, m.cpus[0].read("ebx")) == first
+    assert first == (patch + 1, 11)
+
+
+def test_a_restore_keeps_the_decoded_blocks_of_code_it_does_not_change():
+    m = machine(SPIN)
+    m.inject("irq=5,every=700")
+    m.run(max_instructions=3000)
+    snap = m.snapshot()
+    m.run(max_instructions=5000)
+    after = (m.clock.now, m.cpus[0].read("ebx"))
+    decoded = len(m.icount.decoded)
+    m.restore(snap)
+    assert len(m.icount.decoded) == decoded              # nothing to decode again
+    m.run(max_instructions=5000)
+    assert (m.clock.now, m.cpus[0].read("ebx")) == after
+
+
+def test_a_snapshot_with_a_ram_limit_restores_only_the_ram_below_it():
+    m = machine(SPIN)
+    m.run(max_instructions=100)
+    snap = m.snapshot(ram_limit=1 << 20)
+    assert len(snap["ram"]) == 1 << 20
+    m.mem_write(0x1000, b"low")
+    m.mem_write(3 << 20, b"high")
+    m.restore(snap)
+    assert m.mem_read(0x1000, 3) == bytes(3)       # put back
+    assert m.mem_read(3 << 20, 4) == b"high"       # the caller's to keep unchanged
+
+
+def test_an_exec_hook_with_an_end_runs_before_every_instruction_of_the_range():
+    m = machine(SPIN)
+    spin = symbol(SPIN, "spin")
+    seen = []
+    m.add_exec_hook(spin, lambda mm, cpu: seen.append((mm.clock.now, cpu.eip)), end=spin + 2)
+    m.run(max_instructions=2000)
+    start = seen[0][0]
+    assert seen[:4] == [(start, spin), (start + 1, spin + 1), (start + 2, spin), (start + 3, spin + 1)]
+
+
+def test_calls_due_at_one_time_run_in_seq_order():
+    m = machine(SPIN)
+    order = []
+    m.schedule(500, lambda mm: order.append("first scheduled"))
+    m.schedule(500, lambda mm: order.append("given seq 0.5"), seq=0.5)
+    m.run(max_instructions=1000)
+    assert order == ["given seq 0.5", "first scheduled"]

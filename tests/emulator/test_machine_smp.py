@@ -11,7 +11,7 @@ import pytest
 
 import asm
 from emulator.machine import Machine
-from emulator.smp import CpuState
+from emulator.roundrobin import CpuState
 
 PROBES = Path(__file__).resolve().parents[1] / "probes" / "apic"
 
@@ -100,7 +100,7 @@ def test_the_trampoline_is_counted_as_16_bit_code_at_its_linear_address(tmp_path
     image = build(SPINNERS, tmp_path)
     m, _ = boot(image, 2)
     m.run(max_instructions=300_000)
-    real = [b for key, b in m._decoded.items() if len(key) == 3]
+    real = [b for key, b in m.icount.decoded.items() if len(key) == 3]
     assert real and all(0x8000 <= b.addr < 0x9000 for b in real)
     cs16 = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_16)
     for b in real:

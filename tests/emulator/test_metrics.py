@@ -220,7 +220,7 @@ def test_stack_depth_is_the_deepest_use_per_kind():
 
 def test_packets_are_the_injections_that_carry_one_less_the_overflows():
     r = run([E(0, "inject", irq=-1, packet=1), E(1, "inject", irq=-1, packet=2),
-             E(2, "inject", irq=5), E(3, "inject", irq=-1, packet=3),
+             E(2, "inject", irq=5, packet=-1), E(3, "inject", irq=-1, packet=3),
              E(4, "testdev.overflow", value=3, overflow=1)])
     assert (r["packets_in"], r["packets_done"], r["packets_lost"]) == (3, 2, 1)
 

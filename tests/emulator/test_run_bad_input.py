@@ -131,8 +131,8 @@ def test_an_image_larger_than_ram_is_an_image_error(tmp_path):
 def test_a_broken_symbol_file_is_an_image_error(tmp_path, image, content, match):
     (tmp_path / "k.bin").write_bytes(image.flat())
     (tmp_path / "k.sym.json").write_text(content)
-    with pytest.raises(MachineError, match=match):
-        Machine.from_image(tmp_path / "k.bin")
+    with pytest.raises(loader.ImageError, match=match):
+        loader.image_symbols(tmp_path / "k.bin")
 
 
 def test_a_symbol_file_of_an_empty_list_is_a_one_line_error_on_the_command_line(tmp_path, image):
@@ -144,7 +144,7 @@ def test_a_symbol_file_of_an_empty_list_is_a_one_line_error_on_the_command_line(
 
 def test_the_symbol_file_the_assembler_writes_still_loads(tmp_path, image):
     image.write(str(tmp_path / "k.bin"), sym=str(tmp_path / "k.sym.json"))
-    assert Machine.from_image(tmp_path / "k.bin").symbols.addr("word") == image.symbols["word"].value
+    assert loader.image_symbols(tmp_path / "k.bin").addr("word") == image.symbols["word"].value
     assert json.loads((tmp_path / "k.sym.json").read_text())["format"] == "irqlab-sym-1"
 
 

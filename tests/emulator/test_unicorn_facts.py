@@ -126,6 +126,123 @@ def test_a_remembered_de_turns_a_later_gp_into_df_unless_reset():
     assert VEC_GP == 13
 
 
+# -- paging, privilege and the instructions Unicorn leaves to the machine -------------
+PD, PT = 0x10000, 0x11000
+
+
+def paged_engine(code: bytes, pte=lambda i: (i << 12) | 3, cr0=0x80000011):
+    """Paging on, the low 4 MiB mapped one to one (PTE i from ``pte``), code at 0x2000."""
+    import struct
+    uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
+    uc.mem_map(0, 0x400000)
+    uc.mem_write(PD, struct.pack("<I", PT | 7))
+    uc.mem_write(PT, b"".join(struct.pack("<I", pte(i)) for i in range(1024)))
+    uc.reg_write(X.UC_X86_REG_CR3, PD)
+    uc.reg_write(X.UC_X86_REG_CR0, cr0)
+    uc.mem_write(0x2000, code)
+    return uc
+
+
+def test_an_unmapped_emu_start_until_sets_cr2_and_arms_the_double_fault_chain():
+    # why the machine ends runs through the exits list (ctl_exits_enabled)
+    from emulator.engine_state import _find_old_exception_offset
+    import struct
+    uc = paged_engine(b"\x90\x90\xf4", pte=lambda i: (i << 12) | 3 if i < 0x100 else 0)
+    uc.reg_write(X.UC_X86_REG_CR2, 0x1111)
+    uc.emu_start(0x2000, 0xFFFFFFFFFFFF)
+    assert uc.reg_read(X.UC_X86_REG_CR2) != 0x1111
+    old = struct.unpack_from("<i", bytes(uc.context_save()), _find_old_exception_offset())[0]
+    assert old == 14                       # the next real #PF would become #DF
+    uc2 = paged_engine(b"\x90\x90\xf4", pte=lambda i: (i << 12) | 3 if i < 0x100 else 0)
+    uc2.ctl_exits_enabled(True)
+    uc2.ctl_set_exits([])
+    uc2.reg_write(X.UC_X86_REG_CR2, 0x1111)
+    uc2.emu_start(0x2000, 0)
+    assert uc2.reg_read(X.UC_X86_REG_CR2) == 0x1111
+    assert uc2.reg_read(X.UC_X86_REG_EIP) == 0x2003
+
+
+def test_a_page_fault_reaches_the_intr_hook_with_cr2_and_qemus_error_code():
+    from emulator.engine_state import exception_error_code
+    # mov dword [0x300000], 7 with the page read-only and CR0.WP: P|W = 3
+    uc = paged_engine(bytes.fromhex("c7050000300007000000f4"),
+                      pte=lambda i: (i << 12) | (1 if i == 0x300 else 3), cr0=0x80010011)
+    seen = []
+    uc.hook_add(unicorn.UC_HOOK_INTR, lambda u, n, d: (
+        seen.append((n, u.reg_read(X.UC_X86_REG_CR2), exception_error_code(u))), u.emu_stop()))
+    uc.emu_start(0x2000, 0x200b)
+    assert seen == [(14, 0x300000, 3)]
+    assert uc.reg_read(X.UC_X86_REG_EIP) == 0x2000      # a fault: at the instruction
+
+
+def test_icebp_is_an_invalid_instruction_to_unicorn():
+    uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
+    uc.mem_map(0, 0x2000)
+    uc.mem_write(0x1000, b"\x90\xf1\x90")
+    try:
+        uc.emu_start(0x1000, 0x1003)
+        raised = None
+    except unicorn.UcError as e:
+        raised = e.errno
+    assert raised == unicorn.UC_ERR_INSN_INVALID
+    assert uc.reg_read(X.UC_X86_REG_EIP) == 0x1001
+
+
+def test_a_cpuid_hook_that_returns_1_replaces_the_engines_answer():
+    uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
+    uc.mem_map(0, 0x2000)
+    uc.mem_write(0x1000, b"\x0f\xa2")
+    uc.hook_add(unicorn.UC_HOOK_INSN, lambda u, d: (u.reg_write(X.UC_X86_REG_EAX, 7), 1)[1],
+                None, 1, 0, X.UC_X86_INS_CPUID)
+    uc.reg_write(X.UC_X86_REG_EBX, 0x55)
+    uc.emu_start(0x1000, 0x1002)
+    assert uc.reg_read(X.UC_X86_REG_EAX) == 7
+    assert uc.reg_read(X.UC_X86_REG_EBX) == 0x55          # untouched: the engine's CPUID skipped
+    fresh = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
+    assert fresh.reg_read(X.UC_X86_REG_CR4) == 0x50200    # hence the machine resets CR4 to 0
+
+
+def test_a_segment_write_is_checked_against_the_cpl_and_real_mode_ss_makes_it_0():
+    # why Cpu.set_cpl loads SS in real mode before a ring-3 to ring-0 delivery
+    import struct
+    uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
+    uc.mem_map(0, 0x10000)
+    gdt = struct.pack("<5Q", 0, 0x00cf9a000000ffff, 0x00cf92000000ffff,
+                      0x00cffa000000ffff, 0x00cff2000000ffff)
+    uc.mem_write(0x500, gdt)
+    uc.reg_write(X.UC_X86_REG_GDTR, (0, 0x500, len(gdt) - 1, 0))
+    uc.reg_write(X.UC_X86_REG_CR0, 0x11)
+    uc.reg_write(X.UC_X86_REG_EFLAGS, 2 | (1 << 17))        # VM: SS loads with DPL 3
+    uc.reg_write(X.UC_X86_REG_SS, 0)
+    uc.reg_write(X.UC_X86_REG_EFLAGS, 2)
+    uc.reg_write(X.UC_X86_REG_CS, 0x1b)
+    uc.reg_write(X.UC_X86_REG_SS, 0x23)                    # now in ring 3
+    try:
+        uc.reg_write(X.UC_X86_REG_CS, 0x08)
+        refused = False
+    except unicorn.UcError:
+        refused = True
+    assert refused
+    uc.reg_write(X.UC_X86_REG_CR0, 0x10)                   # real mode: SS gets DPL 0
+    uc.reg_write(X.UC_X86_REG_SS, 0x23)
+    uc.reg_write(X.UC_X86_REG_CR0, 0x11)
+    uc.reg_write(X.UC_X86_REG_CS, 0x08)
+    uc.reg_write(X.UC_X86_REG_SS, 0x10)
+    assert uc.reg_read(X.UC_X86_REG_CS) == 0x08 and uc.reg_read(X.UC_X86_REG_SS) == 0x10
+
+
+def test_mov_to_cr4_accepts_a_reserved_bit():
+    # why emulator/crwrite.py hooks mov to CR0/CR4
+    uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
+    uc.mem_map(0, 0x2000)
+    uc.mem_write(0x1000, bytes.fromhex("0f22e0"))          # mov cr4, eax
+    seen = []
+    uc.hook_add(unicorn.UC_HOOK_INTR, lambda u, n, d: (seen.append(n), u.emu_stop()))
+    uc.reg_write(X.UC_X86_REG_EAX, 1 << 15)
+    uc.emu_start(0x1000, 0x1003)
+    assert seen == [] and uc.reg_read(X.UC_X86_REG_CR4) & (1 << 15)
+
+
 def test_rdtsc_and_rdtscp_reach_an_insn_hook_at_the_instruction_and_a_nonzero_return_skips_them():
     """emulator/tsc.py relies on this: the C library calls UC_HOOK_INSN for
     RDTSC/RDTSCP (the binding's hook_add refuses them, hence its own

@@ -1,11 +1,11 @@
 """Golden traces: where they live, what form they are kept in, how to compare.
 
 Every scenario under every model on every CPU count of
-``emulator.checks.runs.CPUS`` has a golden trace: on one CPU
+``guest_kernel.catalog.CPUS`` (``models_for``: every model) has a golden trace: on one CPU
 ``tests/golden/<model>/<scenario>.jsonl.gz`` (INDEX key ``model/scenario``),
 on N CPUs ``tests/golden/cpus<N>/<model>/<scenario>.jsonl.gz`` (key
 ``cpus<N>/model/scenario``); the SMP scenarios have goldens on 2 CPUs and
-more only (``runs.scenarios_for``).  Each is the run's trace, gzip'ed
+more only (``catalog.scenarios_for``).  Each is the run's trace, gzip'ed
 deterministically (mtime 0), in one of two forms recorded in
 ``tests/golden/INDEX.json``:
 
@@ -44,9 +44,10 @@ import io
 import json
 import os
 
-from emulator.checks.runs import CPUS, MODELS, kernel_image, scenarios_for
 from emulator.trace import dumps, read_events
 from emulator.trace_symbols import Symbolizer, symbolize_events
+from guest_kernel.catalog import CPUS, models_for, scenarios_for
+from guest_kernel.harness import kernel_image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INDEX = os.path.join(HERE, "INDEX.json")
@@ -60,8 +61,8 @@ BUDGET = {"soak": 3_000_000, "storm": 3_000_000}
 
 def matrix() -> list:
     """(model, scenario, cpus) with a golden: every configuration the kernel
-    runs, every model on every CPU count."""
-    return [(m, s, c) for c in CPUS for m in MODELS for s in scenarios_for(c)]
+    runs, every model (``models_for``) on every CPU count."""
+    return [(m, s, c) for c in CPUS for m in models_for(c) for s in scenarios_for(c)]
 
 
 def budget(scenario: str, cpus: int) -> int:

@@ -4,17 +4,17 @@ runs to a trace that, symbolised, equals the golden of the real build."""
 
 from __future__ import annotations
 
-import pytest
-
 import asm
 from asm.symfile import from_symfile
-from emulator.checks.runs import kernel_available, kernel_image
+from emulator.loader import image_symbols
+from emulator.machine import Machine
+from emulator.observe import attach
 from emulator.trace import read_events
 from emulator.trace_cli import diff_events
 from emulator.trace_symbols import Symbolizer
+from guest_kernel.harness import injection_specs, kernel_cmdline, kernel_image
 from tests.golden import golden
 
-OK, WHY = kernel_available()
 MODEL, SCENARIO = "ithread", "ithread_block"
 
 PAD = """# moves every address after boot.S (test only)
@@ -51,10 +51,8 @@ def _moved_kernel(tmp_path):
 
 
 def _run(elf, trace):
-    from emulator.machine import Machine
-    from emulator.observe import attach
-    from guest_kernel.__main__ import injection_specs, kernel_cmdline
     m = Machine.from_image(elf, append=kernel_cmdline(SCENARIO))
+    m.symbols = image_symbols(elf)
     m.console = lambda data: None
     for spec in injection_specs(SCENARIO):
         m.inject(spec)
@@ -64,7 +62,6 @@ def _run(elf, trace):
     return result.status, session.violations
 
 
-@pytest.mark.skipif(not OK, reason=WHY)
 def test_moving_functions_and_data_in_the_kernel_changes_no_golden(tmp_path):
     key = golden.key(MODEL, SCENARIO)
     index = golden.load_index()

@@ -1,4 +1,4 @@
-"""Interrupt models per driver (guest_kernel/build.py DRIVERS, intr.S).
+"""Interrupt models per driver (guest_kernel/catalog.py DRIVERS, build.py, intr.S).
 
 Every scenario under every model (classic, ithread, threaded, hybrid) with
 --intr-stack separate and --softint fast passes on one irqlab CPU with zero
@@ -19,16 +19,16 @@ import sys
 
 import pytest
 
+from emulator import machine as machine_mod
+from emulator.loader import image_symbols
+from emulator.observe import attach
 from guest_kernel.build import BuildError, Config, parse_drivers
-from guest_kernel.__main__ import injection_specs, kernel_cmdline
+from guest_kernel.catalog import MODELS, QEMU_SCENARIOS, injection_specs, kernel_cmdline, \
+    scenarios_for
 from tests.qemu import run_qemu
 
-machine_mod = pytest.importorskip("emulator.machine")
-
-MODELS = ("classic", "ithread", "threaded", "hybrid")
-SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "storm", "nested", "soak",
-             "lending")
-IRQLAB_ONLY = ("storm",)        # its packets are injected into irqlab's test device
+SCENARIOS = scenarios_for(1)
+IRQLAB_ONLY = tuple(s for s in SCENARIOS if s not in QEMU_SCENARIOS)   # storm: its packets
 MIXED = {   # the issue's mixed kernel, and one where every threadable driver differs
     "testdev-hybrid": dict(model="ithread", drivers=("testdev=hybrid,mpsafe", "com=classic")),
     "kbd-ithread-biglock": dict(model="classic", drivers=("kbd=ithread,biglock",
@@ -38,8 +38,8 @@ MIXED = {   # the issue's mixed kernel, and one where every threadable driver di
 
 def run_checked(elf, scenario, trace=None):
     """(console, exit status, summary line) of a checked run on one CPU."""
-    from emulator.observe import attach
     m = machine_mod.Machine.from_image(elf, append=kernel_cmdline(scenario))
+    m.symbols = image_symbols(elf)
     out = []
     m.console = out.append
     for spec in injection_specs(scenario):
@@ -54,7 +54,7 @@ def run_checked(elf, scenario, trace=None):
 def _passes_here_and_on_qemu(elf, scenario):
     console, status, line = run_checked(elf, scenario)
     assert f"PASS {scenario}\n" in console, console
-    assert (status, line) == (0, "checks: 12 rules, 0 violations")
+    assert (status, line) == (0, "checks: 13 rules, 0 violations")
     if scenario not in IRQLAB_ONLY:
         q = run_qemu(elf, append=kernel_cmdline(scenario))
         assert (q.console, q.status) == (console, 0)

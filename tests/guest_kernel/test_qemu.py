@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 
 from guest_kernel.bugs import BUGS
+from guest_kernel.catalog import MODELS, QEMU_SCENARIOS, SMP_SCENARIOS
 from tests.qemu import run_qemu
 
-MODELS = ("classic", "ithread", "threaded", "hybrid")
-QEMU_SCENARIOS = ("hello", "preempt", "ithread_block", "biglock", "nested", "soak", "lending")
+UP_SCENARIOS = tuple(s for s in QEMU_SCENARIOS if s not in SMP_SCENARIOS)
 
 
 @pytest.mark.parametrize("model", MODELS)
-@pytest.mark.parametrize("scenario", QEMU_SCENARIOS)
+@pytest.mark.parametrize("scenario", UP_SCENARIOS)
 def test_scenario_passes_on_qemu(kernel, model, scenario):
     r = run_qemu(kernel(model), append=f"scenario={scenario}")
     assert f"PASS {scenario}\n" in r.console, r.console

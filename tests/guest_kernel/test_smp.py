@@ -24,9 +24,8 @@ import sys
 
 import pytest
 
-from emulator.checks.runs import MODELS, SMP_SCENARIOS
 from emulator.trace import read_events
-from guest_kernel.__main__ import injections, kernel_cmdline
+from guest_kernel.catalog import MODELS, SMP_SCENARIOS, injections, kernel_cmdline
 from tests.golden import golden
 from tests.qemu import run_qemu
 
@@ -89,7 +88,7 @@ def _irqlab(elf, cpus, scenario, append="", trace=None, budget=400_000_000):
 
 def _clean(r, scenario):
     assert f"PASS {scenario}\n" in r.stdout, r.stdout + r.stderr[-2000:]
-    assert r.stderr.strip().splitlines()[-1] == "checks: 12 rules, 0 violations", r.stderr
+    assert r.stderr.strip().splitlines()[-1] == "checks: 13 rules, 0 violations", r.stderr
     assert r.returncode == 0
 
 
@@ -230,7 +229,7 @@ def _entries(model, scenario, cpus, append, kernel):
     """(console, {line: CPUs that entered its handler}) of an in-process run."""
     from emulator.machine import Machine
     from emulator.trace import TraceSink
-    from guest_kernel.__main__ import injection_specs
+    from guest_kernel.catalog import injection_specs
     m = Machine.from_image(kernel(model), append=f"{kernel_cmdline(scenario, cpus)} {append}",
                            cpus=cpus)
     out, events = [], []

@@ -3,6 +3,8 @@ import io
 import asm
 from emulator.debugger.control import Debugger
 from emulator.debugger.repl import Repl
+from emulator.loader import image_symbols
+from emulator.machine import Machine
 
 LOOP = """\
 _start:
@@ -34,8 +36,9 @@ def drive(dbg, commands: str) -> str:
 
 
 def make_machine(path):
-    from emulator.machine import Machine
-    return Machine.from_image(path, mem_mib=4)
+    m = Machine.from_image(path, mem_mib=4)
+    m.symbols = image_symbols(path)
+    return m
 
 
 def build_loop(tmp_path, text=LOOP, name="loop", **kw):

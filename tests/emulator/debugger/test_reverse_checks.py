@@ -1,7 +1,7 @@
 """The observer and the checkers after reverse execution (issue 5's caveat).
 
 Going back restores a machine snapshot and replays forward; the observer's
-model and the rules' state go back with it (emulator/observe/replay.py), a
+model and the rules' state go back with it (emulator/debugger/rewind.py), a
 replayed violation is neither reported nor counted twice, and the trace is
 the history of the furthest run, each line written once and in order.
 """
@@ -86,7 +86,7 @@ def test_reverse_over_lock_operations_and_interrupts_ends_with_no_violations(ker
     assert out.count("Breakpoint 1 (reverse), obs_lock_acquire") == 2
     assert out.count("Catchpoint 3 (irq 1, vector 0x21") == 2
     assert "The guest exited with status 0." in out
-    assert out.splitlines()[-2] == "checks: 12 rules, 0 violations"
+    assert out.splitlines()[-2] == "checks: 13 rules, 0 violations"
     assert report.getvalue() == ""
     assert violations(d) == []
     assert lines(tmp_path / "rev.jsonl") == lines(tmp_path / "ref.jsonl")
@@ -119,7 +119,7 @@ def test_a_violation_is_reported_once_when_the_debugger_goes_back_over_it(kernel
     assert report.getvalue().count("pinned-run violated") == 1
     assert report.getvalue() == ref_report
     assert violations(d) == violations(ref)
-    assert "checks: 12 rules, 2 violations" in out
+    assert "checks: 13 rules, 2 violations" in out
     trace = lines(tmp_path / "rev.jsonl")
     assert trace == lines(tmp_path / "ref.jsonl")
     assert sum('"rule":"pinned-run"' in x for x in trace) == 1
@@ -131,7 +131,7 @@ def test_a_hand_change_behind_the_furthest_run_cuts_the_trace_there(kernels, tmp
     d, report = session(elf, "ithread_block", tmp_path / "fork.jsonl", every=2_000)
     out = drive(d, "run-for 7000\nrsi 3000\nirq pulse 3\nc\nchecks\n")
     d.close()
-    assert "irq 3: pulse" in out and "checks: 12 rules, 0 violations" in out
+    assert "irq 3: pulse" in out and "checks: 13 rules, 0 violations" in out
     events = [json.loads(x) for x in lines(tmp_path / "fork.jsonl")]
     times = [e["t"] for e in events]
     assert times == sorted(times)                       # no line of the old future left

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import asm
 from emulator.debugger.control import Debugger
+from emulator.loader import image_symbols
 from emulator.machine import Machine
 from tests.emulator.debugger.conftest import drive
 
@@ -15,6 +16,7 @@ def smp_debugger(tmp_path, probe="ap_start", cpus=2):
     elf = tmp_path / f"{probe}.elf"
     img.write(str(tmp_path / f"{probe}.bin"), elf=str(elf), sym=str(tmp_path / f"{probe}.sym.json"))
     m = Machine.from_image(str(elf), cpus=cpus)
+    m.symbols = image_symbols(str(elf))
     m.console = lambda data: None
     return Debugger(m, max_run=100_000), {n: s.value for n, s in img.symbols.items()}
 

@@ -4,9 +4,10 @@ import pytest
 
 from emulator.clock import Clock
 from emulator.devices.apicbus import ApicBus
-from emulator.devices.lapic import (DM_FIXED, DM_LOWEST, REG_DFR, REG_ESR, REG_ICR_HI,
-                                    REG_ICR_LO, REG_LDR, REG_SVR, REG_TPR,
-                                    ESR_SEND_ILLEGAL_VECTOR, LocalApic)
+from emulator.devices.apic_regs import (DM_FIXED, DM_LOWEST, REG_DFR, REG_ESR, REG_ICR_HI,
+                                        REG_ICR_LO, REG_LDR, REG_SVR, REG_TPR,
+                                        ESR_SEND_ILLEGAL_VECTOR)
+from emulator.devices.lapic import LocalApic
 
 LOGICAL = 1 << 11
 LEVEL_ASSERT = 1 << 14

@@ -94,3 +94,36 @@ def test_output_port_mirrors_obf_in_bit_4():
     kbc.io_write(0x64, 1, 0xAA)
     kbc.io_write(0x64, 1, 0xD0)
     assert kbc.io_read(0x60, 1) == 0xDF
+
+
+def test_a_key_pressed_fills_the_empty_buffer_and_raises_irq1_until_read():
+    # the keyboard's own byte: OBF set, MOBF clear, IRQ 1 while INT is set
+    kbc = make()
+    assert kbc.key_interrupts()
+    kbc.key(0x1C)
+    assert kbc.irq1.level == 1 and kbc.io_read(0x64, 1) & 0x21 == 0x01
+    assert not kbc.key_interrupts()                # the buffer is full now
+    assert kbc.io_read(0x60, 1) == 0x1C
+    assert kbc.irq1.level == 0 and kbc.key_interrupts()
+
+
+def test_keys_queue_behind_an_unread_byte_and_follow_one_by_one():
+    kbc = make()
+    kbc.key(0x1E)
+    kbc.key(0x9E)                                  # press and release
+    assert kbc.io_read(0x60, 1) == 0x1E
+    assert kbc.irq1.level == 1                     # the next byte loaded at once
+    assert kbc.io_read(0x60, 1) == 0x9E
+    assert kbc.irq1.level == 0
+
+
+def test_a_key_with_the_keyboard_disabled_or_int_off_raises_nothing():
+    kbc = make()
+    kbc.io_write(0x64, 1, 0xAD)                    # keyboard interface disabled
+    assert not kbc.key_interrupts()
+    kbc.key(0x1C)
+    assert kbc.irq1.level == 0 and not kbc.io_read(0x64, 1) & 1
+    kbc = make()
+    kbc.io_write(0x64, 1, 0x60)
+    kbc.io_write(0x60, 1, 0x00)                    # INT off
+    assert not kbc.key_interrupts()

@@ -245,3 +245,20 @@ def test_irq0_is_driven_at_every_timer_event_even_unchanged_as_qemu_set_irq():
     program(pit, 0, 0, 100)
     run_to(pit, clock, ns_for(100) + 1)
     assert calls == [0, 0, 1]        # at the load, at the rounded deadline, at the count
+
+
+def test_irq_control_off_stops_irq0_and_on_drives_out_as_of_now():
+    # QEMU's pit_irq_control, which the HPET's LEG_RT_CNF drives: counting
+    # goes on, but no transition is scheduled or driven while it is off
+    pit, clock, levels = make()
+    pit.io_write(CTRL, 1, 0x34)                     # counter 0, mode 2
+    pit.io_write(CH0, 1, 100)
+    pit.io_write(CH0, 1, 0)
+    pit.irq_control(0)
+    assert pit.next_deadline() is None
+    run_to(pit, clock, ns_for(350))
+    assert levels == []
+    pit.irq_control(1)                              # mid-period: OUT is low in QEMU's mode 2
+    assert pit.irq.level == 0 and pit.next_deadline() is not None
+    run_to(pit, clock, ns_for(402))
+    assert levels == [1]                            # the terminal count at 400 comes through

@@ -6,7 +6,8 @@ from emulator.clock import Clock
 from emulator.devices.apicbus import ApicBus
 from emulator.devices.ioapic import (IOAPIC_PINS, IOEOI, IOREGSEL, IOWIN, IoApic,
                                      isa_irq_to_pin)
-from emulator.devices.lapic import REG_EOI, REG_LDR, REG_SVR, LocalApic
+from emulator.devices.apic_regs import REG_EOI, REG_LDR, REG_SVR
+from emulator.devices.lapic import LocalApic
 
 LEVEL = 1 << 15
 MASKED = 1 << 16

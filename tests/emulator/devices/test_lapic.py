@@ -7,14 +7,14 @@ import pytest
 
 from emulator.clock import Clock
 from emulator.devices.apicbus import ApicBus
-from emulator.devices.lapic import (DM_EXTINT, DM_FIXED, DM_INIT, DM_NMI, DM_SIPI,
-                                    ESR_ILLEGAL_REGISTER, ESR_RECV_ILLEGAL_VECTOR,
-                                    ESR_SEND_ILLEGAL_VECTOR, LVT_MASKED, LocalApic,
-                                    REG_DFR, REG_EOI, REG_ESR, REG_ICR_HI, REG_ICR_LO, REG_ID,
-                                    REG_IRR, REG_ISR, REG_LDR, REG_LVT_ERROR, REG_LVT_LINT0,
-                                    REG_LVT_LINT1, REG_LVT_TIMER, REG_PPR, REG_SVR, REG_TMR,
-                                    REG_TIMER_CCR, REG_TIMER_DCR, REG_TIMER_ICR, REG_TPR,
-                                    REG_VERSION)
+from emulator.devices.apic_regs import (DM_EXTINT, DM_FIXED, DM_INIT, DM_NMI, DM_SIPI,
+                                        ESR_ILLEGAL_REGISTER, ESR_RECV_ILLEGAL_VECTOR,
+                                        ESR_SEND_ILLEGAL_VECTOR, LVT_MASKED, REG_DFR, REG_EOI,
+                                        REG_ESR, REG_ICR_HI, REG_ICR_LO, REG_ID, REG_IRR, REG_ISR,
+                                        REG_LDR, REG_LVT_ERROR, REG_LVT_LINT0, REG_LVT_LINT1,
+                                        REG_LVT_TIMER, REG_PPR, REG_SVR, REG_TMR, REG_TIMER_CCR,
+                                        REG_TIMER_DCR, REG_TIMER_ICR, REG_TPR, REG_VERSION)
+from emulator.devices.lapic import LocalApic
 
 PERIODIC = 1 << 17
 

@@ -237,3 +237,23 @@ def test_memory_size_bytes_follow_the_pc_bios_layout():
         0x00, 0x7C,            # 31 MiB = 31744 KiB above 1 MiB
         0x00, 0x7C,
         0x00, 0x01]            # 16 MiB above 16 MiB = 256 blocks of 64 KiB
+
+
+def test_pc_config_puts_qemus_equipment_boot_order_and_cpu_count_in_cmos():
+    # QEMU pc_cmos_init: FPU + PS/2 mouse, boot c-a-d, CPUs - 1; 0x37 is the
+    # century byte under its PS/2 name
+    rtc = Rtc(Clock())
+    rtc.set_pc_config(4)
+    cmos = []
+    for index in (0x14, 0x3D, 0x38, 0x37, 0x5F):
+        rtc.io_write(0x70, 1, index)
+        cmos.append(rtc.io_read(0x71, 1))
+    assert cmos == [0x06, 0x12, 0x30, 0x20, 3]
+
+
+def test_the_ps2_century_byte_is_the_century_byte_under_another_name():
+    rtc = Rtc(Clock())
+    rtc.io_write(0x70, 1, 0x37)
+    rtc.io_write(0x71, 1, 0x21)
+    rtc.io_write(0x70, 1, 0x32)
+    assert rtc.io_read(0x71, 1) == 0x21

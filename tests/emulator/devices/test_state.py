@@ -5,7 +5,7 @@ from emulator.devices.i8042 import Kbc
 from emulator.devices.i8254 import Pit
 from emulator.devices.i8259 import PicPair
 from emulator.devices.mc146818 import Rtc
-from emulator.devices.testdev import TestDevice
+from emulator.devices.testdev import TESTDEV_BASE, TestDevice
 from emulator.devices.uart16550 import Uart
 
 
@@ -40,7 +40,7 @@ def kbc_script(kbc, clock):
 
 def fifo_script(dev, clock):
     dev.push(9)
-    return [dev.io_read(0x516, 1), dev.io_read(0x510, 4), dev.io_read(0x510, 4)]
+    return [dev.io_read(TESTDEV_BASE + 6, 1), dev.io_read(TESTDEV_BASE, 4), dev.io_read(TESTDEV_BASE, 4)]
 
 
 def prepare_pic(pic):
@@ -73,7 +73,7 @@ def prepare_kbc(kbc):
 
 
 def prepare_fifo(dev):
-    dev.io_write(0x515, 1, 1)
+    dev.io_write(TESTDEV_BASE + 5, 1, 1)
     dev.push(1)
 
 

@@ -1,8 +1,8 @@
 """irqlab's test device: the register map in its module docstring."""
 
-from emulator.devices.testdev import FIFO_DEPTH, TestDevice
+from emulator.devices.testdev import FIFO_DEPTH, TESTDEV_BASE, TestDevice
 
-DATA, STATUS, CONTROL, COUNT, OVERFLOW = 0x510, 0x514, 0x515, 0x516, 0x517
+DATA, STATUS, CONTROL, COUNT, OVERFLOW = (TESTDEV_BASE + r for r in (0, 4, 5, 6, 7))
 
 
 def test_line_is_asserted_only_while_fifo_nonempty_and_enabled():

@@ -222,3 +222,19 @@ def test_char_time_follows_divisor_and_lcr():
     uart.io_write(DLL, 1, 1)                      # 115200 baud
     uart.io_write(LCR, 1, 0x03)                   # 8N1: 10 bits
     assert uart.char_transmit_ns == 86805          # (1e9 / 115200.0f) * 10 in float, truncated
+
+
+def test_an_mcr_write_that_changes_nothing_does_not_assert_irq4_again():
+    # QEMU's serial.c updates no IRQ on an MCR write; an IO APIC edge input
+    # (no edge detector in QEMU's model) would take a repeated level as a new
+    # request (found by python -m emulator fuzz, seed 161)
+    uart, _ = make()
+    calls = []
+    uart.irq.sink = calls.append
+    uart.io_write(IER, 1, 0x02)                  # THRE pending: the line rises
+    assert calls == [1]
+    uart.io_write(MCR, 1, 0x0B)                  # the same MCR again
+    uart.io_write(MCR, 1, 0x0B)
+    assert calls == [1]
+    uart.io_write(MCR, 1, 0x03)                  # OUT2 off: the PC's buffer closes
+    assert calls == [1, 0]

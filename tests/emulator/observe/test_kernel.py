@@ -70,7 +70,7 @@ def test_an_obs_label_becomes_an_event_and_lwp_stacks_are_named(tmp_path):
     assert s.kernel is not None and "rules off" not in err.getvalue()
     assert s.stacks.region("lwp 4") == (0x7000, 0x8000)
     m.step(5)
-    assert s.finish() == (0, "checks: 12 rules, 0 violations")
+    assert s.finish() == (0, "checks: 13 rules, 0 violations")
     evs = list(read_events(tmp_path / "t.jsonl"))
     sw = [e for e in evs if e["ev"] == "stack.switch"]
     assert sw and sw[0]["to"] == "lwp 4"

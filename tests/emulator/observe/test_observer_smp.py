@@ -89,7 +89,7 @@ def events(tmp_path):
 def test_an_aps_first_esp_load_puts_it_on_its_lwps_stack(tmp_path):
     m, s, err = observed(tmp_path)
     m.step(3, cpu=1)                 # mov eax; mov esp, eax; (hook after it)
-    assert s.finish() == (0, "checks: 12 rules, 0 violations"), err.getvalue()
+    assert s.finish() == (0, "checks: 13 rules, 0 violations"), err.getvalue()
     sw = [e for e in events(tmp_path) if e["ev"] == "stack.switch"]
     assert [(e["cpu"], e["to"]) for e in sw] == [(1, "lwp 5")]
 
@@ -98,7 +98,7 @@ def test_labels_are_stamped_with_the_acting_cpu_and_read_its_own_cur(tmp_path):
     m, s, err = observed(tmp_path)
     m.step(5, cpu=0)                 # lwp 4 takes sc_lock on CPU 0
     m.step(10, cpu=1)                # CPU 1 comes up and contends
-    assert s.finish() == (0, "checks: 12 rules, 0 violations"), err.getvalue()
+    assert s.finish() == (0, "checks: 13 rules, 0 violations"), err.getvalue()
     evs = [e for e in events(tmp_path) if e["ev"] not in ("stack.switch", "stack.usage")]
     assert [(e["cpu"], e["ev"]) for e in evs] == [
         (0, "lock.acquire"), (1, "cpu.up"), (1, "lock.contend"), (1, "lock.spin")]
@@ -125,7 +125,7 @@ def test_interrupt_frames_are_each_cpus_own(tmp_path):
     m.interrupt(0x55, cpu=1)         # CPU 1 on lwp 5's
     m.step(1, cpu=1)                 # CPU 1's iret: its own frame, not CPU 0's
     m.step(1, cpu=0)
-    assert s.finish() == (0, "checks: 12 rules, 0 violations"), err.getvalue()
+    assert s.finish() == (0, "checks: 13 rules, 0 violations"), err.getvalue()
     got = [(e["cpu"], e["ev"], e["vector"], e["owner"]) for e in events(tmp_path)
            if e["ev"].startswith("intr.")]
     assert got == [(0, "intr.enter", 0x25, "lwp 4"), (1, "intr.enter", 0x55, "lwp 5"),

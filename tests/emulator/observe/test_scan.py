@@ -1,6 +1,9 @@
 """The capstone scan that finds iret sites, ESP loads and return addresses."""
 
-from emulator.observe.scan import scan_code
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from emulator.observe.scan import scan_code, scan_code_full
 
 BASE = 0x100000
 
@@ -51,3 +54,37 @@ def test_line_table_starts_find_instructions_the_sweep_missed():
     assert BASE + 1 not in cm.esp_loads
     cm = scan_code(c, BASE, starts=[BASE + 1])
     assert cm.esp_loads[BASE + 1] == BASE + 3
+
+
+# -- the fast sweep against the all-detail reference --------------------------
+
+def test_the_fast_scan_finds_exactly_what_the_full_detail_scan_finds_on_every_kernel():
+    from emulator.loader import image_symbols
+    from emulator.machine import Machine
+    from emulator.observe.symbols import Symbols
+    from guest_kernel.catalog import MODELS
+    from guest_kernel.harness import kernel_image
+    for model in MODELS:
+        image = kernel_image(model)
+        m = Machine.from_image(image)
+        lines = Symbols(image_symbols(image)).lines()
+        base, end = min(lines), max(lines) + 16
+        data = m.mem_read(base, end - base)
+        fast, full = scan_code(data, base, lines), scan_code_full(data, base, lines)
+        assert fast == full, model
+        assert full.iret and full.esp_loads and full.returns
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(min_size=1, max_size=400))
+def test_the_fast_scan_equals_the_full_scan_on_any_bytes(data):
+    starts = [BASE + i for i in range(0, len(data), 7)]
+    assert scan_code(data, BASE, starts) == scan_code_full(data, BASE, starts)
+
+
+def test_the_fast_scan_equals_the_full_scan_over_every_two_byte_opcode():
+    # every first byte with a sixteenth of the second bytes (a different
+    # sixteenth for each), padded so ModRM/SIB/immediate forms decode
+    for a in range(256):
+        data = b"".join(bytes([a, b, 0x24, 0, 0, 0, 0, 0]) for b in range(a % 16, 256, 16))
+        assert scan_code(data, BASE) == scan_code_full(data, BASE), hex(a)

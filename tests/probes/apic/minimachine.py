@@ -2,7 +2,8 @@
 
 NOT the machine (emulator/machine.py is the machine core's): a test double
 that does the least a machine must do, so that the APIC device models and
-emulator/smp.py (ApicPlatform, RoundRobin, enter_real_mode) can be run
+emulator/devices/platform.py (PcInterrupts), emulator/roundrobin.py and
+emulator/cpu.py's enter_real_mode can be run
 against the probes and compared with QEMU now.  It counts instructions with
 a Python code hook (slow, ~1 µs each, fine for probes of a few hundred
 thousand instructions), vectors interrupts through a 32-bit IDT (no error
@@ -30,9 +31,11 @@ from emulator.devices.debugcon import DebugCon, DebugExit
 from emulator.devices.i8254 import Pit
 from emulator.devices.i8259 import PicPair
 from emulator.devices.ioapic import IOAPIC_BASE
-from emulator.devices.lapic import LAPIC_BASE
+from emulator.devices.apic_regs import LAPIC_BASE
 from emulator.devices.mc146818 import Rtc
-from emulator.smp import ApicPlatform, CpuState, RoundRobin, enter_real_mode
+from emulator.cpu import enter_real_mode
+from emulator.devices.platform import PcInterrupts
+from emulator.roundrobin import CpuState, RoundRobin
 
 RAM_SIZE = 32 << 20
 MB_MAGIC = 0x1BADB002
@@ -57,7 +60,7 @@ class MiniMachine:
         self.exit_dev = DebugExit(self.clock)
         self.con.output = self.console.extend
         self.exit_dev.on_exit = self._on_exit
-        self.apic = ApicPlatform(self.clock, ncpus, self.pic)
+        self.apic = PcInterrupts(self.clock, ncpus, self.pic)
         self.pit.irq = self.apic.isa_line(0)
         self.rtc.irq = self.apic.isa_line(8)
         self.rr = RoundRobin(ncpus, quantum)

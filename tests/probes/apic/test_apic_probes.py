@@ -5,12 +5,10 @@ probe's header comment says why each line is what it is), not copied from a
 run.  Three runs per probe:
 
 * QEMU (the reference);
-* minimachine.py, a small Unicorn test double wired with irqlab's devices and
-  emulator/smp.py: it checks the APIC models and the SMP plumbing on a real
-  CPU before the machine core supports several CPUs;
-* irqlab itself, ``python -m emulator run IMAGE --cpus N`` (the machine wires
-  the APICs and runs N CPUs since issue 7's machine part; the skip below only
-  remains for a tree where that is missing).
+* minimachine.py, a small Unicorn test double wired with irqlab's devices,
+  emulator/devices/platform.py and emulator/roundrobin.py: it checks the
+  APIC models and the SMP plumbing on a real CPU apart from the machine;
+* irqlab itself, ``python -m emulator run IMAGE --cpus N``.
 """
 
 from __future__ import annotations
@@ -130,36 +128,8 @@ def test_probe_on_the_minimachine_with_irqlabs_apic_models(name, defines, cpus, 
     assert status == 0
 
 
-@lru_cache(maxsize=1)
-def _irqlab_cpus_reason() -> str | None:
-    """None once irqlab runs several CPUs (hence has the APICs), else why the test skips.
-
-    The mark is that ``Machine(cpus=2)`` is accepted: the machine core wires
-    the LAPICs and IO APIC together with SMP (emulator/smp.py), so until
-    then even the 1-CPU APIC probes cannot run on irqlab.
-    """
-    proc = subprocess.run([sys.executable, "-m", "emulator", "run", "--help"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
-    if proc.returncode != 0:
-        return "irqlab cannot run images yet (`python -m emulator run --help` fails)"
-    if "--cpus" not in proc.stdout:
-        return "`python -m emulator run` does not take --cpus yet (issue 7, machine core)"
-    try:
-        from emulator.machine import Machine, MachineError
-    except ImportError as e:
-        return f"emulator.machine does not import: {e}"
-    try:
-        Machine(cpus=2)
-    except MachineError as e:
-        return f"irqlab has no APICs/SMP yet: {e}"
-    return None
-
-
 @pytest.mark.parametrize("name,defines,cpus,expected", CASES, ids=IDS)
 def test_probe_on_irqlab_prints_the_same(name, defines, cpus, expected, tmp_path):
-    reason = _irqlab_cpus_reason()
-    if reason:
-        pytest.skip(reason)
     image = build(name, defines, tmp_path)
     proc = subprocess.run([sys.executable, "-m", "emulator", "run", image, "--cpus", str(cpus),
                            "--max-instructions", str(MAX_INSTRUCTIONS)],

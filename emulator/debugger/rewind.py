@@ -43,7 +43,6 @@ from __future__ import annotations
 import collections
 import gzip
 import pickle
-from typing import Optional
 
 from emulator.debugger.reverse import HighWater
 from emulator.trace import dumps, open_writer

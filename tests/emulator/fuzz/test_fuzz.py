@@ -1,0 +1,123 @@
+"""emulator/fuzz: generation is a function of the seed, every op stands
+alone, the shrinker finds a minimal diverging program, a device bug planted
+in irqlab is found, shrunk and written out as a probe, and the command line
+keeps its contract."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import asm
+from emulator.devices import fw_cfg
+from emulator.fuzz import cli, compare, gen, runtime, shrink
+from emulator.fuzz.gen import Program
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_a_program_is_a_pure_function_of_its_seed():
+    assert gen.generate(123) == gen.generate(123)
+    assert gen.generate(123).ops != gen.generate(123 + len(gen.FAMILIES)).ops
+
+
+def test_seeds_cycle_through_every_family():
+    assert [gen.generate(s).family for s in range(len(gen.FAMILIES))] == list(gen.FAMILIES)
+    assert all(gen.generate(s).ncpus > 1 for s in range(200)
+               if gen.generate(s).family == "smp")
+
+
+@pytest.mark.parametrize("family", gen.FAMILIES)
+def test_any_subset_of_a_programs_ops_assembles(family):
+    seed = gen.FAMILIES.index(family)
+    p = gen.generate(seed)
+    odd = Program(p.seed, p.family, p.ncpus, p.ops[::2])       # every other op: still valid
+    image = asm.assemble_text(runtime.source(odd.ops, odd.ncpus)).flat()
+    assert b"\x02\xb0\xad\x1b" in image[:8192]                 # a Multiboot image
+
+
+def test_shrink_keeps_exactly_the_ops_the_divergence_needs():
+    program = Program(7, "pic", 1, [f"op{i}" for i in range(40)])
+
+    def diverges(p):                  # a stand-in for both machines: needs op3 and op31
+        return "op3" in p.ops and "op31" in p.ops
+    assert shrink.shrink(program, diverges).ops == ["op3", "op31"]
+
+
+def test_shrink_never_returns_an_empty_program():
+    program = Program(1, "pit", 1, ["a", "b", "c"])
+    assert shrink.shrink(program, lambda p: True).ops in (["a"], ["b"], ["c"])
+
+
+@pytest.fixture
+def qemu():
+    from tests.qemu import require_qemu
+    return require_qemu()
+
+
+def fw_id_ops():
+    """A short fw_cfg program whose ops include a read of item 1 (the ID)."""
+    o = gen.Ops(__import__("random").Random(0))
+    o.add("mov dx, 0x510", "mov ax, 0", "out dx, ax", "mov dx, 0x511", "in al, dx",
+          "call puthex2", "call newline")
+    o.add("mov dx, 0x510", "mov ax, 1", "out dx, ax", "mov dx, 0x511", "in al, dx",
+          "call puthex2", "call newline")
+    o.add("mov dx, 0x510", "mov ax, 5", "out dx, ax", "mov dx, 0x511", "in al, dx",
+          "call puthex2", "call newline")
+    o.window(100)
+    return o.ops
+
+
+def test_a_bug_planted_in_irqlabs_fw_cfg_is_found_shrunk_and_written_as_a_probe(
+        qemu, monkeypatch, tmp_path):
+    program = Program(99, "fw_cfg", 1, fw_id_ops())
+    assert compare.check(program, qemu).same                   # the real device agrees
+    monkeypatch.setattr(fw_cfg, "ID_DMA", 0)                   # the bug: DMA not announced
+    verdict = compare.check(program, qemu)
+    assert not verdict.same and verdict.difference() == "line 2: irqlab '01', QEMU '03'"
+    small = shrink.shrink(program, lambda p: not compare.check(p, qemu).same)
+    assert small.ops == [program.ops[1]]                       # only the read of item 1
+    path = shrink.write_probe(compare.check(small, qemu), small, tmp_path, compare.source(small))
+    text = path.read_text()
+    assert path.name == "fuzz-99-fw_cfg.S" and "# Where they part: line 1: irqlab '01'" in text
+    asm.assemble([path])                                       # the probe builds as it is
+
+
+# the CI slice: these seeds (every family) agree on irqlab and QEMU; `make
+# fuzz` and README give the big run
+SLICE = range(0, int(os.environ.get("IRQLAB_FUZZ_SLICE", "96")))
+CHUNKS = [SLICE[i:i + 12] for i in range(0, len(SLICE), 12)]
+
+
+@pytest.mark.parametrize("seeds", CHUNKS, ids=[f"{c.start}-{c.stop}" for c in CHUNKS])
+def test_random_programs_print_the_same_on_irqlab_and_qemu(seeds, qemu):
+    diverged = [f"seed {s} ({v.family}): {v.difference()}"
+                for s in seeds for v in [compare.check(gen.generate(s), qemu)] if not v.same]
+    assert not diverged, "\n".join(diverged)
+
+
+def test_fuzz_command_reports_each_program_and_exits_0_when_all_agree(qemu):
+    proc = subprocess.run([sys.executable, "-m", "emulator", "fuzz", "--seeds", "6:8", "-j", "1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[-2:] == ["fuzz: 2 programs (seeds 6:8), 0 divergences",
+                                             "families: hpet 1, pm 1"]
+
+
+@pytest.mark.parametrize("argv,message", [(["--seeds", "5"], "--seeds wants A:B"),
+                                          (["--seeds", "9:3"], "0 <= A < B"),
+                                          (["-j", "0"], "-j wants a positive number")])
+def test_fuzz_command_refuses_bad_arguments_in_one_line_with_status_2(argv, message):
+    proc = subprocess.run([sys.executable, "-m", "emulator", "fuzz", *argv], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("irqlab fuzz: ")
+
+
+def test_fuzz_list_names_each_seeds_family_without_running_anything():
+    out = subprocess.run([sys.executable, "-m", "emulator", "fuzz", "--seeds", "10:12", "--list"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120).stdout
+    assert re.fullmatch(r"10 smp cpus=[234] ops=\d+\n11 mixed cpus=1 ops=\d+\n", out)
