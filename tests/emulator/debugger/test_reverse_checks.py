@@ -71,12 +71,13 @@ def test_reverse_over_lock_operations_and_interrupts_ends_with_no_violations(ker
     elf = kernels()
     ref, _ = straight(elf, "biglock", tmp_path / "ref.jsonl")
     d, report = session(elf, "biglock", tmp_path / "rev.jsonl")
-    # the scenario's end: irq 1 (vector 0x21) enters, its interrupt thread
-    # pins lwp 0, takes kbd_stat and kbd_lock and the big lock, and returns
-    # (rsi 60: back past the kbd_stat acquisition, 47 instructions before kbd_lock's)
-    script = ["b obs_lock_acquire", "c", "c", "rsi 60", "c",
-              "b obs_biglock_release", "c", "c", "rc", "rc", "rsi 200",
-              "catch irq", "c", "rsi 1", "c", "delete",
+    # the scenario's end: kbd_raise makes the 8042 raise irq 1 (vector 0x21),
+    # its interrupt thread pins main, takes the big lock, and the bottom half
+    # takes kbd_stat and kbd_lock (the run's two mutex acquisitions: forward to
+    # both, back to the first, rsi 60 back past it, forward again, back again);
+    # then back to kbd_raise and forward into irq 1, one step back and into it again
+    script = ["b obs_lock_acquire", "c", "c", "rc", "rsi 60", "c", "c", "rc", "delete",
+              "b kbd_raise", "rc", "catch irq 1", "c", "rsi 1", "c", "delete",
               "run-for 100", "rsi 300000", "c", "checks"]
     out = drive(d, "\n".join(script) + "\n")
     d.close()
