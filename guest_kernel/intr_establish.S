@@ -28,6 +28,19 @@
 # intr_soft_bottom(EAX = line): a line's soft interrupt function: the
 #     bottom half, under the big lock unless the line is MPSAFE, then
 #     work_done.
+# Hybrid lines are moderated as Linux's NAPI does it: when a top half finds
+#     its line's bottom half still queued from an earlier interrupt (it has
+#     fallen behind: IHB_QUEUED already set, so IHB_BEHIND), its interrupt
+#     LWP leaves the line held when it finishes (intr_hybrid_done: IHB_OWED)
+#     and the next bottom half to finish releases it (the device's FIFO
+#     fills meanwhile and the next top half drains it in one go).  Without
+#     it, packets that come faster than a top half's whole path costs (the
+#     IO APIC path on several CPUs, storm's one per 400 instructions) keep
+#     the CPU in top halves and the soft interrupt never runs: receive
+#     livelock.
+# intr_hybrid_done(EBX = line), IF=0, from the interrupt LWP as it
+#     finishes: CF=1 if the bottom half owes the release (keep the line held).
+#     Keeps every register.
 # work_done(EBX = line): the driver's work for this event is finished
 #     (obs_work_done: the trace's work.done); the same point in every model.
 #     Keeps every register.
@@ -149,7 +162,12 @@ intr_bottom:
         call work_done
         pop esi
         ret
-1:      push ebx
+1:      cmp eax, MODEL_HYBRID
+        jne 2f
+        lock bts dword ptr [esi + IH_BACKLOG], IHB_QUEUED
+        jnc 2f
+        lock bts dword ptr [esi + IH_BACKLOG], IHB_BEHIND   # the bottom half is behind
+2:      push ebx
         mov ebx, [esi + IH_SOFTINT]      # through the ring to the soft interrupt
         call softint_schedule
         pop ebx
@@ -161,6 +179,7 @@ intr_soft_bottom:
         push esi
         mov ebx, eax
         IH_ENTRY esi, ebx
+        lock btr dword ptr [esi + IH_BACKLOG], IHB_QUEUED   # started: caught up
         test dword ptr [esi + IH_FLAGS], IH_MPSAFE
         jnz 1f
         call kernel_lock                 # a driver not MPSAFE: both halves under it
@@ -169,8 +188,24 @@ intr_soft_bottom:
         jmp 2f
 1:      call [esi + IH_BOTTOM]
 2:      call work_done
+        pushf
+        cli
+        lock btr dword ptr [esi + IH_BACKLOG], IHB_OWED
+        jnc 3f
+        call pic_release                 # the line a top half left held (moderation)
+3:      popf
         pop esi
         pop ebx
+        ret
+
+intr_hybrid_done:
+        push eax
+        IH_ENTRY eax, ebx
+        lock btr dword ptr [eax + IH_BACKLOG], IHB_BEHIND
+        jnc 1f
+        lock bts dword ptr [eax + IH_BACKLOG], IHB_OWED
+        stc
+1:      pop eax
         ret
 
 work_done:

@@ -64,5 +64,7 @@ ithread_body:
         jmp ithread_body
 1:
 obs_ithread_done:                        # EBX = line, the interrupt LWP is current
-        call pic_release                 # the handler is done: unmask
-        ret
+        call intr_hybrid_done
+        jc 2f                            # a hybrid line's bottom half is behind: it
+        call pic_release                 # releases it (intr_establish.S); else the
+2:      ret                              # handler is done: unmask

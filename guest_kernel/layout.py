@@ -63,11 +63,12 @@ STRUCTS = {
     # MODEL is how it runs (MODEL_*), BOTTOM its second half or 0, SOFTINT
     # the soft interrupt that runs BOTTOM (classic, hybrid) or 0
     # (TSTART, LATSUM, LATN, LATMAX: the latency from entry to work done,
-    # virtual ns, while a scenario measures: intr_stat.S)
+    # virtual ns, while a scenario measures: intr_stat.S; BACKLOG: a hybrid
+    # line's bottom-half backlog bits, IHB_*, intr_establish.S)
     "IH": [("FUNC", 4), ("ARG", 4), ("IPL", 4), ("FLAGS", 4), ("LWP", 4),
            ("COUNT", 4), ("PENDING", 4), ("NAME", 4), ("MODEL", 4), ("BOTTOM", 4),
            ("SOFTINT", 4), ("TSTART", 4), ("LATSUM", 4), ("LATN", 4), ("LATMAX", 4),
-           ("PAD", 4)],
+           ("BACKLOG", 4)],
     # the interrupt controller's operations (pic.S intr_ops): one table for
     # the 8259s (one CPU) or for the LAPIC and IO APIC (several, apic.S),
     # chosen once at boot
@@ -97,6 +98,10 @@ CONSTANTS = {
     "MUTEX_ADAPTIVE": 1, "MUTEX_SPIN": 2, "MUTEX_BIT_WAITERS": 1,
     # handler flags; L_LINE of an LWP that serves no IRQ line
     "IH_MPSAFE": 1, "NO_LINE": 0xFFFFFFFF,
+    # IH_BACKLOG bit numbers (hybrid): its soft interrupt scheduled and its
+    # bottom half not started yet; a top half found it so (the bottom half
+    # is behind); the line's release is left to the next bottom half
+    "IHB_QUEUED": 0, "IHB_BEHIND": 1, "IHB_OWED": 2,
     # CPUs: at most MAX_CPUS (APIC IDs 0..MAX_CPUS-1, the index into cpus);
     # a line's IO APIC route (intr_route, apic.S): a CPU, or any CPU by
     # lowest-priority delivery
