@@ -51,7 +51,10 @@
 # vclock() -> EAX = this CPU's virtual time in ns (LAPIC timer counts, one a
 #     nanosecond): C_TICKS * lapic_tick + what the current tick has counted,
 #     a tick that ran out but is not yet taken (its vector in the IRR)
-#     counted too.  IF=0.  Keeps every other register.
+#     counted too, and never less than the last it returned on this CPU
+#     (C_VCLOCK): QEMU's LAPIC shows the reloaded count a few ns before the
+#     tick's vector reaches the IRR, which read back ~20 ns.  IF=0.  Keeps
+#     every other register.
 # References: Intel SDM vol. 3A ch. 10 (LAPIC: timer 10.5.4, LDR/DFR 10.6.2,
 # TPR/PPR 10.8.3, EOI 10.8.5, ICR 10.6.1); 82093AA IO APIC datasheet 3.2.4.
         .include "kernel.inc"
@@ -291,6 +294,10 @@ vclock:
         sub edx, eax
         add edx, [lapic_tick]
         mov eax, edx
+        sub edx, gs:[C_VCLOCK]           # behind the last (a signed difference:
+        jns 2f                           # the 32-bit clock wraps after 4.29 s)
+        mov eax, gs:[C_VCLOCK]           # (monotonic on this CPU)
+2:      mov gs:[C_VCLOCK], eax
         pop edx
         pop ecx
         ret

@@ -46,7 +46,7 @@ STRUCTS = {
           ("IDLELWP", 4), ("RESCHED", 4), ("PICMASK", 4), ("TICKS", 4),
           ("NSWITCH", 4), ("MAXDEPTH", 4), ("QUANTUM", 4), ("QLEN", 4),
           ("BIGWANTED", 4), ("BIGWAIT", 4), ("BIGHOLD", 4), ("BIGSTART", 4),
-          ("NINTR", 4), ("TPR", 4), ("PAD", 8),
+          ("NINTR", 4), ("TPR", 4), ("VCLOCK", 4), ("PAD", 4),
           ("RUNQ_HEAD", 4 * 8), ("RUNQ_TAIL", 4 * 8)],
     # mutex(9): OWNER = owning LWP | MUTEX_BIT_WAITERS
     "MTX": [("OWNER", 4), ("KIND", 4), ("IPL", 4), ("OLDIPL", 4),
