@@ -51,12 +51,15 @@ def _bless_safe(cfg):
 
 
 def _bless_all(configs, jobs: int):
-    """bless_one over ``configs``, in order, ``jobs`` processes at a time."""
+    """bless_one over ``configs``, in order, ``jobs`` processes at a time
+    (the pool shut down before the interpreter exits: left to atexit, its
+    wake-up pipe was already closed and Python printed a traceback)."""
     if jobs <= 1:
-        return (_bless_safe(c) for c in configs)
+        yield from (_bless_safe(c) for c in configs)
+        return
     from concurrent.futures import ProcessPoolExecutor
-    pool = ProcessPoolExecutor(jobs)
-    return pool.map(_bless_safe, configs)
+    with ProcessPoolExecutor(jobs) as pool:
+        yield from pool.map(_bless_safe, configs)
 
 
 def main(argv=None) -> int:
