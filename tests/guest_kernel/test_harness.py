@@ -60,7 +60,7 @@ def test_smp_scenarios_need_two_cpus_and_every_scenario_runs_on_two():
     assert set(catalog.scenarios_for(1)) == set(catalog.SCENARIO_NAMES) - set(catalog.SMP_SCENARIOS)
     assert catalog.scenarios_for(2) == catalog.SCENARIO_NAMES
     assert max(catalog.CPUS) <= catalog.MAX_CPUS <= machine_max_cpus
-    assert kernel_cmdline("hello", 2) == "scenario=smp:hello cpus=2"
+    assert kernel_cmdline("hello", 2) == "scenario=hello cpus=2"
 
 
 def test_check_bugs_prints_its_table_and_the_old_command_hands_over_to_it(tmp_path):
