@@ -62,6 +62,11 @@ class Verdict:
     def same(self) -> bool:
         return self.irqlab == self.qemu
 
+    @property
+    def qemu_hung(self) -> bool:
+        """QEMU did not finish within QEMU_TIMEOUT: nothing was compared."""
+        return self.qemu.end == "timeout"
+
     def difference(self) -> str:
         """Where the two runs part, in one line (empty when they agree)."""
         if self.same:
