@@ -88,8 +88,7 @@ def source(program: Program) -> str:
 
 
 def build(program: Program) -> bytes:
-    import asm       # the assembler is only needed when building
-    return asm.assemble_text(source(program), filename=f"fuzz-{program.seed}.S").flat()
+    return runtime.image(program.ops, program.ncpus)
 
 
 def on_irqlab(image: bytes, ncpus: int) -> Outcome:

@@ -149,3 +149,14 @@ def test_a_qemu_that_does_not_finish_is_reported_apart_not_as_a_divergence(monke
     assert status == 3
     assert out[0].startswith("seed 6 (hpet, 1 cpu): QEMU hung (no end within 60 s of host time")
     assert out[1] == "fuzz: 1 programs (seeds 6:7), 0 divergences, 1 QEMU hangs"
+
+
+@pytest.mark.parametrize("seed", [0, 10, 11])           # pic; smp (several CPUs); mixed
+def test_the_fast_image_runs_like_the_one_text_program(seed):
+    # the runtime assembled once and the ops on their own, joined: the same
+    # console, COM1 and end as the whole program assembled as one text
+    p = gen.generate(seed)
+    whole = asm.assemble_text(runtime.source(p.ops, p.ncpus)).flat()
+    fast = runtime.image(p.ops, p.ncpus)
+    assert fast != whole
+    assert compare.on_irqlab(fast, p.ncpus) == compare.on_irqlab(whole, p.ncpus)
