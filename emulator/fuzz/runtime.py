@@ -49,6 +49,13 @@ Helpers for ops (all keep every register but EAX unless said): ``puthex``
 every entry ``vector/error/if``, then empties the log; keeps all
 registers), ``window`` (interrupts enabled for ECX iterations of ``nop;
 loop``: see its comment for why not a bare ``loop``).
+runtime_sys.S (emulator/fuzz/families_sys.py's ops): ``paging_on`` (EAX
+bit 16 = CR0.WP; 0-4 MiB identity-mapped, user, writable; PDE 1 through
+``pt_test``, all not present), ``paging_off``; ``sys_on``/``sys_off``
+(the system GDT with ring-3 segments 0x33/0x3b and TSSs 0x40/0x48/0x50, TR
+= 0x40, and back to the runtime's GDT); ``task_init`` (a TSS ready to
+run); ``set_gate``/``stub_gate``; ``to_user`` (run [user_fn] in ring 3
+with EFLAGS = EDX until it does ``int 0xfe``).
 With several CPUs, ``ap_go`` runs the op function at [ap_fn] on AP EBX and
 waits for it (the BSP halts until the AP's IPI: no interleaving can change
 what is printed).
@@ -104,7 +111,7 @@ def _frame(ncpus: int) -> str:
             f"        .equ NCPUS, {ncpus}\n")
     frame = _text("runtime.S")
     cut = frame.index("# common:")                  # the stub block falls through to it
-    return (head + frame[:cut] + stubs() + frame[cut:]
+    return (head + frame[:cut] + stubs() + frame[cut:] + _text("runtime_sys.S")
             + (_text("runtime_smp.S") if ncpus > 1 else ""))
 
 

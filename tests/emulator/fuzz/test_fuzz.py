@@ -160,3 +160,23 @@ def test_the_fast_image_runs_like_the_one_text_program(seed):
     fast = runtime.image(p.ops, p.ncpus)
     assert fast != whole
     assert compare.on_irqlab(fast, p.ncpus) == compare.on_irqlab(whole, p.ncpus)
+
+
+def ring3_ops(*user):
+    """One op: ``user`` (lines) run in ring 3 with IOPL 0, then back to ring 0."""
+    return ["\n".join("        " + ln for ln in (
+        "mov dword ptr [user_fn], u1", "mov edx, 0x2", "call to_user", "jmp u1_end", "u1:",
+        "mov dword ptr [resume], r1", *user, "r1:", "int 0xfe", "u1_end:",
+        "mov dword ptr [resume], 0")), "        call flush"]
+
+
+@pytest.mark.parametrize("insn,logged", [
+    ("into", "0d/00000022/0"),        # SDM vol. 2A INTO: gate DPL < CPL is #GP(4*8+2)
+    ("int3", "0d/0000001a/0"),        # the same for int3: #GP(3*8+2)
+    ("ud2", "06/00000000/0")])        # an exception has no DPL check
+def test_ring_3_soft_interrupts_through_a_dpl_0_gate_are_gp(insn, logged):
+    # found by the ring family: irqlab let a ring-3 `into` through (it did
+    # not see it as a software interrupt: into does not end a block)
+    lines = ["mov eax, 0x7f", "add al, 1", insn] if insn == "into" else [insn]
+    out = compare.on_irqlab(runtime.image(ring3_ops(*lines)), 1)
+    assert out.end == "exit 0" and out.console.splitlines()[0] == f"log: {logged}"
