@@ -234,3 +234,4 @@ task_stack_c:
 ring0_top:
         .space 2048
 user_top:
+        .text                          # what follows (runtime_smp.S) is code
