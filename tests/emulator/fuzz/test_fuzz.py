@@ -180,3 +180,20 @@ def test_ring_3_soft_interrupts_through_a_dpl_0_gate_are_gp(insn, logged):
     lines = ["mov eax, 0x7f", "add al, 1", insn] if insn == "into" else [insn]
     out = compare.on_irqlab(runtime.image(ring3_ops(*lines)), 1)
     assert out.end == "exit 0" and out.console.splitlines()[0] == f"log: {logged}"
+
+
+def seeds_of(family, n):
+    return range(gen.FAMILIES.index(family), n * len(gen.FAMILIES), len(gen.FAMILIES))
+
+
+def test_the_cpu_families_reach_what_they_are_for():
+    # not vacuous: paging programs take #PFs with their error codes, ring
+    # programs run in ring 3 (CS 0x33, SS 0x3b), task programs switch tasks
+    # (NT set in the new task, the back link to the main TSS)
+    logs = {f: "".join(compare.on_irqlab(compare.build(gen.generate(s)), 1).console
+                       for s in seeds_of(f, 4)) for f in ("paging", "ring", "task")}
+    # ring 0: not present read/fetch (0) and write (2), a write under CR0.WP (3)
+    assert {"00", "02", "03"} <= set(re.findall(r"0e/000000(0[0-7])", logs["paging"]))
+    assert "cs_ss 003b0033" in logs["ring"] and re.search(r"0d/000000[0-9a-f]{2}/", logs["ring"])
+    assert re.search(r"^(tg [0-9a-f]{8}|call) 00004000 00400048|^call 00004000 00400050",
+                     logs["task"], re.M)
