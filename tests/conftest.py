@@ -1,8 +1,15 @@
-"""Fixtures for every test: QEMU boots shared by the session's workers.
+"""For every test: QEMU boots shared by the session's workers; long tests first.
 
 Each identical QEMU boot (same image bytes, same arguments) runs once per
 pytest session; the result is kept in the session's directory, which the
 xdist workers share (tests/qemu.py, tests/cache.py).
+
+Tests whose id names storm, soak or build_all are collected first, in
+their own order, the rest after them in theirs: the longest tests are
+among them (a whole storm or soak run, about a minute each; build-all).
+pytest -n 2 hands tests out in collection order, and a long test handed
+out last keeps one worker busy while the other has nothing left.
+Only the order changes; every test runs, with the same arguments.
 """
 
 from __future__ import annotations
@@ -11,6 +18,13 @@ import pytest
 
 from tests import qemu
 from tests.cache import session_dir
+
+LONG = ("storm", "soak", "build_all")       # in a test's id: the longest are among these
+
+
+def pytest_collection_modifyitems(items):
+    """Long tests first (a stable sort: each group keeps its order)."""
+    items.sort(key=lambda item: not any(word in item.nodeid for word in LONG))
 
 
 @pytest.fixture(scope="session", autouse=True)
