@@ -13,19 +13,17 @@ expressions and checks how many there are; read_incbin / incbin_slice read
 an `.incbin` file and check its skip and count lie inside it.
 
 Every refusal is an AsmError at its place (loc.error(message, column)),
-never a Python error.  Nothing here keeps state; Loc is asm.source's.
+never a Python error.  Nothing here keeps state; Loc is asm.errors'.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING
 
 from . import expr as X
+from .errors import Loc
 
-if TYPE_CHECKING:
-    from .source import Loc
 
 # a 'c' character literal (its quote is not a string's), as asm.expr reads it
 CHAR_LITERAL = re.compile(r"'(\\x[0-9a-fA-F]{1,2}|\\[0-7]{1,3}|\\.|[^\\'])'")

@@ -36,21 +36,10 @@ import re
 from dataclasses import dataclass, field
 
 from . import expr as X
-from .errors import AsmError, suggest
+from .errors import AsmError, Loc, suggest  # noqa: F401  (Loc: asm.source's name for it)
 from .operands import MAX_IMAGE  # noqa: F401  (asm.assembler imports it from here)
 from .operands import (check_ascii, directive_args, incbin_slice, parse_string, read_incbin,
                        split_top, strip_comment)
-
-
-@dataclass
-class Loc:
-    file: str          # path as shown to the user
-    line: int
-    src: str           # the whole physical source line
-    note: str | None = None   # "in macro 'm' used at f:12"
-
-    def error(self, message: str, col: int = 1) -> AsmError:
-        return AsmError(message, self.file, self.line, col, self.src, self.note)
 
 
 @dataclass

@@ -167,6 +167,8 @@ OPS_ALIGN = 0x1000
 def _runtime(ncpus: int):
     """The runtime for ``ncpus`` CPUs, assembled once per process."""
     if ncpus not in _RUNTIMES:
+        # the assembler only when a program is built (fuzz's command line,
+        # its tests and the emulator's other commands start without it)
         import asm
         from asm.assembler import HEADER_SIZE
         text = _frame(ncpus) + _text("runtime_data.S")
