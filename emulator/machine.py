@@ -157,6 +157,7 @@ from emulator.native import load_block_hook
 from emulator.roundrobin import RoundRobin
 from emulator.runloop import STATUS_BUDGET, STATUS_CRASH, RunLoop, RunResult
 from emulator.snapshot import Snapshots
+from emulator.timers import DeviceTimers
 
 __all__ = ["Machine", "MachineError", "RunResult", "MAX_CPUS", "STATUS_BUDGET", "STATUS_CRASH"]
 
@@ -272,6 +273,7 @@ class Machine(GuestHooks, Snapshots):
         self._timed = [d for d in self._device_list
                        if type(d).next_deadline is not Device.next_deadline]
         self._timed.extend(self.platform.lapics)   # their timers (cheaper than the platform's loop)
+        self.timers = DeviceTimers(self._timed)    # their deadlines, cached (emulator/timers.py)
         for i, lapic in enumerate(self.platform.lapics):
             lapic.on_init = (lambda k: lambda: self._on_init(k))(i)
             lapic.on_sipi = (lambda k: lambda vector: self._on_sipi(k, vector))(i)
@@ -477,33 +479,26 @@ class Machine(GuestHooks, Snapshots):
         self.rr.start(index)
         self.trace.emit("cpu.start", index, vector=vector, eip=base)
 
-    def _advance_devices(self) -> None:
-        now = self.clock.now
-        for dev in self._timed:
-            dev.advance(now)
-
     def next_event(self) -> int:
         """The earliest device deadline or scheduled call (INF: none)."""
-        t = INF
-        for dev in self._timed:
-            d = dev.next_deadline()
-            if d is not None and d < t:
-                t = d
+        t = self.timers.next_deadline()
         if self._schedule and self._schedule[0][0] < t:
             t = self._schedule[0][0]
         return t
 
     def devices_at_boundary(self) -> None:
-        """Devices advanced to clock.now, then the scheduled calls due."""
+        """Devices due advanced to clock.now, then the scheduled calls due."""
         now = self.clock.now
-        self._advance_devices()
+        self.timers.advance(now)
         while self._schedule and self._schedule[0][0] <= now:
             _t, _s, fn = self._schedule.pop(0)
             fn(self)
+            self.timers.changed()          # a call may touch any device
 
     # -- port I/O and APIC MMIO (0xFEE00000 the acting CPU's LAPIC, 0xFEC00000 the IO APIC)
     def _io_end(self) -> None:
         """After an access: stop right after it when it changed what happens next."""
+        self.timers.changed()
         cpu = self.cpu
         st = cpu.st
         t = self.next_event()
@@ -518,9 +513,13 @@ class Machine(GuestHooks, Snapshots):
             # deliverable now: stop after this instruction; else wait for IF
             st.flags |= F_STOP if cpu.interrupts_enabled else F_WATCH_IF
 
+    def _mmio_device(self, base: int):
+        """The timed device an MMIO access at ``base`` reaches (HPET or the acting LAPIC)."""
+        return self.firmware.hpet if base == HPET_BASE else self.platform.lapics[self.current_cpu]
+
     def _mmio_read(self, uc, offset, size, base) -> int:
         self.icount.mmio_now()
-        self._advance_devices()
+        self.timers.access(self._mmio_device(base), self.clock.now)
         if base == HPET_BASE:
             value = self.firmware.hpet.mmio_read(offset, size)
         else:
@@ -530,7 +529,7 @@ class Machine(GuestHooks, Snapshots):
 
     def _mmio_write(self, uc, offset, size, value, base) -> None:
         self.icount.mmio_now()
-        self._advance_devices()
+        self.timers.access(self._mmio_device(base), self.clock.now)
         if base == HPET_BASE:
             self.firmware.hpet.mmio_write(offset, size, value)
         else:
@@ -539,16 +538,16 @@ class Machine(GuestHooks, Snapshots):
 
     def _on_in(self, uc, port, size, _ud) -> int:
         self.icount.sync(self.cpu.pc, retired_current=True)
-        self._advance_devices()
         dev = self._ports.get(port)
+        self.timers.access(dev, self.clock.now)
         value = dev.io_read(port, size) if dev is not None else (1 << (8 * size)) - 1
         self._io_end()
         return value
 
     def _on_out(self, uc, port, size, value, _ud) -> None:
         self.icount.sync(self.cpu.pc, retired_current=True)
-        self._advance_devices()
         dev = self._ports.get(port)
+        self.timers.access(dev, self.clock.now)
         if dev is not None:
             dev.io_write(port, size, value)
         self._io_end()
