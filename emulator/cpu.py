@@ -58,6 +58,18 @@ class _Mmr(ctypes.Structure):
                 ("limit", ctypes.c_uint32), ("flags", ctypes.c_uint32)]
 
 
+class _Batch:
+    """The buffers of one ``uc_reg_read_batch`` call: ids, values, pointers."""
+
+    def __init__(self, ids: tuple) -> None:
+        self.n = len(ids)
+        self.size = 8 * self.n
+        self.ids = (ctypes.c_int * self.n)(*ids)
+        self.vals = (ctypes.c_uint64 * self.n)()
+        base = ctypes.addressof(self.vals)
+        self.ptrs = (ctypes.c_void_p * self.n)(*[base + 8 * i for i in range(self.n)])
+
+
 class Descriptor:
     """An 8-byte segment or gate descriptor (SDM 3.4.5) and where it lies."""
 
@@ -132,6 +144,7 @@ class Cpu:
         self._pval = ctypes.byref(self._val)
         self._mmr = _Mmr()
         self._pmmr = ctypes.byref(self._mmr)
+        self._batches: dict = {}        # register ids -> _Batch (read_batch)
 
     # -- the run-loop state a snapshot keeps (Machine.snapshot/restore) -------
     LOOP_STATE = ("pending_exc", "shadow_spent", "just_delivered", "nmi_blocked", "nmi_esp",
@@ -155,6 +168,17 @@ class Cpu:
         self._val.value = 0
         uclib.uc_reg_read(self._uch, regid, self._pval)
         return self._val.value
+
+    def read_batch(self, ids: tuple) -> list:
+        """The registers ``ids`` (UC_X86_REG_* of 32 bits or less) as ``_get``
+        reads them, in one call into libunicorn: the call costs more than
+        the read, and a delivery reads five."""
+        b = self._batches.get(ids)
+        if b is None:
+            b = self._batches[ids] = _Batch(ids)
+        ctypes.memset(b.vals, 0, b.size)
+        uclib.uc_reg_read_batch(self._uch, b.ids, b.ptrs, b.n)
+        return b.vals[:]
 
     def _set(self, regid: int, value: int) -> None:
         v = ctypes.c_uint64(value & 0xFFFFFFFF)

@@ -496,9 +496,11 @@ class Machine(GuestHooks, Snapshots):
             self.timers.changed()          # a call may touch any device
 
     # -- port I/O and APIC MMIO (0xFEE00000 the acting CPU's LAPIC, 0xFEC00000 the IO APIC)
-    def _io_end(self) -> None:
-        """After an access: stop right after it when it changed what happens next."""
-        self.timers.changed()
+    def _io_end(self, timed: bool = True) -> None:
+        """After an access: stop right after it when it changed what happens next
+        (``timed``: the access may have moved a device deadline)."""
+        if timed:
+            self.timers.changed()
         cpu = self.cpu
         st = cpu.st
         t = self.next_event()
@@ -541,7 +543,7 @@ class Machine(GuestHooks, Snapshots):
         dev = self._ports.get(port)
         self.timers.access(dev, self.clock.now)
         value = dev.io_read(port, size) if dev is not None else (1 << (8 * size)) - 1
-        self._io_end()
+        self._io_end(self.timers.timed(dev))
         return value
 
     def _on_out(self, uc, port, size, value, _ud) -> None:
@@ -550,7 +552,7 @@ class Machine(GuestHooks, Snapshots):
         self.timers.access(dev, self.clock.now)
         if dev is not None:
             dev.io_write(port, size, value)
-        self._io_end()
+        self._io_end(self.timers.timed(dev))
 
     def _on_intr(self, uc, intno, _ud) -> None:
         """Unicorn's report of ``int n`` or an exception: delivered at the boundary."""

@@ -17,8 +17,11 @@ timer (``next_deadline``/``advance``, emulator/devices/base.py):
   devices as ``advance``, and ``dev`` itself brought to ``now`` (it sees
   its accesses in time order, as before); the caller calls ``changed()``
   after the access;
+* ``timed(dev)`` -- whether ``dev`` is one of them (a port access to a
+  device without a timer -- the PIC's EOI -- moves no deadline);
 * ``changed()`` -- forget the cached deadline.  The machine calls it after
-  everything that may move a deadline: a port or MMIO access, a device
+  everything that may move a deadline: a port access to a timed device,
+  any MMIO access (an IPI or the HPET may move another's), a device
   advanced, a scheduled call, an exec hook or data watch, an interrupt's
   listeners, a restore, and at the start of every run (whoever drove the
   machine between runs -- the debugger, a test -- may have touched a device).
@@ -40,6 +43,10 @@ class DeviceTimers:
     def __init__(self, devices: list) -> None:
         self.devices = devices              # the machine's list (it may grow: the LAPICs)
         self._next: Optional[int] = None    # the cached earliest deadline (None: stale)
+        self._ids = {id(d) for d in devices}
+
+    def timed(self, dev) -> bool:
+        return id(dev) in self._ids
 
     def changed(self) -> None:
         self._next = None
