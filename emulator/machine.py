@@ -129,7 +129,6 @@ import sys
 import threading
 from typing import Callable, Optional
 
-import capstone
 import unicorn
 from unicorn import x86_const as X
 
@@ -140,6 +139,7 @@ from emulator.clock import Clock
 from emulator.cpu import Cpu, ERROR_CODE_VECTORS, enter_real_mode, exception_error_code
 from emulator.crwrite import ControlWrites
 from emulator.devices.base import Device, IrqLine
+from emulator.disasm import Disasm
 from emulator.devices.debugcon import DebugCon, DebugExit
 from emulator.devices.i8042 import Kbc
 from emulator.devices.i8254 import Pit
@@ -196,7 +196,7 @@ class Machine(GuestHooks, Snapshots):
         self.on_interrupt: list = []
         self.cpus: list[Cpu] = []
         self.native = None             # CPU 0's C block hook (None: Python hook)
-        self._disasm = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+        self._disasm = Disasm()            # a fault's instruction (accept.selector_error)
         self._schedule: list = []      # (t, seq, fn)
         self._seq = 0
         self._init_hooks()             # exec hooks and watches (emulator/hooks.py)
