@@ -51,6 +51,12 @@ REGS = {name: getattr(X, "UC_X86_REG_" + name.upper()) for name in (
     "ax", "bx", "cx", "dx", "al", "bl", "cl", "dl", "ah", "bh", "ch", "dh", "si", "di", "sp", "bp")}
 GPRS = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp")
 
+# uc_reg_read called with plain integers and without releasing the GIL (it
+# returns at once and calls nothing back): the machine and the observer read
+# a register at every event, and the binding's prototype costs a third more
+_REG_READ = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)(
+    ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p).value)
+
 
 class _Mmr(ctypes.Structure):
     """unicorn's uc_x86_mmr (GDTR, IDTR): selector, base, limit, flags."""
@@ -142,6 +148,8 @@ class Cpu:
         self._uch = uc._uch
         self._val = ctypes.c_uint64()
         self._pval = ctypes.byref(self._val)
+        self._uch_addr = uc._uch.value
+        self._val_addr = ctypes.addressof(self._val)
         self._mmr = _Mmr()
         self._pmmr = ctypes.byref(self._mmr)
         self._batches: dict = {}        # register ids -> _Batch (read_batch)
@@ -165,9 +173,10 @@ class Cpu:
 
     # -- registers -----------------------------------------------------------
     def _get(self, regid: int) -> int:
-        self._val.value = 0
-        uclib.uc_reg_read(self._uch, regid, self._pval)
-        return self._val.value
+        val = self._val
+        val.value = 0
+        _REG_READ(self._uch_addr, regid, self._val_addr)
+        return val.value
 
     def read_batch(self, ids: tuple) -> list:
         """The registers ``ids`` (UC_X86_REG_* of 32 bits or less) as ``_get``
