@@ -103,7 +103,8 @@ by linear address, ``forget_blocks``).
 This file builds all of them and dispatches port and MMIO accesses.
 
 Ports and MMIO: each port access (``UC_HOOK_INSN`` in/out) first sets
-``clock.now`` to the access's exact time and advances the devices, then
+``clock.now`` to the access's exact time and advances the devices (those
+whose deadline is due, and the one accessed: emulator/timers.py), then
 calls the device, then (``_io_end``) asks the engine to stop right after
 the instruction when the access changed what happens next: an earlier
 deadline, the exit port, an NMI, or an interrupt the CPU would take (or,
@@ -139,7 +140,6 @@ from emulator.clock import Clock
 from emulator.cpu import Cpu, ERROR_CODE_VECTORS, enter_real_mode, exception_error_code
 from emulator.crwrite import ControlWrites
 from emulator.devices.base import Device, IrqLine
-from emulator.disasm import Disasm
 from emulator.devices.debugcon import DebugCon, DebugExit
 from emulator.devices.i8042 import Kbc
 from emulator.devices.i8254 import Pit
@@ -149,6 +149,7 @@ from emulator.devices.hpet import HPET_BASE
 from emulator.devices.platform import MAX_CPUS, MMIO_RANGES, PcInterrupts
 from emulator.devices.testdev import TestDevice
 from emulator.devices.uart16550 import Uart
+from emulator.disasm import Disasm
 from emulator.firmware import PcFirmware
 from emulator.hooks import GuestHooks
 from emulator.icount import F_STOP, F_WATCH_IF, INF, HookState, InstructionClock
@@ -516,7 +517,8 @@ class Machine(GuestHooks, Snapshots):
             st.flags |= F_STOP if cpu.interrupts_enabled else F_WATCH_IF
 
     def _mmio_device(self, base: int):
-        """The timed device an MMIO access at ``base`` reaches (HPET or the acting LAPIC)."""
+        """The timed device an MMIO access at ``base`` reaches: the HPET, else the
+        acting CPU's LAPIC (an IO APIC access reaches none; its LAPIC is harmless)."""
         return self.firmware.hpet if base == HPET_BASE else self.platform.lapics[self.current_cpu]
 
     def _mmio_read(self, uc, offset, size, base) -> int:
