@@ -142,7 +142,13 @@ def can_wake(cpu: Cpu) -> bool:
 
 def classify(intno: int, previous: str) -> str:
     """"soft" when the instruction before EIP is ``int intno`` (or int3, into,
-    int1), else "exception" (Unicorn reports both the same way)."""
+    int1), else "exception" (Unicorn reports both the same way).  Vector 4
+    is always "soft": only ``into`` and ``int 4`` raise #OF (SDM vol. 3A
+    6.15), and ``into`` does not end a translation block, so ``previous``
+    (block-ending instructions only) does not see it -- a ring-3 ``into``
+    through a DPL-0 gate went through instead of #GP(0x22): fuzz family ring."""
+    if intno == 4:
+        return "soft"
     if previous.startswith("int ") and _imm(previous) == intno:
         return "soft"
     if SOFT_INT.get(previous) == intno:
