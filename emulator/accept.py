@@ -158,23 +158,24 @@ def classify(intno: int, previous: str) -> str:
 
 def selector_error(cpu: Cpu, eip: int, disasm, mem_read) -> int:
     """The error code of a segment-load fault at ``eip``: the selector (SDM
-    6.13), else 0.  ``disasm`` is a capstone decoder, ``mem_read(addr, n)``
-    the machine's."""
+    6.13), else 0.  ``disasm`` is an ``emulator.disasm.Disasm``,
+    ``mem_read(addr, n)`` the machine's."""
     try:
-        ins = next(disasm.disasm(mem_read(eip, 16), eip, 1), None)
+        found = disasm.lite(mem_read(eip, 16), eip, 1)
     except unicorn.UcError:
         return 0
-    if ins is None:
+    if not found:
         return 0
-    ops = ins.op_str.replace(" ", "").split(",")
-    if ins.mnemonic == "mov" and len(ops) == 2 and ops[0] in SEGMENT_REGS:
+    _addr, _size, mnemonic, op_str = found[0]
+    ops = op_str.replace(" ", "").split(",")
+    if mnemonic == "mov" and len(ops) == 2 and ops[0] in SEGMENT_REGS:
         if ops[1] in GPR_NAMES:
             return cpu.read(ops[1]) & 0xFFFC
         return 0
-    if ins.mnemonic == "pop" and ops[0] in SEGMENT_REGS:
+    if mnemonic == "pop" and ops[0] in SEGMENT_REGS:
         esp = cpu.read("esp")
         return int.from_bytes(mem_read(esp, 2), "little") & 0xFFFC
-    if ins.mnemonic in ("ljmp", "lcall") and len(ops) == 2:
+    if mnemonic in ("ljmp", "lcall") and len(ops) == 2:
         try:
             return int(ops[0], 0) & 0xFFFC
         except ValueError:
