@@ -20,7 +20,8 @@ conditionals, macros -> statements) -> assembler.py (passes until no size
 moves; expressions by expr.py) -> encoder.py (one instruction through
 keystone, its quirks hidden, checked by decoding it again with capstone) ->
 image.py (flat and ELF images; dwarf.py its line table) -> symfile.py (the
-symbol file, read back by the emulator).  errors.py: ``AsmError``;
+symbol file, read back by the emulator).  operands.py: comments, splitting,
+strings and directive operands, for source.py.  errors.py: ``AsmError``;
 bench.py: ``python -m asm.bench``.
 """
 

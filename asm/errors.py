@@ -13,6 +13,7 @@ The command line prints str(error) and exits 1; nothing else is shown.
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 
 
 class AsmError(Exception):
@@ -47,3 +48,15 @@ def suggest(name: str, candidates) -> str:
     if not close:
         return ""
     return "; did you mean " + ", ".join(f"'{c}'" for c in close) + "?"
+
+
+@dataclass
+class Loc:
+    """Where a statement came from (asm.source and asm.operands use it)."""
+    file: str          # path as shown to the user
+    line: int
+    src: str           # the whole physical source line
+    note: str | None = None   # "in macro 'm' used at f:12"
+
+    def error(self, message: str, col: int = 1) -> AsmError:
+        return AsmError(message, self.file, self.line, col, self.src, self.note)

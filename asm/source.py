@@ -23,6 +23,10 @@ MAX_INCLUDE_DEPTH deep, more than MAX_REPEATS repetitions in one
 `.rept`/`.irp`, or more than MAX_STATEMENTS statements in all (a runaway
 `.rept` or macro).  Bytes in strings are the source's own bytes (a file
 that is not valid UTF-8 is read with surrogate escapes, as GAS copies them).
+
+The character-level reading (comments, splitting at commas and `;`,
+strings, the ASCII check) and the checks on a directive's operands live in
+asm.operands; split_top and MAX_IMAGE stay importable from here.
 """
 
 from __future__ import annotations
@@ -32,18 +36,10 @@ import re
 from dataclasses import dataclass, field
 
 from . import expr as X
-from .errors import AsmError, suggest
-
-
-@dataclass
-class Loc:
-    file: str          # path as shown to the user
-    line: int
-    src: str           # the whole physical source line
-    note: str | None = None   # "in macro 'm' used at f:12"
-
-    def error(self, message: str, col: int = 1) -> AsmError:
-        return AsmError(message, self.file, self.line, col, self.src, self.note)
+from .errors import AsmError, Loc, suggest  # noqa: F401  (Loc: asm.source's name for it)
+from .operands import MAX_IMAGE  # noqa: F401  (asm.assembler imports it from here)
+from .operands import (check_ascii, directive_args, incbin_slice, parse_string, read_incbin,
+                       split_top, strip_comment)
 
 
 @dataclass
@@ -81,128 +77,6 @@ IGNORED = {".global", ".globl", ".extern", ".type", ".size", ".file", ".ident",
            ".intel_syntax", ".arch", ".local", ".weak", ".hidden", ".p2alignw",
            ".cfi_startproc", ".cfi_endproc", ".loc", ".func", ".endfunc"}
 COND_OPEN = {".if", ".ifdef", ".ifndef"}
-MAX_IMAGE = 256 << 20      # bytes an image may store (.text + .data); asm.assembler checks
-
-
-def strip_comment(line: str, in_block: bool) -> tuple[str, bool]:
-    """Blank out comments (keeping columns); returns (text, still in /* */)."""
-    out = []
-    i, n, quote = 0, len(line), None
-    while i < n:
-        c = line[i]
-        if in_block:
-            if line.startswith("*/", i):
-                in_block = False
-                out.append("  ")
-                i += 2
-            else:
-                out.append(" ")
-                i += 1
-            continue
-        if quote:
-            out.append(c)
-            if c == "\\" and i + 1 < n:
-                out.append(line[i + 1])
-                i += 2
-                continue
-            if c == quote:
-                quote = None
-            i += 1
-            continue
-        if c == '"':
-            quote = c
-        elif c == "'" and re.match(r"'(\\x[0-9a-fA-F]{1,2}|\\[0-7]{1,3}|\\.|[^\\'])'", line[i:]):
-            quote = c
-        elif c == "#":
-            break
-        elif line.startswith("/*", i):
-            in_block = True
-            out.append("  ")
-            i += 2
-            continue
-        out.append(c)
-        i += 1
-    return "".join(out), in_block
-
-
-def split_top(text: str, sep: str, base: int = 0):
-    """Split at `sep` outside quotes, brackets and parentheses.
-
-    Returns [(piece, column offset of the piece's first non-blank)]."""
-    parts, depth, quote, start = [], 0, None, 0
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\":
-                i += 2
-                continue
-            if c == quote:
-                quote = None
-        elif c == '"' or (c == "'" and re.match(r"'(\\x[0-9a-fA-F]{1,2}|\\[0-7]{1,3}|\\.|[^\\'])'", text[i:])):
-            quote = c
-        elif c in "([":
-            depth += 1
-        elif c in ")]":
-            depth -= 1
-        elif c == sep and depth <= 0:
-            parts.append((text[start:i], start))
-            start = i + 1
-        i += 1
-    parts.append((text[start:], start))
-    out = []
-    for piece, off in parts:
-        lead = len(piece) - len(piece.lstrip())
-        out.append((piece.strip(), base + off + lead))
-    return out
-
-
-def string_end(text: str, start: int = 0) -> int:
-    """Index of the quote closing the string that opens at ``text[start]``, or -1."""
-    quote, i = text[start], start + 1
-    while i < len(text):
-        if text[i] == "\\":
-            i += 2
-            continue
-        if text[i] == quote:
-            return i
-        i += 1
-    return -1
-
-
-def parse_string(lit: str, loc: Loc, col: int) -> bytes:
-    if not lit or lit[0] != '"':
-        raise loc.error("expected a string in double quotes", col)
-    end = string_end(lit)
-    if end < 0:
-        raise loc.error("unterminated string (no closing '\"'; a '\\\"' inside a string "
-                        "is an escaped quote)", col)
-    if end != len(lit) - 1:
-        raise loc.error(f"unexpected text after the string: {lit[end + 1:].strip()!r}",
-                        col + end + 1)
-    body, out, i = lit[1:-1], bytearray(), 0
-    while i < len(body):
-        c = body[i]
-        if c == "\\" and i + 1 < len(body):
-            e = body[i + 1]
-            if e == "x":
-                m = re.match(r"[0-9a-fA-F]{1,2}", body[i + 2:])
-                if not m:
-                    raise loc.error("bad \\x escape", col + i + 1)
-                out.append(int(m.group(), 16))
-                i += 2 + len(m.group())
-                continue
-            if e in "01234567":
-                m = re.match(r"[0-7]{1,3}", body[i + 1:])
-                out.append(int(m.group(), 8) & 0xFF)
-                i += 1 + len(m.group())
-                continue
-            out.append(X.ESCAPES.get(e, ord(e)))
-            i += 2
-            continue
-        out += c.encode("utf-8", errors="surrogateescape")   # the source's bytes
-        i += 1
-    return bytes(out)
 
 
 @dataclass
@@ -543,19 +417,7 @@ class Reader:
 
     def layout_directive(self, d, rest, loc, col, argcol):
         def exprs(min_n, max_n):
-            parts = split_top(rest, ",", argcol) if rest else []
-            if not (min_n <= len(parts) <= max_n):
-                want = f"{min_n}" if min_n == max_n else f"{min_n} to {max_n}"
-                raise loc.error(f"{d} takes {want} argument(s), got {len(parts)}", argcol)
-            out = []
-            for text, c in parts:
-                if not text:
-                    raise loc.error(f"empty argument to {d}", c)
-                try:
-                    out.append((X.parse(text), c))
-                except X.ExprError as err:
-                    raise loc.error(str(err), c + err.offset)
-            return out
+            return directive_args(d, rest, loc, argcol, min_n, max_n)
 
         st = Stmt("data", loc, col, f"{d} {rest}".strip(), self.section, self.mode)
         if d in DATA_WIDTH:
@@ -584,21 +446,10 @@ class Reader:
             parts = split_top(rest, ",", argcol)
             name = parse_string(parts[0][0], loc, parts[0][1]).decode("utf-8", errors="replace")
             path = self.find_file(name, loc, parts[0][1])
-            try:
-                if os.path.getsize(path) > MAX_IMAGE:
-                    raise loc.error(f"'{name}' is larger than an image may be "
-                                    f"({MAX_IMAGE >> 20} MiB)", parts[0][1])
-                with open(path, "rb") as f:
-                    data = f.read()
-            except OSError as e:
-                raise loc.error(f"cannot read '{name}': {e.strerror}", parts[0][1]) from None
+            data = read_incbin(path, name, loc, parts[0][1])
             nums = [self.pp_eval(t, loc, c, ".incbin") for t, c in parts[1:3]]
-            skip = nums[0] if nums else 0
-            count = nums[1] if len(nums) > 1 else len(data) - skip
-            if skip < 0 or count < 0 or skip + count > len(data):
-                raise loc.error(f".incbin skip {skip} and count {count} do not lie inside "
-                                f"'{name}' ({len(data)} bytes)", parts[1][1] if nums else argcol)
-            st.kind, st.data = "bytes", data[skip:skip + count]
+            st.kind = "bytes"
+            st.data = incbin_slice(data, nums, name, loc, parts[1][1] if nums else argcol)
         elif d in (".lcomm", ".comm"):
             parts = split_top(rest, ",", argcol)
             if len(parts) not in (2, 3) or not IDENT.match(parts[0][0]):
@@ -733,28 +584,6 @@ class Reader:
 
 
 SEGREGS = {"cs", "ds", "es", "fs", "gs", "ss"}
-
-
-def check_ascii(line: str, loc: Loc):
-    """A non-ASCII character outside strings (comments are already blank) is an error."""
-    if line.isascii():
-        return
-    i = 0
-    while i < len(line):
-        c = line[i]
-        if c == '"':
-            end = string_end(line, i)
-            if end < 0:
-                return                 # the unterminated string is reported by its directive
-            i = end + 1
-            continue
-        if not c.isascii():
-            if 0xDC80 <= ord(c) <= 0xDCFF:       # a byte that was not UTF-8 (surrogateescape)
-                what = f"byte {ord(c) - 0xDC00:#04x} (not UTF-8)"
-            else:
-                what = f"character {c!r} (U+{ord(c):04X})"
-            raise loc.error(f"non-ASCII {what} outside a string or comment", i + 1)
-        i += 1
 
 
 def check_names(reader: Reader):

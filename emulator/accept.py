@@ -142,7 +142,13 @@ def can_wake(cpu: Cpu) -> bool:
 
 def classify(intno: int, previous: str) -> str:
     """"soft" when the instruction before EIP is ``int intno`` (or int3, into,
-    int1), else "exception" (Unicorn reports both the same way)."""
+    int1), else "exception" (Unicorn reports both the same way).  Vector 4
+    is always "soft": only ``into`` and ``int 4`` raise #OF (SDM vol. 3A
+    6.15), and ``into`` does not end a translation block, so ``previous``
+    (block-ending instructions only) does not see it -- a ring-3 ``into``
+    through a DPL-0 gate went through instead of #GP(0x22): fuzz family ring."""
+    if intno == 4:
+        return "soft"
     if previous.startswith("int ") and _imm(previous) == intno:
         return "soft"
     if SOFT_INT.get(previous) == intno:
@@ -152,23 +158,24 @@ def classify(intno: int, previous: str) -> str:
 
 def selector_error(cpu: Cpu, eip: int, disasm, mem_read) -> int:
     """The error code of a segment-load fault at ``eip``: the selector (SDM
-    6.13), else 0.  ``disasm`` is a capstone decoder, ``mem_read(addr, n)``
-    the machine's."""
+    6.13), else 0.  ``disasm`` is an ``emulator.disasm.Disasm``,
+    ``mem_read(addr, n)`` the machine's."""
     try:
-        ins = next(disasm.disasm(mem_read(eip, 16), eip, 1), None)
+        found = disasm.lite(mem_read(eip, 16), eip, 1)
     except unicorn.UcError:
         return 0
-    if ins is None:
+    if not found:
         return 0
-    ops = ins.op_str.replace(" ", "").split(",")
-    if ins.mnemonic == "mov" and len(ops) == 2 and ops[0] in SEGMENT_REGS:
+    _addr, _size, mnemonic, op_str = found[0]
+    ops = op_str.replace(" ", "").split(",")
+    if mnemonic == "mov" and len(ops) == 2 and ops[0] in SEGMENT_REGS:
         if ops[1] in GPR_NAMES:
             return cpu.read(ops[1]) & 0xFFFC
         return 0
-    if ins.mnemonic == "pop" and ops[0] in SEGMENT_REGS:
+    if mnemonic == "pop" and ops[0] in SEGMENT_REGS:
         esp = cpu.read("esp")
         return int.from_bytes(mem_read(esp, 2), "little") & 0xFFFC
-    if ins.mnemonic in ("ljmp", "lcall") and len(ops) == 2:
+    if mnemonic in ("ljmp", "lcall") and len(ops) == 2:
         try:
             return int(ops[0], 0) & 0xFFFC
         except ValueError:

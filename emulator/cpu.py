@@ -51,11 +51,29 @@ REGS = {name: getattr(X, "UC_X86_REG_" + name.upper()) for name in (
     "ax", "bx", "cx", "dx", "al", "bl", "cl", "dl", "ah", "bh", "ch", "dh", "si", "di", "sp", "bp")}
 GPRS = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp")
 
+# uc_reg_read called with plain integers and without releasing the GIL (it
+# returns at once and calls nothing back): the machine and the observer read
+# a register at every event, and the binding's prototype costs a third more
+_REG_READ = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)(
+    ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p).value)
+
 
 class _Mmr(ctypes.Structure):
     """unicorn's uc_x86_mmr (GDTR, IDTR): selector, base, limit, flags."""
     _fields_ = [("selector", ctypes.c_uint16), ("base", ctypes.c_uint64),
                 ("limit", ctypes.c_uint32), ("flags", ctypes.c_uint32)]
+
+
+class _Batch:
+    """The buffers of one ``uc_reg_read_batch`` call: ids, values, pointers."""
+
+    def __init__(self, ids: tuple) -> None:
+        self.n = len(ids)
+        self.size = 8 * self.n
+        self.ids = (ctypes.c_int * self.n)(*ids)
+        self.vals = (ctypes.c_uint64 * self.n)()
+        base = ctypes.addressof(self.vals)
+        self.ptrs = (ctypes.c_void_p * self.n)(*[base + 8 * i for i in range(self.n)])
 
 
 class Descriptor:
@@ -130,8 +148,11 @@ class Cpu:
         self._uch = uc._uch
         self._val = ctypes.c_uint64()
         self._pval = ctypes.byref(self._val)
+        self._uch_addr = uc._uch.value
+        self._val_addr = ctypes.addressof(self._val)
         self._mmr = _Mmr()
         self._pmmr = ctypes.byref(self._mmr)
+        self._batches: dict = {}        # register ids -> _Batch (read_batch)
 
     # -- the run-loop state a snapshot keeps (Machine.snapshot/restore) -------
     LOOP_STATE = ("pending_exc", "shadow_spent", "just_delivered", "nmi_blocked", "nmi_esp",
@@ -152,9 +173,21 @@ class Cpu:
 
     # -- registers -----------------------------------------------------------
     def _get(self, regid: int) -> int:
-        self._val.value = 0
-        uclib.uc_reg_read(self._uch, regid, self._pval)
-        return self._val.value
+        val = self._val
+        val.value = 0
+        _REG_READ(self._uch_addr, regid, self._val_addr)
+        return val.value
+
+    def read_batch(self, ids: tuple) -> list:
+        """The registers ``ids`` (UC_X86_REG_* of 32 bits or less) as ``_get``
+        reads them, in one call into libunicorn: the call costs more than
+        the read, and a delivery reads five."""
+        b = self._batches.get(ids)
+        if b is None:
+            b = self._batches[ids] = _Batch(ids)
+        ctypes.memset(b.vals, 0, b.size)
+        uclib.uc_reg_read_batch(self._uch, b.ids, b.ptrs, b.n)
+        return b.vals[:]
 
     def _set(self, regid: int, value: int) -> None:
         v = ctypes.c_uint64(value & 0xFFFFFFFF)

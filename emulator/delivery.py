@@ -50,6 +50,8 @@ from __future__ import annotations
 import struct
 from typing import Optional
 
+from unicorn import x86_const as X
+
 from emulator.tasks import switch_through_gate
 from emulator.x86 import (CONTRIBUTORY, EFLAGS_AC, EFLAGS_IF, EFLAGS_NT, EFLAGS_RF, EFLAGS_TF,
                           EFLAGS_VM, ERROR_CODE_VECTORS, VEC_DF, VEC_GP, VEC_NP, VEC_PF, VEC_SS,
@@ -58,6 +60,9 @@ from emulator.x86 import (CONTRIBUTORY, EFLAGS_AC, EFLAGS_IF, EFLAGS_NT, EFLAGS_
 GATE_TASK, GATE_INT16, GATE_TRAP16, GATE_INT32, GATE_TRAP32 = 0x05, 0x06, 0x07, 0x0E, 0x0F
 GATES = (GATE_TASK, GATE_INT16, GATE_TRAP16, GATE_INT32, GATE_TRAP32)
 SOFT_ONE_BYTE = {3: 0xCC, 4: 0xCE}          # int3, into (every other int n is CD ib)
+# what the frame needs, read in one call (Cpu.read_batch)
+FRAME_REGS = (X.UC_X86_REG_CS, X.UC_X86_REG_EFLAGS, X.UC_X86_REG_EIP, X.UC_X86_REG_ESP,
+              X.UC_X86_REG_SS)
 
 
 def deliver(cpu, vector: int, kind: str, error_code: Optional[int] = None) -> None:
@@ -109,7 +114,7 @@ def _once(cpu, vector: int, kind: str, error_code: Optional[int]) -> None:
     gtype = (hi >> 8) & 0x1F
     if gtype not in GATES:
         raise DeliveryFault(VEC_GP, gate_err)
-    cs = cpu.read("cs")
+    cs, eflags, eip, esp, ss_now = cpu.read_batch(FRAME_REGS)
     cpl = cs & 3                        # protected mode: CS.RPL
     if kind == "soft" and (hi >> 13) & 3 < cpl:
         raise DeliveryFault(VEC_GP, vector * 8 + 2)
@@ -124,18 +129,16 @@ def _once(cpu, vector: int, kind: str, error_code: Optional[int]) -> None:
         offset &= 0xFFFF
     selector = lo >> 16
     dpl = _check_code_segment(cpu, selector, cpl, ext)
-    eflags = cpu.eflags
     if eflags & EFLAGS_VM:
         raise Unsupported("an interrupt in virtual-8086 mode")
-    words = [eflags, cs, cpu.eip]
+    words = [eflags, cs, eip]
     if dpl < cpl:
+        words = [ss_now, esp] + words
         ss, esp, ss_base = _inner_stack(cpu, dpl, ext)
-        words = [cpu.read("ss"), cpu.read("esp")] + words
         stack_fault = (VEC_SS, (ss & 0xFFFC) | ext)
     else:
         ss = None
-        esp = cpu.read("esp")
-        ss_base = cpu.segment_base(cpu.read("ss"))
+        ss_base = cpu.segment_base(ss_now)
         stack_fault = (VEC_SS, ext)
     if pushed is not None:
         words.append(pushed)

@@ -4,7 +4,7 @@
 
 Contract
 --------
-``GuestHooks`` is mixed into ``Machine`` and uses its ``cpus``, ``clock``,
+``GuestHooks`` is mixed into ``Machine`` and uses its ``cpus``, ``clock``, ``timers``,
 ``icount`` (the exact time inside a block) and ``invalidate_code``.  A hook
 or watch is installed on every CPU's engine; its handle removes it from all
 of them.  An exec hook remembers the (address, time) it last ran at on each
@@ -40,6 +40,7 @@ class GuestHooks:
                     return                  # it ran here before a stop: this is the resume
                 last[_key] = when
                 _fn(self, cpu)
+                self.timers.changed()       # the hook may have touched a device
             return cb
         end = addr if end is None else end
         hs = [cpu.uc.hook_add(unicorn.UC_HOOK_CODE, make_cb(cpu), None, addr, end)
@@ -67,6 +68,7 @@ class GuestHooks:
             def cb(uc, access, address, size, value, _ud):
                 self.icount.sync(cpu.pc)
                 fn(self, cpu, address, size, value if access == unicorn.UC_MEM_WRITE else None)
+                self.timers.changed()
             return cb
         hs = [cpu.uc.hook_add(kind, make_cb(cpu), None, addr, addr + length - 1)
               for cpu in self.cpus]

@@ -3,7 +3,7 @@
 Virtual time is the count of guest instructions retired (emulator/clock.py).
 A block hook -- the C one in emulator/native/blockhook.c, or ``py_block``
 here, its Python twin -- adds each translation block's instruction count
-(cached per block, decoded once with capstone) and stops the engine
+(cached per block, decoded once with libcapstone: emulator/disasm.py) and stops the engine
 *before* a block when the next event (device deadline, injection, budget)
 would fall inside it; the run loop (emulator/runloop.py) then runs the few
 instructions up to the event with ``emu_start``'s ``until`` set to the
@@ -72,11 +72,11 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-import capstone
 import unicorn
 
 from emulator.clock import Clock
 from emulator.crwrite import parse as parse_cr_write
+from emulator.disasm import Disasm
 from emulator.devices.platform import MMIO_RANGES
 
 INF = 1 << 62
@@ -160,8 +160,8 @@ class InstructionClock:
         self.pending_io_hooks: list[int] = []
         self.control = None                         # crwrite.ControlWrites (the machine's)
         self.pending_cr: list = []                  # Block.crw sites to hook before running
-        self._cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
-        self._cs16 = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_16)
+        self._cs = Disasm()
+        self._cs16 = Disasm(mode16=True)
 
     # -- counting ------------------------------------------------------------
     def _decode(self, addr: int, size: int, key: tuple) -> Block:
@@ -169,7 +169,7 @@ class InstructionClock:
         offsets, last, io_next, mmio, crw = [], "", [], [], []
         cs = self._cs16 if key[-1] == "16" else self._cs
         # (address, size, mnemonic, operands): no CsInsn objects, a third of the cost
-        insns = list(cs.disasm_lite(code, addr))
+        insns = cs.lite(code, addr)
         for i, (address, isize, mnemonic, op_str) in enumerate(insns):
             offsets.append(address - addr)
             is_mmio = _mmio_operand(op_str)

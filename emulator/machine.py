@@ -103,7 +103,8 @@ by linear address, ``forget_blocks``).
 This file builds all of them and dispatches port and MMIO accesses.
 
 Ports and MMIO: each port access (``UC_HOOK_INSN`` in/out) first sets
-``clock.now`` to the access's exact time and advances the devices, then
+``clock.now`` to the access's exact time and advances the devices (those
+whose deadline is due, and the one accessed: emulator/timers.py), then
 calls the device, then (``_io_end``) asks the engine to stop right after
 the instruction when the access changed what happens next: an earlier
 deadline, the exit port, an NMI, or an interrupt the CPU would take (or,
@@ -129,7 +130,6 @@ import sys
 import threading
 from typing import Callable, Optional
 
-import capstone
 import unicorn
 from unicorn import x86_const as X
 
@@ -149,6 +149,7 @@ from emulator.devices.hpet import HPET_BASE
 from emulator.devices.platform import MAX_CPUS, MMIO_RANGES, PcInterrupts
 from emulator.devices.testdev import TestDevice
 from emulator.devices.uart16550 import Uart
+from emulator.disasm import Disasm
 from emulator.firmware import PcFirmware
 from emulator.hooks import GuestHooks
 from emulator.icount import F_STOP, F_WATCH_IF, INF, HookState, InstructionClock
@@ -157,6 +158,7 @@ from emulator.native import load_block_hook
 from emulator.roundrobin import RoundRobin
 from emulator.runloop import STATUS_BUDGET, STATUS_CRASH, RunLoop, RunResult
 from emulator.snapshot import Snapshots
+from emulator.timers import DeviceTimers
 
 __all__ = ["Machine", "MachineError", "RunResult", "MAX_CPUS", "STATUS_BUDGET", "STATUS_CRASH"]
 
@@ -195,7 +197,7 @@ class Machine(GuestHooks, Snapshots):
         self.on_interrupt: list = []
         self.cpus: list[Cpu] = []
         self.native = None             # CPU 0's C block hook (None: Python hook)
-        self._disasm = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+        self._disasm = Disasm()            # a fault's instruction (accept.selector_error)
         self._schedule: list = []      # (t, seq, fn)
         self._seq = 0
         self._init_hooks()             # exec hooks and watches (emulator/hooks.py)
@@ -272,6 +274,7 @@ class Machine(GuestHooks, Snapshots):
         self._timed = [d for d in self._device_list
                        if type(d).next_deadline is not Device.next_deadline]
         self._timed.extend(self.platform.lapics)   # their timers (cheaper than the platform's loop)
+        self.timers = DeviceTimers(self._timed)    # their deadlines, cached (emulator/timers.py)
         for i, lapic in enumerate(self.platform.lapics):
             lapic.on_init = (lambda k: lambda: self._on_init(k))(i)
             lapic.on_sipi = (lambda k: lambda vector: self._on_sipi(k, vector))(i)
@@ -477,33 +480,28 @@ class Machine(GuestHooks, Snapshots):
         self.rr.start(index)
         self.trace.emit("cpu.start", index, vector=vector, eip=base)
 
-    def _advance_devices(self) -> None:
-        now = self.clock.now
-        for dev in self._timed:
-            dev.advance(now)
-
     def next_event(self) -> int:
         """The earliest device deadline or scheduled call (INF: none)."""
-        t = INF
-        for dev in self._timed:
-            d = dev.next_deadline()
-            if d is not None and d < t:
-                t = d
+        t = self.timers.next_deadline()
         if self._schedule and self._schedule[0][0] < t:
             t = self._schedule[0][0]
         return t
 
     def devices_at_boundary(self) -> None:
-        """Devices advanced to clock.now, then the scheduled calls due."""
+        """Devices due advanced to clock.now, then the scheduled calls due."""
         now = self.clock.now
-        self._advance_devices()
+        self.timers.advance(now)
         while self._schedule and self._schedule[0][0] <= now:
             _t, _s, fn = self._schedule.pop(0)
             fn(self)
+            self.timers.changed()          # a call may touch any device
 
     # -- port I/O and APIC MMIO (0xFEE00000 the acting CPU's LAPIC, 0xFEC00000 the IO APIC)
-    def _io_end(self) -> None:
-        """After an access: stop right after it when it changed what happens next."""
+    def _io_end(self, timed: bool = True) -> None:
+        """After an access: stop right after it when it changed what happens next
+        (``timed``: the access may have moved a device deadline)."""
+        if timed:
+            self.timers.changed()
         cpu = self.cpu
         st = cpu.st
         t = self.next_event()
@@ -518,9 +516,14 @@ class Machine(GuestHooks, Snapshots):
             # deliverable now: stop after this instruction; else wait for IF
             st.flags |= F_STOP if cpu.interrupts_enabled else F_WATCH_IF
 
+    def _mmio_device(self, base: int):
+        """The timed device an MMIO access at ``base`` reaches: the HPET, else the
+        acting CPU's LAPIC (an IO APIC access reaches none; its LAPIC is harmless)."""
+        return self.firmware.hpet if base == HPET_BASE else self.platform.lapics[self.current_cpu]
+
     def _mmio_read(self, uc, offset, size, base) -> int:
         self.icount.mmio_now()
-        self._advance_devices()
+        self.timers.access(self._mmio_device(base), self.clock.now)
         if base == HPET_BASE:
             value = self.firmware.hpet.mmio_read(offset, size)
         else:
@@ -530,7 +533,7 @@ class Machine(GuestHooks, Snapshots):
 
     def _mmio_write(self, uc, offset, size, value, base) -> None:
         self.icount.mmio_now()
-        self._advance_devices()
+        self.timers.access(self._mmio_device(base), self.clock.now)
         if base == HPET_BASE:
             self.firmware.hpet.mmio_write(offset, size, value)
         else:
@@ -539,19 +542,19 @@ class Machine(GuestHooks, Snapshots):
 
     def _on_in(self, uc, port, size, _ud) -> int:
         self.icount.sync(self.cpu.pc, retired_current=True)
-        self._advance_devices()
         dev = self._ports.get(port)
+        self.timers.access(dev, self.clock.now)
         value = dev.io_read(port, size) if dev is not None else (1 << (8 * size)) - 1
-        self._io_end()
+        self._io_end(self.timers.timed(dev))
         return value
 
     def _on_out(self, uc, port, size, value, _ud) -> None:
         self.icount.sync(self.cpu.pc, retired_current=True)
-        self._advance_devices()
         dev = self._ports.get(port)
+        self.timers.access(dev, self.clock.now)
         if dev is not None:
             dev.io_write(port, size, value)
-        self._io_end()
+        self._io_end(self.timers.timed(dev))
 
     def _on_intr(self, uc, intno, _ud) -> None:
         """Unicorn's report of ``int n`` or an exception: delivered at the boundary."""

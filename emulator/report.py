@@ -1,7 +1,7 @@
 """The crash and deadlock report: one paragraph on stderr, never a traceback.
 
 ``crash_report(machine, cpu, what)`` says what happened, at which virtual
-time, the registers, the instruction at EIP disassembled (capstone), and a
+time, the registers, the instruction at EIP disassembled (libcapstone), and a
 backtrace through the EBP chain (saved EBP at [EBP], return address at
 [EBP+4]), symbolised when the image has symbols.  With paging on, EIP and
 the EBP chain are linear addresses read through the page tables, and the
@@ -10,9 +10,9 @@ paragraph adds CR2, CR3 and the CPL.
 
 from __future__ import annotations
 
-import capstone
+from emulator.disasm import Disasm
 
-_CS = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+_CS = Disasm()
 
 
 def _sym(machine, addr: int) -> str:
@@ -41,10 +41,11 @@ def disassemble_at(machine, addr: int, cpu=None) -> str:
     code = _read(machine, cpu, addr, 16)
     if code is None:
         return "(not in memory)"
-    ins = next(_CS.disasm(code, addr, 1), None)
-    if ins is None:
+    found = _CS.lite(code, addr, 1)
+    if not found:
         return "(bytes " + code[:4].hex(" ") + ": not an instruction)"
-    return f"{ins.mnemonic} {ins.op_str}".strip()
+    _a, _n, mnemonic, op_str = found[0]
+    return f"{mnemonic} {op_str}".strip()
 
 
 def backtrace(machine, cpu, depth: int = 16) -> list:

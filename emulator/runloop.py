@@ -79,6 +79,7 @@ class RunLoop:
         self.stop_requested = False
         m.cpu.st.flags &= ~F_STOP
         self.thread = threading.get_ident()
+        m.timers.changed()          # devices may have been touched since the last run
         rr, cpus, clock = m.rr, m.cpus, m.clock
         cpu = m.cpu
         try:
@@ -188,6 +189,7 @@ class RunLoop:
         self.m.trace.emit("intr.enter", cpu.index, vector=vector, kind=kind, eip=eip_from)
         for fn in list(self.m.on_interrupt):
             fn(cpu, vector, kind, eip_from, err)
+        self.m.timers.changed()     # a listener may touch a device
 
     # -- running the engine -----------------------------------------------------------
     def execute(self, cpu: Cpu, limit: int) -> None:

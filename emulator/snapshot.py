@@ -7,7 +7,7 @@ the round robin, the clock, the pending schedule and each CPU's run-loop
 state.  A restore keeps the decoded blocks and translations of code whose
 bytes it does not change.  ``Snapshots`` is a mixin of ``Machine``: it uses
 the machine's ``cpus``, ``ram_view``, ``icount``, ``platform``, ``rr``,
-``_device_list``, ``_schedule`` and ``_make_wiring_again``.
+``_device_list``, ``timers``, ``_schedule`` and ``_make_wiring_again``.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ class Snapshots:
         self._schedule = list(snap["schedule"])
         self.hooks_fire_again()                 # time runs again
         self.loop.result = None
+        self.timers.changed()                   # every device's deadline is the snapshot's
         for addr, size in stale:                # translations of unchanged code stay
             self.invalidate_code(addr, size)
 

@@ -8,8 +8,12 @@ Time: a device is handed the machine's ``Clock`` (``clock.now`` is virtual
 time in instructions, see emulator/clock.py).  A device with timers reports
 the earliest instruction count at which it must act (``next_deadline``);
 the machine runs the CPU no further than that and then calls ``advance``.
-Before every port or MMIO access the machine also calls ``advance(now)``, so
-a device always sees accesses in time order.
+Before every port or MMIO access to a device the machine also calls its
+``advance(now)``, so a device always sees accesses in time order.  Before
+its deadline a device has nothing to do: what it derives from the time (a
+count, the RTC's clock bytes and flags) it catches up on when next advanced
+or accessed, with the same result, so the machine advances the others only
+once a deadline is due (emulator/timers.py).
 
 Interrupt lines: the machine gives each device an ``IrqLine`` per output.
 ``IrqLine.set(level)`` drives the line (1 asserted, 0 deasserted); edge

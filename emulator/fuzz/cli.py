@@ -17,14 +17,21 @@ order, so the report is the same however it was spread.
 
 Each divergence is shrunk (emulator/fuzz/shrink.py; here, one at a time)
 and written to ``--out`` (default ``build/fuzz``) as a probe,
-``fuzz-SEED-FAMILY.S``.  Output: one line per divergence, then ``fuzz: N
-programs (seeds A:B), D divergences`` and the count per family on one more
-line.  On stderr, when it is not a terminal (a log), a progress line every
+``fuzz-SEED-FAMILY.S``.  A seed on which QEMU did not finish within
+``compare.QEMU_TIMEOUT`` seconds of host time is not a divergence and not a
+pass: nothing was compared (a test-infrastructure failure, or a QEMU hang
+the generator must learn to avoid); it gets its own line, ``seed N
+(FAMILY, K cpu): QEMU hung ...``, is not shrunk, and is counted apart.
+Output: one line per divergence or QEMU hang, then ``fuzz: N programs
+(seeds A:B), D divergences`` (with ``, H QEMU hangs`` when there were any)
+and the count per family on one more line.  On stderr, when it is not a terminal (a log), a progress line every
 500 programs (a terminal gets a tqdm bar).  ``--list`` prints each seed's
 family and CPU count and runs nothing.
 
-Exit status: 0 no divergence; 1 one or more divergences; 2 bad arguments
-or no qemu-system-i386 (one line); 70 an internal error (one line).
+Exit status: 0 no divergence and no QEMU hang; 1 one or more divergences;
+3 no divergence but QEMU hung on one or more seeds (those were not
+compared); 2 bad arguments or no qemu-system-i386 (one line); 70 an
+internal error (one line).
 """
 
 from __future__ import annotations
@@ -95,7 +102,7 @@ def main(argv=None) -> int:
         sys.stderr.write(f"irqlab fuzz: {e}\n")
         return 2
     from emulator.pool import PoolError, run_ordered   # dask/tqdm: only when programs run
-    divergences, families = [], Counter()
+    divergences, hung, families = [], [], Counter()
     try:
         for done, v in enumerate(run_ordered(check_seed, seeds, context=qemu, jobs=args.jobs,
                                              scheduler=args.scheduler, desc="fuzz"), 1):
@@ -103,7 +110,12 @@ def main(argv=None) -> int:
                 sys.stderr.write(f"fuzz: {done}/{len(seeds)} programs, "
                                  f"{len(divergences)} divergences\n")
             families[v.family] += 1
-            if not v.same:
+            if v.qemu_hung:
+                hung.append(v)
+                print(f"seed {v.seed} ({v.family}, {v.ncpus} cpu): QEMU hung (no end within "
+                      f"{compare.QEMU_TIMEOUT:.0f} s of host time; irqlab: {v.irqlab.end}): "
+                      "not compared", flush=True)
+            elif not v.same:
                 divergences.append(v)
                 print(f"seed {v.seed} ({v.family}, {v.ncpus} cpu): {v.difference()}", flush=True)
     except PoolError as e:
@@ -113,9 +125,9 @@ def main(argv=None) -> int:
         path = report(v, qemu, args.out)
         print(f"seed {v.seed}: shrunk to {path}", flush=True)
     print(f"fuzz: {len(seeds)} programs (seeds {args.seeds.start}:{args.seeds.stop}), "
-          f"{len(divergences)} divergences")
+          f"{len(divergences)} divergences" + (f", {len(hung)} QEMU hangs" if hung else ""))
     print("families: " + ", ".join(f"{f} {families[f]}" for f in gen.FAMILIES if families[f]))
-    return 1 if divergences else 0
+    return 1 if divergences else 3 if hung else 0
 
 
 def report(verdict: compare.Verdict, qemu: str, out: str):

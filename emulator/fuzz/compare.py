@@ -62,6 +62,11 @@ class Verdict:
     def same(self) -> bool:
         return self.irqlab == self.qemu
 
+    @property
+    def qemu_hung(self) -> bool:
+        """QEMU did not finish within QEMU_TIMEOUT: nothing was compared."""
+        return self.qemu.end == "timeout"
+
     def difference(self) -> str:
         """Where the two runs part, in one line (empty when they agree)."""
         if self.same:
@@ -83,8 +88,7 @@ def source(program: Program) -> str:
 
 
 def build(program: Program) -> bytes:
-    import asm       # the assembler is only needed when building
-    return asm.assemble_text(source(program), filename=f"fuzz-{program.seed}.S").flat()
+    return runtime.image(program.ops, program.ncpus)
 
 
 def on_irqlab(image: bytes, ncpus: int) -> Outcome:

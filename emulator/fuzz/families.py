@@ -326,9 +326,21 @@ def hpet(o: Ops) -> None:
             route = r.choice((2, 2, 2, 8, 0x14, 0x16))
             o.add(f"mov dword ptr [HPET + {base:#x}], {bits | (route << 9):#x}")
         elif k == "cmp":
-            o.add(f"mov dword ptr [HPET + {base + 8:#x}], {r.choice((10, 50, 200, 1000, 3000, r.getrandbits(12))):#x}")
+            # at least 10 ticks: a periodic comparator far behind the counter
+            # is caught up one period per step of QEMU's hpet_timer loop
+            # (2^32 / period steps after the counter is set to 0xfffffff0)
+            value = r.choice((10, 50, 200, 1000, 3000, max(10, r.getrandbits(12))))
+            o.add(f"mov dword ptr [HPET + {base + 8:#x}], {value:#x}")
         elif k == "cmphi":
-            o.add(f"mov dword ptr [HPET + {base + 0xC:#x}], {r.choice((0, 0, 0xffffffff)):#x}")
+            value = r.choice((0, 0, 0xffffffff))
+            # a nonzero high dword goes to the comparator (VAL_SET first),
+            # never to the period of a periodic timer: QEMU 7.2 would store
+            # it as the period's high dword and, for a 32-bit timer whose
+            # period's low dword is 0, hpet_timer's catch-up loop
+            # `t->cmp = (uint32_t)(t->cmp + t->period)` never moves: QEMU
+            # hangs (README, Differential fuzzing; fuzz seeds 335 and 390)
+            o.add(*([f"or dword ptr [HPET + {base:#x}], {0x40:#x}"] if value else []),
+                  f"mov dword ptr [HPET + {base + 0xC:#x}], {value:#x}")
         elif k == "counter":
             o.add(f"mov dword ptr [HPET + 0xf0], {r.choice((0, 0xfffffff0, r.getrandbits(16))):#x}")
         elif k == "isr":

@@ -32,20 +32,24 @@ own actions, and stays clear of the differences irqlab documents on purpose:
 
 Families: pic, pit, uart, rtc, lapic (timer and self-IPIs), ioapic, hpet,
 pm (PM timer and registers), fw_cfg, exceptions (with error codes, gate
-types), smp (IPIs between 2-4 CPUs), mixed (a bit of everything).  Paging
-faults, ring changes and task gates are not generated: irqlab has no
-paging, no ring 3 and no task switch yet (README, Not done yet).
+types), smp (IPIs between 2-4 CPUs), mixed (three of the one-CPU families),
+and the CPU's own mechanisms (emulator/fuzz/families_sys.py): paging (#PF
+with error code and CR2, A/D bits, 4-MiB pages), ring (ring 3 through the
+TSS and back through a DPL-3 gate) and task (task gates, call/jmp to a
+TSS, bad task gates).
 """
 
 from __future__ import annotations
 
 import random
 
-from emulator.fuzz.families import FAMILY_FUNCS, smp
+from emulator.fuzz.families import FAMILY_FUNCS as DEVICE_FAMILY_FUNCS, smp
+from emulator.fuzz.families_sys import SYS_FAMILY_FUNCS
 from emulator.fuzz.ops import Ops, Program
 
 FAMILIES = ("pic", "pit", "uart", "rtc", "lapic", "ioapic", "hpet", "pm", "fw_cfg",
-            "exceptions", "smp", "mixed")
+            "exceptions", "smp", "mixed", "paging", "ring", "task")
+FAMILY_FUNCS = {**DEVICE_FAMILY_FUNCS, **SYS_FAMILY_FUNCS}     # the one-CPU families
 __all__ = ["FAMILIES", "Ops", "Program", "generate"]
 
 

@@ -1,4 +1,4 @@
-"""Find, with capstone, the instructions the observer hooks by address.
+"""Find, with libcapstone, the instructions the observer hooks by address.
 
 Contract
 --------
@@ -24,24 +24,27 @@ never patched, and an address that is not an instruction start is never
 executed as one, so the only cost of a false site is nothing.
 
 Speed: the sweep decodes without capstone's operand detail
-(``disasm_lite``, ~10x cheaper per instruction) and decodes in detail only
-the few instructions that can matter -- a mnemonic naming a call or a
-return (``iret``, ``sysexit`` and ``sysret`` are in capstone's IRET group)
-or a ``pop``/``lss``/``xchg``/``mov``/``lea`` whose operands name ``sp``.
-``scan_code_full`` classifies every instruction in detail; the two give the
-same ``CodeMap`` (tests/emulator/observe/test_scan.py, on every kernel image
-and on random bytes).
+(emulator/disasm.py: the library's ``disasm_lite``, ~10x cheaper per
+instruction, without importing the capstone package) and classifies from
+the instruction's text (``_classify_text``): capstone's IRET and CALL
+groups by mnemonic (``IRET_GROUP``, ``CALL_GROUP``: every mnemonic the
+32-bit decoder gives, with its prefixes, was checked against the groups),
+the ESP loads by their operands.  ``scan_code_full`` classifies every
+instruction from capstone's operand detail (the package, imported there);
+the two give the same ``CodeMap`` (tests/emulator/observe/test_scan.py, on
+every kernel image and on random bytes).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import capstone
-from capstone import x86_const as X
+from emulator.disasm import Disasm
 
-_ESP = X.X86_REG_ESP
-_SP = X.X86_REG_SP
+# capstone's X86_GRP_IRET and X86_GRP_CALL, by the mnemonic's last word
+# (prefixes print first: "bnd call", "notrack call")
+IRET_GROUP = frozenset({"iret", "iretd", "sysexit", "sysret"})
+CALL_GROUP = frozenset({"call", "lcall"})
 
 
 @dataclass
@@ -53,6 +56,8 @@ class CodeMap:
 
 
 def _loads_esp(insn) -> bool:
+    from capstone import x86_const as X   # noqa: PLC0415 (the reference only: 80 ms to import)
+    _ESP, _SP = X.X86_REG_ESP, X.X86_REG_SP
     m = insn.mnemonic
     ops = insn.operands
     if m == "pop":
@@ -75,6 +80,7 @@ def _loads_esp(insn) -> bool:
 
 
 def _classify(insn, cm: CodeMap) -> None:
+    from capstone import x86_const as X   # noqa: PLC0415 (the reference only)
     cm.insns += 1
     grp = insn.groups
     if X.X86_GRP_IRET in grp or insn.mnemonic in ("iret", "iretd"):
@@ -83,6 +89,39 @@ def _classify(insn, cm: CodeMap) -> None:
         cm.returns.add(insn.address + insn.size)
     elif _loads_esp(insn):
         cm.esp_loads[insn.address] = insn.address + insn.size
+
+
+def _loads_esp_text(m: str, op_str: str) -> bool:
+    """``_loads_esp`` from the instruction's text (Intel syntax: operands
+    separated by ", ", a memory operand in brackets with its base first)."""
+    ops = op_str.split(", ") if op_str else []
+    if m == "pop":
+        return ops == ["esp"]
+    if m == "lss":
+        return True
+    if m == "xchg":
+        return any(o in ("esp", "sp") for o in ops)
+    if m in ("mov", "lea") and len(ops) == 2:
+        dst, src = ops
+        if dst != "esp":
+            return False
+        if "[" in src:
+            inner = src[src.index("[") + 1:]
+            return m == "mov" or not (inner.startswith("esp") and inner[3:4] in ("]", " ", "+", "-"))
+        return src != "esp"     # a register other than ESP, or an immediate
+    return False
+
+
+def _classify_text(address: int, size: int, mnemonic: str, op_str: str, cm: CodeMap) -> None:
+    """``_classify`` from ``disasm_lite``'s text."""
+    cm.insns += 1
+    last = mnemonic.rsplit(" ", 1)[-1]
+    if last in IRET_GROUP:
+        cm.iret.add(address)
+    elif last in CALL_GROUP:
+        cm.returns.add(address + size)
+    elif _loads_esp_text(mnemonic, op_str):
+        cm.esp_loads[address] = address + size
 
 
 _ESP_MNEMONICS = frozenset({"pop", "lss", "xchg", "mov", "lea"})
@@ -101,13 +140,13 @@ def _sweep(code: bytes, base: int, starts, visit) -> None:
     """Linear sweep with one-byte resynchronisation, then every address in
     ``starts`` not yet seen; ``visit(address, size, mnemonic, op_str)``
     once per instruction start."""
-    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+    md = Disasm()
     seen: set = set()
     off = 0
     n = len(code)
     while off < n:
         progressed = False
-        for address, size, mnemonic, op_str in md.disasm_lite(code[off:], base + off):
+        for address, size, mnemonic, op_str in md.lite(code[off:], base + off):
             if address not in seen:
                 seen.add(address)
                 visit(address, size, mnemonic, op_str)
@@ -118,23 +157,19 @@ def _sweep(code: bytes, base: int, starts, visit) -> None:
     for a in sorted(starts):
         if a in seen or not (base <= a < base + n):
             continue
-        for address, size, mnemonic, op_str in md.disasm_lite(code[a - base:a - base + 16], a, 1):
+        for address, size, mnemonic, op_str in md.lite(code[a - base:a - base + 16], a, 1):
             seen.add(a)
             visit(address, size, mnemonic, op_str)
 
 
 def scan_code(code: bytes, base: int, starts=()) -> CodeMap:
-    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
-    md.detail = True
     cm = CodeMap()
 
     def visit(address, size, mnemonic, op_str):
         if not _maybe_site(mnemonic, op_str):
             cm.insns += 1
             return
-        off = address - base
-        for insn in md.disasm(code[off:off + size], address, 1):
-            _classify(insn, cm)
+        _classify_text(address, size, mnemonic, op_str, cm)
     _sweep(code, base, starts, visit)
     return cm
 
@@ -142,6 +177,7 @@ def scan_code(code: bytes, base: int, starts=()) -> CodeMap:
 def scan_code_full(code: bytes, base: int, starts=()) -> CodeMap:
     """``scan_code`` with every instruction decoded in detail (the reference
     the fast sweep is tested against)."""
+    import capstone     # noqa: PLC0415 (the reference only: 80 ms to import)
     md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
     md.detail = True
     cm = CodeMap()

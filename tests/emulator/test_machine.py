@@ -15,62 +15,15 @@ import pytest
 
 import asm
 from emulator.machine import Machine, MachineError
+from tests import guests
 
 ROOT = Path(__file__).resolve().parents[2]
 
-PROLOGUE = """
-start:
-    mov esp, 0x80000
-    mov edi, idt
-    mov ecx, 0x40
-fill:
-    mov eax, handler
-    mov word ptr [edi], ax
-    mov word ptr [edi + 2], 0x10
-    mov word ptr [edi + 4], 0x8e00
-    shr eax, 16
-    mov word ptr [edi + 6], ax
-    add edi, 8
-    loop fill
-    lidt [idtr]
-    # PICs: vectors 0x20/0x28, all masked but IRQ 0 and 5
-    mov al, 0x11
-    out 0x20, al
-    out 0xa0, al
-    mov al, 0x20
-    out 0x21, al
-    mov al, 0x28
-    out 0xa1, al
-    mov al, 4
-    out 0x21, al
-    mov al, 2
-    out 0xa1, al
-    mov al, 1
-    out 0x21, al
-    out 0xa1, al
-    mov al, 0xde
-    out 0x21, al
-    mov al, 0xff
-    out 0xa1, al
-    jmp main
-
-handler:
-    push eax
-    inc dword ptr [count]
-    mov al, 0x20
-    out 0x20, al
-    pop eax
-    iret
-
-    .data
-    .align 8
-idtr: .short 0x40 * 8 - 1
-    .long idt
-count: .long 0
-    .bss
-idt: .space 0x40 * 8
-    .text
-"""
+# stack, 0x40 gates to `handler`, PICs at vectors 0x20/0x28 with every line
+# masked but IRQ 0 and 5, then `main`; the handler counts into `count`
+PROLOGUE = (guests.start() + guests.idt_gates(0x40) + guests.pic_init(0xde, 0xff)
+            + guests.lines("jmp main") + guests.counting_handler()
+            + guests.idt_data(0x40, counter=True) + "    .text\n")
 
 
 def build(body: str) -> bytes:

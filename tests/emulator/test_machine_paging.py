@@ -8,48 +8,11 @@ from __future__ import annotations
 
 import asm
 from emulator.machine import STATUS_BUDGET, STATUS_CRASH, Machine
+from tests import guests
 
 # identity-map 0-4 MiB, IDT with every gate to `handler` (a macro per test)
-PAGING = """
-start:
-    mov esp, 0x80000
-    mov edi, 0x10000
-    mov dword ptr [edi], 0x11000 + 3
-    mov edi, 0x11000
-    mov eax, 3
-    mov ecx, 1024
-fill:
-    mov [edi], eax
-    add eax, 0x1000
-    add edi, 4
-    loop fill
-    mov eax, 0x10000
-    mov cr3, eax
-    mov eax, cr0
-    or eax, 0x80000000
-    mov cr0, eax
-    mov edi, idt
-    mov ecx, 0x41
-gates:
-    mov eax, handler
-    mov word ptr [edi], ax
-    mov word ptr [edi + 2], 0x10
-    mov word ptr [edi + 4], 0x8e00
-    shr eax, 16
-    mov word ptr [edi + 6], ax
-    add edi, 8
-    loop gates
-    lidt [idtr]
-"""
-DATA = """
-    .data
-    .align 8
-idtr: .short 0x41 * 8 - 1
-    .long idt
-    .bss
-    .align 8
-idt: .space 0x41 * 8
-"""
+PAGING = guests.start() + guests.identity_paging() + guests.idt_gates(0x41, label="gates")
+DATA = "\n" + guests.idt_data(0x41, align_bss=True)
 
 
 def machine(body: str) -> Machine:
@@ -90,25 +53,13 @@ handler:
 def test_an_interrupt_from_ring_3_without_a_tss_is_a_triple_fault_report():
     # no ltr: TR's limit is 0, the ring-0 stack cannot be read (#TS), nor
     # can #TS's or #DF's own deliveries: shutdown, reported, status 126
-    img = asm.assemble_text("""
-start:
-    mov esp, 0x80000
+    # gates DPL 3 (0xee00) on the GDT's code selector 0x08
+    img = asm.assemble_text(guests.start() + """
     lgdt [gdtr]
     mov ax, 0x10
     mov ds, ax
     mov ss, ax
-    mov edi, idt
-    mov ecx, 0x41
-gates:
-    mov eax, handler
-    mov word ptr [edi], ax
-    mov word ptr [edi + 2], 0x08
-    mov word ptr [edi + 4], 0xee00
-    shr eax, 16
-    mov word ptr [edi + 6], ax
-    add edi, 8
-    loop gates
-    lidt [idtr]
+""" + guests.idt_gates(0x41, label="gates", selector=0x08, flags=0xee00) + """
     push 0x23
     push 0x70000
     push 2

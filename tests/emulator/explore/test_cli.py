@@ -10,58 +10,15 @@ import pytest
 
 import asm
 from emulator.explore import cli
+from tests import guests
 
-GUEST = """
-start:
-    mov esp, 0x80000
-    mov edi, idt
-    mov ecx, 0x30
-fill:
-    mov eax, handler
-    mov word ptr [edi], ax
-    mov word ptr [edi + 2], 0x10
-    mov word ptr [edi + 4], 0x8e00
-    shr eax, 16
-    mov word ptr [edi + 6], ax
-    add edi, 8
-    loop fill
-    lidt [idtr]
-    mov al, 0x11
-    out 0x20, al
-    mov al, 0x20
-    out 0x21, al
-    mov al, 4
-    out 0x21, al
-    mov al, 1
-    out 0x21, al
-    mov al, 0xdf
-    out 0x21, al
-main:
-    sti
-    nop
-    nop
-window:
-    nop
-    nop
-    cli
-    mov al, [count]
-    out 0xf4, al
-    hlt
-handler:
-    inc dword ptr [count]
-    push eax
-    mov al, 0x20
-    out 0x20, al
-    pop eax
-    iret
-    .data
-    .align 8
-idtr: .short 0x30 * 8 - 1
-    .long idt
-count: .long 0
-    .bss
-idt: .space 0x30 * 8
-"""
+# 0x30 gates to a handler counting into `count`; the master PIC with only
+# IRQ 5 unmasked; `main` takes interrupts for four instructions (two nops,
+# `window`'s two nops), then exits with the count
+GUEST = (guests.start() + guests.idt_gates(0x30) + guests.pic_init(0xdf)
+         + "main:\n" + guests.lines("sti", "nop", "nop")
+         + "window:\n" + guests.lines("nop", "nop", "cli", "mov al, [count]", "out 0xf4, al", "hlt")
+         + guests.counting_handler() + guests.idt_data(0x30, counter=True))
 
 
 @pytest.fixture(scope="module")

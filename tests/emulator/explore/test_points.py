@@ -16,32 +16,11 @@ import asm
 from emulator.devices.testdev import TESTDEV_BASE
 from emulator.explore import Plan, Window, base_run
 from emulator.explore.target import Target
+from tests import guests
 
 # PICs at 0x20/0x28, every line masked but 0 and 5; no IDT entries are
 # needed: the base run never takes an interrupt (IF=0 or nothing raised).
-PROLOGUE = """
-start:
-    mov esp, 0x80000
-    mov al, 0x11
-    out 0x20, al
-    out 0xa0, al
-    mov al, 0x20
-    out 0x21, al
-    mov al, 0x28
-    out 0xa1, al
-    mov al, 4
-    out 0x21, al
-    mov al, 2
-    out 0xa1, al
-    mov al, 1
-    out 0x21, al
-    out 0xa1, al
-    mov al, 0xde
-    out 0x21, al
-    mov al, 0xff
-    out 0xa1, al
-main:
-"""
+PROLOGUE = guests.start() + guests.pic_init(0xde, 0xff) + "main:\n"
 EXIT = """
     mov al, 0
     out 0xf4, al

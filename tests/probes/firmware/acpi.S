@@ -265,36 +265,18 @@ say_checksum:
         pop eax
         ret
 
-# put_block: " XXXX/L" for port EAX, length EDX.
+# put_block: " XXXX/L" for port EAX (its low 16 bits), length EDX.
 put_block:
         push eax
-        and eax, 0xffff
-        shl eax, 16
-        push ecx
-        mov ecx, 4
-1:      rol eax, 4
         push eax
-        and eax, 0xf
-        mov al, [hexdigits + eax]
-        out DEBUGCON, al
+        mov al, ah
+        call puthex2                          # the port's high byte (puthex2 turns EAX)
         pop eax
-        loop 1b
-        pop ecx
+        call puthex2                          # its low byte
         mov al, '/'
         out DEBUGCON, al
         mov eax, edx
         call putdec
-        pop eax
-        ret
-
-# put_chars: ECX characters at ESI.
-put_chars:
-        push eax
-        push esi
-1:      lodsb
-        out DEBUGCON, al
-        loop 1b
-        pop esi
         pop eax
         ret
 

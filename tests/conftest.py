@@ -1,0 +1,34 @@
+"""For every test: QEMU boots shared by the session's workers; long tests first.
+
+Each identical QEMU boot (same image bytes, same arguments) runs once per
+pytest session; the result is kept in the session's directory, which the
+xdist workers share (tests/qemu.py, tests/cache.py).
+
+Tests whose id names storm, soak or build_all are collected first, in
+their own order, the rest after them in theirs: the longest tests are
+among them (a whole storm or soak run, about a minute each; build-all).
+pytest -n 2 hands tests out in collection order, and a long test handed
+out last keeps one worker busy while the other has nothing left.
+Only the order changes; every test runs, with the same arguments.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import qemu
+from tests.cache import session_dir
+
+LONG = ("storm", "soak", "build_all")       # in a test's id: the longest are among these
+
+
+def pytest_collection_modifyitems(items):
+    """Long tests first (a stable sort: each group keeps its order)."""
+    items.sort(key=lambda item: not any(word in item.nodeid for word in LONG))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _qemu_boots_shared_by_the_session(tmp_path_factory):
+    qemu.use_cache(session_dir(tmp_path_factory, "qemu"))
+    yield
+    qemu.use_cache(None)
