@@ -27,7 +27,8 @@ from __future__ import annotations
 from . import expr as X
 from .encoder import Encoder, EncodeError
 from .errors import AsmError, suggest
-from .source import LOCAL_NAME, MAX_IMAGE, Reader, Stmt
+from .operands import MAX_IMAGE
+from .source import LOCAL_NAME, Reader, Stmt
 
 HEADER_SIZE = 32
 ADDRESS_LIMIT = 1 << 32          # the image must end at or below 4 GiB

@@ -44,6 +44,7 @@ from keystone import (KS_ARCH_X86, KS_ERR_ASM_MNEMONICFAIL, KS_MODE_16, KS_MODE_
 
 from . import expr as X
 from . import guard
+from .operands import split_top
 
 REGISTERS = set("""
 al ah ax eax bl bh bx ebx cl ch cx ecx dl dh dx edx si esi di edi sp esp bp ebp
@@ -71,7 +72,6 @@ FAR = re.compile(r"^\s*(?:far\s+)?([^\[\]:]+?)\s*:\s*([^\[\]:]+?)\s*$", re.I)
 
 
 def _split_operands(ops: str):
-    from .source import split_top
     return split_top(ops, ",")
 
 

@@ -39,6 +39,7 @@ import threading
 import time
 
 from .expr import ExprError, parse_number
+from .operands import split_top
 
 PREFIXES = ("rep", "repe", "repz", "repne", "repnz", "lock", "data16", "addr16")
 MNEMONIC = re.compile(r"[a-z][a-z0-9]*\Z")
@@ -74,7 +75,6 @@ def check_statement(mnemonic: str, ops: str, ops_off: int):
             parse_number(m.group(), m.start())
         except ExprError as e:
             return (str(e), "operands", ops_off + e.offset)
-    from .source import split_top
     for text, off in split_top(plain, ","):
         if not text:
             return ("empty operand", "operands", ops_off + off)

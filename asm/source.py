@@ -26,7 +26,7 @@ that is not valid UTF-8 is read with surrogate escapes, as GAS copies them).
 
 The character-level reading (comments, splitting at commas and `;`,
 strings, the ASCII check) and the checks on a directive's operands live in
-asm.operands; split_top and MAX_IMAGE stay importable from here.
+asm.operands; Loc, where a statement came from, in asm.errors.
 """
 
 from __future__ import annotations
@@ -36,8 +36,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import expr as X
-from .errors import AsmError, Loc, suggest  # noqa: F401  (Loc: asm.source's name for it)
-from .operands import MAX_IMAGE  # noqa: F401  (asm.assembler imports it from here)
+from .errors import AsmError, Loc, suggest
 from .operands import (check_ascii, directive_args, incbin_slice, parse_string, read_incbin,
                        split_top, strip_comment)
 
