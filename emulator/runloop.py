@@ -170,18 +170,37 @@ class RunLoop:
 
     # -- one boundary ------------------------------------------------------------
     def boundary(self, cpu: Cpu) -> None:
-        """Everything that happens between two instructions at clock.now."""
+        """Everything that happens between two instructions at clock.now.
+
+        When a device deadline falls here, what the CPU had to take before
+        it comes first, then the devices act: QEMU -icount ends the CPU's
+        budget with the instruction at the deadline, and its cpu_exec
+        delivers a pending exception or interrupt (cpu_handle_interrupt)
+        before it sees the budget spent and leaves to run the timers.  A
+        timer's interrupt raised again while the one already pending is
+        delivered is then a second interrupt, not merged with the first
+        (fuzz seed 6216: an HPET comparator firing at a handler's iret)."""
         m = self.m
+        if m.timers.next_deadline() <= m.clock.now and self._take(cpu):
+            m.devices_at_boundary()
+            return
         m.devices_at_boundary()
+        self._take(cpu)
+
+    def _take(self, cpu: Cpu) -> bool:
+        """The event ``cpu`` takes at this boundary (emulator/accept.py), if any."""
+        m = self.m
         taken = accept.take(cpu, lambda: m.icount.previous(cpu, cpu.pc))
-        if taken is not None:
-            self.after_delivery(cpu, *taken)
-            if taken[1] in ("exception", "soft"):
-                # the handler's first instruction is a boundary: an NMI
-                # waiting comes first, on top of the frame (IF does not hold it)
-                nmi = accept.take_nmi(cpu)
-                if nmi is not None:
-                    self.after_delivery(cpu, *nmi)
+        if taken is None:
+            return False
+        self.after_delivery(cpu, *taken)
+        if taken[1] in ("exception", "soft"):
+            # the handler's first instruction is a boundary: an NMI
+            # waiting comes first, on top of the frame (IF does not hold it)
+            nmi = accept.take_nmi(cpu)
+            if nmi is not None:
+                self.after_delivery(cpu, *nmi)
+        return True
 
     def after_delivery(self, cpu: Cpu, vector: int, kind: str, eip_from: int, err) -> None:
         cpu.halted = False

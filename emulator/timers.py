@@ -13,10 +13,16 @@ timer (``next_deadline``/``advance``, emulator/devices/base.py):
   its deadline (what it computes from the time -- the PIT's count, the RTC's
   clock bytes and flags, the PM timer -- it catches up on when next
   advanced or accessed, with the same result);
-* ``access(dev, now)`` -- before a port or MMIO access to ``dev``: the due
-  devices as ``advance``, and ``dev`` itself brought to ``now`` (it sees
-  its accesses in time order, as before); the caller calls ``changed()``
-  after the access;
+* ``access(dev, now)`` -- before a port or MMIO access to ``dev`` made by
+  the instruction that retires at ``now`` (emulator/icount.py): the devices
+  due *before* ``now`` as ``advance(now - 1)``, and ``dev`` itself brought
+  to ``now - 1`` (it sees its accesses in time order); the caller calls
+  ``changed()`` after the access.  A deadline at ``now`` itself fires after
+  the access, at the boundary that follows, as on QEMU -icount: its CPU
+  runs a budget that ends with the instruction at the deadline, so that
+  instruction's access reads the clock at the deadline (an HPET counter
+  equal to the comparator) and the device state before the timer's
+  callback (the comparator not yet advanced) -- fuzz seed 6216;
 * ``timed(dev)`` -- whether ``dev`` is one of them (a port access to a
   device without a timer -- the PIC's EOI -- moves no deadline);
 * ``changed()`` -- forget the cached deadline.  The machine calls it after
@@ -75,5 +81,5 @@ class DeviceTimers:
         return True
 
     def access(self, dev, now: int) -> None:
-        if not self.advance(now) and dev is not None:
-            dev.advance(now)
+        if not self.advance(now - 1) and dev is not None:
+            dev.advance(now - 1)

@@ -26,6 +26,19 @@
 #     APIC entry is masked; unmasked, the held level is delivered once; the
 #     handler writes the bit back, which lowers the line, so the EOI leaves
 #     Remote IRR 0 and nothing is delivered again)
+#   deadline: isr 00000000 00000000 00000004
+#     (a level timer 2, comparator 1, pin masked, enabled with the counter
+#     at 0 by the instruction at clock E: its deadline is E + 10.  GINTR_STA
+#     read by the instructions at E + 9, E + 10 and E + 11: the access at the
+#     deadline sees the timer before it fires -- QEMU's -icount budget ends
+#     with that instruction and its timers run after it)
+#   same boundary: 2 interrupts
+#     (edge timers 1 and 2 on pin 2, comparators 1 and 3: timer 1 fires at
+#     E + 10 with IF clear and waits in the IRR; sti at E + 29, its shadow at
+#     E + 30, timer 2's deadline.  At that boundary QEMU's cpu_exec takes the
+#     waiting interrupt before it leaves for the timers, so timer 2's edge
+#     comes while the first is in service: a second interrupt, not one
+#     merged into the IRR bit the first still held)
 #   legacy: pit 0 interrupts, timer 0 1 interrupts, pit again 3 interrupts
 #     (LEG_RT_CNF turns the PIT's interrupt off: a 1 kHz PIT gives nothing
 #     in 2.5 ms; HPET timer 0 takes over line 0 = IO APIC pin 2 and fires
@@ -165,6 +178,63 @@ main:
         mov dword ptr [HPET_CONF], 0
         SET_GATE VEC, handler
 
+        # an access at a comparator's deadline: the timer has not fired yet
+        mov ecx, 2
+        mov eax, VEC | RTE_MASKED
+        xor edx, edx
+        call route
+        call restart_counter
+        mov dword ptr [HPET_T2_CONF], TN_ENB | TN_LEVEL | ROUTE_PIN2
+        mov dword ptr [HPET_T2_CMP], 1
+        mov dword ptr [HPET_T2_CMP_HI], 0
+        mov dword ptr [HPET_CONF], 1          # E: the count 0, the deadline E + 10
+        .rept 8
+        nop
+        .endr
+        mov eax, [HPET_ISR]                   # E + 9
+        mov ebx, [HPET_ISR]                   # E + 10, the deadline
+        mov edx, [HPET_ISR]                   # E + 11
+        mov dword ptr [HPET_ISR], 4           # the line falls
+        mov dword ptr [HPET_T2_CONF], 0
+        PUTS msg_deadline
+        call puthex
+        call space
+        mov eax, ebx
+        call puthex
+        call space
+        mov eax, edx
+        call puthex
+        call newline
+
+        # a waiting interrupt and a comparator due at the same boundary
+        mov ecx, 2
+        mov eax, VEC
+        xor edx, edx
+        call route
+        call restart_counter
+        mov dword ptr [HPET_T1_CONF], TN_ENB | ROUTE_PIN2
+        mov dword ptr [HPET_T1_CMP], 1
+        mov dword ptr [HPET_T1_CMP_HI], 0
+        mov dword ptr [HPET_T2_CONF], TN_ENB | ROUTE_PIN2
+        mov dword ptr [HPET_T2_CMP], 3
+        mov dword ptr [HPET_T2_CMP_HI], 0
+        mov dword ptr [HPET_CONF], 1          # E: timer 1 due at E + 10, timer 2 at E + 30
+        .rept 28
+        nop
+        .endr
+        sti                                   # E + 29
+        nop                                   # E + 30: the shadow, timer 2's deadline
+        nop
+        nop
+        cli
+        mov dword ptr [HPET_T1_CONF], 0
+        mov dword ptr [HPET_T2_CONF], 0
+        mov dword ptr [HPET_CONF], 0
+        PUTS msg_same
+        mov eax, [count]
+        call putdec
+        PUTS msg_interrupts
+
         # legacy replacement: the PIT (1 kHz) loses ISA line 0 to timer 0
         mov ecx, 2
         mov eax, VEC
@@ -284,6 +354,8 @@ msg_taken:      .asciz ", unmasked: "
 msg_in_handler: .asciz " interrupt, isr "
 msg_after:      .asciz " in the handler, then "
 msg_rirr:       .asciz " remote irr "
+msg_deadline:   .asciz "deadline: isr "
+msg_same:       .asciz "same boundary: "
 msg_legacy:     .asciz "legacy: pit "
 msg_timer0:     .asciz " interrupts, timer 0 "
 msg_pit_again:  .asciz " interrupts, pit again "

@@ -76,6 +76,8 @@ one-shot: 1 interrupt at count 000001f4
 periodic: 20 interrupts, comparator 00002af8
 level, pin masked: isr 00000004, unmasked: 1 interrupt, isr 00000004 in the handler, \
 then 00000000 remote irr 0
+deadline: isr 00000000 00000000 00000004
+same boundary: 2 interrupts
 legacy: pit 0 interrupts, timer 0 1 interrupts, pit again 3 interrupts
 """
 
