@@ -134,6 +134,7 @@ import unicorn
 from unicorn import x86_const as X
 
 from emulator import accept
+from emulator import ioperm
 from emulator import loader as loader_mod
 from emulator import tsc
 from emulator.clock import Clock
@@ -541,6 +542,8 @@ class Machine(GuestHooks, Snapshots):
         self._io_end()
 
     def _on_in(self, uc, port, size, _ud) -> int:
+        if ioperm.refused(self.cpu, port, size):         # #GP(0) instead (emulator/ioperm.py)
+            return ioperm.refuse(self, self.cpu, True)
         self.icount.sync(self.cpu.pc, retired_current=True)
         dev = self._ports.get(port)
         self.timers.access(dev, self.clock.now)
@@ -549,6 +552,9 @@ class Machine(GuestHooks, Snapshots):
         return value
 
     def _on_out(self, uc, port, size, value, _ud) -> None:
+        if ioperm.refused(self.cpu, port, size):
+            ioperm.refuse(self, self.cpu, False)
+            return
         self.icount.sync(self.cpu.pc, retired_current=True)
         dev = self._ports.get(port)
         self.timers.access(dev, self.clock.now)

@@ -44,6 +44,7 @@ from typing import Optional
 import unicorn
 
 from emulator import accept
+from emulator import ioperm
 from unicorn import x86_const as X
 
 from emulator.cpu import (Cpu, CpuCrash, TripleFault, Unsupported, VEC_DB, VEC_UD,
@@ -287,6 +288,7 @@ class RunLoop:
         ic.sync(pc)
         st.now = st.block_start = clock.now
         st.skip_addr = -1
+        ioperm.undo(self.m, cpu)               # a refused in/out did not happen
         if clock.now != before:
             cpu.just_delivered = False
         else:
