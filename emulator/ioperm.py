@@ -1,8 +1,8 @@
 """I/O permission: the check a port access makes below IOPL (SDM vol. 1 19.5).
 
 In protected mode an ``in``/``out``/``ins``/``outs`` (with or without
-``rep``) at CPL > EFLAGS.IOPL may reach its port
-only when the TSS's I/O permission bit map allows it (SDM vol. 1 19.5.2,
+``rep``) at CPL > EFLAGS.IOPL may reach its port only when the TSS's I/O
+permission bit map allows it (SDM vol. 1 19.5.2,
 vol. 3A 8.2.1 / 8.7 "I/O permission bit map"); otherwise it is #GP(0) and
 nothing happens: no device is touched, no register or flag changes, the
 instruction does not retire (EIP stays at it).  The map:
@@ -46,8 +46,9 @@ port (to make the instruction restartable after a #PF), so the old bytes are
 gone when the hook runs, and an unwritable destination raises that #PF
 instead of the #GP the check would raise first; (b) ``rep ins/outs`` with
 ECX = 0 moves nothing and reaches no hook, so it is not checked (QEMU checks
-it and faults; the SDM's REP loop runs no iteration).  Virtual-8086 mode is
-not modelled by irqlab; the rule for it is kept for completeness.
+it and faults; the SDM's REP loop runs no iteration); (c) virtual-8086
+mode, where every access is checked whatever the IOPL (irqlab does not run
+it).
 """
 
 from __future__ import annotations
@@ -79,9 +80,10 @@ class Refusal:
 def refused(cpu, port: int, size: int) -> bool:
     """Whether the acting CPU's access of ``size`` bytes at ``port`` is #GP(0)
     (a #PF reading the map is made pending here and counts as refused)."""
-    if cpu.read("cs") & 3 == 0 or not cpu.protected():
-        return False                 # CPL 0 (or real mode): never checked
-    if cpu.cpl() <= (cpu.eflags >> IOPL_SHIFT) & 3:
+    cpl = cpu.read("cs") & 3                 # CS.RPL: the CPL in protected mode
+    if cpl == 0 or not cpu.protected():
+        return False                         # ring 0 (or real mode): never checked
+    if cpl <= (cpu.eflags >> IOPL_SHIFT) & 3:
         return False
     try:
         return not _map_allows(cpu, port, size)
