@@ -190,6 +190,7 @@ class Machine(GuestHooks, Snapshots):
         self.clock = Clock()
         self.icount = InstructionClock(self.clock, self.ram_view, self.mem_size)
         self.icount.control = ControlWrites(self)   # mov crN checks (emulator/crwrite.py)
+        self.icount.string_io = ioperm.StringIoChecks(self)     # ins/outs (emulator/ioperm.py)
         self.loop = RunLoop(self)
         self.trace = _NullTrace()
         self.console: Callable[[bytes], None] = _stdout_console

@@ -276,7 +276,7 @@ class RunLoop:
     def after_run(self, cpu: Cpu) -> None:
         """After emu_start: hooks asked for, the exact time, whether the CPU halted."""
         ic, clock, st = self.m.icount, self.m.clock, cpu.st
-        if ic.pending_cr:
+        if ic.pending_cr or ic.pending_strio:
             ic.install_cr_hooks()
         if ic.pending_io_hooks:
             ic.install_io_hooks()

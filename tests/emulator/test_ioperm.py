@@ -4,7 +4,8 @@ refused access undone.
 The rule's cases on a stand-in CPU (no engine), then on the machine with
 tests/probes/paging/ioperm.S: a refused access does not retire -- #GP is
 delivered with EIP at the instruction and no instruction counted since the
-CPU reached it.  (The probe's text, on irqlab and QEMU, is checked in
+CPU reached it (in/out undone after the port hook; ins/outs, even with
+ECX = 0, stopped before they run).  (The probe's text, on irqlab and QEMU, is checked in
 tests/probes/paging/test_paging_probes.py.)
 """
 
@@ -102,13 +103,20 @@ def test_an_available_or_busy_32_bit_tss_is_read():
 
 
 # -- on the machine -----------------------------------------------------------------
+def test_the_element_size_of_a_string_io_instruction_is_read_past_its_prefixes():
+    assert ioperm.string_io_size(b"\xf3\x6e") == 1          # rep outsb
+    assert ioperm.string_io_size(b"\x6d") == 4              # insd
+    assert ioperm.string_io_size(b"\x66\xf3\x6f") == 2      # rep outsw
+    assert ioperm.string_io_size(b"\xf3\xa4") == 0          # rep movsb: not I/O
+
+
 def _probe():
     img = asm.assemble([HERE / "ioperm.S"], include_dirs=INCLUDES)
     return img.flat(), {n: s.value for n, s in img.symbols.items()}
 
 
 @pytest.mark.parametrize("native", [True, False], ids=["native", "python"])
-@pytest.mark.parametrize("label", ["t_out", "t_in", "t_outs", "t_ins", "t_cut"])
+@pytest.mark.parametrize("label", ["t_out", "t_in", "t_outs", "t_ins", "t_outs0", "t_cut"])
 def test_a_refused_access_does_not_retire_and_gp_is_delivered_at_it(label, native):
     flat, sym = _probe()
     m = Machine.from_bytes(flat, native=native)

@@ -10,6 +10,11 @@
 #   done -- AL keeps the 0x5a an `in` would have replaced, a `rep outsb`
 #   or `rep insb` keeps ECX (3), ESI and EDI (" gp 00 eip 01 al 5a cl
 #   03 si 01 di 01");
+# * the check is the first step of INS/OUTS (their Operation sections),
+#   before REP's loop looks at ECX: `rep outsb` with ECX = 0 is refused
+#   too ("cl 00"; the SDM's REP loop alone would run no element -- QEMU
+#   and Bochs check first, as here), and the refused `rep insb` leaves
+#   `dst` as it was ("dst 77" at the end);
 # * the CPU reads two bytes of the map for every check, and a byte beyond
 #   the TSS limit counts as all ones: with the limit cut just after the
 #   byte holding port 0xE9's bit, 0xE9 faults though its bit is clear,
@@ -20,8 +25,7 @@
 # The map here allows ports 0x80 (POST) and 0xE9 (the console) only, so
 # ring 3 prints its own lines ("user ...") through 0xE9 while the map
 # allows it, and counts the accesses that went through in `passed`,
-# printed by the kernel at the end.  (A refused `ins` is tried but its
-# destination is not printed: irqlab leaves 0 there, see emulator/ioperm.py.)
+# printed by the kernel at the end.
         .include "probe.inc"
         .include "cpu.inc"
         .include "paging.inc"
@@ -152,8 +156,13 @@ t_outs: rep outsb                         # refused at the first byte
 t_outs_end:
         ARM rep_insb_81, t_ins, t_ins_end
         mov dx, 0x81
-t_ins:  rep insb                          # refused at the first byte
+t_ins:  rep insb                          # refused at the first byte: dst kept
 t_ins_end:
+        ARM rep0_outsb_81, t_outs0, t_outs0_end
+        xor ecx, ecx
+        mov dx, 0x81
+t_outs0: rep outsb                        # no element, still refused
+t_outs0_end:
         USAY user_map_done
         SYS LIMIT_CUT, 0
         mov al, 0x22
@@ -185,6 +194,8 @@ sys_handler:
 sys_done:
         mov al, byte ptr [passed]
         SHOW passed
+        mov al, byte ptr [dst]
+        SHOW dst
         jmp done
 
 # #GP from ring 3: [esp] error code, [esp + 4] EIP, [esp + 8] CS

@@ -62,11 +62,13 @@ EXPECTED = {
     # ring 3 at IOPL 0 (SDM vol. 1 19.5): a port whose map bit is set, or
     # any port of a word/dword access, is #GP(0) at the instruction with
     # nothing done (AL, ECX, ESI, EDI as loaded); both map bytes read must
-    # be inside the TSS limit; no map at all refuses all; IOPL 3 checks none
+    # be inside the TSS limit; no map at all refuses all; IOPL 3 checks none;
+    # the check comes before a REP's count (ECX = 0 refused too: cl 00)
     "ioperm": "user_out_e9\n" + "".join(f"{t}{IOPERM_GP}" for t in (
         "out_81", "in_81", "outw_80", "inw_7f", "ind_e6", "rep_outsb_81", "rep_insb_81"))
+              + "rep0_outsb_81" + IOPERM_GP.replace("cl 03", "cl 00")
               + "user_map_done\ncut_out_e9" + IOPERM_GP + "bare_out_e9" + IOPERM_GP
-              + "user_iopl3_out_e9\npassed 03\n",
+              + "user_iopl3_out_e9\npassed 03\ndst 77\n",
     "user": "sys_cs 1b\nsys_ss 23\nsys_esp_ok 01\nsys_user_esp_ok 01\ngp_error 02 0a\n"
             "gp_cs 1b\ntick_cs 1b\ntick_ss 23\ncr2 00300000 err 07\npf_cs 1b\n",
 }
