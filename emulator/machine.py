@@ -102,7 +102,9 @@ as blocks are decoded: a new address space forgets the block counts cached
 by linear address, ``forget_blocks``).
 This file builds all of them and dispatches port and MMIO accesses.
 
-Ports and MMIO: each port access (``UC_HOOK_INSN`` in/out) first sets
+Ports and MMIO: a port access at CPL > IOPL that the TSS's I/O map refuses
+is #GP(0) instead, with nothing done (emulator/ioperm.py; Unicorn does not
+check).  Each other port access (``UC_HOOK_INSN`` in/out) first sets
 ``clock.now`` to the access's exact time and advances the devices (those
 whose deadline is due, and the one accessed: emulator/timers.py), then
 calls the device, then (``_io_end``) asks the engine to stop right after

@@ -21,8 +21,7 @@ uses ``invlpg`` after it changes an entry).  No interrupt arrives while
 paging is on (the LAPIC would have to be mapped) and no 16-bit TSS is used.
 Ring 3's I/O runs at any IOPL against a random I/O permission bitmap in
 TSS_MAIN (ports 0x80, 0x81 and the console 0xE9 allowed or not, the TSS
-limit past the bitmap, cut inside it, or before it) and never uses `ins`
-or a `rep` with ECX = 0 (what irqlab does not model: emulator/ioperm.py).
+limit past the bitmap, cut inside it, or before it; emulator/ioperm.py).
 """
 
 from __future__ import annotations
@@ -174,8 +173,9 @@ IO_LIMITS = (IOMAP + 32, IOMAP + 32, IOMAP + 0xE9 // 8, IOMAP + 0x10, 0x67)
 
 def _io(o: Ops) -> tuple:
     """Ring-3 port accesses checked against a random bitmap and TSS limit
-    (SDM vol. 1 19.5): each prints what it did ("u" through 0xE9, what
-    ``in`` read), or #GP(0) goes into the log and the next access runs."""
+    (SDM vol. 1 19.5): each shows what it did ("u"/"v" through 0xE9, what
+    ``in`` and ``insb`` read, printed after), or #GP(0) goes into the log
+    and the next access runs."""
     r = o.rng
     pre = ["mov edi, tss_main + 0x68", "mov ecx, 33", "mov al, 0xff", "rep stosb"]
     for port in IO_PORTS:
@@ -183,7 +183,7 @@ def _io(o: Ops) -> tuple:
             pre.append(f"and byte ptr [tss_main + {IOMAP + port // 8:#x}], "
                        f"{~(1 << port % 8) & 0xFF:#x}")
     pre += [f"mov dword ptr [io_limit], {r.choice(IO_LIMITS):#x}",
-            "mov dword ptr [scratch + 8], 0"]
+            "mov dword ptr [scratch + 8], 0", "mov dword ptr [scratch + 12], 0x77"]
     text = o.label("iot")
     accesses = {
         "out": ["mov al, 0x75", "out 0xe9, al", "mov al, 10", "out 0xe9, al"],
@@ -191,13 +191,16 @@ def _io(o: Ops) -> tuple:
                   "mov ecx, 2", "mov dx, 0xe9", "rep outsb"],
         "out80": ["mov al, 0x42", "out 0x80, al"],
         "outw80": ["mov ax, 0x4142", "out 0x80, ax"],          # 0x80 and 0x81
-        "in": ["mov eax, 0x5a", "in al, 0xe9", "mov [scratch + 8], eax"]}
+        "in": ["mov eax, 0x5a", "in al, 0xe9", "mov [scratch + 8], eax"],
+        "insb": ["mov edi, scratch + 12", "mov dx, 0xe9", "insb"],   # 0x77 kept if refused
+        "rep0": ["xor ecx, ecx", "mov dx, 0x81", "rep outsb"]}      # checked, though it moves nothing
     # (no word access touching 0xE9: QEMU splits it at the 1-byte port)
     user = []
     for name in r.sample(sorted(accesses), r.randrange(1, 4)):
         res = o.label("r")
         user += [f"mov dword ptr [resume], {res}", *accesses[name], f"{res}:"]
-    post = ["mov dword ptr [io_limit], 0x67", *_print(o, "io", "dword ptr [scratch + 8]")]
+    post = ["mov dword ptr [io_limit], 0x67",
+            *_print(o, "io", "dword ptr [scratch + 8]", "dword ptr [scratch + 12]")]
     return pre, user, post
 
 
