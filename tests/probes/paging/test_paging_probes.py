@@ -1,7 +1,8 @@
 """Paging, ring 3 and task probes (tests/probes/paging/*.S) on irqlab and QEMU.
 
 Each probe prints what it observed about one rule of the Intel SDM vol. 3A
-(ch. 4 paging, ch. 6 delivery, ch. 7 tasks) on port 0xE9; the expected text
+(ch. 4 paging, ch. 6 delivery, ch. 7 tasks; ioperm.S: vol. 1 19.5, I/O
+permission) on port 0xE9; the expected text
 is the SDM's (the probe sources say why).  irqlab must print exactly that on
 both block-hook paths, and what QEMU 7.2 prints, with the same exit status
 (a probe in TRIPLE ends in a triple fault: irqlab's report, QEMU's
