@@ -239,10 +239,10 @@ class RunLoop:
         try:
             self.start(cpu, eip, until)
         except unicorn.UcError as e:
-            self.after_run(cpu)
+            self.after_run(cpu, now)
             self.engine_error(cpu, e)
             return
-        self.after_run(cpu)
+        self.after_run(cpu, now)
 
     def start(self, cpu: Cpu, eip: int, until: Optional[int]) -> None:
         """emu_start from ``eip`` to the end of the run (``until``: a partial
@@ -273,8 +273,12 @@ class RunLoop:
             if cpu.pending_exc is None:
                 reset_exception_chain(uc)
 
-    def after_run(self, cpu: Cpu) -> None:
-        """After emu_start: hooks asked for, the exact time, whether the CPU halted."""
+    def after_run(self, cpu: Cpu, start: int) -> None:
+        """After emu_start from virtual time ``start``: hooks asked for, the
+        exact time, whether anything ran, whether the CPU halted.  Whether
+        anything ran is judged against ``start``, not against ``clock.now``
+        as the run left it: a port hook sets ``clock.now`` to its access's
+        time, so a run that ended right after an ``out`` looked empty."""
         ic, clock, st = self.m.icount, self.m.clock, cpu.st
         if ic.pending_cr or ic.pending_strio:
             ic.install_cr_hooks()
@@ -283,7 +287,7 @@ class RunLoop:
             cur = cpu.blocks.get(st.cur_block)
             if cur is not None:
                 cpu.uc.ctl_remove_cache(cur.addr, cur.addr + cur.size)
-        before = clock.now
+        before = start
         pc = cpu.pc
         ic.sync(pc)
         st.now = st.block_start = clock.now
