@@ -374,15 +374,20 @@ class Checker:
         entry = self._dispatch.get(kind)
         if entry is None:
             entry = self._dispatch[kind] = self._entry(kind)
+        rules, step = entry
         found = None
         st, ctx = self.state, self.ctx
-        for on, alarming in entry:
+        for on, alarming in rules:
             got = on(ev, st, ctx)
             if got:
                 found = list(got) if found is None else found + got
             if alarming is not None and alarming.alarms:
                 self._schedule(alarming)
-        st.update(ev, self._backtrace_later(ev["cpu"]) if kind == "lock.acquire" else None)
+        # State.update, its look-up done once per kind
+        st.t = ev["t"]
+        if step is not None:
+            step(st, ev, ev["cpu"], ev["t"],
+                 self._backtrace_later(ev["cpu"]) if kind == "lock.acquire" else None)
         self.recent.events.append(ev)       # Recent.__call__, one call layer less
         if found:
             again = self.replaying is not None and self.replaying()
@@ -390,12 +395,15 @@ class Checker:
                 self._record(v, ev["t"], ev["cpu"], again)
 
     def _entry(self, kind: str) -> tuple:
-        """((rule.on, the rule if it may ask for alarms else None), ...) for
-        the enabled rules that look at ``kind``, in the rules' order; built
-        once per kind (bound methods stay valid across ``restore_state``,
-        which refills each rule's ``__dict__`` in place)."""
-        return tuple((r.on, r if self._alarming(r) else None)
-                     for r in self.enabled if r.kinds is None or kind in r.kinds)
+        """(rules, step) for ``kind``: ((rule.on, the rule if it may ask for
+        alarms else None), ...) for the enabled rules that look at it, in the
+        rules' order, and the ``State`` method that follows it (None: only
+        ``t`` changes).  Built once per kind; bound methods stay valid across
+        ``restore_state``, which refills each rule's ``__dict__`` in place,
+        and ``step`` is a plain function, handed whatever state is current."""
+        rules = tuple((r.on, r if self._alarming(r) else None)
+                      for r in self.enabled if r.kinds is None or kind in r.kinds)
+        return rules, _UPDATES.get(kind)
 
     @staticmethod
     def _alarming(rule: Rule) -> bool:

@@ -207,7 +207,7 @@ class MutexOwnership(Rule):
 
     def on(self, ev, st, ctx):
         kind = ev["ev"]
-        if kind not in self.kinds:
+        if not kind.startswith("lock."):
             return None
         lock = ev.get("lock")
         who = st.actor(ev)

@@ -280,8 +280,11 @@ class Liveness(Rule):
         kind, cpu = ev["ev"], ev["cpu"]
         out = self._wakeups(ev, st) if kind in self.WAKES else []
         # every event: starvation is a matter of time, not of any one kind
+        # (min: one C-speed pass to see whether any entry is due at all)
+        runnable = st.runnable
         limit = self.limit
-        for who, since in st.runnable.items():
+        for who, since in runnable.items() if runnable and t - min(runnable.values()) > limit \
+                else ():
             if t - since > limit and (who, since) not in self.reported:
                 self.reported.add((who, since))
                 out.append(Violation(self.name, f"{who} is runnable and has not run for "
