@@ -5,6 +5,12 @@ Contract
 ``Checker(rules, ctx)`` is an event consumer (``checker(ev)``).  For each
 event it hands every enabled rule the event and the ``State`` *as it was
 just before the event* (``rule.on(ev, state, ctx)``), then updates the state.
+A rule that declares ``kinds`` is handed only those; the table of which
+rules see a kind (and the state's step for it) is built once per kind.
+Rules skip work that cannot change a verdict -- an idle rule returns at
+once, lock-order and irq-safety look only at pairs and lines they have not
+recorded -- and tests/emulator/checks/test_novelty.py compares that with
+the full evaluation.
 A rule returns ``None`` or a list of ``Violation``; the checker stamps each
 with the last events (``Recent``), emits a ``check.violation`` event through
 ``emit`` (so it lands in the trace) and keeps it.  ``finish()`` gives every
