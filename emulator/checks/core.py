@@ -386,7 +386,10 @@ class Checker:
         for on, alarming in rules:
             got = on(ev, st, ctx)
             if got:
-                found = list(got) if found is None else found + got
+                if found is None:
+                    found = list(got)
+                else:
+                    found.extend(got)
             if alarming is not None and alarming.alarms:
                 self._schedule(alarming)
         # State.update, its look-up done once per kind
