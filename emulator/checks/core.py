@@ -5,6 +5,12 @@ Contract
 ``Checker(rules, ctx)`` is an event consumer (``checker(ev)``).  For each
 event it hands every enabled rule the event and the ``State`` *as it was
 just before the event* (``rule.on(ev, state, ctx)``), then updates the state.
+A rule that declares ``kinds`` is handed only those; the table of which
+rules see a kind (and the state's step for it) is built once per kind.
+Rules skip work that cannot change a verdict -- an idle rule returns at
+once, lock-order and irq-safety look only at pairs and lines they have not
+recorded -- and tests/emulator/checks/test_novelty.py compares that with
+the full evaluation.
 A rule returns ``None`` or a list of ``Violation``; the checker stamps each
 with the last events (``Recent``), emits a ``check.violation`` event through
 ``emit`` (so it lands in the trace) and keeps it.  ``finish()`` gives every
@@ -170,96 +176,128 @@ class State:
 
     # update after the rules looked -------------------------------------
     def update(self, ev: dict, bt: Optional[list] = None) -> None:
+        self.t = ev["t"]
+        step = _UPDATES.get(ev["ev"])       # one look-up, not a chain of compares
+        if step is not None:
+            step(self, ev, ev["cpu"], ev["t"], bt)
+
+    def _switch(self, ev, cpu, t, bt) -> None:
+        old, new = ev.get("from"), ev.get("to")
+        if old is not None:
+            self.running.pop(old, None)
+            if old not in self.asleep and old not in self.pooled and schedulable(old):
+                self.runnable[old] = t
+        if new is not None:
+            self.pooled.discard(new)
+            self.running[new] = cpu
+            self.runnable.pop(new, None)
+            self.asleep.pop(new, None)
+        # frames the CPU ran with no thread known move to the new one
+        anon = self.frames.pop(("cpu", cpu), None)
+        if anon and new is not None:
+            self.frames[new][:0] = anon
+        self.current[cpu] = new
+
+    def _stack_switch(self, ev, cpu, t, bt) -> None:
+        to = ev.get("to")
+        self.stack_owner[cpu] = to
+        # a thread's own stack means that thread runs (an interrupt thread
+        # borrowing a CPU shows up here first); interrupt stacks do not
+        if isinstance(to, str) and to.startswith(THREAD_STACKS):
+            self.current[cpu] = to
+
+    def _intr_enter(self, ev, cpu, t, bt) -> None:
+        self.frames_of(cpu).append(Frame(ev.get("vector"), ev.get("line"), t))
+
+    def _intr_exit(self, ev, cpu, t, bt) -> None:
+        fr = self.frames_of(cpu)
+        if fr:
+            fr.pop()
+
+    def _acquire(self, ev, cpu, t, bt) -> None:
+        who = self.actor(ev)
+        lock = ev.get("lock")
+        self.owner_of[lock] = who
+        self.held[who].append(Held(lock, ev.get("kind"), t, bt or [],
+                                   len(self.frames_of(cpu))))
+
+    def _release(self, ev, cpu, t, bt) -> None:
+        who = self.actor(ev)
+        lock = ev.get("lock")
+        owner = self.owner_of.pop(lock, None)
+        for name in (owner, who):
+            hs = self.held.get(name)
+            if hs:
+                for i in range(len(hs) - 1, -1, -1):
+                    if hs[i].lock == lock:
+                        del hs[i]
+                        break
+
+    def _asleep(self, ev, cpu, t, bt) -> None:
         kind = ev["ev"]
-        cpu = ev["cpu"]
-        t = ev["t"]
-        self.t = t
-        if kind == "lwp.switch":
-            old, new = ev.get("from"), ev.get("to")
-            if old is not None:
-                self.running.pop(old, None)
-                if old not in self.asleep and old not in self.pooled and schedulable(old):
-                    self.runnable[old] = t
-            if new is not None:
-                self.pooled.discard(new)
-                self.running[new] = cpu
-                self.runnable.pop(new, None)
-                self.asleep.pop(new, None)
-            # frames the CPU ran with no thread known move to the new one
-            anon = self.frames.pop(("cpu", cpu), None)
-            if anon and new is not None:
-                self.frames[new][:0] = anon
-            self.current[cpu] = new
-        elif kind == "stack.switch":
-            to = ev.get("to")
-            self.stack_owner[cpu] = to
-            # a thread's own stack means that thread runs (an interrupt thread
-            # borrowing a CPU shows up here first); interrupt stacks do not
-            if isinstance(to, str) and to.startswith(THREAD_STACKS):
-                self.current[cpu] = to
-        elif kind == "intr.enter":
-            self.frames_of(cpu).append(Frame(ev.get("vector"), ev.get("line"), t))
-        elif kind == "intr.exit":
-            fr = self.frames_of(cpu)
-            if fr:
-                fr.pop()
-        elif kind == "lock.acquire":
-            who = self.actor(ev)
-            lock = ev.get("lock")
-            self.owner_of[lock] = who
-            self.held[who].append(Held(lock, ev.get("kind"), t, bt or [],
-                                       len(self.frames_of(cpu))))
-        elif kind == "lock.release":
-            who = self.actor(ev)
-            lock = ev.get("lock")
-            owner = self.owner_of.pop(lock, None)
-            for name in (owner, who):
-                hs = self.held.get(name)
-                if hs:
-                    for i in range(len(hs) - 1, -1, -1):
-                        if hs[i].lock == lock:
-                            del hs[i]
-                            break
-        elif kind in ("lock.block", "lwp.sleep", "ithread.block"):
-            who = ev.get("ithread") if kind == "ithread.block" else None
-            who = who or (ev.get("lwp") if kind == "lwp.sleep" else None) or self.actor(ev)
-            if who is not None:
-                self.asleep[who] = (t, kind)
-                self.runnable.pop(who, None)
-        elif kind == "cpu.up":
-            # an AP runs its bound LWP from now on (it never switches)
-            who = ev.get("lwp")
-            if who is not None:
-                self.current[cpu] = who
-                self.running[who] = cpu
-        elif kind in ("lwp.wakeup", "lock.wakeup"):
-            who = ev.get("lwp")
-            # an AP's LWP blocks by halting its CPU and wakes itself (by = lwp)
-            if who is not None and (who not in self.running or ev.get("by") == who):
-                self.asleep.pop(who, None)
-                if schedulable(who):
-                    self.runnable.setdefault(who, t)
-        elif kind == "ithread.pool":
-            who = ev.get("ithread")
-            self.pooled.add(who)
+        who = ev.get("ithread") if kind == "ithread.block" else None
+        who = who or (ev.get("lwp") if kind == "lwp.sleep" else None) or self.actor(ev)
+        if who is not None:
+            self.asleep[who] = (t, kind)
             self.runnable.pop(who, None)
-        elif kind == "lwp.pin":
-            self.pinned[ev.get("lwp")] = self.actor(ev)
-        elif kind == "lwp.unpin":
-            self.pinned.pop(ev.get("lwp"), None)
-        elif kind in ("biglock.acquire", "biglock.release"):
-            who = ev.get("lwp") or self.actor(ev)
-            self.biglock[who] = ev.get("depth", 0)
-        elif kind == "pic.hold":
-            self.hold_seen = True
-            self.held_lines.add(ev.get("line"))
-        elif kind == "pic.release":
-            if not ev.get("held"):
-                self.held_lines.discard(ev.get("line"))
-        elif kind == "pic.mask":
-            self.masked.add(ev.get("line"))
-        elif kind == "pic.unmask":
-            self.masked.discard(ev.get("line"))
+
+    def _cpu_up(self, ev, cpu, t, bt) -> None:
+        # an AP runs its bound LWP from now on (it never switches)
+        who = ev.get("lwp")
+        if who is not None:
+            self.current[cpu] = who
+            self.running[who] = cpu
+
+    def _wakeup(self, ev, cpu, t, bt) -> None:
+        who = ev.get("lwp")
+        # an AP's LWP blocks by halting its CPU and wakes itself (by = lwp)
+        if who is not None and (who not in self.running or ev.get("by") == who):
+            self.asleep.pop(who, None)
+            if schedulable(who):
+                self.runnable.setdefault(who, t)
+
+    def _pool(self, ev, cpu, t, bt) -> None:
+        who = ev.get("ithread")
+        self.pooled.add(who)
+        self.runnable.pop(who, None)
+
+    def _pin(self, ev, cpu, t, bt) -> None:
+        self.pinned[ev.get("lwp")] = self.actor(ev)
+
+    def _unpin(self, ev, cpu, t, bt) -> None:
+        self.pinned.pop(ev.get("lwp"), None)
+
+    def _biglock(self, ev, cpu, t, bt) -> None:
+        who = ev.get("lwp") or self.actor(ev)
+        self.biglock[who] = ev.get("depth", 0)
+
+    def _hold(self, ev, cpu, t, bt) -> None:
+        self.hold_seen = True
+        self.held_lines.add(ev.get("line"))
+
+    def _hold_release(self, ev, cpu, t, bt) -> None:
+        if not ev.get("held"):
+            self.held_lines.discard(ev.get("line"))
+
+    def _mask(self, ev, cpu, t, bt) -> None:
+        self.masked.add(ev.get("line"))
+
+    def _unmask(self, ev, cpu, t, bt) -> None:
+        self.masked.discard(ev.get("line"))
+
+
+# event kind -> the State method that follows it (kinds not here change only t)
+_UPDATES = {
+    "lwp.switch": State._switch, "stack.switch": State._stack_switch,
+    "intr.enter": State._intr_enter, "intr.exit": State._intr_exit,
+    "lock.acquire": State._acquire, "lock.release": State._release,
+    "lock.block": State._asleep, "lwp.sleep": State._asleep, "ithread.block": State._asleep,
+    "cpu.up": State._cpu_up, "lwp.wakeup": State._wakeup, "lock.wakeup": State._wakeup,
+    "ithread.pool": State._pool, "lwp.pin": State._pin, "lwp.unpin": State._unpin,
+    "biglock.acquire": State._biglock, "biglock.release": State._biglock,
+    "pic.hold": State._hold, "pic.release": State._hold_release,
+    "pic.mask": State._mask, "pic.unmask": State._unmask,
+}
 
 
 # ------------------------------------------------------------------- checker
@@ -329,32 +367,58 @@ class Checker:
         # the debugger's replay (emulator/debugger/rewind.py): a callable that
         # is true while the events are ones the furthest run already saw
         self.replaying: Optional[Callable[[], bool]] = None
-        self._dispatch: dict = {}      # event kind -> the enabled rules that look at it
+        self._dispatch: dict = {}      # event kind -> ``_entry(kind)``
         # the backtrace kept with every lock held: worked out only if a report
         # shows it, where the context can defer it (emulator/observe/context.py)
         self._backtrace_later = getattr(self.ctx, "backtrace_later", self.ctx.backtrace)
 
     def __call__(self, ev: dict) -> None:
-        if ev["ev"] == "check.violation":
+        kind = ev["ev"]
+        if kind == "check.violation":
             self.recent(ev)
             return
-        again = self.replaying is not None and self.replaying()
-        found = []
-        rules = self._dispatch.get(ev["ev"])
-        if rules is None:
-            rules = self._dispatch[ev["ev"]] = tuple(
-                r for r in self.enabled if r.kinds is None or ev["ev"] in r.kinds)
-        for rule in rules:
-            got = rule.on(ev, self.state, self.ctx)
+        entry = self._dispatch.get(kind)
+        if entry is None:
+            entry = self._dispatch[kind] = self._entry(kind)
+        rules, step = entry
+        found = None
+        st, ctx = self.state, self.ctx
+        for on, alarming in rules:
+            got = on(ev, st, ctx)
             if got:
-                found.extend(got)
-            if rule.alarms:
-                self._schedule(rule)
-        bt = self._backtrace_later(ev["cpu"]) if ev["ev"] == "lock.acquire" else None
-        self.state.update(ev, bt)
-        self.recent(ev)
-        for v in found:
-            self._record(v, ev["t"], ev["cpu"], again)
+                if found is None:
+                    found = list(got)
+                else:
+                    found.extend(got)
+            if alarming is not None and alarming.alarms:
+                self._schedule(alarming)
+        # State.update, its look-up done once per kind
+        st.t = ev["t"]
+        if step is not None:
+            step(st, ev, ev["cpu"], ev["t"],
+                 self._backtrace_later(ev["cpu"]) if kind == "lock.acquire" else None)
+        self.recent.events.append(ev)       # Recent.__call__, one call layer less
+        if found:
+            again = self.replaying is not None and self.replaying()
+            for v in found:
+                self._record(v, ev["t"], ev["cpu"], again)
+
+    def _entry(self, kind: str) -> tuple:
+        """(rules, step) for ``kind``: ((rule.on, the rule if it may ask for
+        alarms else None), ...) for the enabled rules that look at it, in the
+        rules' order, and the ``State`` method that follows it (None: only
+        ``t`` changes).  Built once per kind; bound methods stay valid across
+        ``restore_state``, which refills each rule's ``__dict__`` in place,
+        and ``step`` is a plain function, handed whatever state is current."""
+        rules = tuple((r.on, r if self._alarming(r) else None)
+                      for r in self.enabled if r.kinds is None or kind in r.kinds)
+        return rules, _UPDATES.get(kind)
+
+    @staticmethod
+    def _alarming(rule: Rule) -> bool:
+        """Whether ``rule`` may put times in ``alarms``: it answers ``due``
+        or keeps its own list."""
+        return type(rule).due is not Rule.due or "alarms" in vars(rule)
 
     def _schedule(self, rule: Rule) -> None:
         """Have ``rule.due`` called at each time it asked for."""

@@ -109,12 +109,20 @@ class MaskedWhileHandlerBlocked(Rule):
         self.owed: dict = {}        # line -> t of its pic.hold, until ithread.done
         self.reported: set = set()
 
+    # the kinds that move what the rule follows; any other event only ages
+    # ``done`` (a line still held ``limit`` after its handler finished),
+    # which has nothing to age while no line is done
+    STEPS = frozenset({"ithread.block", "ithread.done", "lock.block", "lwp.sleep",
+                       "pic.release", "pic.hold", "pic.unmask"})
+
     @staticmethod
     def _masked(st: State, line) -> bool:
         return line in st.held_lines if st.hold_seen else line in st.masked
 
     def on(self, ev, st, ctx):
         kind = ev["ev"]
+        if not self.done and kind not in self.STEPS:
+            return None
         line = ev.get("line")
         out = []
         if kind in ("ithread.block", "ithread.done") and line is None:
@@ -219,6 +227,8 @@ class OneHandlerPerLevel(Rule):
         "stack without bound.")
     blind = ("nesting of two different lines at the same IPL (the PIC allows it); an `iret` "
              "the capstone scan did not find (code written at run time).")
+
+    kinds = frozenset({"intr.enter", "intr.exit"})
 
     def __init__(self) -> None:
         self.reported: set = set()

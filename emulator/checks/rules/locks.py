@@ -110,6 +110,10 @@ class BigLockAcrossSleep(Rule):
     # (cpu_switchto restores the new LWP's IPL: cpu.ipl and the masks)
     QUIET = ("stack.switch", "biglock.acquire", "irq.raise", "irq.lower", "pic.ack",
              "pic.eoi", "pic.mask", "pic.unmask", "cpu.ipl")
+    # the kinds ``on`` acts on; any other event matters only to a CPU
+    # ``armed`` (an LWP switched in with a depth to retake)
+    STEPS = frozenset({"lock.block", "lwp.sleep", "lock.wakeup", "lwp.wakeup",
+                       "biglock.release", "lwp.switch", "lwp.resume"})
 
     def __init__(self) -> None:
         self.saved: dict = {}       # lwp -> depth dropped at its last switch
@@ -130,6 +134,8 @@ class BigLockAcrossSleep(Rule):
 
     def on(self, ev, st, ctx):
         kind = ev["ev"]
+        if not self.armed and kind not in self.STEPS:
+            return None
         cpu = ev["cpu"]
         out = None
         armed = self.armed.get(cpu)
@@ -192,6 +198,9 @@ class MutexOwnership(Rule):
     blind = ("an owner word changed without `mutex_enter`/`mutex_exit` (a hand-rolled "
              "cmpxchg); a release by the owner that another thread was meant to do "
              "(ownership is per LWP, not per purpose).")
+
+    kinds = frozenset({"lock.release", "lock.acquire", "lock.contend", "lock.spin",
+                       "lock.block", "lock.mismatch"})
 
     def __init__(self) -> None:
         self.reported: set = set()
@@ -301,6 +310,20 @@ class LockOrder(Rule):
             out.append((self.BIG, hold[1], hold[2]))
         return out
 
+    def _novel(self, who, lock, depth: int, st: State) -> bool:
+        """Whether ``who`` holds, in this context, a lock other than ``lock``
+        with no edge to it yet.  When it does not, ``_attempt`` would add no
+        edge and so could close no cycle: a held/lock pair already in the
+        graph was checked when the edge was added, and a verdict depends on
+        the graph alone, which only grows by new edges."""
+        edges = self.edges
+        for h in st.held.get(who, ()):
+            if h.depth == depth and h.lock != lock and (h.lock, lock) not in edges:
+                return True
+        if lock == self.BIG or (self.BIG, lock) in edges:
+            return False
+        return any(e[0] == depth for e in self.big.get(who, ()))
+
     def on(self, ev, st, ctx):
         kind = ev["ev"]
         cpu = ev["cpu"]
@@ -325,6 +348,8 @@ class LockOrder(Rule):
         return self._attempt(st.actor(ev), ev.get("lock"), depth, ev, st, ctx)
 
     def _attempt(self, who, lock, depth, ev, st, ctx):
+        if not self._novel(who, lock, depth, st):
+            return None
         out = []
         bt_now = None
         for a, ta, bta in self._held(st, who, depth):
@@ -356,6 +381,9 @@ class LockOrder(Rule):
 
 
 # 6 ---------------------------------------------------------------------------
+LINES = frozenset(range(16))        # the two 8259s' lines (IO APIC lines past 15: none yet)
+
+
 class IrqSafety(Rule):
     name = "irq-safety"
     title = "a lock taken for an interrupt is never taken with that interrupt enabled"
@@ -432,9 +460,17 @@ class IrqSafety(Rule):
         if cpu not in self.line_cpus:
             return self._clean(out)
         uses = self.enabled.setdefault(lock, {})
+        # only lines not yet recorded for this lock can add a use (a use is
+        # kept once, with its first path): once a lock has been seen with
+        # every unmasked line, the set difference is empty and that is all
+        free = LINES.difference(st.masked, uses)
+        if served is not None:
+            free = free - {served}
+        if not free:
+            return self._clean(out)
         ipl = self.cpu_ipl.get(cpu) or 0
-        lines = [n for n in range(16) if n not in st.masked and n not in uses and n != served
-                 and self.line_ipl.get(n, ipl + 1) > ipl]
+        line_ipl = self.line_ipl
+        lines = [n for n in sorted(free) if line_ipl.get(n, ipl + 1) > ipl]
         if not lines:
             return self._clean(out)
         bt = _bt(ctx, cpu)
@@ -470,5 +506,6 @@ class IrqSafety(Rule):
                                  hbt),
                                 (f"{tw} took {lock} with irq {line} enabled at t={tt}", tbt)])
 
-    def _clean(self, out):
-        return [v for v in out if v is not None] or None
+    @staticmethod
+    def _clean(out):
+        return [v for v in out if v is not None] or None if out else None

@@ -93,8 +93,14 @@ class Spinout(Rule):
             return None
         return self._report(spin, st, ctx, t)
 
+    # the kinds that only end a spin: nothing to do while none goes on
+    ENDS = frozenset({"lock.acquire", "lock.block", "biglock.acquire", "intr.exit",
+                      "stack.switch", "lwp.switch"})
+
     def on(self, ev, st, ctx):
         kind, cpu, t = ev["ev"], ev["cpu"], ev["t"]
+        if not self.spins and kind in self.ENDS:
+            return None
         if kind == "lock.spin":
             self._start((cpu, "lock", ev.get("lock")),
                         Spin(t, cpu, st.actor(ev), "lock", ev.get("lock"), ev.get("owner")))

@@ -73,12 +73,15 @@ class StackBounds(Rule):
              "is compared with zero), and one of a stack with no red zone (a per-CPU "
              "interrupt stack, an AP's stack) between two events.")
 
+    _device: dict = {}      # event kind -> whether it is a machine's or device's (memo)
+
     def __init__(self) -> None:
         self.reported: set = set()
 
     def on(self, ev, st, ctx):
         cpu = ev["cpu"]
-        if ev["ev"] == "stack.switch":
+        kind = ev["ev"]
+        if kind == "stack.switch":
             owner, esp = ev.get("to"), ev.get("esp")
             if owner is None or str(owner).startswith("?"):
                 return self._once(("?", cpu, owner), Violation(
@@ -86,19 +89,26 @@ class StackBounds(Rule):
                     if isinstance(esp, int) else "stack switch to an unknown stack",
                     fields={"owner": owner, "esp": esp},
                     paths=[("switching", _bt(ctx, cpu))]))
-        elif ev["ev"].startswith(self.DEVICE_KINDS):
-            # the machine's and the devices' events come at any boundary, e.g.
-            # between an ESP load and the observer's hook after it
-            return None
-        else:
-            owner = st.stack_owner.get(cpu)
-            esp = ev.get("esp") if ev["ev"] in ("intr.enter",) and "esp" in ev else ctx.esp(cpu)
-        out = []
-        guard_dirty = getattr(ctx, "guard_dirty", None)
-        if ev["ev"] == "stack.switch":
             whos = {owner, ev.get("from")} - {None}
         else:
-            whos = () if owner is None else (owner,)
+            device = self._device.get(kind)
+            if device is None:
+                device = self._device[kind] = kind.startswith(self.DEVICE_KINDS)
+            if device:
+                # the machine's and the devices' events come at any boundary, e.g.
+                # between an ESP load and the observer's hook after it
+                return None
+            owner = st.stack_owner.get(cpu)
+            # with no owner there is nothing to test; an owner already
+            # reported (its red zone and its ESP are both reported once, keyed
+            # by the owner alone) can give no new verdict: skip reading ESP
+            # and the red zone, the costly part of every event
+            if owner is None or owner in self.reported:
+                return None
+            esp = ev.get("esp") if kind == "intr.enter" and "esp" in ev else ctx.esp(cpu)
+            whos = (owner,)
+        out = []
+        guard_dirty = getattr(ctx, "guard_dirty", None)
         for who in whos if guard_dirty is not None else ():
             dirty = guard_dirty(who)
             if dirty is not None:
@@ -147,6 +157,8 @@ class IthreadUnpinOnce(Rule):
     blind = ("pins and unpins outside `lwp_borrow` and `mi_switch`'s labels; an interrupt "
              "thread that never blocks (it unpins through `obs_unpin_return`, once by "
              "construction).")
+
+    kinds = frozenset({"lwp.pin", "ithread.block", "lwp.unpin", "lwp.switch"})
 
     def __init__(self) -> None:
         self.pins: dict = {}        # ithread -> lwp it pinned
@@ -260,20 +272,31 @@ class Liveness(Rule):
                     out += self._lost(new, f"only its timeout woke it at t={ev['t']}")
         return out
 
+    WAKES = frozenset({"lwp.sleep", "wchan.wakeup", "lwp.wakeup", "lwp.switch"})  # _wakeups'
+    _work: dict = {}        # event kind -> whether it is thread work (WORK), memo
+
     def on(self, ev, st, ctx):
         t = ev["t"]
-        out = self._wakeups(ev, st)
-        for who, since in st.runnable.items():
-            if t - since > self.limit and (who, since) not in self.reported:
+        kind, cpu = ev["ev"], ev["cpu"]
+        out = self._wakeups(ev, st) if kind in self.WAKES else []
+        # every event: starvation is a matter of time, not of any one kind
+        # (min: one C-speed pass to see whether any entry is due at all)
+        runnable = st.runnable
+        limit = self.limit
+        for who, since in runnable.items() if runnable and t - min(runnable.values()) > limit \
+                else ():
+            if t - since > limit and (who, since) not in self.reported:
                 self.reported.add((who, since))
                 out.append(Violation(self.name, f"{who} is runnable and has not run for "
                                      f"{t - since} instructions (since t={since})",
                                      fields={"lwp": who}))
-        kind, cpu = ev["ev"], ev["cpu"]
+        work = self._work.get(kind)
+        if work is None:
+            work = self._work[kind] = kind.startswith(self.WORK)
         changed = kind == "lwp.switch"
         if kind == "cpu.idle":
             changed = self.halted[cpu] = True
-        elif kind.startswith(self.WORK):
+        elif work:
             if kind == "lock.block" and str(st.actor(ev)).startswith("ap "):
                 changed = self.halted[cpu] = True       # an AP halts until the lock is free
             elif self.halted.get(cpu):
@@ -289,7 +312,8 @@ class Liveness(Rule):
                 self.idle_since = t
             elif not all_idle:
                 self.idle_since = None
-        out.extend(self._quiet(st, t))
+        if self.idle_since is not None:
+            out.extend(self._quiet(st, t))
         return out or None
 
     def _quiet(self, st, t):
