@@ -89,7 +89,11 @@ class StackBounds(Rule):
                     if isinstance(esp, int) else "stack switch to an unknown stack",
                     fields={"owner": owner, "esp": esp},
                     paths=[("switching", _bt(ctx, cpu))]))
-            whos = {owner, ev.get("from")} - {None}
+            # the stack switched to, then the one left (a list, not a set: a
+            # set of names iterates in hash-seed order, and two reports made
+            # at one switch must come out in the same order on every run)
+            frm = ev.get("from")
+            whos = (owner,) if frm is None or frm == owner else (owner, frm)
         else:
             device = self._device.get(kind)
             if device is None:

@@ -480,6 +480,20 @@ def test_a_dirty_red_zone_below_a_stack_fires_stack_bounds_after_the_fact():
     assert len(v) == 1 and v[0].fields["owner"] == "ithread 1" and "red zone" in v[0].message
 
 
+def test_two_red_zones_found_at_one_switch_are_reported_to_stack_first_on_every_run():
+    # the order must not follow the hash seed (a set of the two names did):
+    # twenty name pairs would put some pair out of order under a set
+    class Ctx(FakeCtx):
+        def guard_dirty(self, owner):
+            return (0x2e00, 0x3000, 8)
+    for k in range(20):
+        frm, to = f"lwp {k}", f"ithread {k}"
+        vs = run(START + [E(1, "stack.switch", **{"from": frm, "to": to, "esp": 0x3F00})],
+                 ctx=Ctx(esp=0x3e00, regions=REGIONS))
+        owners = [v.fields["owner"] for v in vs if v.rule == "stack-bounds"]
+        assert owners == [to, frm]
+
+
 def test_a_wakeup_nobody_heard_then_a_sleep_ended_by_timeout_is_a_lost_wakeup():
     vs = run(START + [E(5, "wchan.wakeup", wchan=0x40, by="lwp 1"),
                       E(9, "lwp.sleep", lwp="lwp 1", wchan=0x40),
