@@ -1,8 +1,10 @@
-"""For every test: QEMU boots shared by the session's workers; long tests first.
+"""For every test: QEMU boots and checked kernel runs shared by the session's
+workers; long tests first.
 
 Each identical QEMU boot (same image bytes, same arguments) runs once per
 pytest session; the result is kept in the session's directory, which the
-xdist workers share (tests/qemu.py, tests/cache.py).
+xdist workers share (tests/qemu.py, tests/cache.py).  So does each checked
+kernel run asked for through the ``checked_run`` fixture (tests/runs.py).
 
 Tests whose id names storm, soak or build_all are collected first, in
 their own order, the rest after them in theirs: the longest tests are
@@ -32,3 +34,15 @@ def _qemu_boots_shared_by_the_session(tmp_path_factory):
     qemu.use_cache(session_dir(tmp_path_factory, "qemu"))
     yield
     qemu.use_cache(None)
+
+
+@pytest.fixture(scope="session")
+def checked_run(tmp_path_factory):
+    """checked_run(model, scenario, bug=None, cpus=1, max_instructions=200_000_000)
+    -> KernelRun, made once per session (tests/runs.py)."""
+    from tests import runs      # the emulator and the kernel's harness: only tests that run one
+    directory = session_dir(tmp_path_factory, "runs")
+
+    def get(model, scenario, bug=None, cpus=1, max_instructions=200_000_000):
+        return runs.checked_run(directory, model, scenario, bug, cpus, max_instructions)
+    return get
