@@ -39,6 +39,7 @@ def registers(d, names=None) -> str:
 
 
 _SIZES = {"b": 1, "h": 2, "w": 4, "g": 8}
+M32 = 0xFFFFFFFF
 X_MOST = 65536            # units one x shows at most
 
 
@@ -99,7 +100,7 @@ def examine(d, fmt: str, addr: int, state: dict) -> str:
         for _ in range(count):
             ins = d.insn_at(a)
             lines.append(d.insn_text(a))
-            a += ins.size if ins else 1
+            a = (a + (ins.size if ins else 1)) & M32     # linear addresses wrap at 4 GiB
         state["next"] = a
         return "\n".join(lines)
     if f == "s":
@@ -107,12 +108,12 @@ def examine(d, fmt: str, addr: int, state: dict) -> str:
         for _ in range(count):
             raw = b""
             while len(raw) < 4096:
-                c = d.t.mem_read(a + len(raw), 1)
+                c = d.t.mem_read((a + len(raw)) & M32, 1)
                 if c == b"\0":
                     break
                 raw += c
             lines.append(f"{a:#010x} <{d.symbolize(a)}>: {raw.decode('latin-1')!r}")
-            a += len(raw) + 1
+            a = (a + len(raw) + 1) & M32
         state["next"] = a
         return "\n".join(lines)
     size = 1 if f == "c" else _SIZES[u]
@@ -120,13 +121,13 @@ def examine(d, fmt: str, addr: int, state: dict) -> str:
     per_line = {1: 8, 2: 8, 4: 4, 8: 2}[size]
     lines = []
     for k in range(0, count, per_line):
-        a = addr + k * size
+        a = (addr + k * size) & M32
         cells = []
         for j in range(k, min(count, k + per_line)):
             v = int.from_bytes(data[j * size:(j + 1) * size], "little")
             cells.append(_fmt(v, f, size, d))
         lines.append(f"{a:#010x} <{d.symbolize(a)}>:\t" + "\t".join(cells))
-    state["next"] = addr + size * count
+    state["next"] = (addr + size * count) & M32
     return "\n".join(lines)
 
 
@@ -160,7 +161,7 @@ def disassemble(d, addr: int, count: int) -> str:
         ins = d.insn_at(a)
         mark = "=> " if a == d.pc else "   "
         out.append(mark + d.insn_text(a))
-        a += ins.size if ins else 1
+        a = (a + (ins.size if ins else 1)) & M32
     return "\n".join(out)
 
 

@@ -45,6 +45,15 @@ def test_x_formats_follow_gdb(tmp_path):
     assert str(0x41424344) in out and oct(0x41424344) in out
 
 
+def test_x_and_disassemble_wrap_at_4_gib_like_the_cpu(tmp_path):
+    # a 32-bit linear address after 0xffffffff is 0 (gdb on i386 wraps too);
+    # the listing must name the address it read, never 0x100000000
+    d, _p = build_loop(tmp_path)
+    out = drive(d, "x/4i 0xfffffffe\ndisas 0xfffffffe 3\nx/2x 0\nx\n")
+    assert "0x100000000" not in out
+    assert "0x00000000" in out and "0x00000008" in out
+
+
 def test_cpu_selects_the_cpu_the_views_read(tmp_path):
     d, _p = build_loop(tmp_path)
     out = drive(d, "cpu\ncpu 0\ninfo cpus\n")
