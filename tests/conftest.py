@@ -12,6 +12,14 @@ among them (a whole storm or soak run, about a minute each; build-all).
 pytest -n 2 hands tests out in collection order, and a long test handed
 out last keeps one worker busy while the other has nothing left.
 Only the order changes; every test runs, with the same arguments.
+
+And xdist hands them out one at a time (``--maxschedchunk 1`` unless given
+on the command line): by default its first hand-out gives each worker a
+run of consecutive tests, a quarter of its share (281 of 2,252), so the
+first worker got every long test and ran them one after the other while
+the second ran the short ones (measured: at 92 % of the session one worker
+was still on test_smp's soak runs).  One at a time, each worker takes the
+next long test when it is free.
 """
 
 from __future__ import annotations
@@ -22,6 +30,12 @@ from tests import qemu
 from tests.cache import session_dir
 
 LONG = ("storm", "soak", "build_all")       # in a test's id: the longest are among these
+
+
+def pytest_configure(config):
+    """xdist's hand-out one test at a time (see above), unless asked otherwise."""
+    if getattr(config.option, "maxschedchunk", "absent") is None:
+        config.option.maxschedchunk = 1
 
 
 def pytest_collection_modifyitems(items):
