@@ -4,7 +4,7 @@
 a kernel built by gcc and GNU as too.  The dict holds what asm/symfile.py's
 ``from_elf`` makes a ``SymbolTable`` of (this module does not import it):
 ``syms``, ``lines``, ``sources``, ``entry``, ``sizes``, ``objects``,
-``code_ranges``:
+``code_ranges``, ``end``:
 
 * symbols: every named symbol of .symtab that is defined -- functions,
   objects and plain labels are labels (with their ``st_size`` in
@@ -18,7 +18,10 @@ a kernel built by gcc and GNU as too.  The dict holds what asm/symfile.py's
   they lie under it (``kernel.c``, ``guest_kernel/boot.S``), and
   ``sources`` maps each name to the file's path for ``list``;
 * ``code_ranges``: (start, end) of every executable section, for the
-  observer's scan of iret sites and ESP loads.
+  observer's scan of iret sites and ESP loads;
+* ``end``: the end of the highest allocated section (bss included), the
+  image's extent in memory: no symbol names an address at or past it
+  (None when no section is allocated).
 
 A malformed ELF or DWARF gives whatever could be read (an empty dict at
 worst: no symbols); it never raises.
@@ -31,7 +34,7 @@ import os
 
 from .image import Symbol
 
-SHF_EXECINSTR = 0x4
+SHF_ALLOC, SHF_EXECINSTR = 0x2, 0x4
 
 
 def read_elf(data: bytes) -> dict:
@@ -44,6 +47,8 @@ def read_elf(data: bytes) -> dict:
         syms, sizes, objects = _symbols(elf)
         ranges = [(s["sh_addr"], s["sh_addr"] + s["sh_size"]) for s in elf.iter_sections()
                   if s["sh_flags"] & SHF_EXECINSTR and s["sh_size"]]
+        end = max((s["sh_addr"] + s["sh_size"] for s in elf.iter_sections()
+                   if s["sh_flags"] & SHF_ALLOC and s["sh_size"]), default=None)
     except (ELFError, ValueError, KeyError, IndexError, OSError, AttributeError) as e:
         del e
         return {}
@@ -53,7 +58,7 @@ def read_elf(data: bytes) -> dict:
             AttributeError, TypeError, AssertionError):
         lines, sources = [], {}
     return {"syms": syms, "lines": lines, "sources": sources, "entry": entry,
-            "sizes": sizes, "objects": objects, "code_ranges": ranges}
+            "sizes": sizes, "objects": objects, "code_ranges": ranges, "end": end}
 
 
 def _symbols(elf):

@@ -188,6 +188,7 @@ class Image:
             "format": SYM_FORMAT,
             "base": self.base,
             "entry": self.entry,
+            "end": self.bss_end,
             "symbols": [dict(name=s.name, value=s.value, kind=s.kind, file=s.file, line=s.line)
                         for s in self.symbols.values()],   # definition order
             "lines": [[a, f, l] for a, f, l in self.lines.entries()],

@@ -3,7 +3,8 @@
 load_symbols(image_path) -> SymbolTable, from (in order of preference)
   1. IMAGE's stem + ".sym.json" beside it (kernel.bin and kernel.elf both
      read kernel.sym.json), format "irqlab-sym-1":
-       {"format", "base", "entry",
+       {"format", "base", "entry", "end" (optional: the image's end in
+        memory, bss included),
         "symbols": [{"name", "value", "kind": "label"|"const", "file", "line"}],
         "lines": [[addr, "file", line], ...],  "sources": {"file": "absolute path"}}
   2. the ELF itself, if the image is an ELF (asm/elfsyms.py, pyelftools):
@@ -14,8 +15,10 @@ A symbol file that is not a good irqlab-sym-1 file (not JSON, `[]`, a
 symbol without a name or value, ...) raises ValueError with one line.
 
 SymbolTable: addr(name) (KeyError naming close matches), get(name),
-symbolize(addr) -> "name+0xoff" (nearest label at or below; constants never)
-or "0x...", line_of(addr) -> (file, line) | None, source_line(file, line),
+symbolize(addr) -> "name+0xoff" (nearest label at or below, inside the
+image when its end is known -- an MMIO or heap address past it is not
+"last_label+0xfecd7718", though a label at the end, a stack top, names
+it; constants never) or "0x...", line_of(addr) -> (file, line) | None, source_line(file, line),
 names(), constants() -> {name: value}; from an ELF also ``sizes`` {name:
 st_size}, ``objects`` (data object names) and ``code_ranges`` [(start, end)].
 """
@@ -34,9 +37,9 @@ from .image import SYM_FORMAT, LineTable, Symbol
 
 class SymbolTable:
     def __init__(self, symbols=(), lines=(), sources=None, base=None, entry=None,
-                 sizes=None, objects=(), code_ranges=()):
+                 sizes=None, objects=(), code_ranges=(), end=None):
         self.symbols: dict[str, Symbol] = {s.name: s for s in symbols}
-        self.base, self.entry = base, entry
+        self.base, self.entry, self.end = base, entry, end
         self.sources = dict(sources or {})
         self.sizes: dict[str, int] = dict(sizes or {})     # st_size of ELF symbols
         self.objects = set(objects)                        # ELF data objects (STT_OBJECT)
@@ -80,7 +83,8 @@ class SymbolTable:
 
     def symbolize(self, addr: int) -> str:
         i = bisect.bisect_right(self._label_addrs, addr) - 1
-        if i < 0:
+        if i < 0 or (self.end is not None and addr >= self.end
+                     and addr != self._label_addrs[i]):     # a label at the end names it
             return f"{addr:#x}"
         base = self._label_addrs[i]
         name = self._label_names[i]
@@ -146,7 +150,10 @@ def from_symfile(path) -> SymbolTable:
     for key in ("base", "entry"):
         if d.get(key) is not None and not _is_address(d[key]):
             raise ValueError(f"{path}: '{key}' must be an address (0..0xffffffff)")
-    return SymbolTable(syms, lines, sources, d.get("base"), d.get("entry"))
+    end = d.get("end")
+    if end is not None and not (type(end) is int and 0 <= end <= 1 << 32):
+        raise ValueError(f"{path}: 'end' must be an address (0..0x100000000)")
+    return SymbolTable(syms, lines, sources, d.get("base"), d.get("entry"), end=end)
 
 
 def _first_line(e: Exception) -> str:
@@ -193,7 +200,8 @@ def from_image(image) -> SymbolTable:
     """A SymbolTable straight from an asm.Image (no files)."""
     d = image.symfile()
     syms = [Symbol(s["name"], s["value"], s["kind"], s["file"], s["line"]) for s in d["symbols"]]
-    return SymbolTable(syms, [tuple(r) for r in d["lines"]], d["sources"], d["base"], d["entry"])
+    return SymbolTable(syms, [tuple(r) for r in d["lines"]], d["sources"], d["base"], d["entry"],
+                       end=d.get("end"))
 
 
 def from_elf(data: bytes) -> SymbolTable:
@@ -203,7 +211,7 @@ def from_elf(data: bytes) -> SymbolTable:
         return SymbolTable()
     return SymbolTable(got["syms"], got["lines"], got["sources"], None, got["entry"],
                        sizes=got["sizes"], objects=got["objects"],
-                       code_ranges=got["code_ranges"])
+                       code_ranges=got["code_ranges"], end=got.get("end"))
 
 
 def _from_elf_symtab(data: bytes) -> SymbolTable:

@@ -130,6 +130,7 @@ class Cpu:
         self.blocks: dict = {}          # linear address -> the block last entered there
         # ... and accepting events at a boundary (emulator/accept.py)
         self.pending_exc = None         # (vector, kind, error_code) raised, not yet delivered
+        self.io_refused = None          # a port access refused in this run (emulator/ioperm.py)
         self.shadow_spent = False       # the last instruction ran in a shadow: none follows
         self.just_delivered = True      # nothing retired since the last delivery
         self.nmi_blocked = False        # an NMI handler runs (until its iret)

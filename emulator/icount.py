@@ -62,7 +62,9 @@ physical address the block's linear address maps to now.  Each ``mov
 cr0|cr3|cr4, r32`` a decoded block holds (``Block.crw``) gets a code hook
 before the block first runs (``control``: emulator/crwrite.py
 ``ControlWrites``; ``block_count`` answers 0 and leaves the sites in
-``pending_cr`` for the run loop to install, as it does post-I/O hooks).
+``pending_cr`` for the run loop to install, as it does post-I/O hooks);
+so does each ``ins``/``outs`` (``Block.strio``, ``pending_strio``:
+emulator/ioperm.py ``StringIoChecks`` checks its I/O permission first).
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ F_STOP = 1          # stop at the next block entry or post-I/O hook
 F_WATCH_IF = 2      # an interrupt waits for IF: stop at a block entry with IF=1
 
 IO_MNEMONICS = frozenset({"in", "out", "insb", "insw", "insd", "outsb", "outsw", "outsd"})
+STRING_IO = frozenset({"insb", "insw", "insd", "outsb", "outsw", "outsd"})   # also after "rep "
 _MEM_ABS = re.compile(r"\[(0x[0-9a-f]+)\]")
 
 
@@ -123,6 +126,7 @@ class Block:
     io_next: tuple          # addresses right after in/out that are not the block's last
     mmio: tuple = ()        # indices of instructions naming an absolute APIC address
     crw: tuple = ()         # (address, cr, register) of each mov to CR0/CR3/CR4
+    strio: tuple = ()       # address of each ins/outs (emulator/ioperm.py checks it first)
 
 
 def block_index(blocks: dict, st, eip: int) -> Optional[int]:
@@ -160,13 +164,15 @@ class InstructionClock:
         self.pending_io_hooks: list[int] = []
         self.control = None                         # crwrite.ControlWrites (the machine's)
         self.pending_cr: list = []                  # Block.crw sites to hook before running
+        self.string_io = None                       # ioperm.StringIoChecks (the machine's)
+        self.pending_strio: list = []               # Block.strio sites to hook before running
         self._cs = Disasm()
         self._cs16 = Disasm(mode16=True)
 
     # -- counting ------------------------------------------------------------
     def _decode(self, addr: int, size: int, key: tuple) -> Block:
         code = self.cpu.read_linear(addr, size) or b""
-        offsets, last, io_next, mmio, crw = [], "", [], [], []
+        offsets, last, io_next, mmio, crw, strio = [], "", [], [], [], []
         cs = self._cs16 if key[-1] == "16" else self._cs
         # (address, size, mnemonic, operands): no CsInsn objects, a third of the cost
         insns = cs.lite(code, addr)
@@ -180,11 +186,14 @@ class InstructionClock:
             site = parse_cr_write(mnemonic, op_str)
             if site is not None:
                 crw.append((address,) + site)
+            if mnemonic.rpartition(" ")[2] in STRING_IO:
+                strio.append(address)
         if insns:
             last = (insns[-1][2] + " " + insns[-1][3]).strip()
         if not offsets:
             offsets = [0]
-        b = Block(addr, size, tuple(offsets), last, tuple(io_next), tuple(mmio), tuple(crw))
+        b = Block(addr, size, tuple(offsets), last, tuple(io_next), tuple(mmio), tuple(crw),
+                  tuple(strio))
         self.decoded[key] = b
         return b
 
@@ -201,6 +210,9 @@ class InstructionClock:
         new = [a for a in b.io_next if a not in self.post_io_hooked]
         if b.crw and self.control.pending(b.crw):
             self.pending_cr.append(b.crw)
+            return 0
+        if b.strio and self.string_io.pending(b.strio):
+            self.pending_strio.append(b.strio)
             return 0
         if new:
             self.pending_io_hooks.extend(new)
@@ -249,10 +261,13 @@ class InstructionClock:
         self.pending_io_hooks.clear()
 
     def install_cr_hooks(self) -> None:
-        """Code hooks on the ``mov crN`` sites ``block_count`` asked for."""
+        """Code hooks on the ``mov crN`` and ``ins``/``outs`` sites ``block_count`` asked for."""
         for sites in self.pending_cr:
             self.control.install(sites)
         self.pending_cr.clear()
+        for sites in self.pending_strio:
+            self.string_io.install(sites)
+        self.pending_strio.clear()
 
     def forget(self, cpu) -> None:
         """Forget ``cpu``'s instruction counts cached by linear address (its

@@ -102,7 +102,9 @@ as blocks are decoded: a new address space forgets the block counts cached
 by linear address, ``forget_blocks``).
 This file builds all of them and dispatches port and MMIO accesses.
 
-Ports and MMIO: each port access (``UC_HOOK_INSN`` in/out) first sets
+Ports and MMIO: a port access at CPL > IOPL that the TSS's I/O map refuses
+is #GP(0) instead, with nothing done (emulator/ioperm.py; Unicorn does not
+check).  Each other port access (``UC_HOOK_INSN`` in/out) first sets
 ``clock.now`` to the access's exact time and advances the devices (those
 whose deadline is due, and the one accessed: emulator/timers.py), then
 calls the device, then (``_io_end``) asks the engine to stop right after
@@ -134,6 +136,7 @@ import unicorn
 from unicorn import x86_const as X
 
 from emulator import accept
+from emulator import ioperm
 from emulator import loader as loader_mod
 from emulator import tsc
 from emulator.clock import Clock
@@ -189,6 +192,7 @@ class Machine(GuestHooks, Snapshots):
         self.clock = Clock()
         self.icount = InstructionClock(self.clock, self.ram_view, self.mem_size)
         self.icount.control = ControlWrites(self)   # mov crN checks (emulator/crwrite.py)
+        self.icount.string_io = ioperm.StringIoChecks(self)     # ins/outs (emulator/ioperm.py)
         self.loop = RunLoop(self)
         self.trace = _NullTrace()
         self.console: Callable[[bytes], None] = _stdout_console
@@ -541,6 +545,8 @@ class Machine(GuestHooks, Snapshots):
         self._io_end()
 
     def _on_in(self, uc, port, size, _ud) -> int:
+        if ioperm.refused(self.cpu, port, size):         # #GP(0) instead (emulator/ioperm.py)
+            return ioperm.refuse(self, self.cpu, True)
         self.icount.sync(self.cpu.pc, retired_current=True)
         dev = self._ports.get(port)
         self.timers.access(dev, self.clock.now)
@@ -549,6 +555,9 @@ class Machine(GuestHooks, Snapshots):
         return value
 
     def _on_out(self, uc, port, size, value, _ud) -> None:
+        if ioperm.refused(self.cpu, port, size):
+            ioperm.refuse(self, self.cpu, False)
+            return
         self.icount.sync(self.cpu.pc, retired_current=True)
         dev = self._ports.get(port)
         self.timers.access(dev, self.clock.now)

@@ -44,6 +44,7 @@ from typing import Optional
 import unicorn
 
 from emulator import accept
+from emulator import ioperm
 from unicorn import x86_const as X
 
 from emulator.cpu import (Cpu, CpuCrash, TripleFault, Unsupported, VEC_DB, VEC_UD,
@@ -275,7 +276,7 @@ class RunLoop:
     def after_run(self, cpu: Cpu) -> None:
         """After emu_start: hooks asked for, the exact time, whether the CPU halted."""
         ic, clock, st = self.m.icount, self.m.clock, cpu.st
-        if ic.pending_cr:
+        if ic.pending_cr or ic.pending_strio:
             ic.install_cr_hooks()
         if ic.pending_io_hooks:
             ic.install_io_hooks()
@@ -287,6 +288,7 @@ class RunLoop:
         ic.sync(pc)
         st.now = st.block_start = clock.now
         st.skip_addr = -1
+        ioperm.undo(self.m, cpu)               # a refused in/out did not happen
         if clock.now != before:
             cpu.just_delivered = False
         else:

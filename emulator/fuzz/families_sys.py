@@ -19,8 +19,9 @@ reserved CR4 bit, no exception meeting a bad task gate (QEMU leaves EXT
 out of the error code); TLB contents are never observed (every op reloads CR3 or
 uses ``invlpg`` after it changes an entry).  No interrupt arrives while
 paging is on (the LAPIC would have to be mapped) and no 16-bit TSS is used.
-Ring 3 does I/O only with IOPL 3: irqlab does not check I/O permission
-(CPL > IOPL, the TSS's bitmap) yet, QEMU does (README, Not done yet).
+Ring 3's I/O runs at any IOPL against a random I/O permission bitmap in
+TSS_MAIN (ports 0x80, 0x81 and the console 0xE9 allowed or not, the TSS
+limit past the bitmap, cut inside it, or before it; emulator/ioperm.py).
 """
 
 from __future__ import annotations
@@ -119,11 +120,7 @@ def ring(o: Ops) -> None:
                              "ud2", "int3", "mov eax, 0x7f\n        add al, 1\n        into"))
             user = [f"mov dword ptr [resume], {res}", insn, f"{res}:"]
         elif k == "io":
-            # IOPL 3 only: irqlab does not check I/O permission in ring 3
-            # (Unicorn performs the access; README, Not done yet)
-            eflags |= 0x3000
-            user = [f"mov dword ptr [resume], {res}", "mov al, 0x75", "out 0xe9, al",
-                    "mov al, 10", "out 0xe9, al", f"{res}:"]
+            pre, user, post = _io(o)
         elif k == "popf":
             user = ["pushfd", "pop eax", f"xor eax, {r.choice((0x200, 0x3000, 0x3200)):#x}",
                     "push eax", "popfd", "pushfd", "pop eax", "and eax, 0x3200",
@@ -167,6 +164,44 @@ def ring(o: Ops) -> None:
               *post, *_print(o, "cs_ss", "dword ptr [scratch]"))
         if r.random() < 0.5:
             o.flush()
+
+
+IOMAP = 0x68                                    # TSS_MAIN's I/O bitmap (runtime_sys.S)
+IO_PORTS = (0x80, 0x81, 0xE9)
+IO_LIMITS = (IOMAP + 32, IOMAP + 32, IOMAP + 0xE9 // 8, IOMAP + 0x10, 0x67)
+
+
+def _io(o: Ops) -> tuple:
+    """Ring-3 port accesses checked against a random bitmap and TSS limit
+    (SDM vol. 1 19.5): each shows what it did ("u"/"v" through 0xE9, what
+    ``in`` and ``insb`` read, printed after), or #GP(0) goes into the log
+    and the next access runs."""
+    r = o.rng
+    pre = ["mov edi, tss_main + 0x68", "mov ecx, 33", "mov al, 0xff", "rep stosb"]
+    for port in IO_PORTS:
+        if r.random() < 0.6:
+            pre.append(f"and byte ptr [tss_main + {IOMAP + port // 8:#x}], "
+                       f"{~(1 << port % 8) & 0xFF:#x}")
+    pre += [f"mov dword ptr [io_limit], {r.choice(IO_LIMITS):#x}",
+            "mov dword ptr [scratch + 8], 0", "mov dword ptr [scratch + 12], 0x77"]
+    text = o.label("iot")
+    accesses = {
+        "out": ["mov al, 0x75", "out 0xe9, al", "mov al, 10", "out 0xe9, al"],
+        "outsb": [".data", f"{text}: .ascii \"v\\n\"", "        .text", f"mov esi, {text}",
+                  "mov ecx, 2", "mov dx, 0xe9", "rep outsb"],
+        "out80": ["mov al, 0x42", "out 0x80, al"],
+        "outw80": ["mov ax, 0x4142", "out 0x80, ax"],          # 0x80 and 0x81
+        "in": ["mov eax, 0x5a", "in al, 0xe9", "mov [scratch + 8], eax"],
+        "insb": ["mov edi, scratch + 12", "mov dx, 0xe9", "insb"],   # 0x77 kept if refused
+        "rep0": ["xor ecx, ecx", "mov dx, 0x81", "rep outsb"]}      # checked, though it moves nothing
+    # (no word access touching 0xE9: QEMU splits it at the 1-byte port)
+    user = []
+    for name in r.sample(sorted(accesses), r.randrange(1, 4)):
+        res = o.label("r")
+        user += [f"mov dword ptr [resume], {res}", *accesses[name], f"{res}:"]
+    post = ["mov dword ptr [io_limit], 0x67",
+            *_print(o, "io", "dword ptr [scratch + 8]", "dword ptr [scratch + 12]")]
+    return pre, user, post
 
 
 def task(o: Ops) -> None:

@@ -53,7 +53,9 @@ runtime_sys.S (emulator/fuzz/families_sys.py's ops): ``paging_on`` (EAX
 bit 16 = CR0.WP; 0-4 MiB identity-mapped, user, writable; PDE 1 through
 ``pt_test``, all not present), ``paging_off``; ``sys_on``/``sys_off``
 (the system GDT with ring-3 segments 0x33/0x3b and TSSs 0x40/0x48/0x50, TR
-= 0x40, and back to the runtime's GDT); ``task_init`` (a TSS ready to
+= 0x40 with its limit [io_limit] -- 0x67, or past the I/O bitmap the ring
+family's io op writes at ``tss_main + 0x68`` -- and back to the runtime's
+GDT); ``task_init`` (a TSS ready to
 run); ``set_gate``/``stub_gate``; ``to_user`` (run [user_fn] in ring 3
 with EFLAGS = EDX until it does ``int 0xfe``).
 With several CPUs, ``ap_go`` runs the op function at [ap_fn] on AP EBX and

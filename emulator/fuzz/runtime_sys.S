@@ -21,6 +21,7 @@
         .equ TSS_C, 0x50
         .equ USER_RET, 0xfe            # ring 3 comes back through this vector
         .equ TASK_GATE, 0x8500         # present, DPL 0, type 5
+        .equ IOMAP_BYTES, 33           # tss_main's I/O bitmap: ports 0-0xFF, 0xFF end byte
 
         .text
 # paging_on: pgdir maps 0-4 MiB one to one through pt_low (present,
@@ -67,13 +68,18 @@ paging_off:
 
 # sys_on: the system GDT (the runtime's descriptors, then ring-3 code and
 # data, three TSSs), every TSS available, TSS_MAIN loaded in TR with SS0:ESP0
-# = 0x10:ring0_top, no I/O bitmap, CR3 the current one.  Keeps every register.
+# = 0x10:ring0_top, CR3 the current one, its I/O bitmap at offset 0x68
+# (IOMAP_BYTES bytes there, ports 0-0xFF and an end byte, left as the ops
+# wrote them) and its limit [io_limit] (0x67 unless an op set it: no
+# bitmap).  Keeps every register.
 sys_on:
         pushad
         lgdt [gdtr_sys]
         mov ebx, TSS_MAIN
         mov eax, tss_main
         call tss_descriptor
+        mov ax, [io_limit]
+        mov [gdt_sys + TSS_MAIN], ax
         mov ebx, TSS_B
         mov eax, tss_b
         call tss_descriptor
@@ -216,13 +222,14 @@ gdtr_sys:
         .align 4
 user_fn:   .long 0
 ring0_esp: .long 0
+io_limit:  .long 0x67                  # TSS_MAIN's limit (sys_on)
 
         .bss
         .align 4096
 pgdir:   .space 4096
 pt_test: .space 4096                   # right after pgdir: paging_on clears both
 pt_low:  .space 4096
-tss_main: .space 0x68
+tss_main: .space 0x68 + IOMAP_BYTES
 tss_b:    .space 0x68
 tss_c:    .space 0x68
         .align 16

@@ -134,6 +134,21 @@ def test_symbolize_never_uses_constants():
     assert table.symbolize(0x100021) == "_start+0x1"
 
 
+def test_symbolize_stops_at_the_images_end_in_every_symbol_source(image, tmp_path):
+    # an MMIO or heap address past the image (bss included) is no label's
+    # offset: the debugger and reports showed 0xfee00000 as last_label+0xfe...
+    image.write(tmp_path / "kernel.bin", elf=tmp_path / "kernel.elf", sym=tmp_path / "kernel.sym.json")
+    (tmp_path / "alone.elf").write_bytes((tmp_path / "kernel.elf").read_bytes())
+    tables = [load_symbols(tmp_path / "kernel.bin"), load_symbols(tmp_path / "alone.elf"),
+              load_symbols_of(image)]
+    assert image.symbols["stack_top"].value == image.bss_end
+    for table in tables:
+        assert table.symbolize(image.bss_end - 1).startswith("value+")   # in the bss
+        assert table.symbolize(image.bss_end) == "stack_top"     # a label at the end
+        assert table.symbolize(image.bss_end + 1) == f"{image.bss_end + 1:#x}"
+        assert table.symbolize(0xFEE00000) == "0xfee00000"
+
+
 def load_symbols_of(img):
     from asm.symfile import from_image
     return from_image(img)

@@ -8,7 +8,10 @@
 * sti ends a translation block (so the shadow is "the previous block's end");
 * emu_start(count=N) is wrong once blocks are cached (hence no count mode);
 * QEMU's remembered contributory exception survives UC_HOOK_INTR (hence
-  emulator.cpu.reset_exception_chain).
+  emulator.cpu.reset_exception_chain);
+* in/out/ins/outs at CPL 3 > IOPL are not checked against the TSS's I/O
+  map, hooked or not, and an ``ins`` stores 0 at ES:[EDI] before its hook
+  runs (hence emulator/ioperm.py).
 """
 
 from __future__ import annotations
@@ -271,3 +274,61 @@ def test_rdtsc_and_rdtscp_reach_an_insn_hook_at_the_instruction_and_a_nonzero_re
     assert seen == [start, start + 2]
     assert (uc.reg_read(X.UC_X86_REG_EAX), uc.reg_read(X.UC_X86_REG_EDX),
             uc.reg_read(X.UC_X86_REG_ECX)) == (0x1002, 0x77, 0x55)
+
+
+def _ring3_engine(code: bytes):
+    """CPL 3, IOPL 0, TR a 32-bit busy TSS whose I/O map refuses every port."""
+    import struct
+    uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
+    uc.mem_map(0, 0x10000)
+    tss = bytearray(0x68) + b"\xff" * 33
+    struct.pack_into("<H", tss, 0x66, 0x68)
+    uc.mem_write(0x3000, bytes(tss))
+    gdt = struct.pack("<5Q", 0, 0x00cf9a000000ffff, 0x00cf92000000ffff,
+                      0x00cffa000000ffff, 0x00cff2000000ffff)
+    uc.mem_write(0x500, gdt)
+    uc.reg_write(X.UC_X86_REG_GDTR, (0, 0x500, len(gdt) - 1, 0))
+    uc.reg_write(X.UC_X86_REG_CR0, 0x11)
+    uc.reg_write(X.UC_X86_REG_TR, (0x28, 0x3000, len(tss) - 1, 0x8B00))
+    uc.reg_write(X.UC_X86_REG_EFLAGS, 2 | (1 << 17))        # VM: SS loads with DPL 3
+    uc.reg_write(X.UC_X86_REG_SS, 0)
+    uc.reg_write(X.UC_X86_REG_EFLAGS, 2)                    # IOPL 0
+    uc.reg_write(X.UC_X86_REG_CS, 0x1b)
+    uc.reg_write(X.UC_X86_REG_SS, 0x23)
+    uc.reg_write(X.UC_X86_REG_ES, 0x23)
+    uc.mem_write(0x1000, code)
+    faults = []
+    uc.hook_add(unicorn.UC_HOOK_INTR, lambda u, n, d: (faults.append(n), u.emu_stop()))
+    return uc, faults
+
+
+def test_io_at_cpl_3_above_iopl_is_not_checked_against_the_tss_map():
+    # why emulator/ioperm.py checks in the machine's port hooks
+    uc, faults = _ring3_engine(b"\xfa")                     # cli
+    uc.emu_start(0x1000, 0x1001)
+    assert faults == [13]                                   # CPL 3 > IOPL 0 indeed
+    for hooked in (False, True):
+        uc, faults = _ring3_engine(b"\xe6\x80\xe4\x81")        # out 0x80, al; in al, 0x81
+        seen = []
+        if hooked:
+            uc.hook_add(unicorn.UC_HOOK_INSN, lambda u, p, s, v, d: seen.append(p),
+                        None, 1, 0, X.UC_X86_INS_OUT)
+            uc.hook_add(unicorn.UC_HOOK_INSN, lambda u, p, s, d: (seen.append(p), 0)[1],
+                        None, 1, 0, X.UC_X86_INS_IN)
+        uc.emu_start(0x1000, 0x1004)
+        assert faults == [] and uc.reg_read(X.UC_X86_REG_EIP) == 0x1004
+        assert seen == ([0x80, 0x81] if hooked else [])
+
+
+def test_ins_stores_zero_at_its_destination_before_its_hook_runs():
+    # why a refused ins leaves 0 there (emulator/ioperm.py)
+    uc, _ = _ring3_engine(bytes.fromhex("bf00200000") + b"\x6c")   # mov edi, 0x2000; insb
+    uc.mem_write(0x2000, b"\xaa")
+    at_hook = []
+
+    def hook(u, port, size, d):
+        at_hook.append(bytes(u.mem_read(0x2000, 1)))
+        return 0x77
+    uc.hook_add(unicorn.UC_HOOK_INSN, hook, None, 1, 0, X.UC_X86_INS_IN)
+    uc.emu_start(0x1000, 0x1006)
+    assert at_hook == [b"\x00"] and bytes(uc.mem_read(0x2000, 1)) == b"\x77"

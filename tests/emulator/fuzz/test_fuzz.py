@@ -182,6 +182,13 @@ def test_ring_3_soft_interrupts_through_a_dpl_0_gate_are_gp(insn, logged):
     assert out.end == "exit 0" and out.console.splitlines()[0] == f"log: {logged}"
 
 
+def test_a_ring_3_out_at_iopl_0_without_an_io_bitmap_is_gp_0_and_prints_nothing():
+    # SDM vol. 1 19.5: CPL 3 > IOPL 0 and TSS_MAIN's limit ends before its
+    # bitmap (io_limit 0x67), so the console write is refused
+    out = compare.on_irqlab(runtime.image(ring3_ops("mov al, 0x75", "out 0xe9, al")), 1)
+    assert out.end == "exit 0" and out.console.splitlines()[0] == "log: 0d/00000000/0"
+
+
 def seeds_of(family, n):
     return range(gen.FAMILIES.index(family), n * len(gen.FAMILIES), len(gen.FAMILIES))
 

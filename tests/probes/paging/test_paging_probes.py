@@ -1,7 +1,8 @@
 """Paging, ring 3 and task probes (tests/probes/paging/*.S) on irqlab and QEMU.
 
 Each probe prints what it observed about one rule of the Intel SDM vol. 3A
-(ch. 4 paging, ch. 6 delivery, ch. 7 tasks) on port 0xE9; the expected text
+(ch. 4 paging, ch. 6 delivery, ch. 7 tasks; ioperm.S: vol. 1 19.5, I/O
+permission) on port 0xE9; the expected text
 is the SDM's (the probe sources say why).  irqlab must print exactly that on
 both block-hook paths, and what QEMU 7.2 prints, with the same exit status
 (a probe in TRIPLE ends in a triple fault: irqlab's report, QEMU's
@@ -26,6 +27,8 @@ from tests.qemu import run_qemu
 
 HERE = Path(__file__).resolve().parent
 INCLUDES = [HERE, HERE.parent / "devices", HERE.parent / "cpu", HERE.parent / "apic"]
+
+IOPERM_GP = " gp 00 eip 01 al 5a cl 03 si 01 di 01\n"    # a refused access: #GP(0), undone
 
 EXPECTED = {
     # rows 1-2 of issue 19: the kernel at its alias, the IDT read through it
@@ -57,6 +60,16 @@ EXPECTED = {
     "cr": "gp_error 00\ngp_eip_at_mov 01\ncr4_bit15 00\ngp_error 00\ncr4_pae 00\n"
           "gp_error 00\ncr0_pg 00\ngp_error 00\ncr0_nw 00\ncr4_pse 01\ncr3_loaded 45\n"
           "vendor GenuineIntel\nleaf1_eax 00000663\nleaf1_edx 0780a319\n",
+    # ring 3 at IOPL 0 (SDM vol. 1 19.5): a port whose map bit is set, or
+    # any port of a word/dword access, is #GP(0) at the instruction with
+    # nothing done (AL, ECX, ESI, EDI as loaded); both map bytes read must
+    # be inside the TSS limit; no map at all refuses all; IOPL 3 checks none;
+    # the check comes before a REP's count (ECX = 0 refused too: cl 00)
+    "ioperm": "user_out_e9\n" + "".join(f"{t}{IOPERM_GP}" for t in (
+        "out_81", "in_81", "outw_80", "inw_7f", "ind_e6", "rep_outsb_81", "rep_insb_81"))
+              + "rep0_outsb_81" + IOPERM_GP.replace("cl 03", "cl 00")
+              + "user_map_done\ncut_out_e9" + IOPERM_GP + "bare_out_e9" + IOPERM_GP
+              + "user_iopl3_out_e9\npassed 03\ndst 77\n",
     "user": "sys_cs 1b\nsys_ss 23\nsys_esp_ok 01\nsys_user_esp_ok 01\ngp_error 02 0a\n"
             "gp_cs 1b\ntick_cs 1b\ntick_ss 23\ncr2 00300000 err 07\npf_cs 1b\n",
 }
