@@ -18,12 +18,17 @@ unless an earlier call (in any worker) completed it; a per-key lock file
 same work.  ``make`` writes what it produces under ``path``; when it raises,
 nothing is marked done and the next caller tries again (and fails the same
 way, in its own test).  Returns ``path``.
+
+``adopt(directory, key, source)`` is ``once`` with a copy of the directory
+``source`` for ``make``: a result some test made anyway (build-all's
+kernels) becomes the session's, unless the session made it already.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -48,3 +53,8 @@ def once(directory: Path, key: str, make: Callable[[Path], None]) -> Path:
             make(path)
             done.touch()
     return path
+
+
+def adopt(directory: Path, key: str, source: Path) -> Path:
+    """``directory/key``: a copy of ``source`` unless the session made it already."""
+    return once(directory, key, lambda path: shutil.copytree(source, path, dirs_exist_ok=True))

@@ -8,12 +8,13 @@ same in ``names``; a test below keeps the two in step.  The races only
 explore finds (``explore`` in the table) are
 tests/emulator/explore/test_explore.py's and make check-bugs'.  The controls (the
 same configurations without the bug) are the goldens' runs, which must end
-with 0 violations (tests/golden/test_golden.py)."""
+with 0 violations (tests/golden/test_golden.py).  A bug kernel's run is the
+session's shared one (tests/runs.py): tests/golden/test_fast_path.py and
+tests/guest_kernel/test_irqlab.py assert on the same run."""
 
 import pytest
 
 from guest_kernel.checkbugs import load_bugs
-from guest_kernel.harness import run_config
 
 REPORTS = {
     "sleep_in_hardintr": [
@@ -127,9 +128,8 @@ def test_every_bug_has_its_report_pinned_and_the_table_names_what_the_report_pin
 
 
 @pytest.mark.parametrize("bug", [b for b in load_bugs() if not b.explore], ids=lambda b: b.name)
-def test_broken_kernel_is_caught_by_its_targeted_rule(bug, tmp_path):
-    r = run_config(bug.model, bug.scenario, bug=bug.name,
-                   trace_path=str(tmp_path / "t.jsonl"), cpus=bug.cpus)
+def test_broken_kernel_is_caught_by_its_targeted_rule(bug, checked_run):
+    r = checked_run(bug.model, bug.scenario, bug=bug.name, cpus=bug.cpus)
     assert r.status == 120, r.stderr
     hits = [v for v in r.violations if v["rule"] == bug.rule]
     assert hits, f"{bug.name}: fired {r.rules}, wanted {bug.rule}\n{r.stderr}"

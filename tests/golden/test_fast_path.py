@@ -8,7 +8,8 @@ The goldens pin the fast path's whole runs; here every configuration runs
 its first ``BUDGET`` instructions both ways (boot, the scenario's start: a
 whole run on the Python hook costs seconds), the planted bugs whole (their
 reports carry backtraces), the two long ones (soak, nested) to
-``LONG_BUDGET``.
+``LONG_BUDGET``.  A planted bug's fast run is the session's shared one
+(tests/runs.py), which tests/golden/test_bugs_caught.py reads the report of.
 """
 
 from __future__ import annotations
@@ -25,13 +26,17 @@ LONG_BUDGET = 1_000_000
 LONG = ("soak", "nested")
 
 
-def both_ways(tmp_path, model, scenario, **kw) -> dict:
+def both_ways(tmp_path, model, scenario, fast=None, **kw) -> dict:
+    """The run's (status, console, report, trace bytes, instructions) on each
+    path; ``fast``: the fast path's run, already made (a KernelRun)."""
     runs = {}
     for way in ("fast", "reference"):
-        trace = tmp_path / f"{way}.jsonl"
-        r = run_config(model, scenario, trace_path=str(trace), native=way == "fast",
-                       reference=way == "reference", **kw)
-        runs[way] = (r.status, r.stdout, r.stderr, trace.read_bytes(), r.instructions)
+        r = fast if way == "fast" and fast is not None else None
+        if r is None:
+            r = run_config(model, scenario, trace_path=str(tmp_path / f"{way}.jsonl"),
+                           native=way == "fast", reference=way == "reference", **kw)
+        with open(r.trace_path, "rb") as f:
+            runs[way] = (r.status, r.stdout, r.stderr, f.read(), r.instructions)
     return runs
 
 
@@ -45,12 +50,13 @@ def test_the_fast_and_the_full_python_path_give_the_same_run(config, tmp_path):
 
 
 @pytest.mark.parametrize("name", list(BUGS))
-def test_a_planted_bug_is_reported_the_same_on_both_paths(name, tmp_path):
+def test_a_planted_bug_is_reported_the_same_on_both_paths(name, tmp_path, checked_run):
     require_native()
     bug = BUGS[name]
     budget = LONG_BUDGET if bug.scenario in LONG else 200_000_000
     runs = both_ways(tmp_path, bug.model, bug.scenario, bug=name, cpus=bug.cpus,
-                     max_instructions=budget)
+                     max_instructions=budget,
+                     fast=checked_run(bug.model, bug.scenario, name, bug.cpus, budget))
     if bug.explore:                 # a race its scenario's own run never hits
         assert runs["fast"][0] == 0 and "0 violations" in runs["fast"][2]
         assert f"PASS {bug.scenario}" in runs["fast"][1]

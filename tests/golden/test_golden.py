@@ -3,7 +3,9 @@
 Each blessed (model, scenario, CPU count) is rerun; its trace, symbolised
 as the goldens are, must equal the golden; a mismatch fails with the output
 of ``trace diff``.  Every correct configuration must run with zero violations.
-Running the same scenario twice gives identical traces.
+Running the same scenario twice gives identical traces.  The run is the
+session's shared one (tests/runs.py): tests/guest_kernel/test_irqlab.py
+asserts on the same runs that each scenario passes.
 """
 
 import os
@@ -23,13 +25,12 @@ def blessed():
 
 
 @pytest.mark.parametrize("pair", blessed())
-def test_scenario_trace_matches_its_golden_with_zero_violations(pair, tmp_path):
+def test_scenario_trace_matches_its_golden_with_zero_violations(pair, checked_run):
     if pair not in INDEX:
         pytest.skip("no goldens yet: run make bless")
     model, scenario, cpus = golden.parse_key(pair)
-    trace = str(tmp_path / "trace.jsonl")
-    r = run_config(model, scenario, trace_path=trace, cpus=cpus,
-                   max_instructions=golden.budget(scenario, cpus))
+    r = checked_run(model, scenario, cpus=cpus, max_instructions=golden.budget(scenario, cpus))
+    trace = r.trace_path
     assert r.violations == [], r.stderr
     assert r.summary_line() == "checks: 13 rules, 0 violations", r.stderr
     assert r.status == INDEX[pair]["status"], r.stdout[-500:]

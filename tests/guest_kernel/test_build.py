@@ -11,6 +11,7 @@ import pytest
 from guest_kernel import layout
 from guest_kernel.build import BuildError, Config, bug_configs, correct_configs
 from guest_kernel.bugs import BUGS
+from tests.cache import adopt, session_dir
 
 OBSERVE = Path(__file__).resolve().parents[2] / "guest_kernel" / "OBSERVE.md"
 
@@ -94,9 +95,15 @@ def test_a_build_is_stale_only_until_it_is_rebuilt(tmp_path):
     assert not is_stale(cfg, tmp_path)
 
 
-def test_build_all_writes_every_correct_and_every_bug_configuration(tmp_path):
+def test_build_all_writes_every_correct_and_every_bug_configuration(tmp_path, tmp_path_factory):
     from guest_kernel.__main__ import main
     assert main(["build-all", "-o", str(tmp_path)]) == 0
     built = {p.parent.name for p in tmp_path.glob("*/kernel.elf")}
     assert built == {c.name for c in correct_configs() + bug_configs()}
     assert len(built) == 16 + len(BUGS)
+    # these are the session's kernels (the kernel fixture's, conftest.py) from
+    # now on: a configuration is not built a second time.  build() writes the
+    # same bytes into any directory, and the test above checks these files
+    kernels = session_dir(tmp_path_factory, "kernels")
+    for name in sorted(built):
+        adopt(kernels, name, tmp_path / name)

@@ -1,7 +1,14 @@
 """The kernel on irqlab: every scenario passes under every model, hello and
 preempt print exactly what they print on QEMU, runs repeat instruction for
 instruction, and every --bug kernel boots and finishes its scenario.
-All runs are bounded by an instruction budget."""
+All runs are bounded by an instruction budget.
+
+A scenario's run and a bug kernel's run are the session's checked runs
+(tests/runs.py), which the goldens (tests/golden/test_golden.py) and the
+bug reports (tests/golden/test_bugs_caught.py) assert on too: each is made
+once.  They run with a larger budget than ``BUDGET``, so a test asserts that
+its run ended within ``BUDGET`` instructions.  A checked run retires the
+same instructions as an unchecked one (tests/emulator/test_bench.py)."""
 
 from __future__ import annotations
 
@@ -36,23 +43,25 @@ def run_irqlab(elf, scenario, budget=BUDGET):
 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_scenario_passes_on_irqlab(kernel, model, scenario):
-    console, status, now = run_irqlab(kernel(model), scenario)
-    assert f"PASS {scenario}\n" in console, console
-    assert status == 0
+def test_scenario_passes_on_irqlab(checked_run, model, scenario):
+    r = checked_run(model, scenario)
+    assert f"PASS {scenario}\n" in r.stdout, r.stdout
+    assert r.status == 0, r.stderr              # the guest's 0, and no rule fired
+    assert r.instructions <= BUDGET
     if scenario == "soak":
-        assert now >= 20_000_000            # the soak lasts 20 M instructions at least
+        assert r.instructions >= 20_000_000     # the soak lasts 20 M instructions at least
     if scenario == "storm":
-        assert "storm: received 10000, device overflows 0\n" in console
+        assert "storm: received 10000, device overflows 0\n" in r.stdout
 
 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("scenario", ["hello", "preempt"])
-def test_qemu_and_irqlab_print_the_same(kernel, model, scenario):
-    console, status, _ = run_irqlab(kernel(model), scenario)
+def test_qemu_and_irqlab_print_the_same(kernel, checked_run, model, scenario):
+    r = checked_run(model, scenario)
     q = run_qemu(kernel(model), append=f"scenario={scenario}")
-    assert console == q.console
-    assert status == q.status == 0
+    assert r.stdout == q.console
+    assert r.status == q.status == 0
+    assert r.instructions <= BUDGET
 
 
 @pytest.mark.parametrize("options", [dict(intr_stack="separate"), dict(softint="fast")],
@@ -71,10 +80,11 @@ def test_a_run_repeats_instruction_for_instruction(kernel):
 
 
 @pytest.mark.parametrize("bug", sorted(BUGS))
-def test_bug_kernel_boots_and_finishes_on_irqlab(kernel, bug):
+def test_bug_kernel_boots_and_finishes_on_irqlab(checked_run, bug):
     spec = BUGS[bug]
-    console, status, _ = run_irqlab(kernel(spec.model, bug=bug), spec.scenario)
-    assert f"PASS {spec.scenario}" in console, console
+    r = checked_run(spec.model, spec.scenario, bug=bug, cpus=spec.cpus)
+    assert f"PASS {spec.scenario}" in r.stdout, r.stdout
+    assert r.instructions <= BUDGET
 
 
 def test_the_run_command_passes_the_guest_status_through(tmp_path):
