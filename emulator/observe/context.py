@@ -58,6 +58,10 @@ class MachineContext:
         self.line_of_vector = None                  # fn(vector) -> line (the observer's)
         self.lazy = lazy                # False: backtrace_later works it out at once
         self._zero_cache: dict = {}     # size -> that many zero bytes
+        # owner -> (lo, hi, zeros) of its red zone, or None: kept while the
+        # stack map's regions stay as they were (``StackMap.version``)
+        self._guards: dict = {}
+        self._guards_version = None
 
     # ------------------------------------------------------------ backtraces
     def return_addresses(self, cpu: int) -> list:
@@ -187,13 +191,20 @@ class MachineContext:
         non-zero bytes (the stack overflowed into it), else None."""
         if self.kernel is None or not owner:
             return None
-        g = self.kernel.guard(owner)
+        version = getattr(self.stacks, "version", None)
+        if version != self._guards_version or version is None:
+            self._guards.clear()
+            self._guards_version = version
+        g = self._guards.get(owner, False)
+        if g is False:
+            g = self.kernel.guard(owner)
+            g = self._guards[owner] = g + (self._zeros(g[1] - g[0]),) if g is not None else None
         if g is None:
             return None
-        lo, hi = g
+        lo, hi, zeros = g
         ram = self.view.ram_slice(lo, hi)
         data = bytes(ram) if ram is not None else self.view.mem_read(lo, hi - lo)
-        if data == self._zeros(hi - lo):
+        if data == zeros:
             return None         # every event looks: clean is one memcmp
         written = len(data) - data.count(0) if data else 0     # count: C speed
         return (lo, hi, written) if written else None

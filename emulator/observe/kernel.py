@@ -113,6 +113,18 @@ class KernelModel:
     def lwp_name(self, ptr: int) -> Optional[str]:
         if not ptr:
             return None
+        # while a hook runs, memory stands still: a name worked out once
+        # serves the event's other fields and the checkers (the view's
+        # ``memo``, emptied at every hook; LWP names are its int keys)
+        memo = self.view.memo
+        if memo is None:
+            return self._lwp_name(ptr)
+        name = memo.get(ptr)
+        if name is None:
+            name = memo[ptr] = self._lwp_name(ptr)
+        return name
+
+    def _lwp_name(self, ptr: int) -> str:
         c = self.c
         lid = self.view.read_u32(ptr + c["lwp_id"]) if c["lwp_id"] is not None else None
         if lid is None:

@@ -77,17 +77,22 @@ class Observer:
         interrupted.
         """
         clock = self.view.clock()
+        view = self.view
 
         def hook(machine, cpu):
-            c = self.view.cpu_index(cpu)
-            sup = self.suppress.get(c)
-            if sup:
-                key = (addr, self.view.reg(c, "esp"))
-                if key in sup:
-                    sup.discard(key)
-                    return
-            self.last_hook[c] = (addr, clock.now)
-            fn(machine, c)
+            c = view.cpu_index(cpu)
+            view.hold(c)            # the machine stands still until we return
+            try:
+                sup = self.suppress.get(c)
+                if sup:
+                    key = (addr, view.reg(c, "esp"))
+                    if key in sup:
+                        sup.discard(key)
+                        return
+                self.last_hook[c] = (addr, clock.now)
+                fn(machine, c)
+            finally:
+                view.release()
         return hook
 
     # ------------------------------------------------------------- install
@@ -118,6 +123,14 @@ class Observer:
     def _on_interrupt(self, cpu, vector: int, kind: str, eip_from: int,
                       error_code: Optional[int] = None) -> None:
         cpu = self.view.cpu_index(cpu)
+        self.view.hold(cpu)         # the frame is pushed; nothing moves until we return
+        try:
+            self._entered(cpu, vector, kind, eip_from, error_code)
+        finally:
+            self.view.release()
+
+    def _entered(self, cpu: int, vector: int, kind: str, eip_from: int,
+                 error_code: Optional[int]) -> None:
         esp = self.view.reg(cpu, "esp")
         if self.last_hook.get(cpu) == (eip_from, self.view.clock().now):
             # hooks at eip_from already ran; the iret will come back there

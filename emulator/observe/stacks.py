@@ -12,7 +12,9 @@ table from memory and add regions).
 
 ``owner(esp)`` is the name of the region containing ``esp`` (ESP equal to
 ``hi`` — an empty stack — belongs to the region), or None.  ``region(name)``
-gives ``(lo, hi)`` back for the stack-bounds rule.
+gives ``(lo, hi)`` back for the stack-bounds rule.  ``version`` changes
+whenever a region is added, moved or removed (what is worked out from the
+regions may be kept until it does).
 
 Any kernel can name its stacks (guest_kernel/OBSERVE.md, "Any kernel"):
 ``declared_stacks(table)`` finds, in an image's symbol table, every data
@@ -39,11 +41,13 @@ class StackMap:
         self._by_name: dict = {}
         self.symbols = symbols
         self.resolver = resolver
+        self.version = 0              # bumped by every change of the regions
 
     def add(self, lo: int, hi: int, name: str) -> None:
         """Add (or move) the region of ``name``."""
         if name in self._by_name:
             self.remove(name)
+        self.version += 1
         i = bisect.bisect_left(self._los, lo)
         self._los.insert(i, lo)
         self._regions.insert(i, (lo, hi, name))
@@ -53,6 +57,7 @@ class StackMap:
         r = self._by_name.pop(name, None)
         if r is None:
             return
+        self.version += 1
         for i, (lo, hi, n) in enumerate(self._regions):
             if n == name:
                 del self._regions[i]

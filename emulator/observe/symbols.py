@@ -23,6 +23,7 @@ class Symbols:
         self.table = table
         self._consts: Optional[dict] = None
         self._frames: dict = {}        # addr -> frame(addr): the table is fixed
+        self._names: dict = {}         # addr -> symbolize(addr), likewise
 
     @classmethod
     def empty(cls) -> "Symbols":
@@ -46,6 +47,13 @@ class Symbols:
         return a if isinstance(a, int) else None
 
     def symbolize(self, addr: int) -> Optional[str]:
+        try:
+            return self._names[addr]
+        except KeyError:
+            name = self._names[addr] = self._symbolize(addr)
+            return name
+
+    def _symbolize(self, addr: int) -> Optional[str]:
         if self.table is None:
             return None
         try:

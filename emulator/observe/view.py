@@ -19,11 +19,13 @@ file means a change in the machine's API is a change here only.
 
 from __future__ import annotations
 
+import ctypes
 import struct
 from typing import Optional
 
 from unicorn import UcError
 from unicorn import x86_const as R
+from unicorn.unicorn_py3.unicorn import uclib
 
 _REGS = {"eax": R.UC_X86_REG_EAX, "ebx": R.UC_X86_REG_EBX, "ecx": R.UC_X86_REG_ECX,
          "edx": R.UC_X86_REG_EDX, "esi": R.UC_X86_REG_ESI, "edi": R.UC_X86_REG_EDI,
@@ -32,6 +34,36 @@ _REGS = {"eax": R.UC_X86_REG_EAX, "ebx": R.UC_X86_REG_EBX, "ecx": R.UC_X86_REG_E
 
 
 _U32 = struct.Struct("<I").unpack_from
+
+# what ``hold`` reads in one call: a hook's readers use a few of these,
+# several twice (ESP), and one batch costs about as much as one read
+_HELD = ("eax", "ebx", "ecx", "edx", "esi", "edi", "esp", "eip", "eflags", "cs")
+_HELD_AT = {name: i for i, name in enumerate(_HELD)}
+# uc_reg_read_batch with plain integers (the binding's prototype converts
+# each argument, which costs more than the read)
+_READ_BATCH = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                                ctypes.c_void_p, ctypes.c_int)(
+    ctypes.cast(uclib.uc_reg_read_batch, ctypes.c_void_p).value)
+
+
+class _Batch:
+    """One engine's buffers for reading ``_HELD`` in one call.  Each value
+    slot only ever receives its own register, whose width (32 bits, 16
+    for CS) never changes, so the bytes above it stay the zeros they were
+    allocated as: no clearing before a read."""
+
+    def __init__(self, uc) -> None:
+        n = self.n = len(_HELD)
+        self.ids = (ctypes.c_int * n)(*(_REGS[name] for name in _HELD))
+        self.vals = (ctypes.c_uint64 * n)()
+        base = ctypes.addressof(self.vals)
+        self.ptrs = (ctypes.c_void_p * n)(*[base + 8 * i for i in range(n)])
+        self.args = (uc._uch.value, ctypes.addressof(self.ids), ctypes.addressof(self.ptrs), n)
+
+    def read(self) -> list:
+        if _READ_BATCH(*self.args):
+            raise UcError(1)
+        return self.vals[:]
 
 
 class MachineView:
@@ -47,6 +79,10 @@ class MachineView:
         # keeps, emulator/crwrite.py): read at every field the observer reads
         self._pagers = tuple(c for c in getattr(machine, "cpus", ())
                              if isinstance(getattr(c, "paging_on", None), bool))
+        self._held_cpu = -1             # the CPU a hook holds (``hold``), -1: none
+        self._held_regs: Optional[list] = None      # its _HELD registers, once read
+        self._batches: dict = {}        # cpu index -> _Batch (None: read one by one)
+        self.memo: Optional[dict] = None    # readers' per-hook memo (``hold``)
 
     # CPUs -------------------------------------------------------------------
     def ncpus(self) -> int:
@@ -65,7 +101,36 @@ class MachineView:
         c = self.m.cpus[cpu]
         return getattr(c, "uc", None) or getattr(c, "engine", None) or c
 
+    def hold(self, cpu: int) -> None:
+        """A hook on ``cpu`` begins: its registers and ``memo`` hold until
+        ``release`` (module docstring)."""
+        self._held_cpu = cpu
+        self._held_regs = None
+        self.memo = {}
+
+    def release(self) -> None:
+        self._held_cpu = -1
+        self._held_regs = None
+        self.memo = None
+
+    def _read_held(self, cpu: int) -> Optional[list]:
+        batch = self._batches.get(cpu, False)
+        if batch is False:
+            uc = getattr(self.m.cpus[cpu], "uc", None)
+            batch = self._batches[cpu] = _Batch(uc) if hasattr(uc, "_uch") else None
+        if batch is None:
+            return None
+        self._held_regs = regs = batch.read()
+        return regs
+
     def reg(self, cpu: int, name: str) -> int:
+        if cpu == self._held_cpu:
+            regs = self._held_regs
+            if regs is None:
+                regs = self._read_held(cpu)
+            i = _HELD_AT.get(name)
+            if regs is not None and i is not None:
+                return regs[i]
         get = self._getters.get(cpu)
         if get is not None:
             return get(_REGS[name])
