@@ -31,6 +31,10 @@ the machine is stopped at the instruction the event is about):
 - ``esp(cpu)``; ``stack_region(owner)``: ``(lo, hi)`` or None;
   ``guard_dirty(owner)``: whether the kernel's red zone below an LWP's stack
   has been written (an overflow that came back before anyone looked).
+
+``lazy=False`` (``attach(reference=True)``) works every backtrace out at
+once and has the view hold nothing for a hook (view.py's ``hold``): every
+register and word read when asked, the path the fast one is tested against.
 """
 
 from __future__ import annotations
@@ -57,6 +61,10 @@ class MachineContext:
         self.code_range = code_range or (0, 0)      # [lo, hi) of the image's code
         self.line_of_vector = None                  # fn(vector) -> line (the observer's)
         self.lazy = lazy                # False: backtrace_later works it out at once
+        if not lazy:
+            # the reference path: the view reads every register and word
+            # when asked, nothing held for the hook (view.py's ``hold``)
+            view.holding = False
         self._zero_cache: dict = {}     # size -> that many zero bytes
         # owner -> (lo, hi, zeros) of its red zone, or None: kept while the
         # stack map's regions stay as they were (``StackMap.version``)

@@ -38,7 +38,7 @@ _U32 = struct.Struct("<I").unpack_from
 # what ``hold`` reads in one call: a hook's readers use a few of these,
 # several twice (ESP), and one batch costs about as much as one read
 _HELD = ("eax", "ebx", "ecx", "edx", "esi", "edi", "esp", "eip", "eflags", "cs")
-_HELD_AT = {name: i for i, name in enumerate(_HELD)}
+_HELD_AT = REG_AT = {name: i for i, name in enumerate(_HELD)}
 # uc_reg_read_batch with plain integers (the binding's prototype converts
 # each argument, which costs more than the read)
 _READ_BATCH = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
@@ -83,6 +83,8 @@ class MachineView:
         self._held_regs: Optional[list] = None      # its _HELD registers, once read
         self._batches: dict = {}        # cpu index -> _Batch (None: read one by one)
         self.memo: Optional[dict] = None    # readers' per-hook memo (``hold``)
+        self._paged: Optional[bool] = None  # whether paging is on, while held
+        self.holding = True             # False: ``hold`` holds nothing (reference path)
 
     # CPUs -------------------------------------------------------------------
     def ncpus(self) -> int:
@@ -102,15 +104,19 @@ class MachineView:
         return getattr(c, "uc", None) or getattr(c, "engine", None) or c
 
     def hold(self, cpu: int) -> None:
-        """A hook on ``cpu`` begins: its registers and ``memo`` hold until
-        ``release`` (module docstring)."""
-        self._held_cpu = cpu
-        self._held_regs = None
-        self.memo = {}
+        """A hook on ``cpu`` begins: its registers, whether paging is on and
+        ``memo`` hold until ``release`` (module docstring).  With
+        ``holding`` False (the reference path) nothing is held."""
+        if self.holding:
+            self._held_cpu = cpu
+            self._held_regs = None
+            self._paged = self._paging()
+            self.memo = {}
 
     def release(self) -> None:
         self._held_cpu = -1
         self._held_regs = None
+        self._paged = None
         self.memo = None
 
     def _read_held(self, cpu: int) -> Optional[list]:
@@ -122,6 +128,18 @@ class MachineView:
             return None
         self._held_regs = regs = batch.read()
         return regs
+
+    def regs(self, cpu: int) -> list:
+        """[eax, ebx, ecx, edx, esi, edi, esp, eip, eflags, cs] of ``cpu``
+        (``REG_AT`` gives a name's place): the held copy while a hook holds
+        that CPU, else read now."""
+        if cpu == self._held_cpu:
+            regs = self._held_regs
+            if regs is None:
+                regs = self._read_held(cpu)
+            if regs is not None:
+                return regs
+        return [self.reg(cpu, name) for name in _HELD]
 
     def reg(self, cpu: int, name: str) -> int:
         if cpu == self._held_cpu:
@@ -177,8 +195,10 @@ class MachineView:
         return None
 
     def read_u32(self, addr: int) -> Optional[int]:
-        if 0 <= addr <= self._ram_end and not self._paging():
-            return _U32(self._ram, addr)[0]
+        if 0 <= addr <= self._ram_end:
+            paged = self._paged
+            if not (self._paging() if paged is None else paged):
+                return _U32(self._ram, addr)[0]
         b = self.mem_read(addr, 4)
         return None if b is None or len(b) < 4 else int.from_bytes(b, "little")
 
