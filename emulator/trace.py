@@ -146,14 +146,22 @@ _ORDERS: dict = {}
 _MAX_ORDERS = 4096      # shapes kept at most (a caller inventing names forever)
 
 
-def _order(kind: str, fields: dict):
-    """The serialisation order of ``fields`` (the module docstring): the
-    kind's declared names as ``KINDS`` lists them, then the others sorted;
-    a field named like a head key (t, cpu, ev) is left out."""
+def event_order(kind: str, names) -> tuple:
+    """The serialisation order of an event of ``kind`` with the fields
+    ``names`` (the module docstring): the kind's declared names as
+    ``KINDS`` lists them, then the others sorted; a field named like a
+    head key (t, cpu, ev) is left out.  Leaving a field out of an event
+    leaves the others' order as it is."""
     declared = KINDS.get(kind, ())
-    order = [name for name in declared if name in fields]
-    order += sorted(name for name in fields if name not in order and name not in HEAD)
-    return True if order == list(fields) else tuple(order)
+    order = [name for name in declared if name in names]
+    order += sorted(name for name in names if name not in order and name not in HEAD)
+    return tuple(order)
+
+
+def _order(kind: str, fields: dict):
+    """``event_order`` of ``fields``, or True when it is their order already."""
+    order = event_order(kind, fields)
+    return True if order == tuple(fields) else order
 
 
 def dumps(ev: dict) -> str:
@@ -477,6 +485,18 @@ class TraceSink:
         if self.consumer is None or kind in self.drop:
             return None
         ev = make_event(kind, self.clock.now if t is None else t, cpu, fields)
+        self.consumer(ev)
+        return ev
+
+    def emit_fields(self, kind: str, cpu: int, fields: dict) -> Optional[dict]:
+        """``emit(kind, cpu, **fields)`` for a ``fields`` dict already in
+        serialisation order (``event_order``) and holding no float, as a
+        kernel label's compiled reader builds it (emulator/observe/fields.py):
+        the event is made without ``make_event``'s reordering."""
+        if self.consumer is None or kind in self.drop:
+            return None
+        ev = {"t": self.clock.now, "cpu": cpu, "ev": kind}
+        ev.update(fields)
         self.consumer(ev)
         return ev
 

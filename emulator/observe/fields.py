@@ -4,7 +4,8 @@ Contract
 --------
 ``compile_reader(model, fields) -> fn(cpu) -> dict`` returns what
 ``model.read_fields(cpu, fields)`` (emulator/observe/kernel.py) returns,
-the same values in the same order, with the table's ``(how, *arg)``
+the same values (in the same order, unless given the event's kind: then
+in the trace's), with the table's ``(how, *arg)``
 entries turned into one small function per field when the label is
 hooked instead of interpreted at every event.  The registers are taken
 once per event as one list (the view's ``regs``: the hook's held copy)
@@ -17,13 +18,25 @@ two on every golden configuration.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from emulator.observe.view import REG_AT
+from emulator.trace import event_order
 
 _ABSENT = object()      # a field the label does not carry this time
 
 
-def compile_reader(k, fields: dict):
-    """``k.read_fields(cpu, fields)`` as one function (module docstring)."""
+def compile_reader(k, fields: dict, kind: Optional[str] = None):
+    """``k.read_fields(cpu, fields)`` as one function (module docstring);
+    given the event's ``kind``, its fields come in the trace's order
+    (emulator/trace.py's ``event_order``: ``TraceSink.emit_fields`` takes
+    them so) and hold no float (each is a register, a word, a name, a
+    flag or the table's constant, which must not be one)."""
+    if kind is not None:
+        fields = {name: fields[name] for name in event_order(kind, fields)}
+        for name, (how, *arg) in fields.items():
+            if how == "const" and isinstance(arg[0], float):
+                raise TypeError(f"label field {kind}.{name} is a float constant")
     getters = []
     for name, (how, *arg) in fields.items():
         at = REG_AT.get(arg[0]) if arg and how != "const" else None

@@ -85,6 +85,7 @@ class KernelModel:
         self.d = {k: symbols.addr(v) for k, v in DATA.items()}
         self.ipl_off = self.c["cpu_ipl"]
         self.sink = None
+        self._emit_fields = None        # the sink's emit_fields (install)
         self.compiled = True            # labels read by reader(); False: read_fields (reference)
         self._linemask = 0xFFFF         # the 8259s are masked whole before lines go via the IO APIC
         self._spinning: dict = {}       # cpu -> what it said it spins on (SPIN_WAITS)
@@ -303,6 +304,8 @@ class KernelModel:
     # ------------------------------------------------------------------ hooks
     def install(self, observer, sink) -> None:
         self.sink = sink
+        self._emit_fields = getattr(sink, "emit_fields", None) or \
+            (lambda kind, cpu, fields: sink.emit(kind, cpu, **fields))
         self._stacks = observer.stacks
         for label, addr in sorted(self.labels.items(), key=lambda x: x[1]):
             if label in WATCHED:
@@ -331,8 +334,12 @@ class KernelModel:
         new = self.view.reg(cpu, "ecx")
         who = self.lwp_name(new)
         lock = self.lock_name(m)
-        self.sink.emit("lock.acquire", cpu, lock=lock, owner=who, owner_running=True,
-                       kind=self.lock_kind(m), by=who)
+        fields = {"lock": lock, "owner": who, "owner_running": True,     # the trace's order
+                  "kind": self.lock_kind(m), "by": who}
+        if self.compiled:
+            self._emit_fields("lock.acquire", cpu, fields)
+        else:
+            self.sink.emit("lock.acquire", cpu, **fields)
         word = self.mutex_owner(m)
         if word is not None and word != new:
             self.sink.emit("lock.mismatch", cpu, lock=lock, by=who,
@@ -399,14 +406,22 @@ class KernelModel:
 
     def _hook(self, spec, ends_spin: bool = False):
         kind, fields = spec
-        read = self.reader(fields) if self.compiled else \
-            (lambda cpu: self.read_fields(cpu, fields))
+        if self.compiled:
+            # the fields read in the trace's order, the event made as is
+            read = compile_reader(self, fields, kind)
+            emit_fields = self._emit_fields
+        else:
+            emit = self.sink.emit
+            read = (lambda cpu: self.read_fields(cpu, fields))
+
+            def emit_fields(kind, cpu, got):
+                emit(kind, cpu, **got)
 
         def on_label(machine, cpu):
             cpu = self.view.cpu_index(cpu)
             if ends_spin:
                 self._spinning.pop(cpu, None)
-            self.sink.emit(kind, cpu, **read(cpu))
+            emit_fields(kind, cpu, read(cpu))
         return on_label
 
     def _spin_hook(self, spec, spins: Optional[str]):

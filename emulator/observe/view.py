@@ -91,6 +91,11 @@ class MachineView:
         return len(self.m.cpus)
 
     def cpu_index(self, cpu) -> int:
+        if cpu.__class__ is int:
+            return cpu
+        index = getattr(cpu, "index", None)     # the machine's Cpu
+        if index.__class__ is int:
+            return index
         if isinstance(cpu, int):
             return cpu
         for attr in ("index", "id", "cpu_index"):
@@ -179,7 +184,8 @@ class MachineView:
         return False
 
     def mem_read(self, addr: int, n: int) -> Optional[bytes]:
-        if self._paging():
+        paged = self._paged
+        if self._paging() if paged is None else paged:
             # the kernel's addresses are linear: read through the page tables
             return self.m.read_virtual(addr, n)
         try:

@@ -51,3 +51,17 @@ def test_without_regions_a_stack_is_named_after_its_data_symbol():
     m = StackMap(symbols=Syms())
     assert m.owner(0x8000) == "stack boot_stack"
     assert m.owner(0x9000) is None
+
+
+def test_the_version_changes_with_every_region_added_moved_or_removed():
+    m = StackMap()
+    seen = [m.version]
+    m.add(0x1000, 0x2000, "lwp 1")
+    seen.append(m.version)
+    m.add(0x3000, 0x4000, "lwp 1")           # moved
+    seen.append(m.version)
+    m.remove("lwp 1")
+    seen.append(m.version)
+    m.remove("lwp 1")                        # nothing there: nothing changes
+    seen.append(m.version)
+    assert len(set(seen[:4])) == 4 and seen[4] == seen[3]
