@@ -485,8 +485,18 @@ class TraceSink:
         if self.consumer is None or kind in self.drop:
             return None
         ev = make_event(kind, self.clock.now if t is None else t, cpu, fields)
-        self.consumer(ev)
+        self._hand(ev)
         return ev
+
+    def _hand(self, ev: dict) -> None:
+        """``consumer(ev)``; a ``Fanout``'s consumers called from here (one
+        call less per event; its list is read each time: it changes)."""
+        consumer = self.consumer
+        if consumer.__class__ is Fanout:
+            for c in consumer.consumers:
+                c(ev)
+        else:
+            consumer(ev)
 
     def emit_fields(self, kind: str, cpu: int, fields: dict) -> Optional[dict]:
         """``emit(kind, cpu, **fields)`` for a ``fields`` dict already in
@@ -497,7 +507,12 @@ class TraceSink:
             return None
         ev = {"t": self.clock.now, "cpu": cpu, "ev": kind}
         ev.update(fields)
-        self.consumer(ev)
+        consumer = self.consumer
+        if consumer.__class__ is Fanout:        # _hand, inline: most events come here
+            for c in consumer.consumers:
+                c(ev)
+        else:
+            consumer(ev)
         return ev
 
     def __call__(self, kind: str, **fields) -> Optional[dict]:
