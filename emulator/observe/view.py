@@ -47,23 +47,23 @@ _READ_BATCH = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
 
 
 class _Batch:
-    """One engine's buffers for reading ``_HELD`` in one call.  Each value
+    """One engine's buffers for reading ``_HELD`` in one call
+    (``_READ_BATCH(*args)``, then ``vals[:]``).  Each value
     slot only ever receives its own register, whose width (32 bits, 16
     for CS) never changes, so the bytes above it stay the zeros they were
     allocated as: no clearing before a read."""
 
     def __init__(self, uc) -> None:
+        self.uc = uc                    # kept alive while its handle is used
+        self.args = None
+        if not hasattr(uc, "_uch"):
+            return
         n = self.n = len(_HELD)
         self.ids = (ctypes.c_int * n)(*(_REGS[name] for name in _HELD))
         self.vals = (ctypes.c_uint64 * n)()
         base = ctypes.addressof(self.vals)
         self.ptrs = (ctypes.c_void_p * n)(*[base + 8 * i for i in range(n)])
         self.args = (uc._uch.value, ctypes.addressof(self.ids), ctypes.addressof(self.ptrs), n)
-
-    def read(self) -> list:
-        if _READ_BATCH(*self.args):
-            raise UcError(1)
-        return self.vals[:]
 
 
 class MachineView:
@@ -81,7 +81,7 @@ class MachineView:
                              if isinstance(getattr(c, "paging_on", None), bool))
         self._held_cpu = -1             # the CPU a hook holds (``hold``), -1: none
         self._held_regs: Optional[list] = None      # its _HELD registers, once read
-        self._batches: dict = {}        # cpu index -> _Batch (None: read one by one)
+        self._batches: dict = {}        # cpu index -> _Batch of its engine
         self.memo: Optional[dict] = None    # readers' per-hook memo (``hold``)
         self._paged: Optional[bool] = None  # whether paging is on, while held
         self.holding = True             # False: ``hold`` holds nothing (reference path)
@@ -125,13 +125,15 @@ class MachineView:
         self.memo = None
 
     def _read_held(self, cpu: int) -> Optional[list]:
-        batch = self._batches.get(cpu, False)
-        if batch is False:
-            uc = getattr(self.m.cpus[cpu], "uc", None)
-            batch = self._batches[cpu] = _Batch(uc) if hasattr(uc, "_uch") else None
-        if batch is None:
-            return None
-        self._held_regs = regs = batch.read()
+        uc = getattr(self.m.cpus[cpu], "uc", None)
+        batch = self._batches.get(cpu)
+        if batch is None or batch.uc is not uc:     # first, or a CPU given a new engine
+            batch = self._batches[cpu] = _Batch(uc)
+        if batch.args is None:
+            return None                             # not a Unicorn engine: one by one
+        if _READ_BATCH(*batch.args):        # _Batch.read, inline (once per hook)
+            raise UcError(1)
+        self._held_regs = regs = batch.vals[:]
         return regs
 
     def regs(self, cpu: int) -> list:
