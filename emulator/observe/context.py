@@ -66,7 +66,7 @@ class MachineContext:
             # when asked, nothing held for the hook (view.py's ``hold``)
             view.holding = False
         self._zero_cache: dict = {}     # size -> that many zero bytes
-        # owner -> (lo, hi, zeros) of its red zone, or None: kept while the
+        # owner -> (lo, hi, zeros, RAM view) of its red zone, or None: kept while the
         # stack map's regions stay as they were (``StackMap.version``)
         self._guards: dict = {}
         self._guards_version = None
@@ -206,11 +206,12 @@ class MachineContext:
         g = self._guards.get(owner, False)
         if g is False:
             g = self.kernel.guard(owner)
-            g = self._guards[owner] = g + (self._zeros(g[1] - g[0]),) if g is not None else None
+            if g is not None:       # its bytes in RAM as a memoryview (no copy), if plain RAM
+                g = g + (self._zeros(g[1] - g[0]), self.view.ram_slice(*g))
+            self._guards[owner] = g
         if g is None:
             return None
-        lo, hi, zeros = g
-        ram = self.view.ram_slice(lo, hi)
+        lo, hi, zeros, ram = g
         data = bytes(ram) if ram is not None else self.view.mem_read(lo, hi - lo)
         if data == zeros:
             return None         # every event looks: clean is one memcmp

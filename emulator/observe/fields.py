@@ -40,22 +40,50 @@ def compile_reader(k, fields: dict, kind: Optional[str] = None):
     getters = []
     for name, (how, *arg) in fields.items():
         at = REG_AT.get(arg[0]) if arg and how != "const" else None
-        get = _getter(k, how, arg) if at is not None or not arg or how == "const" else None
-        if get is None:
-            whole = _interpreted(k, name, (how, *arg))
-            get = (lambda cpu, v, whole=whole: whole(cpu))
-        getters.append((name, at, get))
+        getters.append((name, at) + _shape(k, name, how, arg, at))
     regs_of = k.view.regs
 
     def read(cpu: int) -> dict:
         regs = regs_of(cpu)
         out = {}
-        for name, at, get in getters:
-            v = get(cpu, regs[at] if at is not None else None)
+        for name, at, shape, f in getters:
+            if shape is _OF_REG:
+                v = f(regs[at])
+            elif shape is _CONST:
+                v = f
+            elif shape is _REG:
+                v = regs[at]
+            else:
+                v = f(cpu, regs[at] if at is not None else None)
             if v is not _ABSENT:
                 out[name] = v
         return out
     return read
+
+
+# how ``read`` gets a field: the table's constant, the register itself, a
+# method of the model applied to the register, or a getter of (cpu, register)
+_CONST, _REG, _OF_REG, _GETTER = "const", "reg", "of-reg", "getter"
+# kinds of field that are one method of the model applied to the register
+_METHODS = {"lwp": "lwp_name", "lock": "lock_name", "kind": "lock_kind",
+            "softint": "softint_name", "running": "running"}
+
+
+def _shape(k, name: str, how: str, arg: list, at) -> tuple:
+    """(shape, constant or function) of one field (``read``'s four ways)."""
+    if how == "const":
+        return _CONST, arg[0]
+    if how == "true":
+        return _CONST, True
+    if at is not None and how == "int":
+        return _REG, None
+    if at is not None and how in _METHODS:
+        return _OF_REG, getattr(k, _METHODS[how])
+    get = _getter(k, how, arg) if at is not None or not arg else None
+    if get is None:
+        whole = _interpreted(k, name, (how, *arg))
+        get = (lambda cpu, v, whole=whole: whole(cpu))
+    return _GETTER, get
 
 
 def _interpreted(k, name: str, spec: tuple):
