@@ -26,7 +26,6 @@ st_size}, ``objects`` (data object names) and ``code_ranges`` [(start, end)].
 from __future__ import annotations
 
 import bisect
-import difflib
 import json
 import os
 import struct
@@ -65,6 +64,7 @@ class SymbolTable:
     def addr(self, name: str) -> int:
         s = self.symbols.get(name)
         if s is None:
+            import difflib  # noqa: PLC0415 (mistakes only: 3 M instructions a start)
             close = difflib.get_close_matches(name, list(self.symbols), n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise KeyError(f"no symbol '{name}'{hint}")
