@@ -13,6 +13,9 @@ load_symbols(image_path) -> SymbolTable, from (in order of preference)
   3. nothing: an empty table (every lookup answers "0x...").
 A symbol file that is not a good irqlab-sym-1 file (not JSON, `[]`, a
 symbol without a name or value, ...) raises ValueError with one line.
+A good one's checked contents are cached beside it, keyed by its bytes
+(asm/symcache.py: DIR/__pycache__/NAME.irqlab.marshal), and read back by
+the next run of the same file.
 
 SymbolTable: addr(name) (KeyError naming close matches), get(name),
 symbolize(addr) -> "name+0xoff" (nearest label at or below, inside the
@@ -30,6 +33,7 @@ import json
 import os
 import struct
 
+from . import symcache
 from .elfsyms import read_elf
 from .image import SYM_FORMAT, LineTable, Symbol
 
@@ -127,10 +131,27 @@ def load_symbols(image_path) -> SymbolTable:
 
 
 def from_symfile(path) -> SymbolTable:
-    """The table of a symbol file; ValueError (one line) if it is not a good one."""
+    """The table of a symbol file; ValueError (one line) if it is not a good one.
+    A good file's checked contents are kept beside it (asm/symcache.py) and
+    read back while its bytes are the same."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    key = symcache.key_of(raw)
+    parts = symcache.load(path, key)
+    if parts is None:
+        parts = _parse(raw, path)
+        symcache.store(path, key, parts)
+    syms, lines, sources, base, entry, end = parts
+    return SymbolTable([Symbol(*s) for s in syms], lines, sources, base, entry, end=end)
+
+
+def _parse(raw: bytes, path) -> tuple:
+    """The checked contents of a symbol file's bytes: (symbols as tuples,
+    line rows, sources, base, entry, end)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            d = json.load(f)
+        # as a text-mode open() reads it: UTF-8, universal newlines
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        d = json.loads(text)
     except UnicodeDecodeError:
         raise ValueError(f"{path}: not an {SYM_FORMAT} symbol file (not UTF-8 text)") from None
     except RecursionError:
@@ -139,8 +160,11 @@ def from_symfile(path) -> SymbolTable:
         raise ValueError(f"{path}: not an {SYM_FORMAT} symbol file ({_first_line(e)})") from None
     if not isinstance(d, dict) or d.get("format") != SYM_FORMAT:
         raise ValueError(f"{path}: not an {SYM_FORMAT} symbol file")
-    syms = [_symbol(s, path, i) for i, s in enumerate(_list(d, "symbols", path))]
+    syms = [tuple(_symbol(s, path, i)) for i, s in enumerate(_list(d, "symbols", path))]
     lines = _line_rows(_list(d, "lines", path), path)
+    names: dict = {}        # one string per file name: the cache stores it once
+    lines = [(a, names.setdefault(f, f), n) for a, f, n in lines]
+    syms = [(s[0], s[1], s[2], names.setdefault(s[3], s[3]), s[4]) for s in syms]
     sources = d.get("sources") or {}
     if not isinstance(sources, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                 for k, v in sources.items()):
@@ -151,7 +175,7 @@ def from_symfile(path) -> SymbolTable:
     end = d.get("end")
     if end is not None and not (type(end) is int and 0 <= end <= 1 << 32):
         raise ValueError(f"{path}: 'end' must be an address (0..0x100000000)")
-    return SymbolTable(syms, lines, sources, d.get("base"), d.get("entry"), end=end)
+    return syms, lines, sources, d.get("base"), d.get("entry"), end
 
 
 def _first_line(e: Exception) -> str:
