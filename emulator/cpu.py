@@ -76,6 +76,36 @@ class _Batch:
         self.ptrs = (ctypes.c_void_p * self.n)(*[base + 8 * i for i in range(self.n)])
 
 
+class _FrameBatch:
+    """The buffers of the one ``uc_reg_read_batch`` a delivery makes: five
+    registers of 32 bits or less, then IDTR and GDTR (``uc_x86_mmr``
+    each), every value behind its own pointer."""
+
+    IDS = (X.UC_X86_REG_CS, X.UC_X86_REG_EFLAGS, X.UC_X86_REG_EIP, X.UC_X86_REG_ESP,
+           X.UC_X86_REG_SS, X.UC_X86_REG_IDTR, X.UC_X86_REG_GDTR)
+
+    def __init__(self) -> None:
+        self.n = len(self.IDS)
+        self.ids = (ctypes.c_int * self.n)(*self.IDS)
+        self.vals = (ctypes.c_uint64 * 5)()
+        self.idtr, self.gdtr = _Mmr(), _Mmr()
+        base = ctypes.addressof(self.vals)
+        self.ptrs = (ctypes.c_void_p * self.n)(*[base + 8 * i for i in range(5)],
+                                                ctypes.addressof(self.idtr),
+                                                ctypes.addressof(self.gdtr))
+
+
+class _WriteBatch:
+    """The buffers of one ``uc_reg_write_batch`` call (registers of 32 bits or less)."""
+
+    def __init__(self, ids: tuple) -> None:
+        self.n = len(ids)
+        self.ids = (ctypes.c_int * self.n)(*ids)
+        self.vals = (ctypes.c_uint64 * self.n)()
+        base = ctypes.addressof(self.vals)
+        self.ptrs = (ctypes.c_void_p * self.n)(*[base + 8 * i for i in range(self.n)])
+
+
 class Descriptor:
     """An 8-byte segment or gate descriptor (SDM 3.4.5) and where it lies."""
 
@@ -153,7 +183,8 @@ class Cpu:
         self._val_addr = ctypes.addressof(self._val)
         self._mmr = _Mmr()
         self._pmmr = ctypes.byref(self._mmr)
-        self._batches: dict = {}        # register ids -> _Batch (read_batch)
+        self._batches: dict = {}        # register ids -> _Batch (read_batch), _WriteBatch
+        self._frame = _FrameBatch()     # frame_state's buffers
 
     # -- the run-loop state a snapshot keeps (Machine.snapshot/restore) -------
     LOOP_STATE = ("pending_exc", "shadow_spent", "just_delivered", "nmi_blocked", "nmi_esp",
@@ -189,6 +220,29 @@ class Cpu:
         ctypes.memset(b.vals, 0, b.size)
         uclib.uc_reg_read_batch(self._uch, b.ids, b.ptrs, b.n)
         return b.vals[:]
+
+    def frame_state(self) -> tuple:
+        """(CS, EFLAGS, EIP, ESP, SS, (IDT base, limit), (GDT base, limit)):
+        what a protected-mode delivery reads, in one call into libunicorn
+        (seven calls one by one; a delivery's time went mostly to them)."""
+        f = self._frame
+        ctypes.memset(f.vals, 0, 40)
+        uclib.uc_reg_read_batch(self._uch, f.ids, f.ptrs, f.n)
+        cs, eflags, eip, esp, ss = f.vals
+        return (cs, eflags, eip, esp, ss, (f.idtr.base, f.idtr.limit),
+                (f.gdtr.base, f.gdtr.limit))
+
+    def write_batch(self, ids: tuple, values: tuple) -> None:
+        """Write registers ``ids`` (32 bits or less) in order, in one call;
+        as ``_set`` one by one would."""
+        b = self._batches.get(("w",) + ids)
+        if b is None:
+            b = self._batches[("w",) + ids] = _WriteBatch(ids)
+        vals = b.vals
+        for i, v in enumerate(values):
+            vals[i] = v & 0xFFFFFFFF
+        if uclib.uc_reg_write_batch(self._uch, b.ids, b.ptrs, b.n):
+            raise unicorn.UcError(unicorn.UC_ERR_EXCEPTION)
 
     def _set(self, regid: int, value: int) -> None:
         v = ctypes.c_uint64(value & 0xFFFFFFFF)
@@ -370,8 +424,9 @@ class Cpu:
         uclib.uc_reg_read(self._uch, X.UC_X86_REG_TR, self._pmmr)
         return mmr.selector, mmr.base, mmr.limit, mmr.flags
 
-    def descriptor(self, selector: int) -> Optional[Descriptor]:
-        """The GDT or LDT entry ``selector`` names, or None past the table's limit."""
+    def descriptor(self, selector: int, gdtr: Optional[tuple] = None) -> Optional[Descriptor]:
+        """The GDT or LDT entry ``selector`` names, or None past the table's
+        limit (``gdtr``: GDTR's (base, limit) when the caller has read it)."""
         if selector & 4:
             mmr = self._mmr
             uclib.uc_reg_read(self._uch, X.UC_X86_REG_LDTR, self._pmmr)
@@ -379,25 +434,27 @@ class Cpu:
             if (mmr.selector & 0xFFFC) == 0:
                 return None
         else:
-            base, limit = self._table(X.UC_X86_REG_GDTR)
+            base, limit = gdtr if gdtr is not None else self._table(X.UC_X86_REG_GDTR)
         index = selector & ~7
         if index + 7 > limit:
             return None
         lo, hi = struct.unpack("<II", self.sys_read(base + index, 8))
         return Descriptor(lo, hi, base + index)
 
-    def segment_base(self, selector: int) -> int:
+    def segment_base(self, selector: int, gdtr: Optional[tuple] = None) -> int:
         """The base of the segment ``selector`` names in the GDT/LDT now (the
         last answer is kept for the same selector and table: delivery asks
-        for SS's base at every event)."""
+        for SS's base at every event; ``gdtr`` as for ``descriptor``)."""
         if not self.protected():
             return (selector & 0xFFFF) << 4
         if selector & 0xFFFC == 0:
             return 0
-        key = (selector, self._table(X.UC_X86_REG_GDTR))
+        if gdtr is None:
+            gdtr = self._table(X.UC_X86_REG_GDTR)
+        key = (selector, gdtr)
         if self._base_cache[0] == key:
             return self._base_cache[1]
-        d = self.descriptor(selector)
+        d = self.descriptor(selector, gdtr)
         base = d.base if d is not None else 0
         if not selector & 4:
             self._base_cache = (key, base)

@@ -60,9 +60,8 @@ from emulator.x86 import (CONTRIBUTORY, EFLAGS_AC, EFLAGS_IF, EFLAGS_NT, EFLAGS_
 GATE_TASK, GATE_INT16, GATE_TRAP16, GATE_INT32, GATE_TRAP32 = 0x05, 0x06, 0x07, 0x0E, 0x0F
 GATES = (GATE_TASK, GATE_INT16, GATE_TRAP16, GATE_INT32, GATE_TRAP32)
 SOFT_ONE_BYTE = {3: 0xCC, 4: 0xCE}          # int3, into (every other int n is CD ib)
-# what the frame needs, read in one call (Cpu.read_batch)
-FRAME_REGS = (X.UC_X86_REG_CS, X.UC_X86_REG_EFLAGS, X.UC_X86_REG_EIP, X.UC_X86_REG_ESP,
-              X.UC_X86_REG_SS)
+# the handler's ESP, EFLAGS and EIP, written in one call (Cpu.write_batch)
+HANDLER_REGS = (X.UC_X86_REG_ESP, X.UC_X86_REG_EFLAGS, X.UC_X86_REG_EIP)
 
 
 def deliver(cpu, vector: int, kind: str, error_code: Optional[int] = None) -> None:
@@ -106,7 +105,7 @@ def _once(cpu, vector: int, kind: str, error_code: Optional[int]) -> None:
         _real_mode(cpu, vector)
         return
     ext = 0 if kind == "soft" else 1
-    base, limit = cpu.idtr()
+    cs, eflags, eip, esp, ss_now, (base, limit), gdtr = cpu.frame_state()
     gate_err = vector * 8 + 2 + ext
     if vector * 8 + 7 > limit:
         raise DeliveryFault(VEC_GP, gate_err)
@@ -114,7 +113,6 @@ def _once(cpu, vector: int, kind: str, error_code: Optional[int]) -> None:
     gtype = (hi >> 8) & 0x1F
     if gtype not in GATES:
         raise DeliveryFault(VEC_GP, gate_err)
-    cs, eflags, eip, esp, ss_now = cpu.read_batch(FRAME_REGS)
     cpl = cs & 3                        # protected mode: CS.RPL
     if kind == "soft" and (hi >> 13) & 3 < cpl:
         raise DeliveryFault(VEC_GP, vector * 8 + 2)
@@ -128,7 +126,7 @@ def _once(cpu, vector: int, kind: str, error_code: Optional[int]) -> None:
     if gtype in (GATE_INT16, GATE_TRAP16):
         offset &= 0xFFFF
     selector = lo >> 16
-    dpl = _check_code_segment(cpu, selector, cpl, ext)
+    dpl = _check_code_segment(cpu, selector, cpl, ext, gdtr)
     if eflags & EFLAGS_VM:
         raise Unsupported("an interrupt in virtual-8086 mode")
     words = [eflags, cs, eip]
@@ -138,7 +136,7 @@ def _once(cpu, vector: int, kind: str, error_code: Optional[int]) -> None:
         stack_fault = (VEC_SS, (ss & 0xFFFC) | ext)
     else:
         ss = None
-        ss_base = cpu.segment_base(ss_now)
+        ss_base = cpu.segment_base(ss_now, gdtr)
         stack_fault = (VEC_SS, ext)
     if pushed is not None:
         words.append(pushed)
@@ -163,20 +161,18 @@ def _once(cpu, vector: int, kind: str, error_code: Optional[int]) -> None:
         cpu.load_segment("ss", (ss & 0xFFFC) | dpl, (VEC_TS, (ss & 0xFFFC) | ext))
     elif words[1] != target_cs:
         cpu.load_segment("cs", target_cs, (VEC_GP, (selector & 0xFFFC) | ext))
-    cpu.write("esp", new_esp)
     flags = eflags & ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM)
     if gtype in (GATE_INT16, GATE_INT32):
         flags &= ~EFLAGS_IF
-    cpu.write("eflags", flags)
-    cpu.eip = offset
+    cpu.write_batch(HANDLER_REGS, (new_esp, flags, offset))
 
 
-def _check_code_segment(cpu, selector: int, cpl: int, ext: int) -> int:
+def _check_code_segment(cpu, selector: int, cpl: int, ext: int, gdtr: tuple) -> int:
     """The handler's code segment; returns the privilege level it runs at."""
     if selector & 0xFFFC == 0:
         raise DeliveryFault(VEC_GP, ext)
     err = (selector & 0xFFFC) | ext
-    d = cpu.descriptor(selector)
+    d = cpu.descriptor(selector, gdtr)
     if d is None or not d.is_code():
         raise DeliveryFault(VEC_GP, err)
     if d.dpl > cpl:
