@@ -7,7 +7,9 @@ compiler it says so and exits 0, and the machine uses its Python hook).
 (a ctypes struct with the fields of ``emulator.icount.HookState``) the
 machine uses as the CPU's counters, or raises OSError when the library is
 not built; ``miss(addr, size)`` is called for a block not in the hook's
-cache (emulator/icount.py ``InstructionClock.block_count``).
+cache (emulator/icount.py ``InstructionClock.block_count``); a block entered
+again at an address with another size is always a miss (blockhook.c: the
+cache's slot depends on the address alone).
 ``available()`` tells whether it is.
 
 Files: blockhook.c (the hook, C), __init__.py (loading it), __main__.py
@@ -76,6 +78,7 @@ class NativeHook:
         self.state.reg_read = ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p).value
         self._miss = MISS(miss)
         self.state.miss = ctypes.cast(self._miss, ctypes.c_void_p).value
+        self.clear_cache()          # empty entries: an all-zero one would match (0, size 0)
         self._hooks = []
         self._add(uc, unicorn.UC_HOOK_BLOCK, self.lib.bh_block, 1, 0)
 

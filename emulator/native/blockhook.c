@@ -19,6 +19,18 @@
  * block: the block's address at entry, then each post-I/O hook's address
  * (an MMIO callback does not know EIP; the machine finds the accessing
  * instruction as the first MMIO one at or after last_post).
+ *
+ * The cache: one entry per slot, the slot chosen by the block's address
+ * alone, an entry matching on the address and the size (an address of all
+ * ones: empty; no block starts there; bh_clear empties them all).  A block
+ * translated again at an address with another size (a partial run's
+ * shorter block, the full block after it) lands in the same slot and
+ * misses, so Python always hears which block it entered at an address
+ * (icount's cpu.blocks[addr] is the last one it was asked for).
+ * bh_block is the hit path: a hit, no flag, no skip_addr pending, the
+ * deadline not crossed; it makes no call, saves no register and stores only
+ * the counters.  Anything else goes to bh_slow (the whole rule above) by a
+ * tail jump with the same arguments.
  */
 #include <stdint.h>
 
@@ -32,6 +44,7 @@ typedef int (*reg_read_fn)(void *uc, int regid, void *value);
 typedef uint32_t (*miss_fn)(uint64_t addr, uint32_t size);
 
 struct bh_entry { uint64_t addr; uint32_t size; uint32_t n; };
+#define BH_EMPTY (~(uint64_t)0)
 
 struct bh_state {
     int64_t now;
@@ -49,23 +62,31 @@ struct bh_state {
     struct bh_entry cache[CACHE_SIZE];
 };
 
+static inline struct bh_entry *bh_entry(struct bh_state *st, uint64_t addr)
+{
+    return &st->cache[(addr ^ (addr >> 13)) & (CACHE_SIZE - 1)];
+}
+
 void bh_clear(struct bh_state *st)
 {
     for (uint32_t i = 0; i < CACHE_SIZE; i++)
-        st->cache[i].n = 0;
+        st->cache[i].addr = BH_EMPTY;
 }
 
 /* Everything but the common case: a miss (Python decodes the block), a
- * stop requested or IF watched, a block that would cross the deadline.
- * Out of line so that bh_block itself makes no call on a hit and gcc saves
- * no registers there (Unicorn calls it before every block). */
-static void __attribute__((noinline))
-bh_slow(void *uc, uint64_t addr, uint32_t size, struct bh_state *st, struct bh_entry *e)
+ * stop requested or IF watched, a partial run's skip_addr, a block that
+ * would cross the deadline.  Out of line (and cold) so that bh_block itself
+ * makes no call on a hit and gcc saves no registers there (Unicorn calls it
+ * before every block); the same arguments as bh_block, so reaching it is a
+ * plain jump. */
+static void __attribute__((noinline, cold))
+bh_slow(void *uc, uint64_t addr, uint32_t size, struct bh_state *st)
 {
+    struct bh_entry *e = bh_entry(st, addr);
     uint32_t n;
     int stop;
 
-    if (e->n && e->addr == addr && e->size == size) {
+    if (e->addr == addr && e->size == size) {
         n = e->n;
     } else {
         n = st->miss(addr, size);
@@ -96,22 +117,21 @@ bh_slow(void *uc, uint64_t addr, uint32_t size, struct bh_state *st, struct bh_e
 
 void bh_block(void *uc, uint64_t addr, uint32_t size, struct bh_state *st)
 {
-    struct bh_entry *e = &st->cache[(addr ^ (addr >> 13)) & (CACHE_SIZE - 1)];
-    uint32_t n = e->n;
+    const struct bh_entry *e = bh_entry(st, addr);
+    int64_t now = st->now;
+    int64_t next = now + (int64_t)e->n;       /* used only on a hit */
 
-    /* the fast path: a hit, no flag, the deadline not crossed -- what
-     * bh_slow does then, without a call */
-    if (__builtin_expect(n != 0 && e->addr == addr && e->size == size && st->flags == 0
-                         && st->now + (int64_t)n <= st->deadline, 1)) {
-        st->skip_addr = -1;
+    /* the hit path: what bh_slow does then (skip_addr is already -1) */
+    if (__builtin_expect(e->addr == addr && e->size == size && st->flags == 0
+                         && st->skip_addr == -1 && next <= st->deadline, 1)) {
         st->last_block = st->cur_block;
         st->cur_block = addr;
-        st->block_start = st->now;
+        st->block_start = now;
         st->last_post = addr;
-        st->now += n;
+        st->now = next;
         return;
     }
-    bh_slow(uc, addr, size, st, e);
+    bh_slow(uc, addr, size, st);
 }
 
 void bh_post_io(void *uc, uint64_t addr, uint32_t size, struct bh_state *st)

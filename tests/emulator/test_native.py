@@ -1,7 +1,10 @@
 """The C block hook (emulator/native/blockhook.c) and its Python twin
 (emulator/icount.py ``InstructionClock.py_block``) count the same: a kernel
 scenario run on each gives the same trace, byte for byte, the same console
-and the same status -- on one CPU, and on two (APIC MMIO, a second engine)."""
+and the same status -- on one CPU, and on two (APIC MMIO, a second engine).
+And the C hook alone on a bare engine: a block seen before is counted from
+its cache, a block entered again with another size is asked about, a block
+that would cross the deadline is not run (unless it is the one to skip)."""
 
 from __future__ import annotations
 
@@ -9,8 +12,11 @@ import os
 from pathlib import Path
 
 import pytest
+import unicorn
+from unicorn import x86_const as X
 
 from emulator import native
+from emulator.disasm import Disasm
 from guest_kernel.harness import run_config
 
 
@@ -34,3 +40,70 @@ def test_the_c_and_python_block_hooks_give_the_same_trace(scenario, cpus, tmp_pa
     assert runs["c"][0] == 0 and f"PASS {scenario}" in runs["c"][1]
     assert runs["c"][3].count(b"\n") > 50          # a real run, not an empty trace
     assert runs["c"] == runs["python"]
+
+
+# The C hook on a bare engine (no machine): a three-turn loop at 0x1000
+#   0x1000 mov ecx, 3 / 0x1005 add eax, ecx / 0x1007 dec ecx / 0x1008 jnz 0x1005 / 0x100a hlt
+LOOP = bytes.fromhex("b90300000001c84975fbf4")
+BASE, AGAIN, DEC, HLT = 0x1000, 0x1005, 0x1007, 0x100A
+
+
+def bare_engine():
+    """(engine, hook, misses, entered): the C hook on an engine holding LOOP;
+    ``misses`` lists each (address, size) the hook asked Python about,
+    ``entered`` maps each block address to the size last entered there (a
+    Python block hook beside the C one)."""
+    uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_32)
+    uc.mem_map(0, 0x10000)
+    uc.mem_write(BASE, LOOP)
+    misses, entered, cs = [], {}, Disasm()
+
+    def miss(addr, size):
+        misses.append((addr, size))
+        return len(cs.lite(LOOP[addr - BASE:addr - BASE + size], addr))
+
+    hook = native.load_block_hook(uc, miss)
+    uc.hook_add(unicorn.UC_HOOK_BLOCK, lambda u, a, s, d: entered.__setitem__(a, s))
+    return uc, hook, misses, entered
+
+
+def test_the_c_hook_counts_a_block_it_has_seen_without_asking_python():
+    require_native()
+    uc, hook, misses, _ = bare_engine()
+    uc.emu_start(BASE, HLT)
+    st = hook.state
+    assert st.now == 4 + 3 + 3                  # mov..jnz, then two turns of add..jnz
+    assert misses == [(BASE, 10), (AGAIN, 5)]   # the second turn was a hit
+    assert (st.cur_block, st.last_block, st.block_start, st.last_post) == (AGAIN, AGAIN, 7, AGAIN)
+
+
+def test_a_block_entered_again_with_another_size_is_always_asked_about():
+    # icount's cpu.blocks[addr] is the block Python was last asked about at
+    # addr: a partial run's shorter block and the full block after it must
+    # each reach Python, never be answered from the cache
+    require_native()
+    uc, hook, misses, entered = bare_engine()
+    uc.emu_start(BASE, HLT)
+    uc.reg_write(X.UC_X86_REG_ECX, 2)
+    uc.ctl_remove_cache(AGAIN, DEC + 1)         # as icount.partial_until does
+    uc.emu_start(AGAIN, DEC)                    # the partial block: add only
+    uc.emu_start(DEC, HLT)                      # dec, jnz; then the whole block again
+    asked = {}
+    for addr, size in misses:
+        asked[addr] = size
+    assert (AGAIN, 2) in misses and misses.count((AGAIN, 5)) == 2
+    assert asked == entered
+    assert hook.state.now == 10 + 1 + 2 + 3
+
+
+def test_the_c_hook_stops_before_a_block_that_would_cross_the_deadline_unless_told_to_skip():
+    require_native()
+    uc, hook, _, _ = bare_engine()
+    st = hook.state
+    st.deadline = 2
+    uc.emu_start(BASE, HLT)
+    assert (st.now, st.block_start, st.cur_block, uc.reg_read(X.UC_X86_REG_EIP)) == (0, 0, BASE, BASE)
+    st.skip_addr = BASE                         # a partial run arranged by Python: run it once
+    uc.emu_start(BASE, HLT)
+    assert (st.now, st.block_start, st.cur_block, st.skip_addr) == (4, 4, AGAIN, -1)
+    assert uc.reg_read(X.UC_X86_REG_EIP) == AGAIN
