@@ -12,7 +12,6 @@ The command line prints str(error) and exits 1; nothing else is shown.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 
@@ -44,6 +43,7 @@ class AsmError(Exception):
 
 def suggest(name: str, candidates) -> str:
     """', did you mean ...?' text for the closest names, or ''."""
+    import difflib      # noqa: PLC0415 (mistakes only: 3 M instructions a start)
     close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
     if not close:
         return ""

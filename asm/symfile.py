@@ -13,6 +13,9 @@ load_symbols(image_path) -> SymbolTable, from (in order of preference)
   3. nothing: an empty table (every lookup answers "0x...").
 A symbol file that is not a good irqlab-sym-1 file (not JSON, `[]`, a
 symbol without a name or value, ...) raises ValueError with one line.
+A good one's checked contents are cached beside it, keyed by its bytes
+(asm/symcache.py: DIR/__pycache__/NAME.irqlab.marshal), and read back by
+the next run of the same file.
 
 SymbolTable: addr(name) (KeyError naming close matches), get(name),
 symbolize(addr) -> "name+0xoff" (nearest label at or below, inside the
@@ -26,11 +29,11 @@ st_size}, ``objects`` (data object names) and ``code_ranges`` [(start, end)].
 from __future__ import annotations
 
 import bisect
-import difflib
 import json
 import os
 import struct
 
+from . import symcache
 from .elfsyms import read_elf
 from .image import SYM_FORMAT, LineTable, Symbol
 
@@ -51,11 +54,9 @@ class SymbolTable:
         self._label_names = [s.name for s in labels]
         # lines: [(addr, file, line)]; each row covers up to the next row's address.
         rows = sorted(lines)
-        sized = []
-        for i, (a, f, l) in enumerate(rows):
-            nxt = rows[i + 1][0] if i + 1 < len(rows) else a + 16
-            sized.append((a, max(1, nxt - a), f, l))
-        self.lines = LineTable(sized)
+        nexts = [r[0] for r in rows[1:]] + [rows[-1][0] + 16] if rows else []
+        self.lines = LineTable([(a, nxt - a if nxt > a else 1, f, l)
+                                for (a, f, l), nxt in zip(rows, nexts)])
         self._text_cache: dict[str, list[str] | None] = {}
 
     def __len__(self):
@@ -67,6 +68,7 @@ class SymbolTable:
     def addr(self, name: str) -> int:
         s = self.symbols.get(name)
         if s is None:
+            import difflib  # noqa: PLC0415 (mistakes only: 3 M instructions a start)
             close = difflib.get_close_matches(name, list(self.symbols), n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise KeyError(f"no symbol '{name}'{hint}")
@@ -129,10 +131,27 @@ def load_symbols(image_path) -> SymbolTable:
 
 
 def from_symfile(path) -> SymbolTable:
-    """The table of a symbol file; ValueError (one line) if it is not a good one."""
+    """The table of a symbol file; ValueError (one line) if it is not a good one.
+    A good file's checked contents are kept beside it (asm/symcache.py) and
+    read back while its bytes are the same."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    key = symcache.key_of(raw)
+    parts = symcache.load(path, key)
+    if parts is None:
+        parts = _parse(raw, path)
+        symcache.store(path, key, parts)
+    syms, lines, sources, base, entry, end = parts
+    return SymbolTable([Symbol(*s) for s in syms], lines, sources, base, entry, end=end)
+
+
+def _parse(raw: bytes, path) -> tuple:
+    """The checked contents of a symbol file's bytes: (symbols as tuples,
+    line rows, sources, base, entry, end)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            d = json.load(f)
+        # as a text-mode open() reads it: UTF-8, universal newlines
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        d = json.loads(text)
     except UnicodeDecodeError:
         raise ValueError(f"{path}: not an {SYM_FORMAT} symbol file (not UTF-8 text)") from None
     except RecursionError:
@@ -141,8 +160,11 @@ def from_symfile(path) -> SymbolTable:
         raise ValueError(f"{path}: not an {SYM_FORMAT} symbol file ({_first_line(e)})") from None
     if not isinstance(d, dict) or d.get("format") != SYM_FORMAT:
         raise ValueError(f"{path}: not an {SYM_FORMAT} symbol file")
-    syms = [_symbol(s, path, i) for i, s in enumerate(_list(d, "symbols", path))]
-    lines = [_line_row(r, path, i) for i, r in enumerate(_list(d, "lines", path))]
+    syms = [tuple(_symbol(s, path, i)) for i, s in enumerate(_list(d, "symbols", path))]
+    lines = _line_rows(_list(d, "lines", path), path)
+    names: dict = {}        # one string per file name: the cache stores it once
+    lines = [(a, names.setdefault(f, f), n) for a, f, n in lines]
+    syms = [(s[0], s[1], s[2], names.setdefault(s[3], s[3]), s[4]) for s in syms]
     sources = d.get("sources") or {}
     if not isinstance(sources, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                 for k, v in sources.items()):
@@ -153,7 +175,7 @@ def from_symfile(path) -> SymbolTable:
     end = d.get("end")
     if end is not None and not (type(end) is int and 0 <= end <= 1 << 32):
         raise ValueError(f"{path}: 'end' must be an address (0..0x100000000)")
-    return SymbolTable(syms, lines, sources, d.get("base"), d.get("entry"), end=end)
+    return syms, lines, sources, d.get("base"), d.get("entry"), end
 
 
 def _first_line(e: Exception) -> str:
@@ -187,6 +209,16 @@ def _symbol(s, path, i: int) -> Symbol:
     if not isinstance(file, str) or type(line) is not int or line < 0:
         raise ValueError(f"{path}: symbol '{name}' has a bad file or line")
     return Symbol(name, value, kind, file, line)
+
+
+def _line_rows(rows: list, path) -> list:
+    """Every row of "lines" as a tuple, checked: one pass over the list when
+    all are good (the kernel's file has 4,096 rows; a call per row cost
+    twice as much), else ``_line_row``'s error for the first bad one."""
+    if all(type(r) is list and len(r) == 3 and type(r[0]) is int and 0 <= r[0] < 1 << 32
+           and type(r[1]) is str and type(r[2]) is int and r[2] >= 0 for r in rows):
+        return [tuple(r) for r in rows]
+    return [_line_row(r, path, i) for i, r in enumerate(rows)]
 
 
 def _line_row(r, path, i: int) -> tuple:

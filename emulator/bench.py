@@ -22,7 +22,9 @@ compare_configs.  Targets: issue 3, ratio >= 0.5 on the native path, <= 20 us
 per interrupt; issue 5, tracing at most 1.5 times the run without it.
 
 (a)-(d) are timed in CPU seconds of this process (``time.process_time``):
-the machine is shared, and wall time there measures the neighbours; (e) is
+the machine is shared, and wall time there measures the neighbours; (a),
+(b) and (c) are each the fastest of ``ROUNDS`` runs, (a) and (b) taken in
+turn (``best_of_pairs``: this VM's own speed drifts); (e) is
 wall time (its configurations run in parallel processes).  Then issue 17's
 goals (emulator/bench_goals.py: whole processes against QEMU and raw
 Unicorn, the classic kernel's storm, ``run`` on hello), each with its
@@ -55,6 +57,7 @@ from guest_kernel.compare import main as compare
 ITERATIONS = 20_000_000            # loop iterations (4 instructions each)
 STORM_ITERATIONS = 1_000_000
 STORM_PERIOD = 2_000
+ROUNDS = 3                         # (a), (b) and (c) each the fastest of this many runs
 
 LOOP = """
 bench_loop:
@@ -212,11 +215,25 @@ def compare_run(image: str) -> tuple:
     return sum(e["instructions"] for e in entries), dt, len(entries), default_jobs()
 
 
+def best_of_pairs(first, second) -> tuple:
+    """The fastest of ROUNDS runs of each of two measurements, taken in
+    turn (first, second, first, ...): this VM's speed drifts by up to 2x
+    within a minute (steal time), and one run of each, minutes apart,
+    once gave the guest a higher rate than raw Unicorn.  Each result's
+    seconds are its element 1."""
+    a, b = [], []
+    for _ in range(ROUNDS):
+        a.append(first())
+        b.append(second())
+    return min(a, key=lambda r: r[1]), min(b, key=lambda r: r[1])
+
+
 def main(argv=()) -> int:
     native = "--no-native" not in argv
-    raw_n, raw_t = raw_unicorn(ITERATIONS)
-    g_n, g_t, g_irqs, is_native = guest(ITERATIONS, native, storm=False)
-    s_n, s_t, s_irqs, _ = guest(STORM_ITERATIONS, native, storm=True)
+    (raw_n, raw_t), (g_n, g_t, g_irqs, is_native) = best_of_pairs(
+        lambda: raw_unicorn(ITERATIONS), lambda: guest(ITERATIONS, native, storm=False))
+    s_n, s_t, s_irqs, _ = min((guest(STORM_ITERATIONS, native, storm=True)
+                               for _ in range(ROUNDS)), key=lambda r: r[1])
     raw_mips = raw_n / raw_t / 1e6
     guest_mips = g_n / g_t / 1e6
     us_per_irq = max(0.0, s_t - s_n / (guest_mips * 1e6)) / max(1, s_irqs) * 1e6

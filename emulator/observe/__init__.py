@@ -97,10 +97,11 @@ class Session:
             declared = declared_stacks(self.symbols.table)     # any kernel's (OBSERVE.md)
             for lo, hi, name in declared:
                 self.stacks.add(lo, hi, name)
+        starts = self.symbols.lines()        # instruction starts (4,096 in the kernel)
         code, base = self.view.code()
         if not code:
-            code, base = self._code_from_symbols()
-        self.codemap = self._scan(code, base, self.symbols.lines())
+            code, base = self._code_from_symbols(starts)
+        self.codemap = self._scan(code, base, starts)
         if self.kernel:
             self._scan_labels(("obs_ap_stack",))
         self.fanout = Fanout()
@@ -152,10 +153,10 @@ class Session:
                 if addr in extra.esp_loads:
                     self.codemap.esp_loads[addr] = extra.esp_loads[addr]
 
-    def _code_from_symbols(self) -> tuple:
+    def _code_from_symbols(self, starts: list) -> tuple:
         """The loaded image read back from memory: the ELF's executable
         sections, or from the symbol table's base to its highest line (when
-        the machine does not say)."""
+        the machine does not say); ``starts`` are the line table's addresses."""
         table = self.symbols.table
         ranges = getattr(table, "code_ranges", None)
         if ranges:
@@ -164,10 +165,9 @@ class Session:
             if data:
                 return data, lo
         base = getattr(table, "base", None)
-        addrs = [a for a in (self.symbols.lines() or ())]
-        if not isinstance(base, int) or not addrs:
+        if not isinstance(base, int) or not starts:
             return b"", 0
-        end = max(addrs) + 16
+        end = max(starts) + 16
         data = self.view.mem_read(base, end - base)
         return (data, base) if data else (b"", 0)
 

@@ -29,7 +29,10 @@ instruction, without importing the capstone package) and classifies from
 the instruction's text (``_classify_text``): capstone's IRET and CALL
 groups by mnemonic (``IRET_GROUP``, ``CALL_GROUP``: every mnemonic the
 32-bit decoder gives, with its prefixes, was checked against the groups),
-the ESP loads by their operands.  ``scan_code_full`` classifies every
+the ESP loads by their operands; and it turns into text only the
+instructions whose text names ``call``, ``ret``, ``sys``, ``sp`` or ``lss``
+(``Disasm.find``: a search in C over capstone's output), a superset of the
+sites (``_maybe_site``).  ``scan_code_full`` classifies every
 instruction from capstone's operand detail (the package, imported there);
 the two give the same ``CodeMap`` (tests/emulator/observe/test_scan.py, on
 every kernel image and on random bytes).
@@ -81,7 +84,6 @@ def _loads_esp(insn) -> bool:
 
 def _classify(insn, cm: CodeMap) -> None:
     from capstone import x86_const as X   # noqa: PLC0415 (the reference only)
-    cm.insns += 1
     grp = insn.groups
     if X.X86_GRP_IRET in grp or insn.mnemonic in ("iret", "iretd"):
         cm.iret.add(insn.address)
@@ -113,8 +115,7 @@ def _loads_esp_text(m: str, op_str: str) -> bool:
 
 
 def _classify_text(address: int, size: int, mnemonic: str, op_str: str, cm: CodeMap) -> None:
-    """``_classify`` from ``disasm_lite``'s text."""
-    cm.insns += 1
+    """``_classify`` from ``disasm_lite``'s text (the caller counts the instruction)."""
     last = mnemonic.rsplit(" ", 1)[-1]
     if last in IRET_GROUP:
         cm.iret.add(address)
@@ -125,6 +126,8 @@ def _classify_text(address: int, size: int, mnemonic: str, op_str: str, cm: Code
 
 
 _ESP_MNEMONICS = frozenset({"pop", "lss", "xchg", "mov", "lea"})
+# every instruction ``_maybe_site`` keeps names one of these in its text
+_SITE_WORDS = ("call", "ret", "sys", "sp", "lss")
 
 
 def _maybe_site(mnemonic: str, op_str: str) -> bool:
@@ -136,41 +139,44 @@ def _maybe_site(mnemonic: str, op_str: str) -> bool:
     return mnemonic in _ESP_MNEMONICS and ("sp" in op_str or mnemonic == "lss")
 
 
-def _sweep(code: bytes, base: int, starts, visit) -> None:
+def _sweep(code: bytes, base: int, starts, words, visit) -> int:
     """Linear sweep with one-byte resynchronisation, then every address in
-    ``starts`` not yet seen; ``visit(address, size, mnemonic, op_str)``
-    once per instruction start."""
+    ``starts`` not yet seen; ``visit(address, size, mnemonic, op_str)`` once
+    per instruction start whose text names one of ``words`` (every one when
+    ``words`` is None).  Returns the number of instruction starts decoded."""
     md = Disasm()
     seen: set = set()
-    off = 0
-    n = len(code)
+    off, n = 0, len(code)
     while off < n:
-        progressed = False
-        for address, size, mnemonic, op_str in md.lite(code[off:], base + off):
-            if address not in seen:
-                seen.add(address)
-                visit(address, size, mnemonic, op_str)
-            off = address - base + size
-            progressed = True
-        if not progressed or off < n:
-            off += 0 if progressed else 1
+        if words is None:
+            insns = md.lite(code[off:], base + off)
+            addresses, sizes = [i[0] for i in insns], [i[1] for i in insns]
+        else:
+            addresses, sizes, insns = md.find(code[off:], base + off, words)
+        if not addresses:
+            off += 1
+            continue
+        seen.update(addresses)      # a sweep only moves forward: each start is new
+        for insn in insns:
+            visit(*insn)
+        off = addresses[-1] - base + sizes[-1]
     for a in sorted(starts):
         if a in seen or not (base <= a < base + n):
             continue
-        for address, size, mnemonic, op_str in md.lite(code[a - base:a - base + 16], a, 1):
+        for insn in md.lite(code[a - base:a - base + 16], a, 1):
             seen.add(a)
-            visit(address, size, mnemonic, op_str)
+            visit(*insn)
+    return len(seen)
 
 
 def scan_code(code: bytes, base: int, starts=()) -> CodeMap:
     cm = CodeMap()
 
     def visit(address, size, mnemonic, op_str):
-        if not _maybe_site(mnemonic, op_str):
-            cm.insns += 1
-            return
-        _classify_text(address, size, mnemonic, op_str, cm)
-    _sweep(code, base, starts, visit)
+        if _maybe_site(mnemonic, op_str):
+            _classify_text(address, size, mnemonic, op_str, cm)
+    # the text is read only of instructions naming one of _SITE_WORDS
+    cm.insns = _sweep(code, base, starts, _SITE_WORDS, visit)
     return cm
 
 
@@ -186,5 +192,5 @@ def scan_code_full(code: bytes, base: int, starts=()) -> CodeMap:
         off = address - base
         for insn in md.disasm(code[off:off + size], address, 1):
             _classify(insn, cm)
-    _sweep(code, base, starts, visit)
+    cm.insns = _sweep(code, base, starts, None, visit)
     return cm

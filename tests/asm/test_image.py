@@ -123,6 +123,27 @@ def test_load_symbols_prefers_the_symbol_file_beside_the_image(image, tmp_path):
             table.addr("wrok")
 
 
+@pytest.mark.parametrize("bad", [[0x100000, "a.S"], [-1, "a.S", 1], [0x100000, 7, 1],
+                                 [0x100000, "a.S", True], [0x100000, "a.S", -2], "row"])
+def test_a_bad_line_row_anywhere_is_named_by_its_index(tmp_path, bad):
+    # the rows are checked in one pass; a bad one is then found row by row
+    rows = [[0x100000 + i, "a.S", i + 1] for i in range(6)]
+    rows[4] = bad
+    (tmp_path / "k.sym.json").write_text(json.dumps(
+        {"format": "irqlab-sym-1", "symbols": [], "lines": rows}))
+    with pytest.raises(ValueError, match="line-table row 4 is not"):
+        load_symbols(tmp_path / "k.bin")
+
+
+def test_good_line_rows_give_each_address_its_line_up_to_the_next_row(tmp_path):
+    rows = [[0x100004, "a.S", 2], [0x100000, "a.S", 1], [0x100009, "b.S", 7]]
+    (tmp_path / "k.sym.json").write_text(json.dumps(
+        {"format": "irqlab-sym-1", "symbols": [], "lines": rows}))
+    table = load_symbols(tmp_path / "k.bin")
+    assert [table.line_of(0x100000 + i) for i in (0, 3, 4, 8, 9, 24, 25)] == [
+        ("a.S", 1), ("a.S", 1), ("a.S", 2), ("a.S", 2), ("b.S", 7), ("b.S", 7), None]
+
+
 def test_load_symbols_of_a_flat_image_without_symbol_file_is_empty(image, tmp_path):
     (tmp_path / "k.bin").write_bytes(image.flat())
     table = load_symbols(tmp_path / "k.bin")

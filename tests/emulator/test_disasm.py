@@ -47,10 +47,11 @@ def test_bytes_that_do_not_decode_give_no_instruction():
 
 def test_a_checked_run_of_hello_does_not_import_the_capstone_package():
     image = harness.kernel_image("ithread")
-    probe = ("import runpy, sys\n"
-             f"sys.argv = ['emulator', 'run', {image!r}, '--append', 'scenario=hello']\n"
-             "try:\n    runpy.run_module('emulator', run_name='__main__')\n"
-             "except SystemExit as e:\n    status = e.code\n"
+    # emulator.__main__'s main, not the module run as __main__: ``python -m
+    # emulator run`` ends with os._exit, before a probe's last line could run
+    probe = ("import sys\n"
+             "from emulator.__main__ import main\n"
+             f"status = main(['run', {image!r}, '--append', 'scenario=hello'])\n"
              "sys.stderr.write('capstone imported' if 'capstone' in sys.modules else 'no capstone')\n"
              "sys.exit(status)\n")
     p = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
@@ -58,3 +59,16 @@ def test_a_checked_run_of_hello_does_not_import_the_capstone_package():
     assert p.returncode == 0, p.stderr
     assert "PASS hello" in p.stdout
     assert p.stderr.endswith("no capstone")
+
+
+def test_find_gives_every_address_and_size_and_the_instructions_naming_a_word():
+    md = Disasm()
+    code = Path(harness.kernel_image("classic")).with_suffix(".bin").read_bytes()
+    rnd = random.Random(19)
+    blobs = [code] + [bytes(rnd.randrange(256) for _ in range(64)) for _ in range(200)]
+    for blob in blobs:
+        for words in (("call", "ret", "sys", "sp", "lss"), ("esp",), ()):
+            insns = md.lite(blob, 0x100000)
+            addresses, sizes, hits = md.find(blob, 0x100000, words)
+            assert addresses == [i[0] for i in insns] and sizes == [i[1] for i in insns]
+            assert hits == [i for i in insns if any(w in i[2] or w in i[3] for w in words)]
