@@ -268,8 +268,8 @@ def main(argv=()) -> int:
                                    "<= 15 us", us_per_irq <= 15, " us")]
     goals.insert(1, bench_goals.Goal("observer, us per event (soak)", us_per_event, "<= 2 us",
                                      us_per_event <= 2, " us"))
-    print("issue 17's goals (child processes: CPU seconds, best of "
-          f"{bench_goals.REPEAT}; in-process rows as above):")
+    print(f"issue 17's goals (child processes: CPU seconds, best of {bench_goals.REPEAT}; "
+          f"ratios the median of {bench_goals.REPEAT} rounds; in-process rows as above):")
     for g in goals:
         print(g.row())
     print(json.dumps({**goal_figures, "raw_mips": round(raw_mips, 1), "guest_mips": round(guest_mips, 1),

@@ -5,8 +5,10 @@ Contract
 ``measure(guest_image, guest_instructions, kernel_image, guest_mips) ->
 list[Goal]`` runs, each as a child process timed by the CPU time it used
 (user + system, from ``getrusage(RUSAGE_CHILDREN)``: on a shared machine
-the CPU a process needs is steadier than its wall time), best of
-``REPEAT``:
+the CPU a process needs is steadier than its wall time), ``REPEAT``
+times; a figure in seconds is the best run, a ratio the median of the
+ratios within rounds that run the compared commands in turn
+(``child_rounds``, ``median_ratio``):
 
 - QEMU (``qemu-system-i386 -icount shift=0,sleep=off``, DESIGN.md's
   command line) booting the bench kernel with ``scenario=soak``, when it is
@@ -71,23 +73,40 @@ class Goal(NamedTuple):
         return f"  {self.name:44} {fig:>12}  target {self.target:10} {verdict}"
 
 
+def _run_once(argv: list, env: Optional[dict] = None) -> tuple:
+    """(CPU seconds, wall seconds) of one run of ``argv`` (its output
+    discarded); SystemExit when it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if p.returncode != 0 and not (argv[0].endswith(QEMU) and p.returncode == 1):
+        raise SystemExit(f"bench: {' '.join(argv[:6])} ... failed with status "
+                         f"{p.returncode}: {p.stderr.decode(errors='replace')[-300:]}")
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
+
+
 def child_cpu(argv: list, env: Optional[dict] = None) -> tuple:
-    """(CPU seconds, wall seconds) of the best of ``REPEAT`` runs of ``argv``
-    (its output discarded); SystemExit when it fails."""
-    best_cpu = best_wall = None
-    for _ in range(REPEAT):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-        wall = time.perf_counter() - t0
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        if p.returncode != 0 and not (argv[0].endswith(QEMU) and p.returncode == 1):
-            raise SystemExit(f"bench: {' '.join(argv[:6])} ... failed with status "
-                             f"{p.returncode}: {p.stderr.decode(errors='replace')[-300:]}")
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        best_cpu = cpu if best_cpu is None else min(best_cpu, cpu)
-        best_wall = wall if best_wall is None else min(best_wall, wall)
-    return best_cpu, best_wall
+    """(CPU seconds, wall seconds) of the best of ``REPEAT`` runs of ``argv``."""
+    runs = [_run_once(argv, env) for _ in range(REPEAT)]
+    return min(cpu for cpu, _ in runs), min(wall for _, wall in runs)
+
+
+def child_rounds(argvs: list) -> list:
+    """The CPU seconds of ``REPEAT`` rounds, each running every command of
+    ``argvs`` once, in turn: one list per round, in ``argvs``' order."""
+    return [[_run_once(argv)[0] for argv in argvs] for _ in range(REPEAT)]
+
+
+def median_ratio(rounds: list, i: int, j: int) -> float:
+    """The median over ``rounds`` of command i's CPU time over command j's.
+    Both are taken in one round, seconds apart: this VM's own speed drifts
+    by up to 2x over minutes (raw Unicorn 607 to 1,238 MIPS in one
+    afternoon), and the best of each command taken on its own gave
+    guest/raw 0.48, 0.51 and 0.73 in three runs of the same code."""
+    ratios = sorted(r[i] / r[j] for r in rounds)
+    return ratios[len(ratios) // 2]
 
 
 def _emulator(image: str, *args: str) -> list:
@@ -138,25 +157,28 @@ def measure(guest_image: bytes, guest_instructions: int, loop: tuple, kernel_ima
     append = harness.kernel_cmdline(SOAK)
     inject = harness.injections(SOAK)
     qemu = shutil.which(QEMU)
-    q_cpu = None
+    soak = [_emulator(kernel_image, "--append", append, *inject, "--no-checks"),
+            _emulator(kernel_image, "--append", append, *inject)]
     if qemu is not None:
-        q_cpu, _ = child_cpu(_qemu(qemu, kernel_image, append))
-        figures["qemu_soak_s"] = round(q_cpu, 3)
-    bare_cpu, _ = child_cpu(_emulator(kernel_image, "--append", append, *inject, "--no-checks"))
-    checked_cpu, _ = child_cpu(_emulator(kernel_image, "--append", append, *inject))
+        soak.append(_qemu(qemu, kernel_image, append))
+    rounds = child_rounds(soak)
+    bare_cpu, checked_cpu = min(r[0] for r in rounds), min(r[1] for r in rounds)
+    checked_q = bare_q = None
+    if qemu is not None:
+        figures["qemu_soak_s"] = round(min(r[2] for r in rounds), 3)
+        bare_q, checked_q = median_ratio(rounds, 0, 2), median_ratio(rounds, 1, 2)
     hello_cpu, hello_wall = child_cpu(_emulator(kernel_image, "--append",
                                                 harness.kernel_cmdline("hello")))
     code, entry, iterations = loop
-    raw_cpu, _ = child_cpu([sys.executable, "-c", _RAW, code.hex(), str(entry), str(iterations)])
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "guest.bin")
         with open(path, "wb") as f:
             f.write(guest_image)
-        guest_cpu, _ = child_cpu(_emulator(path))
-    process_ratio = (guest_instructions / guest_cpu) / (iterations * 4 / raw_cpu)
+        loops = child_rounds([[sys.executable, "-c", _RAW, code.hex(), str(entry),
+                               str(iterations)], _emulator(path)])
+    # guest/raw in instructions per CPU second: (g / guest cpu) / (r / raw cpu)
+    process_ratio = guest_instructions / (iterations * 4) * median_ratio(loops, 0, 1)
     storm_us, storm_irqs = _storm_us_per_irq(guest_mips)
-    checked_q = checked_cpu / q_cpu if q_cpu else None
-    bare_q = bare_cpu / q_cpu if q_cpu else None
     figures.update({"soak_checked_s": round(checked_cpu, 3), "soak_bare_s": round(bare_cpu, 3),
                     "soak_checked_vs_qemu": checked_q and round(checked_q, 2),
                     "soak_bare_vs_qemu": bare_q and round(bare_q, 2),

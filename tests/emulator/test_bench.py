@@ -42,3 +42,10 @@ def test_child_cpu_counts_the_child_process_cpu_time():
     from emulator.bench_goals import child_cpu
     cpu, wall = child_cpu([sys.executable, "-c", "sum(range(10**6))"])
     assert cpu > 0 and wall > 0
+
+
+def test_a_ratio_between_processes_is_the_median_of_the_ratios_within_rounds():
+    from emulator.bench_goals import median_ratio
+    rounds = [[1.0, 3.0], [2.0, 2.0], [4.0, 2.0]]      # command 1 / command 0: 3, 1, 0.5
+    assert median_ratio(rounds, 1, 0) == 1.0            # the best of each (2 / 1) would say 2
+    assert median_ratio(rounds, 0, 1) == 1.0
