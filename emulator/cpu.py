@@ -65,11 +65,11 @@ class _Mmr(ctypes.Structure):
 
 
 class _Batch:
-    """The buffers of one ``uc_reg_read_batch`` call: ids, values, pointers."""
+    """The buffers of one ``uc_reg_write_batch`` call (registers of 32 bits
+    or less): ids, values, pointers."""
 
     def __init__(self, ids: tuple) -> None:
         self.n = len(ids)
-        self.size = 8 * self.n
         self.ids = (ctypes.c_int * self.n)(*ids)
         self.vals = (ctypes.c_uint64 * self.n)()
         base = ctypes.addressof(self.vals)
@@ -93,17 +93,6 @@ class _FrameBatch:
         self.ptrs = (ctypes.c_void_p * self.n)(*[base + 8 * i for i in range(5)],
                                                 ctypes.addressof(self.idtr),
                                                 ctypes.addressof(self.gdtr))
-
-
-class _WriteBatch:
-    """The buffers of one ``uc_reg_write_batch`` call (registers of 32 bits or less)."""
-
-    def __init__(self, ids: tuple) -> None:
-        self.n = len(ids)
-        self.ids = (ctypes.c_int * self.n)(*ids)
-        self.vals = (ctypes.c_uint64 * self.n)()
-        base = ctypes.addressof(self.vals)
-        self.ptrs = (ctypes.c_void_p * self.n)(*[base + 8 * i for i in range(self.n)])
 
 
 class Descriptor:
@@ -183,7 +172,7 @@ class Cpu:
         self._val_addr = ctypes.addressof(self._val)
         self._mmr = _Mmr()
         self._pmmr = ctypes.byref(self._mmr)
-        self._batches: dict = {}        # register ids -> _Batch (read_batch), _WriteBatch
+        self._batches: dict = {}        # register ids -> _Batch (write_batch)
         self._frame = _FrameBatch()     # frame_state's buffers
 
     # -- the run-loop state a snapshot keeps (Machine.snapshot/restore) -------
@@ -210,17 +199,6 @@ class Cpu:
         _REG_READ(self._uch_addr, regid, self._val_addr)
         return val.value
 
-    def read_batch(self, ids: tuple) -> list:
-        """The registers ``ids`` (UC_X86_REG_* of 32 bits or less) as ``_get``
-        reads them, in one call into libunicorn: the call costs more than
-        the read, and a delivery reads five."""
-        b = self._batches.get(ids)
-        if b is None:
-            b = self._batches[ids] = _Batch(ids)
-        ctypes.memset(b.vals, 0, b.size)
-        uclib.uc_reg_read_batch(self._uch, b.ids, b.ptrs, b.n)
-        return b.vals[:]
-
     def frame_state(self) -> tuple:
         """(CS, EFLAGS, EIP, ESP, SS, (IDT base, limit), (GDT base, limit)):
         what a protected-mode delivery reads, in one call into libunicorn
@@ -235,9 +213,9 @@ class Cpu:
     def write_batch(self, ids: tuple, values: tuple) -> None:
         """Write registers ``ids`` (32 bits or less) in order, in one call;
         as ``_set`` one by one would."""
-        b = self._batches.get(("w",) + ids)
+        b = self._batches.get(ids)
         if b is None:
-            b = self._batches[("w",) + ids] = _WriteBatch(ids)
+            b = self._batches[ids] = _Batch(ids)
         vals = b.vals
         for i, v in enumerate(values):
             vals[i] = v & 0xFFFFFFFF
