@@ -18,6 +18,9 @@ the encoding GAS gives in 32-bit code (Intel SDM vol. 2):
   jmp|call far [m], fword ptr [m]   -> ljmp/lcall [m] (FF /5, FF /3)
   offset X                 'offset' dropped (keystone rejects it; `mov eax, X` is the address)
   [ ... without ]          keystone silently accepts it: an error here
+  numbers                  a new engine's radix is whatever the heap held (`16` was read
+                           as 0x16 in one process out of many) and ks_option sets it to
+                           16: it is set to 16 and every number is written 0x...
 
 Every encoding is decoded again with capstone: the length must match
 (roundtrip_length), plain-expression operands must come back with their
@@ -39,8 +42,8 @@ import re
 
 from capstone import CS_ARCH_X86, CS_MODE_16, CS_MODE_32, Cs
 from capstone.x86 import X86_OP_IMM, X86_OP_MEM
-from keystone import (KS_ARCH_X86, KS_ERR_ASM_MNEMONICFAIL, KS_MODE_16, KS_MODE_32, Ks,
-                      KsError)
+from keystone import (KS_ARCH_X86, KS_ERR_ASM_MNEMONICFAIL, KS_MODE_16, KS_MODE_32,
+                      KS_OPT_SYNTAX_INTEL, Ks, KsError)
 
 from . import expr as X
 from . import guard
@@ -127,9 +130,11 @@ def _template(ops: str, base: int):
         c = tok[0]
         if c == "'":
             template.append(ops[last:m.start()])
-            template.append(str(X.char_value(tok, base + m.start())))
+            template.append(fmt(X.char_value(tok, base + m.start())))
         elif c.isdigit():
-            continue
+            # every number reaches keystone as 0x...: its radix is fixed at 16 (Encoder.ks)
+            template.append(ops[last:m.start()])
+            template.append(fmt(X.parse_number(tok, base + m.start())))
         else:
             low_tok = tok.lower()
             if low_tok in REGISTERS or low_tok in KEYWORDS:
@@ -181,7 +186,13 @@ class Encoder:
 
     def ks(self, mode: int) -> Ks:
         if mode not in self._ks:
-            self._ks[mode] = Ks(KS_ARCH_X86, KS_MODE_32 if mode == 32 else KS_MODE_16)
+            ks = Ks(KS_ARCH_X86, KS_MODE_32 if mode == 32 else KS_MODE_16)
+            # keystone 0.9.2 never initialises the radix of a new engine (what
+            # the heap held decides: a run in CI read `[esi + 16]` as 0x16) and
+            # every ks_option sets it to 16.  Setting the syntax makes it 16 in
+            # every process; _template writes every number as 0x...
+            ks.syntax = KS_OPT_SYNTAX_INTEL
+            self._ks[mode] = ks
         return self._ks[mode]
 
     def cs(self, mode: int) -> Cs:

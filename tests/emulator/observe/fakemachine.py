@@ -13,8 +13,9 @@ where a CPU begins.  Tests interleave the CPUs by hand.
 """
 
 import ctypes
+import re
 
-from keystone import KS_ARCH_X86, KS_MODE_32, Ks
+from keystone import KS_ARCH_X86, KS_MODE_32, KS_OPT_SYNTAX_INTEL, Ks
 from unicorn import UC_ARCH_X86, UC_HOOK_CODE, UC_MODE_32, Uc
 from unicorn import x86_const as R
 
@@ -63,6 +64,10 @@ class FakeMachine:
 
     def __init__(self, asm, symbols=True, handlers=None, cpus=1):
         ks = Ks(KS_ARCH_X86, KS_MODE_32)
+        # keystone's radix is left unset (heap garbage) until an option sets
+        # it to 16, as asm/encoder.py does: decimal numbers go in as 0x...
+        ks.syntax = KS_OPT_SYNTAX_INTEL
+        asm = re.sub(r"(?<![\w.])\d+(?![\w.])", lambda m: hex(int(m.group())), asm)
         # assemble once to find label addresses (keystone resolves them)
         enc, _ = ks.asm(asm, BASE)
         self.code = bytes(enc)
