@@ -126,6 +126,7 @@ the CPU through LINT0 in ExtINT mode; the goldens pin this).
 from __future__ import annotations
 
 import ctypes
+import heapq
 import mmap
 import os
 import sys
@@ -202,7 +203,7 @@ class Machine(GuestHooks, Snapshots):
         self.cpus: list[Cpu] = []
         self.native = None             # CPU 0's C block hook (None: Python hook)
         self._disasm = Disasm()            # a fault's instruction (accept.selector_error)
-        self._schedule: list = []      # (t, seq, fn)
+        self._schedule: list = []      # a heap of (t, seq, n, fn); n: the order of the calls
         self._seq = 0
         self._init_hooks()             # exec hooks and watches (emulator/hooks.py)
         self.rr = RoundRobin(cpus)     # whose turn (one CPU: always its own)
@@ -404,8 +405,7 @@ class Machine(GuestHooks, Snapshots):
         """Call ``fn(machine)`` at the boundary where ``clock.now`` reaches ``t``;
         calls due at one time run in ``seq`` order (default: after all so far)."""
         self._seq += 1
-        self._schedule.append((t, self._seq if seq is None else seq, fn))
-        self._schedule.sort(key=lambda e: (e[0], e[1]))
+        heapq.heappush(self._schedule, (t, self._seq if seq is None else seq, self._seq, fn))
 
     def inject(self, spec) -> None:
         inj = parse(spec) if isinstance(spec, str) else spec
@@ -496,7 +496,7 @@ class Machine(GuestHooks, Snapshots):
         now = self.clock.now
         self.timers.advance(now)
         while self._schedule and self._schedule[0][0] <= now:
-            _t, _s, fn = self._schedule.pop(0)
+            fn = heapq.heappop(self._schedule)[3]
             fn(self)
             self.timers.changed()          # a call may touch any device
 

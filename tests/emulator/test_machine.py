@@ -472,3 +472,26 @@ def test_calls_due_at_one_time_run_in_seq_order():
     m.schedule(500, lambda mm: order.append("given seq 0.5"), seq=0.5)
     m.run(max_instructions=1000)
     assert order == ["given seq 0.5", "first scheduled"]
+
+
+def test_scheduled_calls_run_by_time_then_seq_then_the_order_they_were_made():
+    # Thousands of calls pending at once (the spin-out rule's alarms on a
+    # storm): each runs at its time, ties by seq, then in the order of the
+    # schedule() calls; one made from a call, due already, runs in that pass.
+    m = machine(SPIN)
+    order, want = [], []
+    for i in range(3000):
+        t = 100 + (i * 7919) % 600
+        m.schedule(t, lambda mm, i=i: order.append(i))
+        want.append((t, i))
+    m.schedule(400, lambda mm: order.append("tie, seq 0"), seq=0)
+    m.schedule(400, lambda mm: order.append("tie, seq 0, made later"), seq=0)
+    m.schedule(300, lambda mm: mm.schedule(mm.clock.now, lambda m2: order.append("from a call")),
+               seq=0.5)
+    m.run(max_instructions=1000)
+    numbers = [x for x in order if isinstance(x, int)]
+    assert numbers == [i for _t, i in sorted(want)]
+    at_400 = [x for x in order if x in (min(i for t, i in want if t == 400), "tie, seq 0",
+                                         "tie, seq 0, made later")]
+    assert at_400[:2] == ["tie, seq 0", "tie, seq 0, made later"]
+    assert order.index("from a call") < order.index(min(i for t, i in want if t == 301))
