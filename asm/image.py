@@ -220,14 +220,16 @@ class Image:
         return s.extra.get("value", 0)
 
     def write(self, out_bin, elf=None, sym=None, lst=None):
+        """Each file whole or not at all, the ELF last: a build stopped half
+        way (Ctrl-C) never leaves an ELF that looks newer than its sources."""
         if out_bin:
             _write(out_bin, self.flat())
-        if elf:
-            _write(elf, self.elf())
         if sym:
             _write(sym, (json.dumps(self.symfile(), indent=1) + "\n").encode())
         if lst:
             _write(lst, self.listing().encode("utf-8", "surrogateescape"))   # source bytes back
+        if elf:
+            _write(elf, self.elf())
 
 
 def align(v, a):
@@ -238,5 +240,15 @@ def _write(path, data: bytes):
     d = os.path.dirname(str(path))
     if d:
         os.makedirs(d, exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
+    if os.path.exists(path) and not os.path.isfile(path):      # /dev/null, a FIFO
+        with open(path, "wb") as f:
+            f.write(data)
+        return
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

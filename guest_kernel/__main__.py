@@ -44,8 +44,8 @@ import os
 import sys
 from pathlib import Path
 
-from guest_kernel.build import (BuildError, Config, bug_configs, build, correct_configs, is_stale,
-                                parse_drivers)
+from guest_kernel.build import (BuildError, Config, bug_configs, build, build_locked,
+                                correct_configs, parse_drivers)
 from guest_kernel.bugs import BUGS
 from guest_kernel.catalog import (DRIVERS, INTR_STACKS, MODELS, SCENARIO_NAMES, SOFTINTS,
                                   injection_specs, injections, kernel_cmdline)
@@ -86,8 +86,7 @@ def _emulator_cmd(verb, a, elf) -> list[str]:
 def _run(verb, a) -> int:
     cfg = _config(a)
     out = Path(a.build_dir) / cfg.name
-    if is_stale(cfg, out):
-        build(cfg, out)
+    build_locked(cfg, out)
     if importlib.util.find_spec("emulator.__main__") is None:
         print(f"the emulator (python -m emulator {verb}) is not installed yet; "
               f"the kernel is built at {out / 'kernel.elf'}", file=sys.stderr)

@@ -28,6 +28,8 @@ Errors are ``BuildError`` with one line (or the assembler's paragraph).
 
 from __future__ import annotations
 
+import fcntl
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -188,3 +190,15 @@ def build(config: Config, outdir) -> Path:
     image.write(str(outdir / "kernel.bin"), elf=str(elf), sym=str(outdir / "kernel.sym.json"),
                 lst=str(outdir / "kernel.lst"))
     return elf
+
+
+def build_locked(config: Config, outdir) -> None:
+    """Build when stale, one process at a time: parallel test workers, two
+    ``python -m guest_kernel run`` at once, each build directory's parent
+    holding the lock."""
+    outdir = Path(outdir)
+    os.makedirs(outdir.parent, exist_ok=True)
+    with open(outdir.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if is_stale(config, outdir):
+            build(config, outdir)

@@ -19,7 +19,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from guest_kernel.build import BuildError, build, is_stale
+from guest_kernel.build import BuildError, build_locked
 from guest_kernel.harness import reproduce_prefix, target_for  # noqa: F401 (API: harness.py has them)
 
 PROG = "python -m guest_kernel explore"
@@ -55,8 +55,7 @@ def main(argv=None) -> int:
     try:
         cfg = Config(a.model, a.intr_stack, a.softint, a.bug, parse_drivers(a.driver))
         out = Path(a.build_dir) / cfg.name
-        if is_stale(cfg, out):
-            build(cfg, out)
+        build_locked(cfg, out)
     except BuildError as e:
         sys.stderr.write(f"error: {e}\n")
         return 1

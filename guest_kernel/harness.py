@@ -33,9 +33,7 @@ The models, scenarios and CPU counts are guest_kernel/catalog.py's.
 
 from __future__ import annotations
 
-import fcntl
 import io
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -43,7 +41,7 @@ from typing import Optional
 from emulator.loader import image_symbols
 from emulator.machine import Machine
 from emulator.observe import attach
-from guest_kernel.build import Config, build, is_stale, parse_drivers
+from guest_kernel.build import Config, build_locked, parse_drivers
 from guest_kernel.catalog import injection_specs, injections, kernel_cmdline  # noqa: F401 (API)
 
 HERE = Path(__file__).resolve().parent
@@ -56,15 +54,6 @@ def _build_dir(build_dir: Optional[str]) -> Path:
     # One place for everyone, so parallel test workers build each
     # configuration once (the guest sees only the image's file name).
     return Path(build_dir) if build_dir else ROOT / "build" / "checks"
-
-
-def build_locked(cfg: Config, out: Path) -> None:
-    """Build when stale, one process at a time (parallel test workers)."""
-    os.makedirs(out.parent, exist_ok=True)
-    with open(out.parent / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if is_stale(cfg, out):
-            build(cfg, out)
 
 
 def image_for(cfg: Config, build_dir: Optional[str] = None) -> str:

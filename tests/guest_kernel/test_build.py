@@ -95,6 +95,39 @@ def test_a_build_is_stale_only_until_it_is_rebuilt(tmp_path):
     assert not is_stale(cfg, tmp_path)
 
 
+def test_a_build_stopped_half_way_leaves_no_elf_and_is_still_stale(tmp_path, monkeypatch):
+    # Ctrl-C while the listing is written: kernel.elf is written last and
+    # every file goes through a temporary one, so the next run rebuilds
+    # instead of loading a truncated image that looks newer than its sources.
+    import asm.image
+    from guest_kernel.build import build, is_stale
+
+    def stopped(self):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(asm.image.Image, "listing", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        build(Config("classic"), tmp_path)
+    assert not (tmp_path / "kernel.elf").exists()
+    assert is_stale(Config("classic"), tmp_path)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_two_runs_at_once_on_a_stale_configuration_both_run_a_whole_kernel(tmp_path):
+    # build_locked: the second waits on the lock, then finds the build fresh
+    import subprocess
+    import sys
+    cmd = [sys.executable, "-m", "guest_kernel", "run", "--model", "classic", "--scenario",
+           "hello", "--build-dir", str(tmp_path), "--max-instructions", "1"]
+    runs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outs = [r.communicate(timeout=300) for r in runs]
+    elf = tmp_path / "classic" / "kernel.elf"
+    assert elf.exists() and not list((tmp_path / "classic").glob("*.tmp"))
+    for _out, err in outs:
+        assert "Traceback" not in err and "malformed" not in err, err
+    assert runs[0].returncode == runs[1].returncode and outs[0] == outs[1]
+
+
 def test_build_all_writes_every_correct_and_every_bug_configuration(tmp_path, tmp_path_factory):
     from guest_kernel.__main__ import main
     assert main(["build-all", "-o", str(tmp_path)]) == 0
