@@ -32,6 +32,7 @@ here:
         out PIC1_DATA, al
         sti
 wait_ticks:
+        hlt                            # to the next tick (a busy wait: 3 M instructions)
         cmp dword ptr [ticks], 3
         jb wait_ticks
         cli
