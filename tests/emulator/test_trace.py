@@ -4,6 +4,8 @@ import io
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emulator.clock import Clock
 from emulator.trace import (Fanout, Recent, TraceError, TraceWriter, dumps,
@@ -27,6 +29,26 @@ def test_field_order_does_not_depend_on_the_order_fields_were_given():
 def test_a_float_field_is_refused_so_runs_stay_byte_identical():
     with pytest.raises(TypeError, match="float"):
         dumps(make_event("irq.raise", 1, 0, {"line": 1.5}))
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=8)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.text(max_size=6).filter(lambda k: k not in ("t", "cpu", "ev")),
+                       JSON, max_size=5))
+def test_a_line_is_what_json_dumps_gives_compact(fields):
+    # the writer's encoder is made once (trace._dumps); its lines are the
+    # standard library's, byte for byte
+    ev = {"t": 3, "cpu": 0, "ev": "x.y", **fields}
+    assert dumps(ev) == json.dumps(ev, separators=(",", ":"))
+
+
+def test_a_field_json_cannot_hold_is_a_type_error_naming_its_type():
+    with pytest.raises(TypeError, match="set is not JSON serializable"):
+        dumps({"t": 1, "cpu": 0, "ev": "x", "a": {1}})
 
 
 def test_a_dict_in_any_key_order_is_normalised_before_writing():
