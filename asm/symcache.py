@@ -26,11 +26,15 @@ on, the file parsed as before.
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import tempfile
 import zlib
+
+try:                        # hashlib would load OpenSSL's module too (5 ms a run)
+    from _blake2 import blake2b
+except ImportError:         # a Python built without it
+    from hashlib import blake2b
 
 _SUFFIX = ".irqlab.marshal"
 _DIGEST = 20
@@ -38,7 +42,7 @@ _code_key: bytes | None = None
 
 
 def _digest(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=_DIGEST).digest()
+    return blake2b(data, digest_size=_DIGEST).digest()
 
 
 def _crc(data: bytes) -> bytes:
@@ -51,7 +55,7 @@ def _code() -> bytes:
     global _code_key
     if _code_key is None:
         here = os.path.dirname(os.path.abspath(__file__))
-        h = hashlib.blake2b(digest_size=_DIGEST)
+        h = blake2b(digest_size=_DIGEST)
         try:
             for name in ("symfile.py", "symcache.py"):
                 with open(os.path.join(here, name), "rb") as f:
