@@ -240,13 +240,19 @@ def _write(path, data: bytes):
     d = os.path.dirname(str(path))
     if d:
         os.makedirs(d, exist_ok=True)
-    if os.path.exists(path) and not os.path.isfile(path):      # /dev/null, a FIFO
-        with open(path, "wb") as f:
-            f.write(data)
-        return
     tmp = f"{path}.{os.getpid()}.tmp"
+    f = None
+    if not os.path.islink(path) and (os.path.isfile(path) or not os.path.exists(path)):
+        try:
+            f = open(tmp, "wb")
+        except OSError:         # no file can be made beside it: written in place below
+            pass
+    if f is None:               # /dev/null, a FIFO, a link (written where it points)
+        with open(path, "wb") as out:
+            out.write(data)
+        return
     try:
-        with open(tmp, "wb") as f:
+        with f:
             f.write(data)
         os.replace(tmp, path)
     finally:

@@ -253,3 +253,16 @@ def test_gdb_maps_addresses_to_source_lines_through_the_elf_line_table(tmp_path)
     proc = subprocess.run([gdb, "-batch", "-nx", str(path), "-ex", f"info line *{puts:#x}"],
                           capture_output=True, text=True, timeout=60)
     assert f'Line {line} of "{HELLO}"' in proc.stdout
+
+
+def test_outputs_are_renamed_into_place_but_a_link_is_written_where_it_points(image, tmp_path):
+    # each file goes through a temporary beside it (a reader never sees half
+    # of one); a path that is a link keeps being one, its target rewritten
+    target = tmp_path / "real.bin"
+    target.write_bytes(b"old")
+    (tmp_path / "link.bin").symlink_to(target)
+    image.write(str(tmp_path / "link.bin"), elf=str(tmp_path / "k.elf"))
+    assert (tmp_path / "link.bin").is_symlink()
+    assert target.read_bytes() == image.flat()
+    assert (tmp_path / "k.elf").read_bytes()[:4] == b"\x7fELF"
+    assert not list(tmp_path.glob("*.tmp"))
