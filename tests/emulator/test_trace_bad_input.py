@@ -11,6 +11,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emulator.trace import TraceError, read_events
 from emulator.trace_cli import main
@@ -112,3 +114,24 @@ def test_diff_with_context_zero_shows_no_events_before_the_divergence(tmp_path, 
     assert main(["diff", str(a), str(b), "--context", "0"]) == 1
     out = capsys.readouterr().out
     assert "traces differ at event 3" in out and "in common" not in out
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(alphabet='{}[]":,0123456789 \t-aetrunlfsNI.e', max_size=30))
+def test_a_line_decodes_as_the_standard_decoder_decodes_it(text):
+    # trace._decode goes straight to the decoder's C scanner: the same value,
+    # or a ValueError with the same message, as JSONDecoder.decode gives
+    import json
+
+    from emulator.trace import _decode, _no_float
+    reference = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float).decode
+    line = text.strip()
+
+    def outcome(decode):
+        try:
+            return ("value", decode(line))
+        except RecursionError:
+            return ("deep",)
+        except ValueError as e:
+            return ("error", str(e))
+    assert outcome(_decode) == outcome(reference)
