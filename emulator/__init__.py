@@ -17,7 +17,8 @@ Files and packages (each opens with its contract):
 * checks/ -- the rules over those events and the machine state;
 * debugger/ -- the REPL and the GDB stub;
 * trace.py, trace_cli.py, trace_symbols.py -- the event model and its tools;
-* run.py, __main__.py -- ``python -m emulator run|debug|trace``;
+* run.py, __main__.py -- ``python -m emulator run|debug|trace`` (gcpause.py:
+  the collector paused while they set up);
   bench.py, pool.py -- ``make bench``, spreading work over processes.
 
 An interrupt from a device line to the handler's first instruction: a

@@ -18,10 +18,11 @@ takes the ordinary exit instead, which reports it as before.
 
 from __future__ import annotations
 
-import gc
 import importlib
 import os
 import sys
+
+from emulator.gcpause import collector_paused
 
 COMMANDS = {"run": "emulator.run", "debug": "emulator.debugger", "trace": "emulator.trace_cli",
             "explore": "emulator.explore.cli", "fuzz": "emulator.fuzz.cli"}
@@ -39,18 +40,14 @@ def main(argv=None) -> int:
     if name not in COMMANDS:
         sys.stderr.write(f"irqlab: unknown command {name!r}; {USAGE}\n")
         return 2
-    collecting = gc.isenabled()
-    gc.disable()
     try:
-        module = importlib.import_module(COMMANDS[name])
+        with collector_paused():
+            module = importlib.import_module(COMMANDS[name])
     except ModuleNotFoundError as e:
         if e.name != COMMANDS[name]:
             raise
         sys.stderr.write(f"irqlab: the {name!r} command is not available yet ({COMMANDS[name]} is missing)\n")
         return 2
-    finally:
-        if collecting:
-            gc.enable()
     status = module.main(rest)
     return 0 if status is None else status
 

@@ -15,13 +15,12 @@ violations``; ``--spinout N`` sets the spinout rule's bound (instructions).  Nev
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
 import os
 import signal
 import sys
 import threading
 
+from emulator.gcpause import collector_paused
 from emulator.inject import InjectError, parse
 from emulator.loader import ImageError, image_symbols
 from emulator.machine import MAX_CPUS, Machine, MachineError
@@ -80,7 +79,7 @@ def main(argv) -> int:
         if len(serial) > MAX_SERIAL_IN:
             return _bad(f"--serial-in {args.serial_in} holds more than {MAX_SERIAL_IN >> 20} MiB "
                         "(the UART's input is read whole before the run)")
-    with _collector_paused():
+    with collector_paused():
         started = _start(args, serial)
     if isinstance(started, int):
         return started
@@ -146,22 +145,6 @@ def _start(args, serial):
         except OSError as e:
             return _bad(f"cannot write --trace {args.trace}: {e.strerror}")
     return m, session
-
-
-@contextlib.contextmanager
-def _collector_paused():
-    """Python's cyclic garbage collector paused while the run is set up: the
-    symbol table, the code scan and the observer are tens of thousands of
-    allocations that live for the whole run and leave no garbage, so each
-    collection there was wasted (issue 17: about 2% of a short run).  The
-    run itself collects as usual."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _read_serial_in(name: str) -> bytes:
