@@ -104,21 +104,17 @@ KINDS: dict[str, tuple[str, ...]] = {
 
 HEAD = ("t", "cpu", "ev")
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True,
-                          check_circular=False).encode
-
-
-def _not_json(o):
-    raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
-
-
-if getattr(json.encoder, "c_make_encoder", None) is not None:
-    # what _dumps runs, made once instead of at every call (JSONEncoder.iterencode
-    # builds its C encoder each time: a third of a trace line's cost)
-    _chunks = json.encoder.c_make_encoder(None, _not_json, json.encoder.encode_basestring_ascii,
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, check_circular=False)
+if getattr(json.encoder, "c_make_encoder", None) is None:
+    _dumps = _ENCODER.encode
+else:
+    # what _ENCODER.encode runs, made once (JSONEncoder.iterencode builds its
+    # C encoder at every call: a third of a trace line's cost)
+    _chunks = json.encoder.c_make_encoder(None, _ENCODER.default,
+                                          json.encoder.encode_basestring_ascii,
                                           None, ":", ",", False, False, True)
 
-    def _dumps(ev: dict, _join="".join, _chunks=_chunks) -> str:     # noqa: F811
+    def _dumps(ev: dict, _join="".join, _chunks=_chunks) -> str:
         return _join(_chunks(ev, 0))
 
 
