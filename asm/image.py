@@ -223,20 +223,26 @@ class Image:
         """Each file whole or not at all, the ELF last: a build stopped half
         way (Ctrl-C) never leaves an ELF that looks newer than its sources."""
         if out_bin:
-            _write(out_bin, self.flat())
+            write_whole(out_bin, self.flat())
         if sym:
-            _write(sym, (json.dumps(self.symfile(), indent=1) + "\n").encode())
+            write_whole(sym, (json.dumps(self.symfile(), indent=1) + "\n").encode())
         if lst:
-            _write(lst, self.listing().encode("utf-8", "surrogateescape"))   # source bytes back
+            # surrogateescape: the source's own bytes back
+            write_whole(lst, self.listing().encode("utf-8", "surrogateescape"))
         if elf:
-            _write(elf, self.elf())
+            write_whole(elf, self.elf())
 
 
 def align(v, a):
     return (v + a - 1) // a * a
 
 
-def _write(path, data: bytes):
+def write_whole(path, data: bytes):
+    """``data`` as the file ``path`` (its folders made), written to a
+    temporary beside it and renamed into place: a reader sees the old file
+    or the new one, never part of one.  A link, a device or a FIFO is
+    written where it points, and a path beside which no temporary can be
+    made is written in place; OSError as open() and write() give it."""
     d = os.path.dirname(str(path))
     if d:
         os.makedirs(d, exist_ok=True)

@@ -19,22 +19,23 @@ asm/symfile.py's own source (a change to how a file is checked is a new
 key), and the payload carries its CRC-32 (a damaged cache is not read), so
 a cache can only give back what parsing the same bytes with the same code
 gave.  Writes go
-to a temporary file renamed into place (parallel runs see a whole file or
-none); a directory that cannot be written keeps no cache and the run goes
-on, the file parsed as before.
+to a temporary file renamed into place (asm/image.py ``write_whole``:
+parallel runs see a whole file or none); a directory that cannot be
+written keeps no cache and the run goes on, the file parsed as before.
 """
 
 from __future__ import annotations
 
 import marshal
 import os
-import tempfile
 import zlib
 
 try:                        # hashlib would load OpenSSL's module too (5 ms a run)
     from _blake2 import blake2b
 except ImportError:         # a Python built without it
     from hashlib import blake2b
+
+from .image import write_whole
 
 _SUFFIX = ".irqlab.marshal"
 _DIGEST = 20
@@ -100,20 +101,7 @@ def store(path, key: bytes, parts) -> None:
     if not key:
         return
     payload = marshal.dumps(parts)
-    target = cache_path(path)
-    tmp = None
     try:
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".tmp-", suffix=_SUFFIX)
-        with os.fdopen(fd, "wb") as f:
-            f.write(key + _crc(payload) + payload)
-        os.replace(tmp, target)
-        tmp = None
+        write_whole(cache_path(path), key + _crc(payload) + payload)
     except OSError:                     # a read-only or full disk: no cache, same result
         pass
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:             # already gone: nothing to clean
-                pass
