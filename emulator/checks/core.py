@@ -153,6 +153,10 @@ class State:
         self.hold_seen = False            # the kernel reports holds (pic.hold)
         self.asleep: dict = {}            # thread -> (t, why) while sleeping/blocked
         self.runnable: dict = {}          # thread -> since t (runnable, not running)
+        # at most min(runnable.values()): lowered by every entry made, raised
+        # only to that minimum (rules/threads.py's liveness tests time against
+        # it before it looks at every entry)
+        self.runnable_floor = 0
         self.running: dict = {}           # thread -> cpu
         self.pooled: set = set()          # interrupt LWPs back in their pool (not runnable)
 
@@ -186,6 +190,8 @@ class State:
             self.running.pop(old, None)
             if old not in self.asleep and old not in self.pooled and schedulable(old):
                 self.runnable[old] = t
+                if t < self.runnable_floor:
+                    self.runnable_floor = t
         if new is not None:
             self.pooled.discard(new)
             self.running[new] = cpu
@@ -252,8 +258,10 @@ class State:
         # an AP's LWP blocks by halting its CPU and wakes itself (by = lwp)
         if who is not None and (who not in self.running or ev.get("by") == who):
             self.asleep.pop(who, None)
-            if schedulable(who):
-                self.runnable.setdefault(who, t)
+            if schedulable(who) and who not in self.runnable:
+                self.runnable[who] = t
+                if t < self.runnable_floor:
+                    self.runnable_floor = t
 
     def _pool(self, ev, cpu, t, bt) -> None:
         who = ev.get("ithread")

@@ -283,12 +283,17 @@ class Liveness(Rule):
         t = ev["t"]
         kind, cpu = ev["ev"], ev["cpu"]
         out = self._wakeups(ev, st) if kind in self.WAKES else []
-        # every event: starvation is a matter of time, not of any one kind
-        # (min: one C-speed pass to see whether any entry is due at all)
+        # every event: starvation is a matter of time, not of any one kind.
+        # No entry is due while t is within limit of the state's floor (at
+        # most every entry's since); past it the floor becomes the real
+        # minimum (one C-speed pass), and only then are the entries looked at
         runnable = st.runnable
         limit = self.limit
-        for who, since in runnable.items() if runnable and t - min(runnable.values()) > limit \
-                else ():
+        due = False
+        if runnable and t - st.runnable_floor > limit:
+            st.runnable_floor = min(runnable.values())
+            due = t - st.runnable_floor > limit
+        for who, since in runnable.items() if due else ():
             if t - since > limit and (who, since) not in self.reported:
                 self.reported.add((who, since))
                 out.append(Violation(self.name, f"{who} is runnable and has not run for "

@@ -18,6 +18,7 @@ from emulator.checks import Checker, all_rules
 from emulator.checks.rules.interrupts import MaskedWhileHandlerBlocked
 from emulator.checks.rules.locks import BigLockAcrossSleep, LockOrder
 from emulator.checks.rules.spinout import Spinout
+from emulator.checks.rules.threads import Liveness
 from tests.emulator.checks.test_rules import START, E, FakeCtx, acq, rel, rules_of, run, sw
 
 # the rules that declared their kinds with the short cuts (the others' kinds
@@ -86,6 +87,12 @@ def _verdicts(events, open_gates: bool) -> list:
             mp.setattr(MaskedWhileHandlerBlocked, "STEPS", every)
             mp.setattr(Spinout, "ENDS", frozenset())
             mp.setattr(LockOrder, "_novel", lambda self, *a: True)
+            full_on = Liveness.on
+
+            def every_entry(self, ev, st, ctx):
+                st.runnable_floor = -(1 << 62)      # the floor says nothing: look every time
+                return full_on(self, ev, st, ctx)
+            mp.setattr(Liveness, "on", every_entry)
         rules = all_rules(liveness=2000, masked=2000, spinout=2000)
         for r in rules if open_gates else ():
             if r.name in KINDS_ADDED:
@@ -102,6 +109,30 @@ def _verdicts(events, open_gates: bool) -> list:
 @given(streams())
 def test_the_short_cuts_give_the_verdicts_of_the_full_evaluation(events):
     assert _verdicts(events, False) == _verdicts(events, True)
+
+
+def test_liveness_past_its_floor_reports_the_lwp_just_over_the_limit_only():
+    # lwp 1 runnable from t=10, lwp 2 from t=60 (limit 100): at t=111 the
+    # floor is 10 and lwp 1 is over; at t=160 lwp 2 is not yet, at t=161 it is
+    vs = run(START + [sw(10, "lwp 1", "lwp 3"), sw(60, "lwp 2", "lwp 3"),
+                      E(110, "irq.raise", line=0), E(111, "irq.raise", line=0),
+                      E(160, "irq.raise", line=0), E(161, "irq.raise", line=0)], liveness=100)
+    assert [(v.t, v.fields["lwp"]) for v in vs] == [(111, "lwp 1"), (161, "lwp 2")]
+
+
+def test_an_lwp_made_runnable_earlier_than_the_floor_lowers_it():
+    # the floor rises to lwp 2's t=600 at t=750; an event dated t=520 (before
+    # the floor) makes lwp 1 runnable and lowers it, so at t=660 lwp 1 is
+    # found starved (with the floor left at 600, 660 looked too early)
+    ch = Checker(all_rules(liveness=100), FakeCtx())
+    for ev in START + [sw(600, "lwp 2", "lwp 3"), E(750, "irq.raise", line=0)]:
+        ch(ev)
+    assert ch.state.runnable_floor == 600
+    assert [v.fields["lwp"] for v in ch.violations] == ["lwp 2"]
+    ch(sw(520, "lwp 1", "lwp 3"))
+    assert ch.state.runnable_floor == 520
+    ch(E(660, "irq.raise", line=0))
+    assert [(v.t, v.fields["lwp"]) for v in ch.violations] == [(750, "lwp 2"), (660, "lwp 1")]
 
 
 def test_a_new_pair_in_a_held_set_whose_other_pairs_are_known_still_closes_a_cycle():
