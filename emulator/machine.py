@@ -155,7 +155,7 @@ from emulator.devices.testdev import TestDevice
 from emulator.devices.uart16550 import Uart
 from emulator.disasm import Disasm
 from emulator.firmware import PcFirmware
-from emulator.hooks import GuestHooks
+from emulator.hooks import GuestHooks, in_hook, out_hook
 from emulator.icount import F_STOP, F_WATCH_IF, INF, HookState, InstructionClock
 from emulator.inject import Injection, parse
 from emulator.native import load_block_hook
@@ -319,8 +319,8 @@ class Machine(GuestHooks, Snapshots):
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_intr)
         from emulator.cpuid import hook as cpuid_hook
         uc.hook_add(unicorn.UC_HOOK_INSN, cpuid_hook(cpu), None, 1, 0, X.UC_X86_INS_CPUID)
-        uc.hook_add(unicorn.UC_HOOK_INSN, self._on_in, None, 1, 0, X.UC_X86_INS_IN)
-        uc.hook_add(unicorn.UC_HOOK_INSN, self._on_out, None, 1, 0, X.UC_X86_INS_OUT)
+        in_hook(uc, self._on_in)
+        out_hook(uc, self._on_out)
         tsc.install(self, cpu)                 # rdtsc reads virtual time (emulator/tsc.py)
 
     def _boot(self, boot) -> None:
@@ -544,7 +544,7 @@ class Machine(GuestHooks, Snapshots):
             self.platform.mmio_write(self.current_cpu, base + offset, size, value)
         self._io_end()
 
-    def _on_in(self, uc, port, size, _ud) -> int:
+    def _on_in(self, port, size) -> int:
         if ioperm.refused(self.cpu, port, size):         # #GP(0) instead (emulator/ioperm.py)
             return ioperm.refuse(self, self.cpu, True)
         self.icount.sync(self.cpu.pc, retired_current=True)
@@ -554,7 +554,7 @@ class Machine(GuestHooks, Snapshots):
         self._io_end(self.timers.timed(dev))
         return value
 
-    def _on_out(self, uc, port, size, value, _ud) -> None:
+    def _on_out(self, port, size, value) -> None:
         if ioperm.refused(self.cpu, port, size):
             ioperm.refuse(self, self.cpu, False)
             return

@@ -168,6 +168,54 @@ def test_stop_from_an_exec_hook_ends_the_run_as_stopped():
     assert m.cpus[0].eip == spin
 
 
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_an_exception_in_an_exec_hook_stops_the_engine_and_the_run_raises_it(native):
+    # emulator/hooks.py guards its own hooks as the binding does: the first
+    # exception stops the engine there and emu_start raises it
+    img = asm.assemble_text(PROLOGUE + SPIN, entry="start")
+    spin = [s["value"] for s in img.symfile()["symbols"] if s["name"] == "spin"][0]
+    m = Machine.from_bytes(img.flat(), native=native)
+    seen = []
+
+    def hook(mach, cpu):
+        seen.append(mach.clock.now)
+        raise Boom(f"at {mach.clock.now}")
+    m.add_exec_hook(spin, hook)
+    with pytest.raises(Boom) as e:
+        m.run(max_instructions=100_000)
+    assert len(seen) == 1 and str(e.value) == f"at {seen[0]}"
+    assert m.cpus[0].eip == spin
+
+
+def test_an_exception_in_a_port_device_is_raised_by_the_run():
+    m = machine("""
+main:
+    mov al, 1
+    out 0x80, al
+    hlt
+""")
+    written = []
+
+    class Device:
+        def io_write(self, port, size, value):
+            written.append((port, value))
+            raise Boom("port 0x80")
+
+        def io_read(self, port, size):
+            return 0
+
+        def advance(self, now):
+            pass
+    m._ports[0x80] = Device()
+    with pytest.raises(Boom, match="port 0x80"):
+        m.run(max_instructions=100_000)
+    assert written == [(0x80, 1)]
+
+
 def test_stop_from_another_thread_ends_the_run():
     m = machine(SPIN)
     t = threading.Timer(0.2, m.stop)
