@@ -50,6 +50,10 @@ REGS = {name: getattr(X, "UC_X86_REG_" + name.upper()) for name in (
     "cs", "ds", "es", "fs", "gs", "ss", "cr0", "cr2", "cr3", "cr4", "dr6", "dr7",
     "ax", "bx", "cx", "dx", "al", "bl", "cl", "dl", "ah", "bh", "ch", "dh", "si", "di", "sp", "bp")}
 GPRS = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp")
+# what the native exec hook reads before calling an exec hook (``Cpu.captured``
+# holds them in this order while the hook runs): what the observer's readers
+# use at every event (emulator/observe/view.py)
+HOOK_REGS = ("eax", "ebx", "ecx", "edx", "esi", "edi", "esp", "eip", "eflags", "cs")
 
 # uc_reg_read called with plain integers and without releasing the GIL (it
 # returns at once and calls nothing back): the machine and the observer read
@@ -164,6 +168,9 @@ class Cpu:
         self.cr2_kept: Optional[int] = None     # CR2 to restore after the run that turns paging on
         self.stalls = 0                 # engine runs in a row that retired nothing (watchdog)
         self.paging_on = False          # CR0.PG as last written (crwrite.py, restore): a cheap test
+        # HOOK_REGS as the native exec hook read them just before the exec
+        # hook running now (a ctypes array), None outside one or without it
+        self.captured = None
         # registers go straight to libunicorn: the binding's reg_read costs ~10x more
         self._uch = uc._uch
         self._val = ctypes.c_uint64()

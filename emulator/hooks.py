@@ -30,14 +30,21 @@ from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC
 # less per call; the exec hooks (every observer event) and the port hooks
 # (every in/out) are called the most.  ``uc.hook_del`` removes them.
 
-def code_hook(uc, fn, begin: int, end: int) -> int:
-    """``fn(address, size)`` before each instruction in ``[begin, end]``."""
-    def cb(_handle, address, size, _ud):
+def code_hook(uc, fn, begin: int, end: int, native=None) -> int:
+    """``fn(address, size)`` before each instruction in ``[begin, end]``.
+    With ``native`` (the CPU's C block hook, emulator/native; ``can_call``)
+    it goes through its ``bh_call``, which first reads ``cpu.HOOK_REGS``
+    into ``native.captured``."""
+    def guarded(address, size):
         try:
             fn(address, size)
         except BaseException as e:      # noqa: BLE001 (emu_start raises it)
             _stop(uc, e)
-    return uc._Uc__do_hook_add(unicorn.UC_HOOK_CODE, HOOK_CODE_CFUNC(cb), begin, end)
+    if native is not None:
+        return native.call_hook(uc, guarded, begin, end)
+    return uc._Uc__do_hook_add(unicorn.UC_HOOK_CODE,
+                               HOOK_CODE_CFUNC(lambda _h, address, size, _ud:
+                                               guarded(address, size)), begin, end)
 
 
 def in_hook(uc, fn) -> int:
@@ -82,18 +89,28 @@ class GuestHooks:
         last = self._exec_last
         handle = object()
 
-        def make_cb(cpu):
+        def make_cb(cpu, captured):
             def cb(address, size, _fn=fn, _key=(id(handle), cpu.index)):
                 self.icount.sync(address)
                 when = (address, self.clock.now)
                 if last.get(_key) == when:
                     return                  # it ran here before a stop: this is the resume
                 last[_key] = when
-                _fn(self, cpu)
+                cpu.captured = captured     # the registers bh_call read just now, if it did
+                try:
+                    _fn(self, cpu)
+                finally:
+                    cpu.captured = None
                 self.timers.changed()       # the hook may have touched a device
             return cb
         end = addr if end is None else end
-        hs = [code_hook(cpu.uc, make_cb(cpu), addr, end) for cpu in self.cpus]
+        hs = []
+        for cpu in self.cpus:
+            # through the C hook's bh_call where there is one (the registers
+            # read there); else the Python hook reads what it needs itself
+            native = cpu.native if cpu.native is not None and cpu.native.can_call else None
+            hs.append(code_hook(cpu.uc, make_cb(cpu, native.captured if native else None),
+                                addr, end, native))
         self.invalidate_code(addr, end - addr + 1)
         self._exec_hooks[handle] = (addr, end, hs)
         return handle

@@ -141,7 +141,8 @@ from emulator import ioperm
 from emulator import loader as loader_mod
 from emulator import tsc
 from emulator.clock import Clock
-from emulator.cpu import Cpu, ERROR_CODE_VECTORS, enter_real_mode, exception_error_code
+from emulator.cpu import (HOOK_REGS, REGS, Cpu, ERROR_CODE_VECTORS, enter_real_mode,
+                          exception_error_code)
 from emulator.crwrite import ControlWrites
 from emulator.devices.base import Device, IrqLine
 from emulator.devices.debugcon import DebugCon, DebugExit
@@ -304,7 +305,8 @@ class Machine(GuestHooks, Snapshots):
         self.cpus.append(cpu)
         if native and (index == 0 or self.native is not None):
             try:
-                cpu.native = load_block_hook(uc, self.icount.block_count)
+                cpu.native = load_block_hook(uc, self.icount.block_count,
+                                             [REGS[name] for name in HOOK_REGS])
             except OSError:                 # not built: the Python hook (run says so)
                 cpu.native = None
         if index == 0:

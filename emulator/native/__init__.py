@@ -11,6 +11,12 @@ cache (emulator/icount.py ``InstructionClock.block_count``); a block entered
 again at an address with another size is always a miss (blockhook.c: the
 cache's slot depends on the address alone).
 ``available()`` tells whether it is.
+``NativeHook.call_hook(uc, fn, begin, end)`` adds ``fn(address, size)`` as
+an exec hook through ``bh_call``, which first reads the registers
+``capture_ids`` named (given to the hook's constructor) into
+``NativeHook.captured``, a ctypes array in that order (``can_call`` is
+false for a library built before bh_call: the caller then adds its hook
+the binding's way).
 
 Files: blockhook.c (the hook, C), __init__.py (loading it), __main__.py
 (``build``).
@@ -36,6 +42,18 @@ class Entry(ctypes.Structure):
 
 
 MISS = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_uint64, ctypes.c_uint32)
+CALL = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_uint32)
+CAPTURE_MAX = 16
+
+
+class Capture(ctypes.Structure):
+    _fields_ = [("read_batch", ctypes.c_void_p), ("n", ctypes.c_int32),
+                ("ids", ctypes.c_int32 * CAPTURE_MAX), ("ptrs", ctypes.c_void_p * CAPTURE_MAX),
+                ("vals", ctypes.c_uint64 * CAPTURE_MAX)]
+
+
+class Call(ctypes.Structure):
+    _fields_ = [("capture", ctypes.c_void_p), ("fn", ctypes.c_void_p)]
 
 
 class State(ctypes.Structure):
@@ -67,7 +85,7 @@ def _library():
 class NativeHook:
     """One engine's C block hook and its state."""
 
-    def __init__(self, uc, miss) -> None:
+    def __init__(self, uc, miss, capture_ids=()) -> None:
         self.lib = _library()
         self.uclib = uclib
         self.state = State()
@@ -81,6 +99,37 @@ class NativeHook:
         self.clear_cache()          # empty entries: an all-zero one would match (0, size 0)
         self._hooks = []
         self._add(uc, unicorn.UC_HOOK_BLOCK, self.lib.bh_block, 1, 0)
+        # the registers bh_call reads before an exec hook (zeros above a
+        # narrower register's bytes stay zeros: each slot holds one register)
+        self.capture = Capture()
+        self.capture.read_batch = ctypes.cast(uclib.uc_reg_read_batch, ctypes.c_void_p).value
+        self.capture.n = len(capture_ids)
+        base = ctypes.addressof(self.capture) + Capture.vals.offset
+        for i, regid in enumerate(capture_ids):
+            self.capture.ids[i] = regid
+            self.capture.ptrs[i] = base + 8 * i
+        self.captured = self.capture.vals       # a view of the struct's memory
+        self._call = getattr(self.lib, "bh_call", None)
+        self.can_call = self._call is not None      # a library built before bh_call: no
+
+    def call_hook(self, uc, fn, begin: int, end: int) -> int:
+        """``fn(address, size)`` before each instruction in ``[begin, end]``,
+        the registers read first (module docstring); its handle, which
+        ``uc.hook_del`` removes (``can_call`` must be true)."""
+        call = Call()
+        call.capture = ctypes.addressof(self.capture)
+        cfn = CALL(fn)
+        call.fn = ctypes.cast(cfn, ctypes.c_void_p).value
+        h = ctypes.c_size_t()
+        err = self.uclib.uc_hook_add(uc._uch, ctypes.byref(h), unicorn.UC_HOOK_CODE,
+                                     ctypes.cast(self._call, ctypes.c_void_p),
+                                     ctypes.c_void_p(ctypes.addressof(call)),
+                                     ctypes.c_uint64(begin), ctypes.c_uint64(end))
+        if err:
+            raise unicorn.UcError(err)
+        # kept alive with the binding's own callbacks: its hook_del drops them
+        uc._callbacks[h.value] = (call, cfn)
+        return h.value
 
     def add_stop_hook(self, uc, addr: int):
         """A code hook that stops before ``addr``; returns its handle."""
@@ -106,5 +155,5 @@ class NativeHook:
         self.lib.bh_clear(ctypes.byref(self.state))
 
 
-def load_block_hook(uc, miss) -> NativeHook:
-    return NativeHook(uc, miss)
+def load_block_hook(uc, miss, capture_ids=()) -> NativeHook:
+    return NativeHook(uc, miss, capture_ids)

@@ -19,6 +19,11 @@
  * block: the block's address at entry, then each post-I/O hook's address
  * (an MMIO callback does not know EIP; the machine finds the accessing
  * instruction as the first MMIO one at or after last_post).
+ * bh_call is a UC_HOOK_CODE callback with user data a struct bh_call: it
+ * reads the registers its struct bh_capture lists (one uc_reg_read_batch,
+ * into capture->vals) and then calls c->fn(address, size), a Python exec
+ * hook that finds them there instead of asking libunicorn again
+ * (emulator/hooks.py; the observer reads them at every event).
  *
  * The cache: one entry per slot, the slot chosen by the block's address
  * alone, an entry matching on the address and the size (an address of all
@@ -42,6 +47,8 @@
 typedef int (*emu_stop_fn)(void *uc);
 typedef int (*reg_read_fn)(void *uc, int regid, void *value);
 typedef uint32_t (*miss_fn)(uint64_t addr, uint32_t size);
+typedef int (*reg_read_batch_fn)(void *uc, int *ids, void **vals, int count);
+typedef void (*call_fn)(uint64_t addr, uint32_t size);
 
 struct bh_entry { uint64_t addr; uint32_t size; uint32_t n; };
 #define BH_EMPTY (~(uint64_t)0)
@@ -149,4 +156,27 @@ void bh_stop_here(void *uc, uint64_t addr, uint32_t size, struct bh_state *st)
     (void)addr;
     (void)size;
     st->emu_stop(uc);
+}
+
+/* bh_call: an exec hook's registers read in C, then the hook (see above). */
+#define BH_CAPTURE_MAX 16
+
+struct bh_capture {
+    reg_read_batch_fn read_batch;
+    int32_t n;
+    int32_t ids[BH_CAPTURE_MAX];
+    void *ptrs[BH_CAPTURE_MAX];     /* ptrs[i] = &vals[i] */
+    uint64_t vals[BH_CAPTURE_MAX];
+};
+
+struct bh_call {
+    struct bh_capture *capture;
+    call_fn fn;
+};
+
+void bh_call(void *uc, uint64_t addr, uint32_t size, struct bh_call *c)
+{
+    struct bh_capture *cap = c->capture;
+    cap->read_batch(uc, cap->ids, cap->ptrs, cap->n);
+    c->fn(addr, size);
 }

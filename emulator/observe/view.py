@@ -27,6 +27,8 @@ from unicorn import UcError
 from unicorn import x86_const as R
 from unicorn.unicorn_py3.unicorn import uclib
 
+from emulator.cpu import HOOK_REGS
+
 _REGS = {"eax": R.UC_X86_REG_EAX, "ebx": R.UC_X86_REG_EBX, "ecx": R.UC_X86_REG_ECX,
          "edx": R.UC_X86_REG_EDX, "esi": R.UC_X86_REG_ESI, "edi": R.UC_X86_REG_EDI,
          "ebp": R.UC_X86_REG_EBP, "esp": R.UC_X86_REG_ESP, "eip": R.UC_X86_REG_EIP,
@@ -36,8 +38,10 @@ _REGS = {"eax": R.UC_X86_REG_EAX, "ebx": R.UC_X86_REG_EBX, "ecx": R.UC_X86_REG_E
 _U32 = struct.Struct("<I").unpack_from
 
 # what ``hold`` reads in one call: a hook's readers use a few of these,
-# several twice (ESP), and one batch costs about as much as one read
-_HELD = ("eax", "ebx", "ecx", "edx", "esi", "edi", "esp", "eip", "eflags", "cs")
+# several twice (ESP), and one batch costs about as much as one read.  The
+# machine's native exec hook reads the same ones before the hook runs
+# (emulator/cpu.py HOOK_REGS, ``Cpu.captured``): then nothing is read here
+_HELD = HOOK_REGS
 _HELD_AT = REG_AT = {name: i for i, name in enumerate(_HELD)}
 # uc_reg_read_batch with plain integers (the binding's prototype converts
 # each argument, which costs more than the read)
@@ -125,7 +129,12 @@ class MachineView:
         self.memo = None
 
     def _read_held(self, cpu: int) -> Optional[list]:
-        uc = getattr(self.m.cpus[cpu], "uc", None)
+        c = self.m.cpus[cpu]
+        captured = getattr(c, "captured", None)
+        if captured is not None:                    # read by the native exec hook
+            self._held_regs = regs = captured[:len(_HELD)]
+            return regs
+        uc = getattr(c, "uc", None)
         batch = self._batches.get(cpu)
         if batch is None or batch.uc is not uc:     # first, or a CPU given a new engine
             batch = self._batches[cpu] = _Batch(uc)

@@ -107,3 +107,55 @@ def test_the_c_hook_stops_before_a_block_that_would_cross_the_deadline_unless_to
     uc.emu_start(BASE, HLT)
     assert (st.now, st.block_start, st.cur_block, st.skip_addr) == (4, 4, AGAIN, -1)
     assert uc.reg_read(X.UC_X86_REG_EIP) == AGAIN
+
+
+# bh_call: an exec hook whose registers the C hook read just before it ran
+def _exec_hook_registers(native_hook: bool, can_call: bool = True):
+    """(registers Cpu.captured held in the hook, the same read one by one
+    there, captured after the hook) at a guest label, on a machine with or
+    without the C hook (``can_call`` False: a library built before bh_call)."""
+    import asm
+    from emulator.cpu import HOOK_REGS
+    from emulator.machine import Machine
+    img = asm.assemble_text("""
+start:
+    mov eax, 0x11111111
+    mov ebx, 0x22222222
+    mov ecx, 0x33333333
+    mov edx, 0x44444444
+    mov esi, 0x55555555
+    mov edi, 0x66666666
+    mov esp, 0x9000
+here:
+    nop
+    hlt
+""", entry="start")
+    here = [s["value"] for s in img.symfile()["symbols"] if s["name"] == "here"][0]
+    m = Machine.from_bytes(img.flat(), native=native_hook)
+    if not can_call:
+        m.cpus[0].native.can_call = False
+    seen = []
+
+    def hook(mach, cpu):
+        got = None if cpu.captured is None else list(cpu.captured[:len(HOOK_REGS)])
+        seen.append((got, [cpu.read(r) for r in HOOK_REGS]))
+    m.add_exec_hook(here, hook)
+    m.run(max_instructions=100)
+    assert len(seen) == 1
+    return seen[0][0], seen[0][1], m.cpus[0].captured, here
+
+
+def test_an_exec_hook_through_bh_call_finds_its_registers_read_in_c():
+    require_native()
+    captured, read, after, here = _exec_hook_registers(True)
+    assert captured == read                         # what libunicorn says there
+    assert read[:7] == [0x11111111, 0x22222222, 0x33333333, 0x44444444,
+                        0x55555555, 0x66666666, 0x9000] and read[7] == here
+    assert after is None                            # only while the hook runs
+
+
+def test_without_bh_call_or_the_c_hook_an_exec_hook_reads_its_own_registers():
+    require_native()
+    for native_hook, can_call in ((False, True), (True, False)):
+        captured, read, after, here = _exec_hook_registers(native_hook, can_call)
+        assert captured is None and after is None and read[7] == here
