@@ -387,18 +387,19 @@ class Checker:
         entry = self._dispatch.get(kind)
         if entry is None:
             entry = self._dispatch[kind] = self._entry(kind)
-        rules, step = entry
+        rules, step, alarming = entry
         found = None
         st, ctx = self.state, self.ctx
-        for on, alarming in rules:
+        for on in rules:
             got = on(ev, st, ctx)
             if got:
                 if found is None:
                     found = list(got)
                 else:
                     found.extend(got)
-            if alarming is not None and alarming.alarms:
-                self._schedule(alarming)
+        for rule in alarming:
+            if rule.alarms:
+                self._schedule(rule)
         # State.update, its look-up done once per kind
         st.t = ev["t"]
         if step is not None:
@@ -411,15 +412,17 @@ class Checker:
                 self._record(v, ev["t"], ev["cpu"], again)
 
     def _entry(self, kind: str) -> tuple:
-        """(rules, step) for ``kind``: ((rule.on, the rule if it may ask for
-        alarms else None), ...) for the enabled rules that look at it, in the
-        rules' order, and the ``State`` method that follows it (None: only
-        ``t`` changes).  Built once per kind; bound methods stay valid across
-        ``restore_state``, which refills each rule's ``__dict__`` in place,
-        and ``step`` is a plain function, handed whatever state is current."""
-        rules = tuple((r.on, r if self._alarming(r) else None)
-                      for r in self.enabled if r.kinds is None or kind in r.kinds)
-        return rules, _UPDATES.get(kind)
+        """(rules, step, alarming) for ``kind``: the ``on`` of each enabled
+        rule that looks at it, in the rules' order; the ``State`` method that
+        follows it (None: only ``t`` changes); those rules that may ask for
+        alarms, whose requests are scheduled after every rule looked (a
+        request changes nothing until its time comes).  Built once per kind;
+        bound methods stay valid across ``restore_state``, which refills each
+        rule's ``__dict__`` in place, and ``step`` is a plain function,
+        handed whatever state is current."""
+        looking = [r for r in self.enabled if r.kinds is None or kind in r.kinds]
+        return (tuple(r.on for r in looking), _UPDATES.get(kind),
+                tuple(r for r in looking if self._alarming(r)))
 
     @staticmethod
     def _alarming(rule: Rule) -> bool:

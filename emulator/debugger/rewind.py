@@ -126,7 +126,9 @@ class Rewind:
         vars(s.stacks).update(parts["stacks"])
         if s.kernel is not None and parts["kernel"] is not None:
             vars(s.kernel).update(parts["kernel"])     # e.g. the IO APIC line mask seen last
-        s.events.events = parts["events"]
+        # in place: the session's fan-out holds this deque's append
+        s.events.events.clear()
+        s.events.events.extend(parts["events"])
         if s.checker is not None and parts["checker"] is not None:
             s.checker.restore_state(parts["checker"])
         self.places.place = parts["place"]

@@ -110,7 +110,7 @@ class Session:
         if self.writer is not None:
             self.fanout.add(self.writer.write)
         self.events = Recent(64)
-        self.fanout.add(self.events)
+        self.fanout.add(self.events.events.append)     # Recent.__call__, a frame less
         self.sink = TraceSink(self.view.clock(), self.fanout)
         # the machine's own interrupt event says less than the observer's
         # intr.enter (no line, no stack owner) and would count each twice
