@@ -28,7 +28,12 @@ from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC
 # kind); these put one, with the same guard: an exception in ``fn`` stops the
 # engine and emu_start raises it (the first one, if several).  About 0.7 us
 # less per call; the exec hooks (every observer event) and the port hooks
-# (every in/out) are called the most.  ``uc.hook_del`` removes them.
+# (every in/out) are called the most.  With the CPU's C block hook
+# (emulator/native) they go through its trampolines, which read the
+# registers the callbacks use (cpu.HOOK_REGS) first: one call into
+# libunicorn from C instead of one or two from Python.  Without it (the
+# Python block hook) a lambda adapts the binding's arguments: two frames.
+# ``uc.hook_del`` removes them.
 
 def code_hook(uc, fn, begin: int, end: int, native=None) -> int:
     """``fn(address, size)`` before each instruction in ``[begin, end]``.
@@ -47,27 +52,36 @@ def code_hook(uc, fn, begin: int, end: int, native=None) -> int:
                                                guarded(address, size)), begin, end)
 
 
-def in_hook(uc, fn) -> int:
-    """``fn(port, size) -> value`` at every ``in``."""
-    def cb(_handle, port, size, _ud):
+def in_hook(uc, fn, native=None) -> int:
+    """``fn(port, size) -> value`` at every ``in`` (with ``native``, as for
+    ``code_hook``: through its ``bh_in``, the registers read first)."""
+    def guarded(port, size):
         try:
             return fn(port, size)
         except BaseException as e:      # noqa: BLE001
             _stop(uc, e)
             return 0
-    return uc._Uc__do_hook_add(unicorn.UC_HOOK_INSN, HOOK_INSN_IN_CFUNC(cb), 1, 0,
-                               X.UC_X86_INS_IN)
+    if native is not None:
+        return native.port_hook(uc, guarded, out=False)
+    return uc._Uc__do_hook_add(unicorn.UC_HOOK_INSN,
+                               HOOK_INSN_IN_CFUNC(lambda _h, port, size, _ud:
+                                                  guarded(port, size)),
+                               1, 0, X.UC_X86_INS_IN)
 
 
-def out_hook(uc, fn) -> int:
-    """``fn(port, size, value)`` at every ``out``."""
-    def cb(_handle, port, size, value, _ud):
+def out_hook(uc, fn, native=None) -> int:
+    """``fn(port, size, value)`` at every ``out`` (``native``: ``bh_out``)."""
+    def guarded(port, size, value):
         try:
             fn(port, size, value)
         except BaseException as e:      # noqa: BLE001
             _stop(uc, e)
-    return uc._Uc__do_hook_add(unicorn.UC_HOOK_INSN, HOOK_INSN_OUT_CFUNC(cb), 1, 0,
-                               X.UC_X86_INS_OUT)
+    if native is not None:
+        return native.port_hook(uc, guarded, out=True)
+    return uc._Uc__do_hook_add(unicorn.UC_HOOK_INSN,
+                               HOOK_INSN_OUT_CFUNC(lambda _h, port, size, value, _ud:
+                                                   guarded(port, size, value)),
+                               1, 0, X.UC_X86_INS_OUT)
 
 
 def _stop(uc, e: BaseException) -> None:

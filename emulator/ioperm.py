@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Optional
 
 import unicorn
 
@@ -78,10 +79,11 @@ class Refusal:
     regs: dict
 
 
-def refused(cpu, port: int, size: int) -> bool:
+def refused(cpu, port: int, size: int, cs: Optional[int] = None) -> bool:
     """Whether the acting CPU's access of ``size`` bytes at ``port`` is #GP(0)
-    (a #PF reading the map is made pending here and counts as refused)."""
-    cpl = cpu.read("cs") & 3                 # CS.RPL: the CPL in protected mode
+    (a #PF reading the map is made pending here and counts as refused);
+    ``cs``: the CS selector when the caller has it, else it is read."""
+    cpl = (cpu.read("cs") if cs is None else cs) & 3     # CS.RPL: the CPL in protected mode
     if cpl == 0 or not cpu.protected():
         return False                         # ring 0 (or real mode): never checked
     if cpl <= (cpu.eflags >> IOPL_SHIFT) & 3:

@@ -126,6 +126,7 @@ the CPU through LINT0 in ExtINT mode; the goldens pin this).
 from __future__ import annotations
 
 import ctypes
+import functools
 import heapq
 import mmap
 import os
@@ -143,6 +144,8 @@ from emulator import tsc
 from emulator.clock import Clock
 from emulator.cpu import (HOOK_REGS, REGS, Cpu, ERROR_CODE_VECTORS, enter_real_mode,
                           exception_error_code)
+
+_CS_AT, _EIP_AT = HOOK_REGS.index("cs"), HOOK_REGS.index("eip")
 from emulator.crwrite import ControlWrites
 from emulator.devices.base import Device, IrqLine
 from emulator.devices.debugcon import DebugCon, DebugExit
@@ -321,8 +324,12 @@ class Machine(GuestHooks, Snapshots):
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_intr)
         from emulator.cpuid import hook as cpuid_hook
         uc.hook_add(unicorn.UC_HOOK_INSN, cpuid_hook(cpu), None, 1, 0, X.UC_X86_INS_CPUID)
-        in_hook(uc, self._on_in)
-        out_hook(uc, self._on_out)
+        # through the C hook's bh_in/bh_out where there is one: CS and EIP
+        # come read with the call (HOOK_REGS), not asked for one by one
+        native = cpu.native if cpu.native is not None and cpu.native.can_call else None
+        regs = native.captured if native is not None else None
+        in_hook(uc, functools.partial(self._on_in, regs), native)
+        out_hook(uc, functools.partial(self._on_out, regs), native)
         tsc.install(self, cpu)                 # rdtsc reads virtual time (emulator/tsc.py)
 
     def _boot(self, boot) -> None:
@@ -546,21 +553,32 @@ class Machine(GuestHooks, Snapshots):
             self.platform.mmio_write(self.current_cpu, base + offset, size, value)
         self._io_end()
 
-    def _on_in(self, port, size) -> int:
-        if ioperm.refused(self.cpu, port, size):         # #GP(0) instead (emulator/ioperm.py)
-            return ioperm.refuse(self, self.cpu, True)
-        self.icount.sync(self.cpu.pc, retired_current=True)
+    def _on_in(self, regs, port, size) -> int:
+        """``regs``: HOOK_REGS as the native hook read them at this access, or None."""
+        cpu = self.cpu
+        if regs is None:
+            cs, pc = None, cpu.pc
+        else:
+            cs, pc = regs[_CS_AT], (regs[_EIP_AT] if not cpu.maybe_16bit else cpu.pc)
+        if ioperm.refused(cpu, port, size, cs):         # #GP(0) instead (emulator/ioperm.py)
+            return ioperm.refuse(self, cpu, True)
+        self.icount.sync(pc, retired_current=True)
         dev = self._ports.get(port)
         self.timers.access(dev, self.clock.now)
         value = dev.io_read(port, size) if dev is not None else (1 << (8 * size)) - 1
         self._io_end(self.timers.timed(dev))
         return value
 
-    def _on_out(self, port, size, value) -> None:
-        if ioperm.refused(self.cpu, port, size):
-            ioperm.refuse(self, self.cpu, False)
+    def _on_out(self, regs, port, size, value) -> None:
+        cpu = self.cpu
+        if regs is None:
+            cs, pc = None, cpu.pc
+        else:
+            cs, pc = regs[_CS_AT], (regs[_EIP_AT] if not cpu.maybe_16bit else cpu.pc)
+        if ioperm.refused(cpu, port, size, cs):
+            ioperm.refuse(self, cpu, False)
             return
-        self.icount.sync(self.cpu.pc, retired_current=True)
+        self.icount.sync(pc, retired_current=True)
         dev = self._ports.get(port)
         self.timers.access(dev, self.clock.now)
         if dev is not None:

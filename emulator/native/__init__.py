@@ -43,6 +43,8 @@ class Entry(ctypes.Structure):
 
 MISS = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_uint64, ctypes.c_uint32)
 CALL = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_uint32)
+IN = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int)
+OUT = ctypes.CFUNCTYPE(None, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint32)
 CAPTURE_MAX = 16
 
 
@@ -110,21 +112,32 @@ class NativeHook:
             self.capture.ptrs[i] = base + 8 * i
         self.captured = self.capture.vals       # a view of the struct's memory
         self._call = getattr(self.lib, "bh_call", None)
-        self.can_call = self._call is not None      # a library built before bh_call: no
+        # False for a library built before bh_call (bh_in, bh_out came with it)
+        self.can_call = self._call is not None and hasattr(self.lib, "bh_out")
 
     def call_hook(self, uc, fn, begin: int, end: int) -> int:
         """``fn(address, size)`` before each instruction in ``[begin, end]``,
         the registers read first (module docstring); its handle, which
         ``uc.hook_del`` removes (``can_call`` must be true)."""
+        return self._call_hook(uc, unicorn.UC_HOOK_CODE, self._call, CALL(fn),
+                               ctypes.c_uint64(begin), ctypes.c_uint64(end))
+
+    def port_hook(self, uc, fn, out: bool) -> int:
+        """``fn(port, size) -> value`` at every ``in`` (``fn(port, size,
+        value)`` at every ``out``), the registers read first."""
+        insn = X.UC_X86_INS_OUT if out else X.UC_X86_INS_IN
+        return self._call_hook(uc, unicorn.UC_HOOK_INSN, self.lib.bh_out if out else self.lib.bh_in,
+                               (OUT if out else IN)(fn), ctypes.c_uint64(1), ctypes.c_uint64(0),
+                               ctypes.c_int(insn))
+
+    def _call_hook(self, uc, kind, trampoline, cfn, *args) -> int:
         call = Call()
         call.capture = ctypes.addressof(self.capture)
-        cfn = CALL(fn)
         call.fn = ctypes.cast(cfn, ctypes.c_void_p).value
         h = ctypes.c_size_t()
-        err = self.uclib.uc_hook_add(uc._uch, ctypes.byref(h), unicorn.UC_HOOK_CODE,
-                                     ctypes.cast(self._call, ctypes.c_void_p),
-                                     ctypes.c_void_p(ctypes.addressof(call)),
-                                     ctypes.c_uint64(begin), ctypes.c_uint64(end))
+        err = self.uclib.uc_hook_add(uc._uch, ctypes.byref(h), kind,
+                                     ctypes.cast(trampoline, ctypes.c_void_p),
+                                     ctypes.c_void_p(ctypes.addressof(call)), *args)
         if err:
             raise unicorn.UcError(err)
         # kept alive with the binding's own callbacks: its hook_del drops them

@@ -23,7 +23,9 @@
  * reads the registers its struct bh_capture lists (one uc_reg_read_batch,
  * into capture->vals) and then calls c->fn(address, size), a Python exec
  * hook that finds them there instead of asking libunicorn again
- * (emulator/hooks.py; the observer reads them at every event).
+ * (emulator/hooks.py; the observer reads them at every event).  bh_in and
+ * bh_out do the same for the UC_HOOK_INSN in/out hooks (the port dispatch
+ * reads CS and EIP at every access).
  *
  * The cache: one entry per slot, the slot chosen by the block's address
  * alone, an entry matching on the address and the size (an address of all
@@ -49,6 +51,8 @@ typedef int (*reg_read_fn)(void *uc, int regid, void *value);
 typedef uint32_t (*miss_fn)(uint64_t addr, uint32_t size);
 typedef int (*reg_read_batch_fn)(void *uc, int *ids, void **vals, int count);
 typedef void (*call_fn)(uint64_t addr, uint32_t size);
+typedef uint32_t (*in_fn)(uint32_t port, int size);
+typedef void (*out_fn)(uint32_t port, int size, uint32_t value);
 
 struct bh_entry { uint64_t addr; uint32_t size; uint32_t n; };
 #define BH_EMPTY (~(uint64_t)0)
@@ -179,4 +183,18 @@ void bh_call(void *uc, uint64_t addr, uint32_t size, struct bh_call *c)
     struct bh_capture *cap = c->capture;
     cap->read_batch(uc, cap->ids, cap->ptrs, cap->n);
     c->fn(addr, size);
+}
+
+uint32_t bh_in(void *uc, uint32_t port, int size, struct bh_call *c)
+{
+    struct bh_capture *cap = c->capture;
+    cap->read_batch(uc, cap->ids, cap->ptrs, cap->n);
+    return ((in_fn)(void *)c->fn)(port, size);
+}
+
+void bh_out(void *uc, uint32_t port, int size, uint32_t value, struct bh_call *c)
+{
+    struct bh_capture *cap = c->capture;
+    cap->read_batch(uc, cap->ids, cap->ptrs, cap->n);
+    ((out_fn)(void *)c->fn)(port, size, value);
 }

@@ -159,3 +159,45 @@ def test_without_bh_call_or_the_c_hook_an_exec_hook_reads_its_own_registers():
     for native_hook, can_call in ((False, True), (True, False)):
         captured, read, after, here = _exec_hook_registers(native_hook, can_call)
         assert captured is None and after is None and read[7] == here
+
+
+@pytest.mark.parametrize("native_hook", [True, False])
+def test_a_port_access_through_bh_out_and_bh_in_is_timed_at_its_instruction(native_hook):
+    # bh_in/bh_out hand the port dispatch EIP and CS read in C; the access's
+    # time (its instruction retired) and the value read back are the same
+    # as when the dispatch reads them itself (the Python block hook)
+    if native_hook:
+        require_native()
+    import asm
+    from emulator.machine import Machine
+    img = asm.assemble_text("""
+start:
+    mov ecx, 7
+spin:
+    dec ecx
+    jnz spin
+    mov al, 0x5a
+    out 0x80, al
+    in al, 0x80
+    mov bl, al
+    out 0x80, al
+    hlt
+""", entry="start")
+    m = Machine.from_bytes(img.flat(), native=native_hook)
+    seen = []
+
+    class Device:
+        def io_write(self, port, size, value):
+            seen.append(("out", m.clock.now, value))
+
+        def io_read(self, port, size):
+            seen.append(("in", m.clock.now))
+            return 0xA5
+
+        def advance(self, now):
+            pass
+    m._ports[0x80] = Device()
+    m.run(max_instructions=1000)
+    # 1 mov + 7 x (dec, jnz) + mov: the out is the 17th instruction
+    assert seen == [("out", 17, 0x5A), ("in", 18), ("out", 20, 0xA5)]
+    assert m.cpus[0].read("ebx") & 0xFF == 0xA5
