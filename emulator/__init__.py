@@ -27,14 +27,14 @@ device drives its ``IrqLine`` (devices/base.py) -> devices/platform.py
 LAPIC's LINT0) and the IO APIC pin (devices/ioapic.py, a message over
 devices/apicbus.py) -> the CPU's Local APIC (devices/lapic.py) says
 ``intr_pending()`` -> the port access that changed it asks the engine to
-stop after the instruction (machine.py ``_io_end``) -> at the boundary the
+stop after the instruction (portio.py ``_io_end``) -> at the boundary the
 run loop (runloop.py ``boundary``) lets accept.py ``take`` decide: IF=1,
 not in an interrupt shadow -> ``acknowledge()`` (INTA: the vector) ->
 cpu.py ``Cpu.deliver``: IDT gate, EFLAGS/CS/EIP pushed, EIP = the handler's
 first instruction; ``intr.enter`` is traced and ``on_interrupt`` told.
 
 An event from a port write to a rule's verdict: the guest's ``out`` ->
-machine.py ``_on_out`` (exact time from icount.py) -> the device (e.g. an
+portio.py ``_on_out`` (exact time from icount.py) -> the device (e.g. an
 EOI to devices/i8259.py) calls ``self.trace("pic.eoi", ...)`` -> the
 observer's sink stamps time and CPU (observe/__init__.py, trace.py) ->
 ``Fanout`` -> the trace file and the ``Checker`` (checks/core.py) -> the

@@ -102,17 +102,7 @@ as blocks are decoded: a new address space forgets the block counts cached
 by linear address, ``forget_blocks``).
 This file builds all of them and dispatches port and MMIO accesses.
 
-Ports and MMIO: a port access at CPL > IOPL that the TSS's I/O map refuses
-is #GP(0) instead, with nothing done (emulator/ioperm.py; Unicorn does not
-check).  Each other port access (``UC_HOOK_INSN`` in/out) first sets
-``clock.now`` to the access's exact time and advances the devices (those
-whose deadline is due, and the one accessed: emulator/timers.py), then
-calls the device, then (``_io_end``) asks the engine to stop right after
-the instruction when the access changed what happens next: an earlier
-deadline, the exit port, an NMI, or an interrupt the CPU would take (or,
-with IF=0, to watch IF).  APIC MMIO (0xFEE00000 the acting CPU's LAPIC,
-0xFEC00000 the IO APIC) is mapped in every engine with ``mmio_map`` and
-goes through the same steps.
+Ports and MMIO: emulator/portio.py (``PortIo``, mixed in) dispatches them.
 
 Several CPUs (``cpus=N``): one Unicorn engine per CPU on the same RAM, each
 with its own counters and block table; the machine makes the CPU whose turn
@@ -144,8 +134,6 @@ from emulator import tsc
 from emulator.clock import Clock
 from emulator.cpu import (HOOK_REGS, REGS, Cpu, ERROR_CODE_VECTORS, enter_real_mode,
                           exception_error_code)
-
-_CS_AT, _EIP_AT = HOOK_REGS.index("cs"), HOOK_REGS.index("eip")
 from emulator.crwrite import ControlWrites
 from emulator.devices.base import Device, IrqLine
 from emulator.devices.debugcon import DebugCon, DebugExit
@@ -153,14 +141,14 @@ from emulator.devices.i8042 import Kbc
 from emulator.devices.i8254 import Pit
 from emulator.devices.i8259 import PicPair
 from emulator.devices.mc146818 import Rtc
-from emulator.devices.hpet import HPET_BASE
 from emulator.devices.platform import MAX_CPUS, MMIO_RANGES, PcInterrupts
 from emulator.devices.testdev import TestDevice
 from emulator.devices.uart16550 import Uart
 from emulator.disasm import Disasm
 from emulator.firmware import PcFirmware
 from emulator.hooks import GuestHooks, in_hook, out_hook
-from emulator.icount import F_STOP, F_WATCH_IF, INF, HookState, InstructionClock
+from emulator.portio import PortIo
+from emulator.icount import F_STOP, INF, HookState, InstructionClock
 from emulator.inject import Injection, parse
 from emulator.native import load_block_hook
 from emulator.roundrobin import RoundRobin
@@ -180,7 +168,7 @@ class MachineError(Exception):
     """A bad image or argument (one line for the user)."""
 
 
-class Machine(GuestHooks, Snapshots):
+class Machine(GuestHooks, PortIo, Snapshots):
     """The PC: CPUs, RAM, devices, clock.  See the module docstring."""
 
     def __init__(self, mem_mib: int = 32, cpus: int = 1, native: bool = True) -> None:
@@ -508,82 +496,6 @@ class Machine(GuestHooks, Snapshots):
             fn = heapq.heappop(self._schedule)[3]
             fn(self)
             self.timers.changed()          # a call may touch any device
-
-    # -- port I/O and APIC MMIO (0xFEE00000 the acting CPU's LAPIC, 0xFEC00000 the IO APIC)
-    def _io_end(self, timed: bool = True) -> None:
-        """After an access: stop right after it when it changed what happens next
-        (``timed``: the access may have moved a device deadline)."""
-        if timed:
-            self.timers.changed()
-        cpu = self.cpu
-        st = cpu.st
-        t = self.next_event()
-        if t < st.deadline:
-            st.deadline = t
-        source = cpu.interrupt_source
-        if t < st.now or self.loop.result is not None:
-            st.flags |= F_STOP
-        elif source.nmi_pending:
-            st.flags |= F_STOP                 # take it, or step until its handler's iret
-        elif source.intr_pending():
-            # deliverable now: stop after this instruction; else wait for IF
-            st.flags |= F_STOP if cpu.interrupts_enabled else F_WATCH_IF
-
-    def _mmio_device(self, base: int):
-        """The timed device an MMIO access at ``base`` reaches: the HPET, else the
-        acting CPU's LAPIC (an IO APIC access reaches none; its LAPIC is harmless)."""
-        return self.firmware.hpet if base == HPET_BASE else self.platform.lapics[self.current_cpu]
-
-    def _mmio_read(self, uc, offset, size, base) -> int:
-        self.icount.mmio_now()
-        self.timers.access(self._mmio_device(base), self.clock.now)
-        if base == HPET_BASE:
-            value = self.firmware.hpet.mmio_read(offset, size)
-        else:
-            value = self.platform.mmio_read(self.current_cpu, base + offset, size)
-        self._io_end()
-        return value
-
-    def _mmio_write(self, uc, offset, size, value, base) -> None:
-        self.icount.mmio_now()
-        self.timers.access(self._mmio_device(base), self.clock.now)
-        if base == HPET_BASE:
-            self.firmware.hpet.mmio_write(offset, size, value)
-        else:
-            self.platform.mmio_write(self.current_cpu, base + offset, size, value)
-        self._io_end()
-
-    def _on_in(self, regs, port, size) -> int:
-        """``regs``: HOOK_REGS as the native hook read them at this access, or None."""
-        cpu = self.cpu
-        if regs is None:
-            cs, pc = None, cpu.pc
-        else:
-            cs, pc = regs[_CS_AT], (regs[_EIP_AT] if not cpu.maybe_16bit else cpu.pc)
-        if ioperm.refused(cpu, port, size, cs):         # #GP(0) instead (emulator/ioperm.py)
-            return ioperm.refuse(self, cpu, True)
-        self.icount.sync(pc, retired_current=True)
-        dev = self._ports.get(port)
-        self.timers.access(dev, self.clock.now)
-        value = dev.io_read(port, size) if dev is not None else (1 << (8 * size)) - 1
-        self._io_end(self.timers.timed(dev))
-        return value
-
-    def _on_out(self, regs, port, size, value) -> None:
-        cpu = self.cpu
-        if regs is None:
-            cs, pc = None, cpu.pc
-        else:
-            cs, pc = regs[_CS_AT], (regs[_EIP_AT] if not cpu.maybe_16bit else cpu.pc)
-        if ioperm.refused(cpu, port, size, cs):
-            ioperm.refuse(self, cpu, False)
-            return
-        self.icount.sync(pc, retired_current=True)
-        dev = self._ports.get(port)
-        self.timers.access(dev, self.clock.now)
-        if dev is not None:
-            dev.io_write(port, size, value)
-        self._io_end(self.timers.timed(dev))
 
     def _on_intr(self, uc, intno, _ud) -> None:
         """Unicorn's report of ``int n`` or an exception: delivered at the boundary."""

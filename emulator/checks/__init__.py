@@ -15,7 +15,7 @@ they see of the machine comes through the ``ctx`` the observer gives the
 ``Checker`` (emulator/observe/context.py).
 
 An event from a port write to a rule's verdict: the guest's ``out`` ->
-the machine's port dispatch (emulator/machine.py ``_on_out``) -> the device
+the machine's port dispatch (emulator/portio.py ``_on_out``) -> the device
 (e.g. emulator/devices/i8259.py, an EOI) emits ``pic.eoi`` through
 ``self.trace`` -> the observer's ``TraceSink`` stamps it with time and CPU
 (emulator/trace.py) -> ``Fanout`` hands it to the trace writer and to the
