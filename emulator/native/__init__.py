@@ -14,9 +14,11 @@ cache's slot depends on the address alone).
 ``NativeHook.call_hook(uc, fn, begin, end)`` adds ``fn(address, size)`` as
 an exec hook through ``bh_call``, which first reads the registers
 ``capture_ids`` named (given to the hook's constructor) into
-``NativeHook.captured``, a ctypes array in that order (``can_call`` is
-false for a library built before bh_call: the caller then adds its hook
-the binding's way).
+``NativeHook.captured``, a ctypes array in that order;
+``NativeHook.port_hook(uc, fn, out)`` does the same for every ``in``
+(``fn(port, size) -> value``, through ``bh_in``) or ``out`` (``fn(port,
+size, value)``, ``bh_out``).  ``can_call`` is false for a library built
+before those: the caller then adds its hooks the binding's way.
 
 Files: blockhook.c (the hook, C), __init__.py (loading it), __main__.py
 (``build``).
@@ -103,6 +105,8 @@ class NativeHook:
         self._add(uc, unicorn.UC_HOOK_BLOCK, self.lib.bh_block, 1, 0)
         # the registers bh_call reads before an exec hook (zeros above a
         # narrower register's bytes stay zeros: each slot holds one register)
+        if len(capture_ids) > CAPTURE_MAX:
+            raise ValueError(f"at most {CAPTURE_MAX} registers are captured")
         self.capture = Capture()
         self.capture.read_batch = ctypes.cast(uclib.uc_reg_read_batch, ctypes.c_void_p).value
         self.capture.n = len(capture_ids)
