@@ -2,15 +2,16 @@
 
 Files and packages (each opens with its contract):
 
-* the machine -- machine.py (the API: building the PC, memory, snapshots,
-  port and MMIO dispatch), hooks.py (its exec hooks and data watches),
+* the machine -- machine.py (the API: building the PC, memory, snapshots),
+  portio.py (its port and MMIO dispatch), hooks.py (its exec hooks and
+  data watches, and the engine's hooks one frame deep),
   tsc.py (RDTSC reads virtual time), runloop.py (the one run loop for 1..N
   CPUs), roundrobin.py (whose turn), icount.py (the instruction clock:
   virtual time counted block by block), accept.py (which event a CPU takes
   at an instruction boundary), cpu.py (one CPU: registers, ``deliver``
   through the IDT), clock.py (virtual time), loader.py (Multiboot images),
   inject.py (``--inject``), report.py (crash and deadlock reports),
-  native/ (the C block hook);
+  native/ (the C block hook and the hooks' register-reading trampolines);
 * devices/ -- the PC's devices, one per file, and platform.py, the
   interrupt hardware wiring them to the CPUs (8259 pair, LAPICs, IO APIC);
 * observe/ -- what the kernel is doing, read from the machine (events);

@@ -84,6 +84,14 @@ def out_hook(uc, fn, native=None) -> int:
                                1, 0, X.UC_X86_INS_OUT)
 
 
+def trampolines(cpu):
+    """The CPU's C block hook when it has the exec and in/out trampolines
+    (emulator/native ``can_call``), else None: its hooks then go the
+    binding's way and read their registers themselves."""
+    native = cpu.native
+    return native if native is not None and native.can_call else None
+
+
 def _stop(uc, e: BaseException) -> None:
     if uc._hook_exception is None:
         uc._hook_exception = e
@@ -122,7 +130,7 @@ class GuestHooks:
         for cpu in self.cpus:
             # through the C hook's bh_call where there is one (the registers
             # read there); else the Python hook reads what it needs itself
-            native = cpu.native if cpu.native is not None and cpu.native.can_call else None
+            native = trampolines(cpu)
             hs.append(code_hook(cpu.uc, make_cb(cpu, native.captured if native else None),
                                 addr, end, native))
         self.invalidate_code(addr, end - addr + 1)

@@ -100,7 +100,7 @@ mmu.py, tasks.py); this file adds to each engine a CPUID hook
 (emulator/cpuid.py) and the ``mov crN`` checks (emulator/crwrite.py, hooked
 as blocks are decoded: a new address space forgets the block counts cached
 by linear address, ``forget_blocks``).
-This file builds all of them and dispatches port and MMIO accesses.
+This file builds all of them.
 
 Ports and MMIO: emulator/portio.py (``PortIo``, mixed in) dispatches them.
 
@@ -146,7 +146,7 @@ from emulator.devices.testdev import TestDevice
 from emulator.devices.uart16550 import Uart
 from emulator.disasm import Disasm
 from emulator.firmware import PcFirmware
-from emulator.hooks import GuestHooks, in_hook, out_hook
+from emulator.hooks import GuestHooks, in_hook, out_hook, trampolines
 from emulator.portio import PortIo
 from emulator.icount import F_STOP, INF, HookState, InstructionClock
 from emulator.inject import Injection, parse
@@ -314,7 +314,7 @@ class Machine(GuestHooks, PortIo, Snapshots):
         uc.hook_add(unicorn.UC_HOOK_INSN, cpuid_hook(cpu), None, 1, 0, X.UC_X86_INS_CPUID)
         # through the C hook's bh_in/bh_out where there is one: CS and EIP
         # come read with the call (HOOK_REGS), not asked for one by one
-        native = cpu.native if cpu.native is not None and cpu.native.can_call else None
+        native = trampolines(cpu)
         regs = native.captured if native is not None else None
         in_hook(uc, functools.partial(self._on_in, regs), native)
         out_hook(uc, functools.partial(self._on_out, regs), native)
